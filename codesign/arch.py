@@ -1,0 +1,163 @@
+"""Accelerator descriptions: the weight-stationary template's sizes and per-action energies, from YAML."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from codesign.errors import CodesignError
+
+ARCH_DIR = Path(__file__).resolve().parent.parent / "arch"
+DEFAULT_ARCH = "simple_weight_stationary"
+TEMPLATES = ("weight_stationary",)
+
+
+@dataclass(frozen=True)
+class Mac:
+    energy_pj: float
+
+
+@dataclass(frozen=True)
+class PEArray:
+    x: int
+    y: int
+
+
+@dataclass(frozen=True)
+class Dram:
+    block_words: int
+    read_pj: float
+    fill_pj: float
+    update_pj: float
+
+
+@dataclass(frozen=True)
+class GlobalBuffer:
+    depth_words: int
+    block_words: int
+    read_bandwidth: float
+    write_bandwidth: float
+    read_pj: float
+    fill_pj: float
+    update_pj: float
+
+
+@dataclass(frozen=True)
+class WeightSpad:
+    depth_words: int
+    read_pj: float
+    fill_pj: float
+
+
+@dataclass(frozen=True)
+class Registers:
+    depth_words: int
+    read_pj: float
+    fill_pj: float
+    update_pj: float
+
+
+@dataclass(frozen=True)
+class Arch:
+    """One accelerator of the weight-stationary template (DRAM → global buffer → PE array)."""
+
+    name: str
+    template: str
+    word_bits: int
+    mac: Mac
+    pe_array: PEArray
+    dram: Dram
+    global_buffer: GlobalBuffer
+    weight_spad: WeightSpad
+    registers: Registers
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict, as written in the YAML file."""
+        return dataclasses.asdict(self)
+
+    @property
+    def digest(self) -> str:
+        """Stable hash of every number that affects costs (the name is left out)."""
+        body = self.to_dict()
+        body.pop("name")
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _build(cls: type, data: Any, path: str, source: str) -> Any:
+    """Build dataclass `cls` from `data`, naming `source:path` in any error."""
+    if not isinstance(data, dict):
+        raise CodesignError(f"{source}: `{path or '<top>'}` must be a mapping, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        where = f"{path}." if path else ""
+        raise CodesignError(
+            f"{source}: unknown field `{where}{unknown[0]}` (expected one of: {', '.join(sorted(fields))})"
+        )
+    missing = sorted(fields - set(data))
+    if missing:
+        where = f"{path}." if path else ""
+        raise CodesignError(f"{source}: missing field `{where}{missing[0]}`")
+    values = {}
+    for name in fields:
+        sub = f"{path}.{name}" if path else name
+        kind = hints[name]
+        value = data[name]
+        if dataclasses.is_dataclass(kind):
+            values[name] = _build(kind, value, sub, source)
+        elif kind is int:
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise CodesignError(f"{source}: `{sub}` must be a positive integer, got {value!r}")
+            values[name] = value
+        elif kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise CodesignError(f"{source}: `{sub}` must be a non-negative number, got {value!r}")
+            values[name] = float(value)
+        else:
+            if not isinstance(value, str):
+                raise CodesignError(f"{source}: `{sub}` must be a string, got {value!r}")
+            values[name] = value
+    return cls(**values)
+
+
+def arch_from_dict(data: Any, source: str = "<arch>") -> Arch:
+    """Validate a parsed arch description and build an `Arch`."""
+    arch = _build(Arch, data, "", source)
+    if arch.template not in TEMPLATES:
+        raise CodesignError(f"{source}: `template` must be one of {TEMPLATES}, got {arch.template!r}")
+    return arch
+
+
+def resolve_arch_path(name_or_path: str | Path | None) -> Path:
+    """A built-in arch name (file stem under arch/) or a path to a YAML file."""
+    if name_or_path is None:
+        name_or_path = DEFAULT_ARCH
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise CodesignError(f"{path}: architecture file not found (give a YAML path or a name in {ARCH_DIR})")
+        return path
+    builtin = ARCH_DIR / f"{name_or_path}.yaml"
+    if not builtin.is_file():
+        names = ", ".join(sorted(p.stem for p in ARCH_DIR.glob("*.yaml")))
+        raise CodesignError(f"unknown architecture {name_or_path!r} (built-in: {names}; or give a YAML path)")
+    return builtin
+
+
+def load_arch(name_or_path: str | Path | None = None) -> Arch:
+    """Load and validate an architecture YAML (default: the lab's simple_weight_stationary)."""
+    path = resolve_arch_path(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise CodesignError(f"{path}:{line} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return arch_from_dict(data, str(path))

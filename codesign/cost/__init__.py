@@ -1,0 +1,1 @@
+"""Cost models: inference energy and cycles of each layer on an accelerator."""

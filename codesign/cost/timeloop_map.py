@@ -1,0 +1,98 @@
+"""Read Timeloop's mapping format (`map.yaml`, as timeloop-mapper writes it) into a loop nest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from codesign.cost.nest import (DIMS, DRAM, GLB, IREG, LEVEL_NAMES, OREG, SPAD, SPATIAL, TENSORS, WREG,
+                                NestBatch)
+from codesign.errors import CodesignError
+from codesign.workload import Layer
+
+_TARGETS = {name: level for level, name in LEVEL_NAMES.items()}
+# What the template's PE-level buffers must keep; only the global buffer's choice is free.
+_FIXED_KEEPS = {SPAD: {"Weights"}, WREG: {"Weights"}, IREG: {"Inputs"}, OREG: {"Outputs"}, DRAM: set(TENSORS)}
+
+
+def _factors(text: str, source: str) -> dict[str, int]:
+    out = {}
+    for token in str(text).split():
+        dim, value = token[0], token[1:]
+        if dim not in DIMS or not value.isdigit():
+            raise CodesignError(f"{source}: bad factor {token!r} (expected e.g. `C3 M6 R1`)")
+        out[dim] = int(value)
+    return out
+
+
+def layer_sizes(layer: Layer) -> dict[str, int]:
+    """The loop bound of each dimension of `layer` (M is 1 for depthwise layers)."""
+    return {"N": layer.N, "C": layer.C, "M": 1 if layer.depthwise else layer.M, "R": layer.R,
+            "S": layer.S, "P": layer.P, "Q": layer.Q}
+
+
+def nest_from_timeloop_map(mapping: dict | list, layer: Layer, source: str = "map.yaml") -> NestBatch:
+    """A one-row NestBatch from a parsed Timeloop mapping for `layer`; checks it fits the template."""
+    entries = mapping.get("mapping") if isinstance(mapping, dict) else mapping
+    if not isinstance(entries, list):
+        raise CodesignError(f"{source}: expected a top-level `mapping:` list of Timeloop directives")
+    loops: dict[int, list[tuple[int, int]]] = {}
+    glb_keep = np.zeros(3, dtype=bool)
+    for i, entry in enumerate(entries):
+        target, kind = entry.get("target"), entry.get("type")
+        if target not in _TARGETS:
+            raise CodesignError(f"{source}: mapping[{i}].target {target!r} is not a level of this "
+                                f"architecture ({', '.join(_TARGETS)})")
+        level = _TARGETS[target]
+        if kind in ("datatype", "bypass"):
+            keep = set(entry.get("keep") or [])
+            if level == GLB:
+                glb_keep[:] = [t in keep for t in TENSORS]
+            elif keep != _FIXED_KEEPS[level]:
+                raise CodesignError(f"{source}: mapping[{i}] makes {target} keep {sorted(keep)}; this "
+                                    f"template's {target} keeps {sorted(_FIXED_KEEPS[level])}")
+            continue
+        factors = _factors(entry.get("factors", ""), f"{source}: mapping[{i}].factors")
+        order = str(entry.get("permutation", "")).strip() or DIMS
+        order = order + "".join(d for d in DIMS if d not in order)
+        if kind == "temporal":
+            # Timeloop lists permutations innermost first.
+            loops[level] = [(DIMS.index(d), factors.get(d, 1)) for d in reversed(order)]
+        elif kind == "spatial":
+            if level != GLB:
+                raise CodesignError(f"{source}: mapping[{i}]: spatial loops exist only at shared_glb")
+            split = int(entry.get("split", len(order)))
+            x_dims, y_dims = order[:split], order[split:]
+            loops[SPATIAL] = ([(DIMS.index(d), factors.get(d, 1)) for d in reversed(y_dims)]
+                              + [(DIMS.index(d), factors.get(d, 1)) for d in reversed(x_dims)])
+        else:
+            raise CodesignError(f"{source}: mapping[{i}].type {kind!r} is not temporal, spatial or datatype")
+    slot_levels, spatial, dims, bounds = [], [], [], []
+    for level in (DRAM, GLB, SPATIAL, SPAD, WREG, IREG, OREG):
+        for dim, bound in loops.get(level, []):
+            slot_levels.append(level)
+            spatial.append(level == SPATIAL)
+            dims.append(dim)
+            bounds.append(bound)
+    sizes = layer_sizes(layer)
+    for d, name in enumerate(DIMS):
+        product = int(np.prod([b for dim, b in zip(dims, bounds) if dim == d] or [1]))
+        if product != sizes[name]:
+            raise CodesignError(f"{source}: the factors of {name} multiply to {product}, but the layer's "
+                                f"{name} is {sizes[name]} (is this the mapping of layer {layer.shape}?)")
+    return NestBatch(level=np.array(slot_levels), spatial=np.array(spatial),
+                     dims=np.array([dims]), bounds=np.array([bounds]), glb_keep=glb_keep[None, :])
+
+
+def load_timeloop_map(path: str | Path, layer: Layer) -> NestBatch:
+    """Parse a Timeloop `map.yaml` file for `layer`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CodesignError(f"{path}: Timeloop mapping file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise CodesignError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return nest_from_timeloop_map(data, layer, str(path))

@@ -1,0 +1,196 @@
+"""From a PyTorch model to Timeloop-style layer problems and the lab's peak-activation figure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import nn
+
+from codesign.errors import CodesignError
+
+BYTES_PER_ELEMENT = 4  # the lab counts activations as 32-bit values
+
+# Leaf modules that Timeloop never sees; the lab's counter charges their input (norms, activations)
+# or nothing (pooling, reshaping, dropout).
+_INPUT_ONLY = (
+    nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.ReLU, nn.ReLU6, nn.LeakyReLU,
+    nn.PReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid,
+    nn.Tanh, nn.Softmax, nn.LogSoftmax,
+)
+_FREE = (
+    nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Dropout,
+    nn.Dropout2d, nn.Identity, nn.Unflatten,
+)
+# torchvision residual blocks whose input the lab's counter keeps alive while the block runs
+_RESIDUAL_BLOCKS = ("BasicBlock", "Bottleneck")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One Timeloop CNN-layer problem (batch N); Linear is a 1x1 conv, depthwise has no M loop."""
+
+    kind: str  # "conv", "depthwise" or "linear"
+    N: int
+    C: int
+    M: int
+    P: int
+    Q: int
+    R: int
+    S: int
+    Wstride: int = 1  # pairs with P and R
+    Hstride: int = 1  # pairs with Q and S
+    Wdilation: int = 1
+    Hdilation: int = 1
+    count: int = 1
+    names: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def depthwise(self) -> bool:
+        return self.kind == "depthwise"
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of one instance of this layer."""
+        m = 1 if self.depthwise else self.M
+        return self.N * self.C * m * self.P * self.Q * self.R * self.S
+
+    @property
+    def key(self) -> tuple:
+        """What makes two layers the same problem for the cost model."""
+        return (self.depthwise, self.N, self.C, self.M, self.P, self.Q, self.R, self.S,
+                self.Wstride, self.Hstride, self.Wdilation, self.Hdilation)
+
+    @property
+    def shape(self) -> str:
+        """Short human-readable shape, e.g. `C3 M6 P28 Q28 R5 S5 s1`."""
+        m = "" if self.depthwise else f" M{self.M}"
+        stride = f" s{self.Wstride}" if self.Wstride == self.Hstride else f" s{self.Wstride}x{self.Hstride}"
+        return f"C{self.C}{m} P{self.P} Q{self.Q} R{self.R} S{self.S}{stride}"
+
+    def to_dict(self) -> dict:
+        """JSON-friendly description."""
+        return {
+            "kind": self.kind, "N": self.N, "C": self.C, "M": self.M, "P": self.P, "Q": self.Q,
+            "R": self.R, "S": self.S, "Wstride": self.Wstride, "Hstride": self.Hstride,
+            "Wdilation": self.Wdilation, "Hdilation": self.Hdilation, "count": self.count,
+            "names": list(self.names), "macs": self.macs,
+        }
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The profiled layers of a network (identical ones merged, with counts) and its peak activation."""
+
+    layers: tuple[Layer, ...]
+    peak_activation_bytes: int
+    peak_module: str
+    input_shape: tuple[int, ...]
+    parameters: int
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs * layer.count for layer in self.layers)
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def conv_layer(module: nn.Conv2d, out_shape: torch.Size, name: str, batch: int) -> Layer:
+    """The Timeloop problem of a Conv2d that produced an output of `out_shape`."""
+    (r, s), (sh, sw), (dh, dw) = _pair(module.kernel_size), _pair(module.stride), _pair(module.dilation)
+    cin, cout, groups = module.in_channels, module.out_channels, module.groups
+    kind = "depthwise" if groups == cin and cout == cin and groups > 1 else "conv"
+    # The lab's converter models other grouped convs as dense ones (full C and M).
+    return Layer(kind=kind, N=batch, C=cin, M=cout, P=int(out_shape[2]), Q=int(out_shape[3]), R=r, S=s,
+                 Wstride=sh, Hstride=sw, Wdilation=dh, Hdilation=dw, names=(name,))
+
+
+def linear_layer(module: nn.Linear, name: str, batch: int) -> Layer:
+    """A Linear layer as the 1x1 conv the lab's converter makes of it."""
+    return Layer(kind="linear", N=batch, C=module.in_features, M=module.out_features, P=1, Q=1, R=1, S=1,
+                 names=(name,))
+
+
+def merge_identical(layers: list[Layer]) -> tuple[Layer, ...]:
+    """Merge layers with the same problem, keeping first-seen order and adding up counts."""
+    merged: dict[tuple, Layer] = {}
+    for layer in layers:
+        seen = merged.get(layer.key)
+        if seen is None:
+            merged[layer.key] = layer
+        else:
+            merged[layer.key] = replace(seen, count=seen.count + layer.count, names=seen.names + layer.names)
+    return tuple(merged.values())
+
+
+def trace(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> Workload:
+    """Run `model` once on zeros (batch 1 as the lab does) and collect its layers and peak activation."""
+    if len(input_shape) < 2:
+        raise CodesignError(f"input shape {input_shape} must be at least (batch, features)")
+    batch = int(input_shape[0])
+    names = {module: name or type(module).__name__ for name, module in model.named_modules()}
+    layers: list[Layer] = []
+    peak = [0, ""]
+    live_block_inputs: list[int] = []
+    handles = []
+
+    def footprint(module: nn.Module, inputs, output) -> int:
+        x = inputs[0] if inputs else None
+        in_bytes = x.numel() * BYTES_PER_ELEMENT if isinstance(x, torch.Tensor) else 0
+        if isinstance(module, nn.Conv2d):
+            return in_bytes + output.numel() * BYTES_PER_ELEMENT // module.groups
+        if isinstance(module, nn.Linear):
+            return in_bytes + output.numel() * BYTES_PER_ELEMENT
+        if isinstance(module, _INPUT_ONLY):
+            return in_bytes
+        return 0
+
+    def leaf_hook(module: nn.Module, inputs, output) -> None:
+        name = names[module]
+        if isinstance(module, nn.Conv2d):
+            layers.append(conv_layer(module, output.shape, name, batch))
+        elif isinstance(module, nn.Linear):
+            layers.append(linear_layer(module, name, batch))
+        elif not isinstance(module, _INPUT_ONLY + _FREE):
+            raise CodesignError(
+                f"module `{name}` ({type(module).__name__}) is not supported: codesign profiles Conv2d and "
+                f"Linear layers and knows norms, activations, pooling, Flatten and Dropout; replace it or "
+                f"wrap it in one of those"
+            )
+        size = footprint(module, inputs, output) + sum(live_block_inputs)
+        if size > peak[0]:
+            peak[0], peak[1] = size, name
+
+    def block_pre(module: nn.Module, inputs) -> None:
+        live_block_inputs.append(inputs[0].numel() * BYTES_PER_ELEMENT)
+
+    def block_post(module: nn.Module, inputs, output) -> None:
+        live_block_inputs.pop()
+
+    for module in model.modules():
+        if type(module).__name__ in _RESIDUAL_BLOCKS and type(module).__module__.startswith("torchvision"):
+            handles.append(module.register_forward_pre_hook(block_pre))
+            handles.append(module.register_forward_hook(block_post))
+        elif not any(True for _ in module.children()):
+            handles.append(module.register_forward_hook(leaf_hook))
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(input_shape))
+    except CodesignError:
+        raise
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CodesignError(f"the model does not run on input shape {tuple(input_shape)}: {first}") from None
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    if not layers:
+        raise CodesignError("the model has no Conv2d or Linear layer to profile")
+    parameters = sum(p.numel() for p in model.parameters())
+    return Workload(layers=merge_identical(layers), peak_activation_bytes=peak[0], peak_module=peak[1],
+                    input_shape=tuple(input_shape), parameters=parameters)
