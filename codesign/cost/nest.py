@@ -67,19 +67,28 @@ class NestBatch:
     dims: np.ndarray      # (rows, slots) dimension index of each loop
     bounds: np.ndarray    # (rows, slots) loop bound (1 = no loop)
     glb_keep: np.ndarray  # (rows, 3) whether the global buffer keeps Weights, Inputs, Outputs
+    on_x: np.ndarray | None = None  # (rows, slots) spatial loops on the array's X axis (else Y)
 
     def __len__(self) -> int:
         return self.dims.shape[0]
 
+    def rows(self, index) -> "NestBatch":
+        """The mappings selected by a slice or index array."""
+        return NestBatch(self.level, self.spatial, self.dims[index], self.bounds[index], self.glb_keep[index],
+                         None if self.on_x is None else self.on_x[index])
+
     def row(self, i: int) -> "NestBatch":
         """A batch holding only mapping `i`."""
-        return NestBatch(self.level, self.spatial, self.dims[i:i + 1], self.bounds[i:i + 1],
-                         self.glb_keep[i:i + 1])
+        return self.rows(slice(i, i + 1))
 
-    def loops(self, i: int = 0) -> list[tuple[int, int, int, bool]]:
-        """Mapping `i` as (level, dim, bound, spatial) loops, outer to inner, bound-1 loops left out."""
-        return [(int(lv), int(d), int(b), bool(sp))
-                for lv, sp, d, b in zip(self.level, self.spatial, self.dims[i], self.bounds[i]) if b > 1]
+    def loops(self, i: int = 0) -> list[tuple[int, int, int, str]]:
+        """Mapping `i` as (level, dim, bound, kind) loops, outer to inner; kind is '', 'X' or 'Y'."""
+        out = []
+        for s, (lv, sp, d, b) in enumerate(zip(self.level, self.spatial, self.dims[i], self.bounds[i])):
+            if b > 1:
+                kind = ("X" if self.on_x is None or self.on_x[i, s] else "Y") if sp else ""
+                out.append((int(lv), int(d), int(b), kind))
+        return out
 
 
 @dataclass
@@ -93,69 +102,115 @@ class Evaluation:
     instances: np.ndarray
     level_energy: dict[str, np.ndarray]
     counts: dict[tuple[str, str, str], np.ndarray]
+    # What the mapper needs to re-decide the global buffer's keep/bypass without re-evaluating:
+    valid_pe: np.ndarray                   # every constraint but the global buffer's capacity
+    tensor_energy: dict[str, np.ndarray]   # energy of each tensor's accesses (MACs excluded)
+    glb_tile: dict[str, np.ndarray]        # the tensor's tile in the global buffer, were it kept
+    glb_reads: dict[str, np.ndarray]
+    glb_writes: dict[str, np.ndarray]
 
 
 def _ceil_blocks(count: np.ndarray, block: int) -> np.ndarray:
     return np.ceil(np.maximum(count, 0) / block - 1e-9) if block > 1 else count
 
 
-class _Nest:
-    """Derived per-slot quantities of a batch, shared by all tensors and levels."""
+class Prepared:
+    """Derived per-slot quantities of a batch, shared by all tensors, levels and keep/bypass choices."""
 
-    def __init__(self, nest: NestBatch):
+    def __init__(self, layer: Layer, nest: NestBatch):
         self.nest = nest
-        dims = nest.dims.astype(np.int64)
+        self.projections = projections(layer)
+        self._memo: dict[tuple, np.ndarray] = {}
+        self.dims = nest.dims.astype(np.int64)
         self.bounds = nest.bounds.astype(np.float64)
-        rows, slots = dims.shape
-        b7 = np.where(dims[..., None] == np.arange(7), self.bounds[..., None], 1.0)
-        suffix = np.cumprod(b7[:, ::-1], axis=1)[:, ::-1]
-        self.suffix = np.concatenate([suffix, np.ones((rows, 1, 7))], axis=1)  # prod over slots >= i
-        inner = self.suffix[:, 1:, :]  # prod over slots > i
-        self.step = np.take_along_axis(inner, dims[..., None], axis=2)[..., 0]
-        self.dims = dims
+        rows, slots = self.dims.shape
         self.temporal = ~nest.spatial
-        self.totals_temporal = np.prod(np.where(self.temporal[None, :, None], b7, 1.0), axis=1)
-        self.totals = self.suffix[:, 0, :]
+        self.live = np.flatnonzero(np.any(self.bounds > 1, axis=0))  # slots with a loop in some row
+        # Walk inner to outer: the step of a loop is the product of the inner loops over its dimension;
+        # suffix[i] holds, per dimension, the product of the loops at slots >= i.
+        running = np.ones((rows, 7))
+        self.step = np.ones((rows, slots))
+        self.suffix = np.ones((slots + 1, rows, 7))
+        temporal_totals = np.ones((rows, 7))
+        onehots = self.dims[..., None] == np.arange(7)
+        for slot in range(slots - 1, -1, -1):
+            if slot in set(self.live):
+                self.step[:, slot] = np.take_along_axis(running, self.dims[:, slot:slot + 1], axis=1)[:, 0]
+                factor = np.where(onehots[:, slot], self.bounds[:, slot:slot + 1], 1.0)
+                running = running * factor
+                if self.temporal[slot]:
+                    temporal_totals = temporal_totals * factor
+            self.suffix[slot] = running
+        self.totals = running
+        self.totals_temporal = temporal_totals
 
     def start(self, level: int) -> int:
         return int(np.searchsorted(self.nest.level, level))
 
-    def unit_disp(self, a: np.ndarray) -> np.ndarray:
-        """(rows, slots, coords): how far one step of each loop moves the tile."""
-        return a.T[self.dims] * self.step[..., None]
+    def memo(self, key: tuple, compute) -> np.ndarray:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def unit_disp(self, tensor: int) -> np.ndarray:
+        """(slots, coords, rows): how far one step of each loop moves the tensor's tile."""
+        return self.memo(("disp", tensor), lambda: np.ascontiguousarray(
+            (self.projections[tensor].T[self.dims] * self.step[..., None]).transpose(1, 2, 0)))
 
     @staticmethod
     def extent(totals: np.ndarray, a: np.ndarray) -> np.ndarray:
         """Axis-aligned footprint per coordinate of loops whose bounds multiply to `totals`."""
         return 1.0 + (totals - 1.0) @ a.T
 
-    def tile(self, level: int, a: np.ndarray) -> np.ndarray:
-        return np.prod(self.extent(self.suffix[:, self.start(level), :], a), axis=1)
+    def tile(self, level: int, tensor: int) -> np.ndarray:
+        """Elements of the tensor one instance of `level` holds (its tile)."""
+        a = self.projections[tensor]
+        return self.memo(("tile", level, tensor),
+                         lambda: np.prod(self.extent(self.suffix[self.start(level)], a), axis=1))
 
-    def fills(self, level: int, a: np.ndarray, disp: np.ndarray) -> np.ndarray:
+    def fills(self, level: int, tensor: int) -> np.ndarray:
         """Words delivered to one instance of `level` over the layer (first tile included)."""
-        st = self.start(level)
-        ext = self.extent(self.suffix[:, st, :], a)
-        tile = np.prod(ext, axis=1)
-        above = self.temporal & (np.arange(len(self.temporal)) < st)
-        if not above.any():
-            return tile
-        bounds = np.where(above, self.bounds, 1.0)
-        wrap = (bounds - 1.0)[..., None] * disp
-        wrap_inner = np.cumsum(wrap[:, ::-1], axis=1)[:, ::-1] - wrap
-        moved = disp - wrap_inner  # displacement when loop j advances and the loops inside it wrap
-        overlap = np.prod(np.maximum(0.0, ext[:, None, :] - np.abs(moved)), axis=2)
-        outer = np.cumprod(bounds, axis=1) / bounds
-        events = (bounds - 1.0) * outer
-        return tile + np.sum(events * (tile[:, None] - overlap), axis=1)
+        return self.memo(("fills", level, tensor), lambda: self._fills(level, tensor))
 
-    def distinct_children(self, disp: np.ndarray) -> np.ndarray:
+    def _fills(self, level: int, tensor: int) -> np.ndarray:
+        a, disp = self.projections[tensor], self.unit_disp(tensor)
+        st = self.start(level)
+        ext = self.extent(self.suffix[st], a).T.copy()  # (coords, rows)
+        tile = np.prod(ext, axis=0)
+        above = [j for j in self.live if j < st and self.temporal[j]]
+        if not above:
+            return tile
+        # Coordinates no loop above ever moves always overlap fully: fold them into one factor.
+        still = np.all(disp[above] == 0, axis=(0, 2))
+        fixed_overlap = np.prod(ext[still], axis=0)
+        ext, disp = ext[~still], disp[:, ~still, :]
+        fills = tile.copy()
+        outer = np.ones_like(tile)  # product of the loops enclosing j, filled outer to inner below
+        outers = []
+        for j in above:
+            outers.append(outer)
+            outer = outer * self.bounds[:, j]
+        wrap_inner = np.zeros_like(ext)  # how far the loops inside j rewind when j advances
+        for n in range(len(above) - 1, -1, -1):
+            j = above[n]
+            advance = self.bounds[:, j] - 1.0
+            overlap = fixed_overlap.copy()
+            for k in range(len(ext)):
+                overlap *= np.maximum(0.0, ext[k] - np.abs(disp[j, k] - wrap_inner[k]))
+            fills += advance * outers[n] * (tile - overlap)
+            wrap_inner += advance * disp[j]
+        return fills
+
+    def distinct_children(self, tensor: int) -> np.ndarray:
         """Distinct child tiles over the PE array (multicast / reduction groups) per row."""
+        return self.memo(("distinct", tensor), lambda: self._distinct_children(self.unit_disp(tensor)))
+
+    def _distinct_children(self, disp: np.ndarray) -> np.ndarray:
         sp = self.nest.spatial
         if not sp.any():
             return np.ones(len(self.bounds))
         bounds = self.bounds[:, sp]
-        sdisp = disp[:, sp, :]
+        sdisp = disp[sp].transpose(2, 0, 1)  # (rows, spatial slots, coords)
         moving = (bounds > 1) & np.any(sdisp != 0, axis=2)
         per_coord = np.sum(moving[..., None] & (sdisp != 0), axis=1)
         simple = np.all(per_coord <= 1, axis=1)
@@ -175,20 +230,27 @@ def _count_offsets(bounds: np.ndarray, disp: np.ndarray) -> int:
     return len(np.unique(grid @ disp, axis=0))
 
 
-def evaluate(layer: Layer, arch: Arch, nest: NestBatch) -> Evaluation:
-    """Cycles, energy and per-level access counts of every mapping in `nest`."""
-    n = _Nest(nest)
-    a_w, a_i, a_o = projections(layer)
+def evaluate(layer: Layer, arch: Arch, nest: NestBatch, glb_keep: np.ndarray | None = None,
+             prepared: Prepared | None = None) -> Evaluation:
+    """Cycles, energy and per-level access counts of every mapping in `nest`.
+
+    `glb_keep` overrides the batch's keep/bypass choice; `prepared` reuses the loop-nest analysis of
+    an earlier call on the same batch (the mapper evaluates each nest with several keep choices).
+    """
+    n = prepared or Prepared(layer, nest)
     rows = len(nest)
     zeros = np.zeros(rows)
     cyc = n.totals_temporal.prod(axis=1)
     inst = np.prod(np.where(nest.spatial, n.bounds, 1.0), axis=1)
-    keep = nest.glb_keep.astype(bool)
+    keep = np.broadcast_to(nest.glb_keep if glb_keep is None else glb_keep, (rows, 3)).astype(bool)
     glb = arch.global_buffer
     counts: dict[tuple[str, str, str], np.ndarray] = {}
-    glb_tiles = zeros.copy()
-    valid = np.ones(rows, dtype=bool)
     reg_depth = arch.registers.depth_words
+    valid = n.tile(WREG, WEIGHTS) <= reg_depth
+    valid &= n.tile(SPAD, WEIGHTS) <= arch.weight_spad.depth_words
+    valid &= n.tile(IREG, INPUTS) <= reg_depth
+    valid &= n.tile(OREG, OUTPUTS) <= reg_depth
+    valid &= inst <= arch.pe_array.x * arch.pe_array.y
 
     def put(level: int, tensor: int, reads, fills, updates) -> None:
         name, t = LEVEL_NAMES[level], TENSORS[tensor]
@@ -196,52 +258,43 @@ def evaluate(layer: Layer, arch: Arch, nest: NestBatch) -> Evaluation:
         counts[(name, t, "fills")] = fills
         counts[(name, t, "updates")] = updates
 
-    def through_glb(tensor: int, a: np.ndarray, disp: np.ndarray, served: np.ndarray):
+    def through_glb(tensor: int, served: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What the global buffer serves to the PEs and is filled with, where it keeps `tensor`."""
-        nonlocal glb_tiles
         k = keep[:, tensor]
-        glb_fills = n.fills(GLB, a, disp)
-        glb_tiles = glb_tiles + np.where(k, n.tile(GLB, a), 0.0)
-        return np.where(k, served, 0.0), np.where(k, glb_fills, 0.0)
+        return np.where(k, served, 0.0), np.where(k, n.fills(GLB, tensor), 0.0)
 
     # Weights: weight_reg <- pe_spad <- (glb) <- DRAM
-    disp = n.unit_disp(a_w)
-    f_wreg, f_spad = n.fills(WREG, a_w, disp), n.fills(SPAD, a_w, disp)
-    valid &= n.tile(WREG, a_w) <= reg_depth
-    valid &= n.tile(SPAD, a_w) <= arch.weight_spad.depth_words
+    f_wreg, f_spad = n.fills(WREG, WEIGHTS), n.fills(SPAD, WEIGHTS)
     put(WREG, WEIGHTS, cyc, f_wreg, zeros)
     put(SPAD, WEIGHTS, f_wreg, f_spad, zeros)
-    served = f_spad * n.distinct_children(disp)
-    g_reads, g_fills = through_glb(WEIGHTS, a_w, disp, served)
+    served = f_spad * n.distinct_children(WEIGHTS)
+    g_reads, g_fills = through_glb(WEIGHTS, served)
     put(GLB, WEIGHTS, g_reads, g_fills, zeros)
     put(DRAM, WEIGHTS, np.where(keep[:, WEIGHTS], g_fills, served), zeros, zeros)
 
     # Inputs: input_activation_reg <- (glb) <- DRAM
-    disp = n.unit_disp(a_i)
-    f_ireg = n.fills(IREG, a_i, disp)
-    valid &= n.tile(IREG, a_i) <= reg_depth
+    f_ireg = n.fills(IREG, INPUTS)
     put(IREG, INPUTS, cyc, f_ireg, zeros)
-    served = f_ireg * n.distinct_children(disp)
-    g_reads, g_fills = through_glb(INPUTS, a_i, disp, served)
+    served = f_ireg * n.distinct_children(INPUTS)
+    g_reads, g_fills = through_glb(INPUTS, served)
     put(GLB, INPUTS, g_reads, g_fills, zeros)
     put(DRAM, INPUTS, np.where(keep[:, INPUTS], g_fills, served), zeros, zeros)
 
     # Outputs: output_activation_reg -> (glb) -> DRAM, read-modify-write with first-read elision
-    disp = n.unit_disp(a_o)
-    f_oreg = n.fills(OREG, a_o, disp)
-    valid &= n.tile(OREG, a_o) <= reg_depth
+    a_o = n.projections[OUTPUTS]
+    f_oreg = n.fills(OREG, OUTPUTS)
     own = np.prod(n.extent(n.totals_temporal, a_o), axis=1)
     whole = np.prod(n.extent(n.totals, a_o), axis=1)
     put(OREG, OUTPUTS, cyc - own, f_oreg, cyc)
-    served = f_oreg * n.distinct_children(disp)
-    g_updates, g_fills = through_glb(OUTPUTS, a_o, disp, served)
+    served = f_oreg * n.distinct_children(OUTPUTS)
+    g_updates, g_fills = through_glb(OUTPUTS, served)
     k = keep[:, OUTPUTS]
     put(GLB, OUTPUTS, np.where(k, g_updates - whole, 0.0), g_fills, g_updates)
     d_updates = np.where(k, g_fills, served)
     put(DRAM, OUTPUTS, d_updates - whole, zeros, d_updates)
 
-    valid &= glb_tiles <= glb.depth_words
-    valid &= inst <= arch.pe_array.x * arch.pe_array.y
+    glb_tile = {name: n.tile(GLB, t) for t, name in enumerate(TENSORS)}
+    kept_tiles = sum(np.where(keep[:, t], glb_tile[name], 0.0) for t, name in enumerate(TENSORS))
 
     # Energy: ceil(count / block) vector accesses per instance, per tensor and action.
     prices = {
@@ -251,17 +304,28 @@ def evaluate(layer: Layer, arch: Arch, nest: NestBatch) -> Evaluation:
     }
     reg = (1, arch.registers.read_pj, arch.registers.fill_pj, arch.registers.update_pj)
     level_energy = {"mac": cyc * inst * arch.mac.energy_pj}
+    tensor_energy = {t: zeros for t in TENSORS}
     for (level, tensor, action), count in counts.items():
         block, e_read, e_fill, e_update = prices.get(level, reg)
         price = {"reads": e_read, "fills": e_fill, "updates": e_update}[action]
         copies = 1.0 if level in ("DRAM", "shared_glb") else inst
-        level_energy[level] = level_energy.get(level, 0.0) + _ceil_blocks(count, block) * price * copies
+        pj = _ceil_blocks(count, block) * price * copies
+        level_energy[level] = level_energy.get(level, 0.0) + pj
+        tensor_energy[tensor] = tensor_energy[tensor] + pj
     energy = sum(level_energy.values())
 
-    glb_reads = sum(counts[("shared_glb", t, "reads")] for t in TENSORS)
-    glb_writes = sum(counts[("shared_glb", t, a)] for t in TENSORS for a in ("fills", "updates"))
-    stretch = np.maximum(1.0, np.maximum(glb_reads / (glb.read_bandwidth * cyc),
-                                         glb_writes / (glb.write_bandwidth * cyc)))
-    cycles = np.ceil(cyc * stretch - 1e-9)
-    return Evaluation(valid=valid, cycles=cycles, compute_cycles=cyc, energy_pj=energy, instances=inst,
-                      level_energy=level_energy, counts=counts)
+    glb_reads = {t: counts[("shared_glb", t, "reads")] for t in TENSORS}
+    glb_writes = {t: counts[("shared_glb", t, "fills")] + counts[("shared_glb", t, "updates")] for t in TENSORS}
+    cycles = stretched_cycles(cyc, sum(glb_reads.values()), sum(glb_writes.values()), arch)
+    return Evaluation(valid=valid & (kept_tiles <= glb.depth_words), cycles=cycles, compute_cycles=cyc,
+                      energy_pj=energy, instances=inst, level_energy=level_energy, counts=counts,
+                      valid_pe=valid, tensor_energy=tensor_energy, glb_tile=glb_tile, glb_reads=glb_reads,
+                      glb_writes=glb_writes)
+
+
+def stretched_cycles(compute_cycles, glb_reads, glb_writes, arch: Arch):
+    """Cycles once the global buffer's read/write bandwidth (words per cycle) is respected."""
+    glb = arch.global_buffer
+    stretch = np.maximum(1.0, np.maximum(glb_reads / (glb.read_bandwidth * compute_cycles),
+                                         glb_writes / (glb.write_bandwidth * compute_cycles)))
+    return np.ceil(compute_cycles * stretch - 1e-9)

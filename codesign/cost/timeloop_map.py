@@ -59,31 +59,67 @@ def nest_from_timeloop_map(mapping: dict | list, layer: Layer, source: str = "ma
         order = order + "".join(d for d in DIMS if d not in order)
         if kind == "temporal":
             # Timeloop lists permutations innermost first.
-            loops[level] = [(DIMS.index(d), factors.get(d, 1)) for d in reversed(order)]
+            loops[level] = [(DIMS.index(d), factors.get(d, 1), False) for d in reversed(order)]
         elif kind == "spatial":
             if level != GLB:
                 raise CodesignError(f"{source}: mapping[{i}]: spatial loops exist only at shared_glb")
             split = int(entry.get("split", len(order)))
             x_dims, y_dims = order[:split], order[split:]
-            loops[SPATIAL] = ([(DIMS.index(d), factors.get(d, 1)) for d in reversed(y_dims)]
-                              + [(DIMS.index(d), factors.get(d, 1)) for d in reversed(x_dims)])
+            loops[SPATIAL] = ([(DIMS.index(d), factors.get(d, 1), False) for d in reversed(y_dims)]
+                              + [(DIMS.index(d), factors.get(d, 1), True) for d in reversed(x_dims)])
         else:
             raise CodesignError(f"{source}: mapping[{i}].type {kind!r} is not temporal, spatial or datatype")
-    slot_levels, spatial, dims, bounds = [], [], [], []
+    slot_levels, spatial, dims, bounds, on_x = [], [], [], [], []
     for level in (DRAM, GLB, SPATIAL, SPAD, WREG, IREG, OREG):
-        for dim, bound in loops.get(level, []):
+        for dim, bound, x in loops.get(level, []):
             slot_levels.append(level)
             spatial.append(level == SPATIAL)
             dims.append(dim)
             bounds.append(bound)
+            on_x.append(x)
     sizes = layer_sizes(layer)
     for d, name in enumerate(DIMS):
         product = int(np.prod([b for dim, b in zip(dims, bounds) if dim == d] or [1]))
         if product != sizes[name]:
             raise CodesignError(f"{source}: the factors of {name} multiply to {product}, but the layer's "
                                 f"{name} is {sizes[name]} (is this the mapping of layer {layer.shape}?)")
-    return NestBatch(level=np.array(slot_levels), spatial=np.array(spatial),
-                     dims=np.array([dims]), bounds=np.array([bounds]), glb_keep=glb_keep[None, :])
+    return NestBatch(level=np.array(slot_levels), spatial=np.array(spatial), dims=np.array([dims]),
+                     bounds=np.array([bounds]), glb_keep=glb_keep[None, :], on_x=np.array([on_x]))
+
+
+def timeloop_mapping(nest: NestBatch, i: int = 0) -> dict:
+    """Mapping `i` of `nest` in Timeloop's map.yaml format (permutations innermost first)."""
+    entries: list[dict] = []
+    keeps = {DRAM: list(TENSORS), GLB: [t for t, k in zip(TENSORS, nest.glb_keep[i]) if k]}
+    keeps.update({level: sorted(_FIXED_KEEPS[level]) for level in (SPAD, WREG, IREG, OREG)})
+    for level in (OREG, IREG, WREG, SPAD, GLB, DRAM):
+        entries.append({"target": LEVEL_NAMES[level], "type": "datatype", "keep": keeps[level],
+                        "bypass": [t for t in TENSORS if t not in keeps[level]]})
+    by_level: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    for level, dim, bound, kind in nest.loops(i):
+        by_level.setdefault((level, kind), []).append((dim, bound))
+
+    def directive(level: int, kind: str, loops: list[tuple[int, int]]) -> dict:
+        factors = {d: 1 for d in DIMS}
+        for dim, bound in loops:
+            factors[DIMS[dim]] *= bound
+        inner_first = [DIMS[d] for d, _ in reversed(loops)]
+        order = "".join(dict.fromkeys(inner_first + list(DIMS)))
+        return {"target": LEVEL_NAMES[level], "type": kind,
+                "factors": " ".join(f"{d}{factors[d]}" for d in DIMS), "permutation": order}
+
+    for level in (OREG, IREG, WREG, SPAD):
+        entries.append(directive(level, "temporal", by_level.get((level, ""), [])))
+    x_loops, y_loops = by_level.get((SPATIAL, "X"), []), by_level.get((SPATIAL, "Y"), [])
+    spatial = directive(GLB, "spatial", y_loops + x_loops)
+    x_dims = [DIMS[d] for d, _ in reversed(x_loops)]
+    y_dims = [DIMS[d] for d, _ in reversed(y_loops)]
+    spatial["permutation"] = "".join(dict.fromkeys(x_dims + y_dims + list(DIMS)))
+    spatial["split"] = len(x_dims)
+    entries.append(spatial)
+    entries.append(directive(GLB, "temporal", by_level.get((GLB, ""), [])))
+    entries.append(directive(DRAM, "temporal", by_level.get((DRAM, ""), [])))
+    return {"mapping": entries}
 
 
 def load_timeloop_map(path: str | Path, layer: Layer) -> NestBatch:
