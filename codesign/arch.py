@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -81,7 +82,7 @@ class Arch:
         """Plain nested dict, as written in the YAML file."""
         return dataclasses.asdict(self)
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """Stable hash of every number that affects costs (the name is left out)."""
         body = self.to_dict()

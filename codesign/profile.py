@@ -1,0 +1,96 @@
+"""Profile a whole network: workload → per-layer costs → totals, rubric points and a printed table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codesign.arch import Arch
+from codesign.cost import CostCache, LayerCost, cost_of
+from codesign.rubric import PJ_PER_MJ, Rubric, Score
+from codesign.workload import Layer, Workload
+
+
+@dataclass
+class NetworkCost:
+    """A network's layers with their costs, summed as the lab's profiler sums them (layers in sequence)."""
+
+    workload: Workload
+    arch: Arch
+    costs: list[LayerCost]
+    engine: str
+
+    @property
+    def energy_pj(self) -> float:
+        return sum(c.energy_pj * layer.count for layer, c in zip(self.workload.layers, self.costs))
+
+    @property
+    def cycles(self) -> int:
+        return sum(c.cycles * layer.count for layer, c in zip(self.workload.layers, self.costs))
+
+    @property
+    def peak_activation_bytes(self) -> int:
+        return self.workload.peak_activation_bytes
+
+    def score(self, rubric: Rubric, error: float | None = None) -> Score:
+        """Rubric points (accuracy points only when an error rate is given)."""
+        return rubric.score(error, self.energy_pj, self.cycles, self.peak_activation_bytes)
+
+    def to_dict(self, rubric: Rubric) -> dict:
+        """JSON-friendly report: `layers` and `total`."""
+        score = self.score(rubric)
+        return {
+            "arch": self.arch.name,
+            "engine": self.engine,
+            "input_shape": list(self.workload.input_shape),
+            "layers": [dict(layer.to_dict(), **cost.to_dict()) for layer, cost in zip(self.workload.layers, self.costs)],
+            "total": {
+                "energy_pj": self.energy_pj,
+                "energy_mj": self.energy_pj / PJ_PER_MJ,
+                "cycles": self.cycles,
+                "macs": self.workload.macs,
+                "peak_activation_bytes": self.peak_activation_bytes,
+                "peak_activation_module": self.workload.peak_module,
+                "peak_activation_ok": rubric.peak_ok(self.peak_activation_bytes),
+                "parameters": self.workload.parameters,
+                "energy_points": score.energy_points,
+                "latency_points": score.latency_points,
+            },
+        }
+
+
+def profile_workload(workload: Workload, arch: Arch, engine: str = "analytic",
+                     cache: CostCache | None = None) -> NetworkCost:
+    """Cost every layer of `workload` on `arch`."""
+    return NetworkCost(workload, arch, cost_of(workload.layers, arch, engine, cache), engine)
+
+
+def format_table(net: NetworkCost, rubric: Rubric, show_mapping: bool = False) -> str:
+    """The per-layer table and totals that `codesign profile` prints."""
+    head = f"{'#':>2}  {'layer':<24} {'kind':<9} {'shape':<30} {'n':>2} {'MACs':>11} {'cycles':>9} " \
+           f"{'energy uJ':>10} {'util':>5}"
+    lines = [f"{net.arch.name} ({net.engine} engine), input {tuple(net.workload.input_shape)}", head,
+             "-" * len(head)]
+    for i, (layer, cost) in enumerate(zip(net.workload.layers, net.costs), 1):
+        name = _short(layer)
+        lines.append(f"{i:>2}  {name:<24} {layer.kind:<9} {layer.shape:<30} {layer.count:>2} {layer.macs:>11,} "
+                     f"{cost.cycles:>9,} {cost.energy_pj / 1e6:>10.2f} {cost.utilization:>5.2f}")
+        if show_mapping:
+            lines.append(f"    mapping: {cost.mapping}")
+    lines.append("-" * len(head))
+    score = net.score(rubric)
+    peak = net.peak_activation_bytes
+    ok = "ok" if rubric.peak_ok(peak) else "OVER THE LIMIT"
+    lines += [
+        f"energy      {net.energy_pj / PJ_PER_MJ:.4f} mJ ({net.energy_pj:,.0f} pJ)   -> {score.energy_points} points",
+        f"latency     {net.cycles:,} cycles   -> {score.latency_points} points",
+        f"peak act.   {peak:,} B (limit {rubric.peak_activation_limit_bytes:,} B: {ok}; at `{net.workload.peak_module}`)",
+        f"MACs        {net.workload.macs:,}   parameters {net.workload.parameters:,}",
+    ]
+    return "\n".join(lines)
+
+
+def _short(layer: Layer) -> str:
+    name = layer.names[0] if layer.names else "-"
+    if len(layer.names) > 1:
+        name += f" +{len(layer.names) - 1}"
+    return name if len(name) <= 24 else "…" + name[-23:]
