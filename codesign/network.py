@@ -168,18 +168,21 @@ def _from_dict(data: Any, source: str) -> CandidateSpec:
         fields = build(ConvStage, st, f"stages[{i}]")
         if "channels" not in fields:
             raise CodesignError(f"{source}: missing field `stages[{i}].channels`")
-        stages.append(ConvStage(**fields))
+        try:
+            stages.append(ConvStage(**fields))
+        except TypeError as exc:
+            raise CodesignError(f"{source}: `stages[{i}]`: {exc}") from None
     kwargs = {k: v for k, v in raw.items() if k not in ("stages", "sgd")}
     for key in ("input_shape", "head"):
         if key in kwargs:
             kwargs[key] = tuple(kwargs[key])
     sgd = SGDConfig(**build(SGDConfig, raw.get("sgd", {}), "sgd"))
     try:
-        spec = CandidateSpec(stages=tuple(stages), sgd=sgd, **kwargs)
+        return CandidateSpec(stages=tuple(stages), sgd=sgd, **kwargs)
     except TypeError as exc:
         raise CodesignError(f"{source}: {exc}") from None
-    validate(spec, source)
-    return spec
+    except CodesignError as exc:  # __post_init__ names the spec generically; name the file instead
+        raise CodesignError(f"{source}:{str(exc).removeprefix('spec:')}") from None
 
 
 class CandidateNet(nn.Module):

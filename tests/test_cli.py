@@ -1,0 +1,67 @@
+"""`codesign profile` as a user runs it: tables, JSON, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from codesign.cli import main
+from codesign.network import CandidateSpec, ConvStage
+from tests.conftest import ROOT
+
+
+def test_profile_lenet_json(capsys):
+    assert main(["profile", "lenet5", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"energy_pj", "cycles", "peak_activation_bytes"} <= set(out["total"])
+    assert len(out["layers"]) == 5
+    assert out["total"]["cycles"] == sum(l["cycles"] * l["count"] for l in out["layers"])
+    assert out["total"]["peak_activation_bytes"] == 31_104
+    # never worse than the lab's Timeloop on LeNet-5 (22,467 cycles, 30.74 uJ)
+    assert out["total"]["cycles"] <= 22_467 and out["total"]["energy_pj"] < 30.75e6
+
+
+def test_profile_table_and_spec_json(tmp_path, capsys):
+    spec = CandidateSpec(stages=(ConvStage(16, pool="max"), ConvStage(32, stride=2)), head=(64,))
+    path = tmp_path / "spec.json"
+    path.write_text(spec.to_json())
+    assert main(["profile", str(path), "--show-mapping"]) == 0
+    out = capsys.readouterr().out
+    assert "mJ" in out and "cycles" in out and "mapping: DRAM" in out and "B (limit 1,000,000 B" in out
+
+
+def _run(*args, cwd=ROOT):
+    env = dict(os.environ)
+    return subprocess.run([sys.executable, "-m", "codesign.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["profile", "missing.py:Net"], "missing.py: model file not found"),
+    (["profile", "resnet999"], "unknown model 'resnet999'"),
+    (["profile", "lenet5", "--arch", "arch/nope.yaml"], "architecture file not found"),
+])
+def test_bad_input_is_one_line_exit_2(args, message):
+    result = _run(*args)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+def test_unsupported_layer_and_arch_typo(tmp_path):
+    (tmp_path / "net.py").write_text(
+        "from torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.rnn = nn.Conv2d(3, 4, 3)\n        self.up = nn.Upsample(scale_factor=2)\n\n"
+        "    def forward(self, x):\n        return self.up(self.rnn(x))\n")
+    result = _run("profile", f"{tmp_path / 'net.py'}:Net")
+    assert result.returncode == 2 and "module `up` (Upsample) is not supported" in result.stderr
+    arch = (ROOT / "arch" / "simple_weight_stationary.yaml").read_text().replace("block_words: 4\n  read_bandwidth",
+                                                                                  "block_wrds: 4\n  read_bandwidth")
+    (tmp_path / "typo.yaml").write_text(arch)
+    result = _run("profile", "lenet5", "--arch", str(tmp_path / "typo.yaml"))
+    assert result.returncode == 2 and "unknown field `global_buffer.block_wrds`" in result.stderr
+    assert "Traceback" not in result.stderr
