@@ -15,7 +15,7 @@ from codesign.workload import Layer
 
 ENGINE = "analytic"
 _KEEP_CHOICES = np.array(list(itertools.product([True, False], repeat=3)))  # (8, 3)
-_CHUNK_ROWS = 20_000
+_CHUNK_ROWS = 20000
 
 
 def _best_in_batch(layer: Layer, arch: Arch, batch: NestBatch) -> tuple[float, float, int, np.ndarray] | None:

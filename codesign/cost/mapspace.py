@@ -179,7 +179,7 @@ def candidates(layer: Layer, arch: Arch, spatial: SpatialChoice) -> NestBatch:
     idx = idx[idx2]
     d_dims, d_bounds = d_dims[idx2], d_bounds[idx2]
     cm_dims_order = [C] if layer.depthwise else [C, M]
-    s_dims, s_bounds, idx3 = _permuted(cm_dims_order, spad_cm[idx], layer.depthwise, every=True)
+    s_dims, s_bounds, idx3 = _permuted(cm_dims_order, spad_cm[idx], layer.depthwise, every=False)
     idx = idx[idx3]
     d_dims, d_bounds, g_dims, g_bounds = d_dims[idx3], d_bounds[idx3], g_dims[idx3], g_bounds[idx3]
 

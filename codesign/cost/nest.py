@@ -130,17 +130,22 @@ class Prepared:
         # suffix[i] holds, per dimension, the product of the loops at slots >= i.
         running = np.ones((rows, 7))
         self.step = np.ones((rows, slots))
-        self.suffix = np.ones((slots + 1, rows, 7))
+        boundaries = {self.start(level) for level in LEVEL_NAMES}
+        self.suffix = {slots: running.copy()}  # only level boundaries are ever asked for
         temporal_totals = np.ones((rows, 7))
-        onehots = self.dims[..., None] == np.arange(7)
+        live = set(self.live.tolist())
+        arange = np.arange(rows)
         for slot in range(slots - 1, -1, -1):
-            if slot in set(self.live):
-                self.step[:, slot] = np.take_along_axis(running, self.dims[:, slot:slot + 1], axis=1)[:, 0]
-                factor = np.where(onehots[:, slot], self.bounds[:, slot:slot + 1], 1.0)
-                running = running * factor
+            if slot in live:
+                dim = self.dims[:, slot]
+                self.step[:, slot] = running[arange, dim]
+                running = running.copy()
+                running[arange, dim] *= self.bounds[:, slot]
                 if self.temporal[slot]:
-                    temporal_totals = temporal_totals * factor
-            self.suffix[slot] = running
+                    temporal_totals[arange, dim] *= self.bounds[:, slot]
+            if slot in boundaries:
+                self.suffix[slot] = running
+        self.suffix.setdefault(0, running)
         self.totals = running
         self.totals_temporal = temporal_totals
 
@@ -173,6 +178,31 @@ class Prepared:
         return self.memo(("fills", level, tensor), lambda: self._fills(level, tensor))
 
     def _fills(self, level: int, tensor: int) -> np.ndarray:
+        a = self.projections[tensor]
+        if np.all(np.count_nonzero(a, axis=1) <= 1):
+            return self._run_fills(level, tensor)
+        return self._sliding_fills(level, tensor)
+
+    def _run_fills(self, level: int, tensor: int) -> np.ndarray:
+        """Fills of a tensor whose coordinates each follow one dimension (Weights, Outputs).
+
+        Every loop above a level steps such a tile by a multiple of its own size, so consecutive tiles
+        are equal or disjoint: fills = tile x (loops above) / (innermost run of loops not moving it).
+        """
+        st = self.start(level)
+        tile = self.tile(level, tensor)
+        indexing = np.flatnonzero(np.any(self.projections[tensor] != 0, axis=0))
+        total, run = np.ones_like(tile), np.ones_like(tile)
+        in_run = np.ones(len(tile), dtype=bool)
+        for j in reversed([j for j in self.live if j < st and self.temporal[j]]):
+            bound = self.bounds[:, j]
+            total = total * bound
+            in_run &= ~(np.isin(self.dims[:, j], indexing) & (bound > 1))
+            run = np.where(in_run, run * bound, run)
+        return tile * (total / run)
+
+    def _sliding_fills(self, level: int, tensor: int) -> np.ndarray:
+        """Fills in general: each loop advance brings the part of the new tile the old one lacks."""
         a, disp = self.projections[tensor], self.unit_disp(tensor)
         st = self.start(level)
         ext = self.extent(self.suffix[st], a).T.copy()  # (coords, rows)
@@ -203,14 +233,15 @@ class Prepared:
 
     def distinct_children(self, tensor: int) -> np.ndarray:
         """Distinct child tiles over the PE array (multicast / reduction groups) per row."""
-        return self.memo(("distinct", tensor), lambda: self._distinct_children(self.unit_disp(tensor)))
+        return self.memo(("distinct", tensor), lambda: self._distinct_children(tensor))
 
-    def _distinct_children(self, disp: np.ndarray) -> np.ndarray:
+    def _distinct_children(self, tensor: int) -> np.ndarray:
         sp = self.nest.spatial
         if not sp.any():
             return np.ones(len(self.bounds))
         bounds = self.bounds[:, sp]
-        sdisp = disp[sp].transpose(2, 0, 1)  # (rows, spatial slots, coords)
+        # (rows, spatial slots, coords): where each spatial index puts the child's tile
+        sdisp = self.projections[tensor].T[self.dims[:, sp]] * self.step[:, sp, None]
         moving = (bounds > 1) & np.any(sdisp != 0, axis=2)
         per_coord = np.sum(moving[..., None] & (sdisp != 0), axis=1)
         simple = np.all(per_coord <= 1, axis=1)

@@ -1,0 +1,97 @@
+"""Time to profile a whole 10-layer CIFAR-size network: cold (empty cache) and warm (cache hit).
+
+Prints figures, not pass/fail: these machines are noisy. The baseline measured in the same run is the
+same search without the mapspace reductions (every loop order at every level, every keep/bypass
+choice evaluated separately); the recorded Timeloop wall time per layer (../shared/reference/dev.csv,
+timeloop-mapper with the lab's settings on this kind of machine) is printed beside it.
+
+    python benchmarks/bench_cost.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from unittest import mock
+
+from torch import nn
+
+from codesign.arch import load_arch
+from codesign.cost import CostCache, cost_of
+from codesign.cost import mapspace
+from codesign.workload import trace
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "dev.csv"
+
+
+def cifar_net() -> nn.Module:
+    """8 convs + 2 FC layers, all distinct problems (so nothing is deduplicated)."""
+    def block(cin, cout, pool):
+        return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU()] + (
+            [nn.MaxPool2d(2)] if pool else [])
+    return nn.Sequential(*block(3, 16, False), *block(16, 32, True), *block(32, 32, False), *block(32, 64, True),
+                         *block(64, 64, False), *block(64, 96, True), *block(96, 128, False),
+                         nn.Conv2d(128, 128, 1), nn.ReLU(), nn.Flatten(), nn.Linear(128 * 16, 256), nn.ReLU(),
+                         nn.Linear(256, 10))
+
+
+def timed(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    arch = load_arch()
+    layers = trace(cifar_net()).layers
+    assert len(layers) == 10, len(layers)
+    tmp = Path(tempfile.mkdtemp())
+
+    def cold():
+        cost_of(layers, arch, cache=CostCache(tmp / f"cold-{time.perf_counter_ns()}.sqlite"))
+
+    warm_path = tmp / "warm.sqlite"
+    cost_of(layers, arch, cache=CostCache(warm_path))
+    warm_cache = CostCache(warm_path)
+
+    def warm_disk():  # a fresh process's view: SQLite hits, empty memory layer
+        cost_of(layers, arch, cache=CostCache(warm_path))
+
+    def warm():  # a long-lived worker's view: the same CostCache object
+        cost_of(layers, arch, cache=warm_cache)
+
+    def unreduced():
+        every = mapspace._orders.__wrapped__
+        with mock.patch.object(mapspace, "_orders", lambda d, n, dw, e: every(d, n, dw, True)):
+            cost_of(layers, arch)
+
+    t_cold, t_disk, t_warm = timed(cold, args.repeat), timed(warm_disk, args.repeat), timed(warm, args.repeat * 20)
+    t_base = timed(unreduced, max(1, args.repeat // 2))
+    timeloop_s = None
+    if REFERENCE.is_file():
+        with REFERENCE.open() as f:
+            walls = [float(r["mapper_wall_s"]) for r in csv.DictReader(f)]
+        timeloop_s = statistics.median(walls)
+    print(f"10-layer CIFAR-size network, {sum(l.macs for l in layers):,} MACs, arch {arch.name}")
+    print(f"cold (empty cache)                 {t_cold * 1e3:9.2f} ms   (target < 50 ms)")
+    print(f"warm, cache file reopened          {t_disk * 1e3:9.2f} ms")
+    print(f"warm, same cache object            {t_warm * 1e3:9.3f} ms   (target < 2 ms)")
+    print(f"baseline: unreduced mapspace       {t_base * 1e3:9.2f} ms   -> reductions give {t_base / t_cold:5.1f}x")
+    if timeloop_s:
+        per_layer = t_cold / len(layers)
+        print(f"recorded timeloop-mapper per layer {timeloop_s:9.2f} s    -> cold analytic is "
+              f"{timeloop_s / per_layer:,.0f}x faster per layer")
+
+
+if __name__ == "__main__":
+    main()
