@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import re
 import sys
 from pathlib import Path
+
+import torch
 
 from codesign.arch import load_arch
 from codesign.cost import ENGINES, CostCache
 from codesign.cost.layer_cost import cost_from_evaluation
 from codesign.cost.nest import evaluate
 from codesign.cost.timeloop_map import load_timeloop_map
+from codesign.data import DATASETS, load_dataset
 from codesign.errors import CodesignError
 from codesign.models import resolve_model
+from codesign.network import SGDConfig
 from codesign.profile import NetworkCost, format_table, profile_workload
-from codesign.rubric import load_rubric
+from codesign.rubric import PJ_PER_MJ, load_rubric
+from codesign.train import accuracy, build_model, resolve_device, train
 from codesign.workload import trace
 
 MODEL_HELP = "`path/to/file.py:ClassName` (built with no arguments), a spec .json file, or a built-in (lenet5, lab2023)"
@@ -59,6 +66,63 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+_SGD_FLAGS = ("lr", "momentum", "nesterov", "weight_decay", "batch_size", "epochs", "schedule", "warmup_epochs",
+              "seed")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """codesign train: SGD on the training split, validation accuracy per epoch, optional final test."""
+    rubric = load_rubric(args.rubric)
+    device = resolve_device(args.device)
+    resolved = resolve_model(args.model)
+    base = resolved.spec.sgd if resolved.spec else SGDConfig(epochs=rubric.max_epochs)
+    sgd = dataclasses.replace(base, **{k: getattr(args, k) for k in _SGD_FLAGS if getattr(args, k) is not None})
+    data = load_dataset(args.dataset, args.data_dir, device, split_seed=args.split_seed, val_size=args.val_size)
+    if resolved.spec:
+        if tuple(resolved.spec.input_shape) != data.info.input_shape:
+            raise CodesignError(f"{args.model}: input_shape {tuple(resolved.spec.input_shape)} does not match "
+                                f"{data.info.name} images {data.info.input_shape}")
+        model = build_model(resolved.spec, sgd.seed)
+    else:
+        torch.manual_seed(sgd.seed)  # rebuild so that the weights' initialisation follows the seed
+        model = resolve_model(args.model).module
+    out = Path(args.out or Path("runs") / f"train-{re.sub(r'[^A-Za-z0-9_.-]+', '_', Path(args.model).stem)}")
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"training {args.model} on {data.info.name} ({len(data.train):,} train / {len(data.val):,} validation, "
+          f"split seed {args.split_seed}) on {device}: SGD lr {sgd.lr} momentum {sgd.momentum} "
+          f"{'nesterov ' if sgd.nesterov else ''}wd {sgd.weight_decay} batch {sgd.batch_size} "
+          f"{sgd.epochs} epochs {sgd.schedule}, seed {sgd.seed}")
+    result = train(model, data, sgd, rubric, progress=not args.quiet)
+    torch.save(model.state_dict(), out / "weights.pt")
+    summary = {
+        "model": args.model, "spec": resolved.spec.to_dict() if resolved.spec else None,
+        "dataset": data.info.name, "data_dir": str(data.source), "split_seed": args.split_seed,
+        "train_size": len(data.train), "val_size": len(data.val), "device": str(device),
+        "sgd": dataclasses.asdict(sgd), "seed": sgd.seed, "status": result.status,
+        "val_accuracy": result.val_accuracy, "best_val_accuracy": result.best_val_accuracy,
+        "epochs": result.epochs, "seconds": result.seconds, "images_per_second": result.images_per_second,
+        "history": [dataclasses.asdict(h) for h in result.history],
+    }
+    print(f"{result.status}: validation accuracy {result.val_accuracy:.4f} after {result.epochs} epochs "
+          f"({result.seconds:.1f} s, {result.images_per_second:,.0f} images/s)")
+    if args.final:
+        test_accuracy = accuracy(model, data, data.load_test())
+        net = profile_workload(trace(model.cpu(), (1, *data.info.input_shape)), load_arch(args.arch),
+                               cache=CostCache())
+        score = net.score(rubric, error=1.0 - test_accuracy)
+        summary.update(test_accuracy=test_accuracy, energy_pj=net.energy_pj, cycles=net.cycles,
+                       peak_activation_bytes=net.peak_activation_bytes, rubric=score.to_dict(),
+                       arch=net.arch.name)
+        print(f"test accuracy {test_accuracy:.4f} (error {1 - test_accuracy:.2%}) -> {score.error_points} points\n"
+              f"energy {net.energy_pj / PJ_PER_MJ:.4f} mJ -> {score.energy_points} points; "
+              f"latency {net.cycles:,} cycles -> {score.latency_points} points; "
+              f"peak activation {net.peak_activation_bytes:,} B (limit {rubric.peak_activation_limit_bytes:,} B)\n"
+              f"rubric score {score.total} / {rubric.max_points}{'' if score.feasible else ' (a hard constraint fails)'}")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"saved {out / 'weights.pt'} and {out / 'summary.json'}")
+    return 0 if result.status != "diverged" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(prog="codesign", description=__doc__)
@@ -75,6 +139,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", help="layer-cost cache file (default $CODESIGN_CACHE or ~/.cache/codesign)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the layer-cost cache")
     p.set_defaults(func=cmd_profile)
+
+    t = sub.add_parser("train", help="train a model with SGD (rubric rules) and report validation accuracy")
+    t.add_argument("model", help=MODEL_HELP)
+    t.add_argument("--dataset", default="cifar10", choices=sorted(DATASETS))
+    t.add_argument("--data-dir", help="folder holding the dataset (default: the download cache)")
+    t.add_argument("--out", help="output folder (default runs/train-MODEL)")
+    t.add_argument("--final", action="store_true",
+                   help="after training, evaluate the test set once and print the rubric score")
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    t.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation split")
+    t.add_argument("--val-size", type=int, help="validation images (default 5000 CIFAR-10, 6000 MNISTs)")
+    t.add_argument("--epochs", type=int, help="default: the spec's, else the rubric's maximum (29)")
+    t.add_argument("--lr", type=float)
+    t.add_argument("--momentum", type=float)
+    t.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None)
+    t.add_argument("--weight-decay", type=float)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--schedule", choices=["constant", "step", "cosine", "onecycle"])
+    t.add_argument("--warmup-epochs", type=float)
+    t.add_argument("--seed", type=int, help="training seed (weights and batch order)")
+    t.add_argument("--arch", help="architecture for --final's energy and latency")
+    t.add_argument("--rubric", help="rubric YAML overriding the lab's default")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
     return parser
 
 

@@ -1,0 +1,216 @@
+"""Rubric-compliant training: plain SGD on tensors already on the device, one seed, no augmentation."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from codesign.data import Dataset, Split
+from codesign.errors import CodesignError
+from codesign.network import CandidateSpec, SGDConfig
+from codesign.rubric import Rubric
+
+EVAL_BATCH = 1000
+
+
+@dataclass
+class EpochMetrics:
+    """What one epoch reports to callbacks (Ray Tune, early stopping, the progress bar)."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_accuracy: float
+    lr: float
+    seconds: float
+    images_per_second: float
+
+
+@dataclass
+class TrainResult:
+    """The outcome of a training run; `status` is "ok", "diverged" (NaN/inf loss) or "stopped" (callback)."""
+
+    status: str
+    val_accuracy: float
+    best_val_accuracy: float
+    epochs: int
+    seconds: float
+    images_per_second: float
+    history: list[EpochMetrics] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_device(device: str | None = None) -> torch.device:
+    """`auto` (or None) picks CUDA when available."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise CodesignError(f"unknown device {device!r} (use auto, cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CodesignError("--device cuda asked for, but torch sees no CUDA GPU here")
+    return dev
+
+
+def build_model(spec: CandidateSpec, seed: int | None = None) -> nn.Module:
+    """The spec's model with weights initialised from `seed` (default: the spec's SGD seed)."""
+    torch.manual_seed(spec.sgd.seed if seed is None else seed)
+    return spec.build()
+
+
+def lr_factor(schedule: str, total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """Multiplier of the base learning rate at each optimiser step (all are SGD schedules)."""
+    total_steps = max(total_steps, 1)
+
+    def factor(step: int) -> float:
+        if warmup_steps and step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(total_steps - warmup_steps, 1)
+        if schedule == "constant":
+            return 1.0
+        if schedule == "step":  # x0.1 at half and three quarters of the run
+            return 0.1 ** ((progress >= 0.5) + (progress >= 0.75))
+        if schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+        if schedule == "onecycle":  # linear warm-up over the first 30 % (unless given), then linear decay
+            peak = 0.3 if not warmup_steps else 0.0
+            if progress < peak:
+                return 0.1 + 0.9 * progress / peak
+            return max(1.0 - (progress - peak) / (1.0 - peak), 0.0) * 0.99 + 0.01
+        raise CodesignError(f"unknown learning-rate schedule {schedule!r}")
+
+    return factor
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, data: Dataset, split: Split) -> float:
+    """Top-1 accuracy (a fraction) of `model` on a split, in eval mode."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    device = split.images.device
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _null()
+    with autocast:
+        for start in range(0, len(split), EVAL_BATCH):
+            x = data.normalize(split.images[start:start + EVAL_BATCH])
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            correct += (model(x).argmax(1) == split.labels[start:start + EVAL_BATCH]).sum().item()
+    model.train(was_training)
+    return correct / max(len(split), 1)
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def train(model: nn.Module, data: Dataset, sgd: SGDConfig, rubric: Rubric | None = None,
+          on_epoch: Callable[[EpochMetrics], bool | None] | None = None, progress: bool = False) -> TrainResult:
+    """Train `model` in place with SGD on `data.train`, measuring validation accuracy after each epoch.
+
+    `on_epoch` may return True to stop (early stopping); a NaN/inf loss ends the run as "diverged".
+    """
+    rubric = rubric or Rubric()
+    if sgd.epochs > rubric.max_epochs:
+        raise CodesignError(f"{sgd.epochs} epochs breaks the rubric ({rubric.name}: at most {rubric.max_epochs})")
+    device = data.train.images.device
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True
+    optimizer = torch.optim.SGD(model.parameters(), lr=sgd.lr, momentum=sgd.momentum, nesterov=sgd.nesterov,
+                                weight_decay=sgd.weight_decay)
+    n = len(data.train)
+    steps_per_epoch = max(n // sgd.batch_size, 1)  # the last partial batch is dropped (BatchNorm needs > 1)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_factor(sgd.schedule, sgd.epochs * steps_per_epoch, int(sgd.warmup_epochs * steps_per_epoch)))
+    generator = torch.Generator().manual_seed(sgd.seed)
+    loss_fn = nn.CrossEntropyLoss()
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device.type == "cuda" else _null
+    _check_input(model, data)
+
+    history: list[EpochMetrics] = []
+    status, start_all, seen = "ok", time.perf_counter(), 0
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=sgd.epochs * steps_per_epoch, unit="batch", dynamic_ncols=True, leave=True)
+    model.train()
+    for epoch in range(1, sgd.epochs + 1):
+        start = time.perf_counter()
+        order = torch.randperm(n, generator=generator).to(device)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        for step in range(steps_per_epoch):
+            idx = order[step * sgd.batch_size:(step + 1) * sgd.batch_size]
+            x = data.normalize(data.train.images[idx])
+            y = data.train.labels[idx]
+            if device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast():
+                logits = model(x)
+                loss = loss_fn(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            loss_sum += loss.detach()
+            correct += (logits.argmax(1) == y).sum()
+            if bar is not None:
+                bar.update(1)
+            if (step % 20 == 19 or step == steps_per_epoch - 1) and not torch.isfinite(loss_sum):
+                status = "diverged"
+                break
+        if status == "diverged":
+            break
+        images = steps_per_epoch * sgd.batch_size
+        seen += images
+        val = accuracy(model, data, data.val)
+        seconds = time.perf_counter() - start
+        metrics = EpochMetrics(epoch=epoch, train_loss=loss_sum.item() / steps_per_epoch,
+                               train_accuracy=correct.item() / images, val_accuracy=val,
+                               lr=optimizer.param_groups[0]["lr"], seconds=seconds,
+                               images_per_second=images / seconds)
+        history.append(metrics)
+        if bar is not None:
+            bar.set_postfix(epoch=epoch, loss=f"{metrics.train_loss:.3f}", val=f"{val:.4f}")
+        if on_epoch is not None and on_epoch(metrics):
+            status = "stopped"
+            break
+    if bar is not None:
+        bar.close()
+    elapsed = time.perf_counter() - start_all
+    last = history[-1].val_accuracy if history else 0.0
+    return TrainResult(status=status, val_accuracy=last,
+                       best_val_accuracy=max((h.val_accuracy for h in history), default=0.0),
+                       epochs=len(history), seconds=elapsed, images_per_second=seen / elapsed if elapsed else 0.0,
+                       history=history)
+
+
+def _check_input(model: nn.Module, data: Dataset) -> None:
+    """Fail with one line when the model cannot take the dataset's images."""
+    try:
+        with torch.no_grad():
+            was = model.training
+            model.eval()
+            out = model(data.normalize(data.train.images[:2]))
+            model.train(was)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CodesignError(f"the model cannot take {data.info.name} images of shape {data.info.input_shape}: "
+                            f"{first}") from None
+    if out.ndim != 2 or out.shape[1] != data.info.num_classes:
+        raise CodesignError(f"the model outputs shape {tuple(out.shape[1:])}, but {data.info.name} has "
+                            f"{data.info.num_classes} classes")
