@@ -7,6 +7,7 @@ import dataclasses
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -123,6 +124,50 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if result.status != "diverged" else 1
 
 
+def _print_front(run_dir: Path, trials) -> None:
+    from codesign.pareto import pareto_front
+
+    front = pareto_front(trials)
+    counts = trials["status"].value_counts().to_dict() if len(trials) else {}
+    print(f"\n{len(trials)} trials ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
+          f"Pareto front of complete trials: {len(front)} designs")
+    cols = ["trial_id", "rubric_points", "val_accuracy", "energy_mj", "cycles", "peak_activation_bytes", "channels",
+            "strides", "epochs"]
+    if len(front):
+        best = front.sort_values(["rubric_points", "val_accuracy"], ascending=False)
+        print(best[[c for c in cols if c in best]].head(15).to_string(index=False))
+    print(f"outputs: {run_dir}/trials.csv, pareto.csv, report.html, pareto.png")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """codesign search: Ray Tune + Optuna co-design search, Pareto front and report under runs/<name>/."""
+    from codesign.search import SearchSettings, parse_budget, run_search
+    from codesign.space import load_space
+
+    name = args.name or f"search-{time.strftime('%Y%m%d-%H%M%S')}"
+    dataset = args.dataset or (None if args.resume else load_space(args.space).dataset)
+    settings = SearchSettings(
+        name=name, space=args.space, dataset=dataset or "cifar10", runs_dir=args.runs_dir, data_dir=args.data_dir,
+        arch=args.arch, rubric=args.rubric, budget_s=parse_budget(args.budget), trials=args.trials,
+        sampler=args.sampler, seed=args.seed, concurrency=args.concurrency, cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial, asha=args.asha, address=args.address, train_size=args.train_size,
+        val_size=args.val_size, split_seed=args.split_seed, dashboard=not args.no_dashboard)
+    trials = run_search(settings, resume=args.resume)
+    _print_front(settings.run_dir, trials)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """codesign report: rebuild pareto.csv, report.html and pareto.png from a run's trials.csv."""
+    from codesign.report import write_outputs
+
+    run_dir = Path(args.run)
+    if not run_dir.is_dir():
+        raise CodesignError(f"{run_dir}: no such run folder")
+    _print_front(run_dir, write_outputs(run_dir))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(prog="codesign", description=__doc__)
@@ -163,6 +208,34 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rubric", help="rubric YAML overriding the lab's default")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("search", help="co-design search: Pareto front of accuracy, energy and latency")
+    s.add_argument("--space", default="rubric_cnn", help="search-space YAML or built-in name (rubric_cnn, lenet)")
+    s.add_argument("--dataset", choices=sorted(DATASETS), help="default: the space's dataset")
+    s.add_argument("--data-dir", help="folder holding the dataset")
+    s.add_argument("--budget", help="time budget, e.g. 8h, 30m, 90s")
+    s.add_argument("--trials", type=int, help="number of trials (with or without a budget)")
+    s.add_argument("--name", help="run name: outputs go to RUNS_DIR/NAME (default search-<time>)")
+    s.add_argument("--runs-dir", default="runs")
+    s.add_argument("--resume", action="store_true", help="continue the run --name, keeping every finished trial")
+    s.add_argument("--address", help="join an existing Ray cluster (e.g. auto or ray://host:10001)")
+    s.add_argument("--concurrency", type=int, default=1, help="trials running at once")
+    s.add_argument("--cpus-per-trial", type=float, help="default: CPUs / concurrency")
+    s.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPU fraction per trial (e.g. 0.25)")
+    s.add_argument("--sampler", default="tpe", choices=["tpe", "nsga2", "random"], help="Optuna sampler")
+    s.add_argument("--asha", action="store_true", help="early-stop weak trials (ASHA on validation accuracy)")
+    s.add_argument("--seed", type=int, default=0, help="sampler and training seed")
+    s.add_argument("--train-size", type=int, help="train each trial on the first N training images only")
+    s.add_argument("--val-size", type=int, help="validation images carved from the training set")
+    s.add_argument("--split-seed", type=int, default=0)
+    s.add_argument("--arch", help="architecture YAML or built-in name")
+    s.add_argument("--rubric", help="rubric YAML overriding the lab's default")
+    s.add_argument("--no-dashboard", action="store_true", help="start Ray without its dashboard")
+    s.set_defaults(func=cmd_search)
+
+    r = sub.add_parser("report", help="rebuild a run's pareto.csv, report.html and pareto.png")
+    r.add_argument("run", help="runs/<name>")
+    r.set_defaults(func=cmd_report)
     return parser
 
 

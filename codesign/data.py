@@ -129,7 +129,7 @@ def _read_cifar10(folder: Path) -> tuple[Split, Split]:
 _READERS = {"cifar10": _read_cifar10, "mnist": _read_idx_dataset, "fashion-mnist": _read_idx_dataset}
 
 
-def _locate(name: str, data_dir: Path | None, download: bool) -> Path:
+def locate_dataset(name: str, data_dir: Path | None = None, download: bool = True) -> Path:
     """The folder holding the dataset's files, downloading CIFAR-10 through torchvision if allowed."""
     candidates = [data_dir] if data_dir else [default_data_dir() / name, default_data_dir()]
     if name == "fashion-mnist" and data_dir is None:
@@ -174,7 +174,7 @@ def load_dataset(name: str = "cifar10", data_dir: str | Path | None = None, devi
     if name not in DATASETS:
         raise CodesignError(f"unknown dataset {name!r} (available: {', '.join(DATASETS)})")
     info = DATASETS[name]
-    folder = _locate(name, Path(data_dir) if data_dir else None, download)
+    folder = locate_dataset(name, Path(data_dir) if data_dir else None, download)
     try:
         full, _ = _READERS[name](folder)
     except (OSError, KeyError, ValueError, pickle.UnpicklingError) as exc:

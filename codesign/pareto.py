@@ -1,0 +1,72 @@
+"""Pareto fronts over accuracy, energy and latency, and the hypervolume they dominate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# (column, direction): the search's three objectives
+OBJECTIVES: tuple[tuple[str, str], ...] = (("val_accuracy", "max"), ("energy_pj", "min"), ("cycles", "min"))
+COMPLETE = "ok"  # the status of a fully trained, feasible trial: the only kind a front may hold
+
+
+def as_minimization(df: pd.DataFrame, objectives=OBJECTIVES) -> np.ndarray:
+    """(rows, objectives) array where smaller is better in every column."""
+    cols = [df[name].to_numpy(dtype=float) * (-1.0 if sense == "max" else 1.0) for name, sense in objectives]
+    return np.stack(cols, axis=1) if cols else np.zeros((len(df), 0))
+
+
+def non_dominated(points: np.ndarray) -> np.ndarray:
+    """Mask of the rows no other row dominates (all objectives minimised; duplicates are all kept)."""
+    n = len(points)
+    keep = np.ones(n, dtype=bool)
+    for i in range(n):
+        no_worse = np.all(points <= points[i], axis=1)
+        better = np.any(points < points[i], axis=1)
+        if np.any(no_worse & better):
+            keep[i] = False
+    return keep
+
+
+def eligible(df: pd.DataFrame) -> pd.DataFrame:
+    """Trials that may enter a front: complete, feasible, finite objectives."""
+    if df.empty or "status" not in df:
+        return df.iloc[0:0]
+    ok = df["status"] == COMPLETE
+    for name, _ in OBJECTIVES:
+        ok &= np.isfinite(pd.to_numeric(df[name], errors="coerce"))
+    return df[ok]
+
+
+def pareto_front(df: pd.DataFrame, objectives=OBJECTIVES) -> pd.DataFrame:
+    """The non-dominated complete trials, best accuracy first."""
+    pool = eligible(df)
+    if pool.empty:
+        return pool
+    front = pool[non_dominated(as_minimization(pool, objectives))]
+    return front.sort_values(objectives[0][0], ascending=objectives[0][1] != "max")
+
+
+def hypervolume(points: np.ndarray, reference: np.ndarray) -> float:
+    """Volume dominated by `points` (minimised) and bounded by `reference`, for 1 to 3 objectives."""
+    pts = points[np.all(points < reference, axis=1)]
+    if len(pts) == 0:
+        return 0.0
+    if pts.shape[1] == 1:
+        return float(reference[0] - pts[:, 0].min())
+    if pts.shape[1] == 2:
+        pts = pts[np.argsort(pts[:, 0])]
+        volume, best_y = 0.0, reference[1]
+        for x, y in pts:
+            if y < best_y:
+                volume += (reference[0] - x) * (best_y - y)
+                best_y = y
+        return float(volume)
+    # slice along the last objective: each slab is the 2-D volume of the points below it
+    pts = pts[np.argsort(pts[:, -1])]
+    volume = 0.0
+    for i, z in enumerate(pts[:, -1]):
+        top = pts[i + 1, -1] if i + 1 < len(pts) else reference[-1]
+        if top > z:
+            volume += hypervolume(pts[: i + 1, :-1], reference[:-1]) * (top - z)
+    return float(volume)

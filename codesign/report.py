@@ -1,0 +1,111 @@
+"""From runs/<name>/trials.csv to pareto.csv, report.html (interactive Plotly) and pareto.png."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from codesign.errors import CodesignError
+from codesign.pareto import OBJECTIVES, eligible, pareto_front
+
+_LABELS = {"val_accuracy": "validation accuracy", "energy_mj": "energy (mJ)", "cycles": "latency (cycles)"}
+_SHOWN = ["trial_id", "status", "rubric_points", "val_accuracy", "energy_mj", "cycles", "peak_activation_bytes",
+          "parameters", "depth", "channels", "kernels", "strides", "kinds", "pools", "head", "lr", "batch_size",
+          "epochs", "schedule"]
+
+
+def load_trials(run_dir: Path) -> pd.DataFrame:
+    """The trials table of a run folder."""
+    path = Path(run_dir) / "trials.csv"
+    if not path.is_file():
+        raise CodesignError(f"{run_dir}: no trials.csv yet (has the search finished a trial?)")
+    return pd.read_csv(path, dtype={"trial_id": str}, keep_default_na=False, na_values=[""])
+
+
+def write_outputs(run_dir: Path) -> pd.DataFrame:
+    """Rebuild pareto.csv, report.html and pareto.png from trials.csv; returns the trials."""
+    run_dir = Path(run_dir)
+    trials = load_trials(run_dir)
+    front = pareto_front(trials)
+    front.to_csv(run_dir / "pareto.csv", index=False)
+    (run_dir / "report.html").write_text(render_html(trials, front, run_dir.name))
+    render_png(trials, front, run_dir / "pareto.png")
+    return trials
+
+
+def _front_mask(trials: pd.DataFrame, front: pd.DataFrame) -> pd.Series:
+    return trials["trial_id"].isin(set(front["trial_id"]))
+
+
+def render_html(trials: pd.DataFrame, front: pd.DataFrame, title: str) -> str:
+    """One self-contained page: 3-D front, pairwise projections, rubric ranking."""
+    import plotly.express as px
+    import plotly.graph_objects as go
+
+    done = eligible(trials).copy()
+    done["on_front"] = _front_mask(done, front).map({True: "Pareto front", False: "dominated"})
+    hover = ["trial_id", "rubric_points", "channels", "kernels", "strides", "lr", "epochs"]
+    hover = [h for h in hover if h in done]
+    figures = []
+    if not done.empty:
+        fig = px.scatter_3d(done, x="energy_mj", y="cycles", z="val_accuracy", color="on_front",
+                            hover_data=hover, labels=_LABELS, title="All complete trials: accuracy, energy, latency")
+        figures.append(fig)
+        for x, y in (("energy_mj", "val_accuracy"), ("cycles", "val_accuracy"), ("energy_mj", "cycles")):
+            fig = px.scatter(done, x=x, y=y, color="on_front", hover_data=hover, labels=_LABELS,
+                             log_x=True, title=f"{_LABELS[y]} vs {_LABELS[x]}")
+            figures.append(fig)
+        ranked = done.sort_values(["rubric_points", "val_accuracy"], ascending=False).head(20)
+        bar = go.Figure(go.Bar(x=ranked["trial_id"].astype(str), y=ranked["rubric_points"],
+                               text=ranked["val_accuracy"].map(lambda a: f"{a:.3f}"), textposition="outside"))
+        bar.update_layout(title="Rubric points (validation error as the accuracy estimate), best 20",
+                          xaxis_title="trial", yaxis_title="points", yaxis_range=[0, 105])
+        figures.append(bar)
+    parts = []
+    for i, fig in enumerate(figures):
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
+    counts = trials["status"].value_counts().to_dict()
+    shown = [c for c in _SHOWN if c in front]
+    table = front[shown].to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0) if not front.empty \
+        else "<p>No complete, feasible trial yet.</p>"
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>codesign: {html.escape(title)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;}} table{{border-collapse:collapse;font-size:13px}}
+td,th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}}</style></head>
+<body><h1>codesign search: {html.escape(title)}</h1>
+<p>{len(trials)} trials ({html.escape(summary)}). The front holds only complete, feasible trials; trials cut by
+early stopping or the budget are excluded. Energy in mJ (1 mJ = 10<sup>9</sup> pJ), latency in cycles, peak
+activation in bytes.</p>
+<h2>Pareto front ({len(front)} designs)</h2>{table}
+{''.join(parts)}
+</body></html>"""
+
+
+def render_png(trials: pd.DataFrame, front: pd.DataFrame, path: Path) -> None:
+    """Three pairwise projections, front highlighted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = eligible(trials)
+    on = _front_mask(done, front)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for ax, (x, y) in zip(axes, (("energy_mj", "val_accuracy"), ("cycles", "val_accuracy"),
+                                 ("energy_mj", "cycles"))):
+        ax.scatter(done[x][~on], done[y][~on], s=14, c="#bbbbbb", label="dominated")
+        ax.scatter(done[x][on], done[y][on], s=30, c="#d62728", label="Pareto front")
+        ax.set_xlabel(_LABELS[x])
+        ax.set_ylabel(_LABELS[y])
+        if len(done) and done[x].min() > 0:
+            ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.suptitle(f"{len(done)} complete trials, {int(on.sum())} on the front "
+                 f"(objectives: {', '.join(f'{s} {n}' for n, s in OBJECTIVES)})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

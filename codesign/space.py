@@ -1,0 +1,235 @@
+"""Search spaces from YAML: ranges, choices and log scales, sampled define-by-run into CandidateSpecs.
+
+Schema (see search_spaces/*.yaml):
+
+    dataset: cifar10                 # default dataset of `codesign search` with this space
+    network:
+      depth: {int: [2, 5]}           # number of conv stages
+      stage:                         # every stage's parameters (sampled only for stages that exist)
+        channels: {choice: [8, 16, 32]}
+        kernel: 3                    # a plain value is fixed
+      stages:                        # optional per-stage overrides, by position
+        - {stride: 1}
+      head_width: {choice: [0, 64]}  # 0: no hidden classifier layer
+      global_pool: false
+      dropout: 0.0
+    sgd:
+      lr: {float: [0.01, 0.2], log: true}
+      epochs: {int: [2, 6]}
+    constraints:                     # optional, besides the rubric's
+      max_parameters: 500000
+
+A value is a constant, `{choice: [...]}`, `{int: [low, high]}` (optional `log`, `step`) or
+`{float: [low, high]}` (optional `log`, `step`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from codesign.data import DATASETS
+from codesign.errors import CodesignError
+from codesign.network import ACTIVATIONS, CONV_KINDS, POOLS, SCHEDULES, CandidateSpec, ConvStage, SGDConfig
+
+SPACE_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
+_STAGE_FIELDS = {f.name: f for f in dataclasses.fields(ConvStage)}
+_SGD_FIELDS = {f.name: f for f in dataclasses.fields(SGDConfig) if f.name != "seed"}
+_NETWORK_KEYS = {"depth", "stage", "stages", "head_width", "head_depth", "global_pool", "dropout"}
+_TOP_KEYS = {"name", "description", "dataset", "network", "sgd", "constraints"}
+_CONSTRAINT_KEYS = {"max_parameters", "max_layers"}
+_ALLOWED = {"kind": CONV_KINDS, "pool": POOLS, "activation": tuple(ACTIVATIONS), "schedule": SCHEDULES}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searchable (or fixed) value."""
+
+    kind: str  # "fixed", "choice", "int", "float"
+    values: tuple = ()
+    low: float = 0
+    high: float = 0
+    log: bool = False
+    step: float | None = None
+
+    def sample(self, trial: Any, name: str) -> Any:
+        """Ask an Optuna trial (or anything with suggest_*) for this parameter's value."""
+        if self.kind == "fixed":
+            return self.values[0]
+        if self.kind == "choice":
+            return trial.suggest_categorical(name, list(self.values))
+        if self.kind == "int":
+            return trial.suggest_int(name, int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
+        return trial.suggest_float(name, float(self.low), float(self.high), log=self.log, step=self.step)
+
+    def options(self) -> tuple:
+        """Every value a fixed or choice parameter can take (for checks)."""
+        return self.values
+
+
+def _param(raw: Any, where: str, source: str) -> Param:
+    if not isinstance(raw, dict):
+        if isinstance(raw, list):
+            raise CodesignError(f"{source}: `{where}`: a list is ambiguous; write {{choice: [...]}}")
+        return Param("fixed", (raw,))
+    kinds = [k for k in ("choice", "int", "float") if k in raw]
+    extra = sorted(set(raw) - {"choice", "int", "float", "log", "step"})
+    if len(kinds) != 1 or extra:
+        bad = f"unknown key `{extra[0]}`" if extra else "needs exactly one of choice, int, float"
+        raise CodesignError(f"{source}: `{where}`: {bad} (write {{choice: [...]}}, {{int: [low, high]}} or "
+                            f"{{float: [low, high], log: true}})")
+    kind = kinds[0]
+    body = raw[kind]
+    if kind == "choice":
+        if not isinstance(body, list) or not body:
+            raise CodesignError(f"{source}: `{where}.choice` must be a non-empty list")
+        if not all(v is None or isinstance(v, (bool, int, float, str)) for v in body):
+            raise CodesignError(f"{source}: `{where}.choice` may hold only numbers, strings, booleans or null")
+        return Param("choice", tuple(body))
+    if not (isinstance(body, list) and len(body) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                             for v in body)):
+        raise CodesignError(f"{source}: `{where}.{kind}` must be [low, high]")
+    low, high = body
+    if kind == "int" and not (float(low).is_integer() and float(high).is_integer()):
+        raise CodesignError(f"{source}: `{where}.int` bounds must be whole numbers")
+    if low > high:
+        raise CodesignError(f"{source}: `{where}.{kind}`: low {low} is above high {high}")
+    log = bool(raw.get("log", False))
+    if log and low <= 0:
+        raise CodesignError(f"{source}: `{where}`: a log scale needs low > 0, got {low}")
+    step = raw.get("step")
+    if step is not None and (log or not isinstance(step, (int, float)) or step <= 0):
+        raise CodesignError(f"{source}: `{where}.step` must be a positive number and cannot go with log")
+    return Param(kind, (), low, high, log, step)
+
+
+def _check_options(param: Param, name: str, where: str, source: str) -> None:
+    if name in _ALLOWED and param.kind in ("fixed", "choice"):
+        for value in param.options():
+            if value not in _ALLOWED[name]:
+                raise CodesignError(f"{source}: `{where}` value {value!r} is not one of {_ALLOWED[name]}")
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A validated search space: network shape, per-stage and SGD parameters, extra constraints."""
+
+    name: str
+    dataset: str
+    depth: Param
+    stage: dict[str, Param]
+    stage_overrides: tuple[dict[str, Param], ...]
+    network: dict[str, Param]
+    sgd: dict[str, Param]
+    max_parameters: int | None = None
+    max_layers: int | None = None
+    source: str = "<space>"
+
+    def sample(self, trial: Any, input_shape: tuple[int, int, int], num_classes: int, seed: int) -> CandidateSpec:
+        """Define-by-run: draw one candidate (stage parameters exist only for the stages drawn)."""
+        depth = int(self.depth.sample(trial, "depth"))
+        stages = []
+        for i in range(depth):
+            params = dict(self.stage)
+            if i < len(self.stage_overrides):
+                params.update(self.stage_overrides[i])
+            values = {name: p.sample(trial, f"stage{i}_{name}") for name, p in params.items()}
+            stages.append(ConvStage(**values))
+        net = {name: p.sample(trial, name) for name, p in self.network.items()}
+        width = int(net.pop("head_width", 0) or 0)
+        head_depth = int(net.pop("head_depth", 1 if width else 0) or 0)
+        sgd = {name: p.sample(trial, name) for name, p in self.sgd.items()}
+        return CandidateSpec(stages=tuple(stages), input_shape=tuple(input_shape), num_classes=num_classes,
+                             head=(width,) * head_depth if width else (), sgd=SGDConfig(seed=seed, **sgd),
+                             **net)
+
+    @property
+    def max_epochs(self) -> int:
+        """The most epochs a trial of this space can train for."""
+        epochs = self.sgd.get("epochs", Param("fixed", (SGDConfig().epochs,)))
+        if epochs.kind in ("fixed", "choice"):
+            return int(max(epochs.values))
+        return int(epochs.high)
+
+
+def resolve_space_path(name_or_path: str | Path | None) -> Path:
+    """A YAML path, or the stem of a file in search_spaces/ (default rubric_cnn)."""
+    text = str(name_or_path or "rubric_cnn")
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise CodesignError(f"{path}: search space file not found")
+        return path
+    builtin = SPACE_DIR / f"{text}.yaml"
+    if not builtin.is_file():
+        names = ", ".join(sorted(p.stem for p in SPACE_DIR.glob("*.yaml")))
+        raise CodesignError(f"unknown search space {text!r} (built-in: {names}; or give a YAML path)")
+    return builtin
+
+
+def load_space(name_or_path: str | Path | None = None) -> SearchSpace:
+    """Load and validate a search-space YAML; any mistake is one line naming the file and key."""
+    path = resolve_space_path(name_or_path)
+    source = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}:" if mark else ""
+        raise CodesignError(f"{source}:{line} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise CodesignError(f"{source}: expected a mapping with `network` and `sgd`")
+    _unknown(raw, _TOP_KEYS, "", source)
+    network = raw.get("network") or {}
+    if not isinstance(network, dict):
+        raise CodesignError(f"{source}: `network` must be a mapping")
+    _unknown(network, _NETWORK_KEYS, "network", source)
+    if "depth" not in network:
+        raise CodesignError(f"{source}: missing `network.depth` (number of conv stages, e.g. {{int: [2, 5]}})")
+    depth = _param(network["depth"], "network.depth", source)
+    lows = depth.values if depth.kind in ("fixed", "choice") else (depth.low,)
+    if any(not isinstance(v, (int, float)) or v < 1 for v in lows):
+        raise CodesignError(f"{source}: `network.depth` must be at least 1")
+    stage_raw = network.get("stage") or {}
+    _unknown(stage_raw, set(_STAGE_FIELDS), "network.stage", source)
+    if "channels" not in stage_raw:
+        raise CodesignError(f"{source}: missing `network.stage.channels`")
+    stage = {k: _param(v, f"network.stage.{k}", source) for k, v in stage_raw.items()}
+    for k, p in stage.items():
+        _check_options(p, k, f"network.stage.{k}", source)
+    overrides = []
+    for i, item in enumerate(network.get("stages") or []):
+        _unknown(item, set(_STAGE_FIELDS), f"network.stages[{i}]", source)
+        params = {k: _param(v, f"network.stages[{i}].{k}", source) for k, v in item.items()}
+        for k, p in params.items():
+            _check_options(p, k, f"network.stages[{i}].{k}", source)
+        overrides.append(params)
+    net = {k: _param(network[k], f"network.{k}", source)
+           for k in ("head_width", "head_depth", "global_pool", "dropout") if k in network}
+    sgd_raw = raw.get("sgd") or {}
+    _unknown(sgd_raw, set(_SGD_FIELDS), "sgd", source)
+    sgd = {k: _param(v, f"sgd.{k}", source) for k, v in sgd_raw.items()}
+    for k, p in sgd.items():
+        _check_options(p, k, f"sgd.{k}", source)
+    constraints = raw.get("constraints") or {}
+    _unknown(constraints, _CONSTRAINT_KEYS, "constraints", source)
+    dataset = raw.get("dataset", "cifar10")
+    if dataset not in DATASETS:
+        raise CodesignError(f"{source}: `dataset` {dataset!r} is not one of {', '.join(DATASETS)}")
+    return SearchSpace(name=str(raw.get("name", path.stem)), dataset=dataset, depth=depth, stage=stage,
+                       stage_overrides=tuple(overrides), network=net, sgd=sgd,
+                       max_parameters=constraints.get("max_parameters"), max_layers=constraints.get("max_layers"),
+                       source=source)
+
+
+def _unknown(raw: Any, allowed: set[str], where: str, source: str) -> None:
+    if not isinstance(raw, dict):
+        raise CodesignError(f"{source}: `{where}` must be a mapping")
+    for key in raw:
+        if key not in allowed:
+            prefix = f"{where}." if where else ""
+            raise CodesignError(f"{source}: unknown key `{prefix}{key}` (expected one of: {', '.join(sorted(allowed))})")
