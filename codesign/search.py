@@ -111,28 +111,25 @@ class SpaceSampler:
             return {"spec": None, "feasible": False, "reason": str(exc).split(": ", 1)[-1]}
         workload = trace(spec.build(), (1, *spec.input_shape))
         limit = self.rubric.peak_activation_limit_bytes
+        peak, params = workload.peak_activation_bytes, workload.parameters
+        # name -> (Optuna constraint value, <= 0 is feasible; why it fails)
         checks = {
-            # Optuna: <= 0 is feasible; the peak limit is strict (peak < limit)
-            "peak_activation": (workload.peak_activation_bytes - limit + 1) / limit,
-            "epochs": spec.sgd.epochs - self.rubric.max_epochs,
+            "peak_activation": ((peak - limit + 1) / limit, f"peak activation {peak:,} B >= {limit:,} B"),
+            "epochs": (spec.sgd.epochs - self.rubric.max_epochs,
+                       f"{spec.sgd.epochs} epochs > {self.rubric.max_epochs}"),
         }
         if self.space.max_parameters:
-            checks["parameters"] = (workload.parameters - self.space.max_parameters) / self.space.max_parameters
+            checks["parameters"] = ((params - self.space.max_parameters) / self.space.max_parameters,
+                                    f"{params:,} parameters > {self.space.max_parameters:,}")
         if self.space.max_layers:
-            checks["layers"] = sum(layer.count for layer in workload.layers) - self.space.max_layers
-        for key, value in checks.items():
+            layers = sum(layer.count for layer in workload.layers)
+            checks["layers"] = (layers - self.space.max_layers, f"{layers} layers > {self.space.max_layers}")
+        for key, (value, _) in checks.items():
             trial.set_constraint(key, value)
-        broken = [key for key, value in checks.items() if value > 0]
-        reason = ""
-        if broken:
-            reason = "; ".join({
-                "peak_activation": f"peak activation {workload.peak_activation_bytes:,} B >= {limit:,} B",
-                "epochs": f"{spec.sgd.epochs} epochs > {self.rubric.max_epochs}",
-                "parameters": f"{workload.parameters:,} parameters > {self.space.max_parameters:,}",
-                "layers": f"more than {self.space.max_layers} layers",
-            }[key] for key in broken)
-        return {"spec": spec.to_dict(), "feasible": not broken, "reason": reason,
-                "peak_activation_bytes": workload.peak_activation_bytes, "parameters": workload.parameters}
+        broken = [why for value, why in checks.values() if value > 0]
+        reason = "; ".join(broken)
+        return {"spec": spec.to_dict(), "feasible": not broken, "reason": reason, "peak_activation_bytes": peak,
+                "parameters": params}
 
 
 @lru_cache(maxsize=2)

@@ -1,0 +1,99 @@
+"""End-to-end searches on real Fashion-MNIST: outputs, the front, infeasible designs, kill and --resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from codesign.cli import main
+from codesign.data import DEBIAN_FASHION_MNIST
+from codesign.pareto import as_minimization, non_dominated, pareto_front
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
+                                reason="apt-get install dataset-fashion-mnist (.ci/run does)")
+
+# A LeNet-family space where 400 first-stage channels (400 x 28 x 28 x 4 B) break the 1 MB limit.
+SPACE = {
+    "dataset": "fashion-mnist",
+    "network": {"depth": {"int": [1, 2]},
+                "stage": {"channels": {"choice": [4, 8]}, "kernel": {"choice": [3, 5]}, "pool": "max"},
+                "stages": [{"channels": {"choice": [4, 8, 400]}}],
+                "head_width": {"choice": [0, 32]}},
+    "sgd": {"lr": {"float": [0.02, 0.06], "log": True}, "batch_size": 64, "schedule": "onecycle", "epochs": 1},
+}
+
+
+def _args(tmp_path, name, *extra):
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump(SPACE))
+    return ["search", "--space", str(space), "--name", name, "--runs-dir", str(tmp_path / "runs"),
+            "--train-size", "6000", "--val-size", "1000", "--no-dashboard", "--seed", "0", *extra]
+
+
+def test_six_trial_search_writes_everything(tmp_path, capsys):
+    assert main(_args(tmp_path, "six", "--trials", "6", "--budget", "10m")) == 0
+    run = tmp_path / "runs" / "six"
+    for name in ("trials.csv", "pareto.csv", "report.html", "pareto.png", "search.json"):
+        assert (run / name).is_file(), name
+    assert (run / "ray").is_dir()
+    trials = pd.read_csv(run / "trials.csv", dtype={"trial_id": str})
+    assert len(trials) == 6 and set(trials["status"]) <= {"ok", "infeasible"}
+    infeasible = trials[trials["status"] == "infeasible"]
+    assert len(infeasible) >= 1, "the seeded sampler draws 400 channels at least once"
+    assert (infeasible["epochs_done"] == 0).all() and (infeasible["train_seconds"] == 0).all()
+    assert infeasible["reason"].str.contains("peak activation").all()
+    ok = trials[trials["status"] == "ok"]
+    assert (ok["val_accuracy"] > 0.4).all() and (ok["energy_pj"] > 0).all() and (ok["cycles"] > 0).all()
+    front = pd.read_csv(run / "pareto.csv", dtype={"trial_id": str})
+    assert 1 <= len(front) <= len(ok) and set(front["status"]) == {"ok"}
+    assert non_dominated(as_minimization(front)).all()
+    # every complete trial off the front is dominated by one on it
+    assert set(front["trial_id"]) == set(pareto_front(trials)["trial_id"])
+    page = (run / "report.html").read_text()
+    assert "plotly" in page and "Pareto front" in page and page.count('class="plotly-graph-div"') == 5
+    assert "Pareto front of complete trials" in capsys.readouterr().out
+    # `codesign report` rebuilds the outputs from trials.csv alone
+    for name in ("pareto.csv", "report.html", "pareto.png"):
+        (run / name).unlink()
+    assert main(["report", str(run)]) == 0
+    assert (run / "pareto.csv").is_file() and (run / "report.html").is_file() and (run / "pareto.png").is_file()
+
+
+def test_killed_search_resumes_without_losing_trials(tmp_path):
+    args = _args(tmp_path, "resume", "--trials", "5")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "codesign.cli", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    table = tmp_path / "runs" / "resume" / "trials.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if table.is_file() and len(pd.read_csv(table)) >= 2:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, "the search ended before it could be interrupted:\n" + proc.stdout.read()
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    before = pd.read_csv(table, dtype={"trial_id": str})
+    finished = before[before["status"].isin(["ok", "infeasible"])]
+    assert len(finished) >= 2
+
+    assert main(args + ["--resume"]) == 0
+    after = pd.read_csv(table, dtype={"trial_id": str}).set_index("trial_id")
+    assert (after["status"].isin(["ok", "infeasible"])).sum() >= 5
+    for _, row in finished.iterrows():  # every trial finished before the kill is kept, unchanged
+        kept = after.loc[row["trial_id"]]
+        assert kept["status"] == row["status"]
+        assert kept["val_accuracy"] == pytest.approx(row["val_accuracy"], nan_ok=True)
+        assert kept["energy_pj"] == pytest.approx(row["energy_pj"], nan_ok=True)
