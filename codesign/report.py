@@ -11,6 +11,8 @@ from codesign.errors import CodesignError
 from codesign.pareto import OBJECTIVES, eligible, pareto_front
 
 _LABELS = {"val_accuracy": "validation accuracy", "energy_mj": "energy (mJ)", "cycles": "latency (cycles)"}
+FRONT_COLOR, DOMINATED_COLOR = "#d62728", "#9e9e9e"
+_COLORS = {"Pareto front": FRONT_COLOR, "dominated": DOMINATED_COLOR}
 _SHOWN = ["trial_id", "status", "rubric_points", "val_accuracy", "energy_mj", "cycles", "peak_activation_bytes",
           "parameters", "depth", "channels", "kernels", "strides", "kinds", "pools", "head", "lr", "batch_size",
           "epochs", "schedule"]
@@ -51,11 +53,12 @@ def render_html(trials: pd.DataFrame, front: pd.DataFrame, title: str) -> str:
     figures = []
     if not done.empty:
         fig = px.scatter_3d(done, x="energy_mj", y="cycles", z="val_accuracy", color="on_front",
-                            hover_data=hover, labels=_LABELS, title="All complete trials: accuracy, energy, latency")
+                            color_discrete_map=_COLORS, hover_data=hover, labels=_LABELS, height=650,
+                            title="All complete trials: accuracy, energy, latency")
         figures.append(fig)
         for x, y in (("energy_mj", "val_accuracy"), ("cycles", "val_accuracy"), ("energy_mj", "cycles")):
-            fig = px.scatter(done, x=x, y=y, color="on_front", hover_data=hover, labels=_LABELS,
-                             log_x=True, title=f"{_LABELS[y]} vs {_LABELS[x]}")
+            fig = px.scatter(done, x=x, y=y, color="on_front", color_discrete_map=_COLORS, hover_data=hover,
+                             labels=_LABELS, log_x=True, title=f"{_LABELS[y]} vs {_LABELS[x]}")
             figures.append(fig)
         ranked = done.sort_values(["rubric_points", "val_accuracy"], ascending=False).head(20)
         bar = go.Figure(go.Bar(x=ranked["trial_id"].astype(str), y=ranked["rubric_points"],
@@ -96,8 +99,8 @@ def render_png(trials: pd.DataFrame, front: pd.DataFrame, path: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     for ax, (x, y) in zip(axes, (("energy_mj", "val_accuracy"), ("cycles", "val_accuracy"),
                                  ("energy_mj", "cycles"))):
-        ax.scatter(done[x][~on], done[y][~on], s=14, c="#bbbbbb", label="dominated")
-        ax.scatter(done[x][on], done[y][on], s=30, c="#d62728", label="Pareto front")
+        ax.scatter(done[x][~on], done[y][~on], s=14, c=DOMINATED_COLOR, label="dominated")
+        ax.scatter(done[x][on], done[y][on], s=30, c=FRONT_COLOR, label="Pareto front")
         ax.set_xlabel(_LABELS[x])
         ax.set_ylabel(_LABELS[y])
         if len(done) and done[x].min() > 0:
