@@ -225,7 +225,8 @@ def trial_row(trial_id: str, config: dict, last: dict | None, status: str, error
            "peak_activation_bytes": last.get("peak_activation_bytes", config.get("peak_activation_bytes", math.nan)),
            "parameters": last.get("parameters", config.get("parameters", math.nan)),
            "macs": last.get("macs", math.nan), "epochs_done": last.get("epoch", 0),
-           "rubric_points": last.get("rubric_points", 0), "train_seconds": last.get("train_seconds", math.nan)}
+           "rubric_points": last.get("rubric_points", 0), "train_seconds": last.get("train_seconds", math.nan),
+           "trial_seconds": last.get("time_total_s", math.nan)}
     row.update(spec_columns(config.get("spec")))
     row["reason"] = error or last.get("reason") or config.get("reason", "")
     row["spec"] = json.dumps(config.get("spec")) if config.get("spec") else ""
