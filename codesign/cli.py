@@ -26,7 +26,8 @@ from codesign.rubric import PJ_PER_MJ, load_rubric
 from codesign.train import accuracy, build_model, resolve_device, train
 from codesign.workload import trace
 
-MODEL_HELP = "`path/to/file.py:ClassName` (built with no arguments), a spec .json file, or a built-in (lenet5, lab2023)"
+MODEL_HELP = ("`path/to/file.py:ClassName` (built with no arguments), a spec .json file, a built-in (lenet5, lab2023), "
+              "a search run folder (with --trial, else its best trial) or an exported / trained folder")
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -43,7 +44,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     """codesign profile: per-layer energy/cycles table and totals for one model."""
     arch = load_arch(args.arch)
     rubric = load_rubric(args.rubric)
-    model = resolve_model(args.model)
+    model = resolve_model(args.model, args.trial)
     shape = args.input_shape or model.input_shape or (1, 3, 32, 32)
     workload = trace(model.module, shape)
     if args.timeloop_map:
@@ -168,12 +169,33 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """codesign export: standalone model.py, spec.json, weights.pt, model.onnx and README.md."""
+    from codesign.export import design_from_model, design_from_trial, export
+
+    source = Path(args.source)
+    if source.is_dir() and (source / "trials.csv").is_file():
+        if args.weights:
+            raise CodesignError("--weights is for a MODEL; a search run exports its trial's own weights")
+        design = design_from_trial(source, args.trial, args.best)
+    else:
+        if args.trial:
+            raise CodesignError(f"{source}: --trial needs a search run folder (one with trials.csv)")
+        design = design_from_model(args.source, Path(args.weights) if args.weights else None)
+    written = export(design, Path(args.out), onnx=args.onnx)
+    if design.weights is None:
+        print(f"note: {design.label} has no saved weights (train it with `codesign train`, then --weights)")
+    print(f"exported {design.label} to {args.out}: {', '.join(p.name for p in written)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(prog="codesign", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("profile", help="energy, cycles and peak activation of a model on an accelerator")
     p.add_argument("model", help=MODEL_HELP)
+    p.add_argument("--trial", help="with a search run folder: the trial to profile")
     p.add_argument("--input-shape", type=_shape, help="input tensor shape, batch first (default 1,3,32,32)")
     p.add_argument("--arch", help="architecture YAML or built-in name (default simple_weight_stationary)")
     p.add_argument("--engine", default="analytic", choices=sorted(ENGINES), help="cost engine")
@@ -232,6 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rubric", help="rubric YAML overriding the lab's default")
     s.add_argument("--no-dashboard", action="store_true", help="start Ray without its dashboard")
     s.set_defaults(func=cmd_search)
+
+    e = sub.add_parser("export", help="write a design as a standalone model.py (+ spec, weights, ONNX, README)")
+    e.add_argument("source", help="runs/<name>, or any MODEL as in `codesign profile`")
+    e.add_argument("--trial", help="with a run folder: the trial to export")
+    e.add_argument("--best", default="score", choices=["score", "accuracy", "energy", "latency"],
+                   help="with a run folder and no --trial: which best trial (default: rubric score)")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--weights", help="with a MODEL: a state dict to include (e.g. from `codesign train`)")
+    e.add_argument("--onnx", action="store_true", help="also write model.onnx (needs codesign[onnx])")
+    e.set_defaults(func=cmd_export)
 
     r = sub.add_parser("report", help="rebuild a run's pareto.csv, report.html and pareto.png")
     r.add_argument("run", help="runs/<name>")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,8 +97,34 @@ def _load_class(path: Path, class_name: str) -> nn.Module:
     return model
 
 
-def resolve_model(text: str) -> ResolvedModel:
-    """MODEL as `path/to/file.py:ClassName`, a spec JSON file, or a built-in name."""
+def _from_folder(folder: Path, trial: str | None) -> ResolvedModel:
+    from codesign.export import design_from_trial, load_exported
+
+    if (folder / "trials.csv").is_file():  # a search run: one of its trials
+        design = design_from_trial(folder, trial)
+        return ResolvedModel(design.model, design.label, design.spec)
+    if trial is not None:
+        raise CodesignError(f"{folder}: --trial needs a search run folder (one with trials.csv)")
+    if (folder / "spec.json").is_file():  # an export or a `codesign train --out` folder
+        spec = CandidateSpec.load(folder / "spec.json")
+        return ResolvedModel(spec.build(), str(folder), spec)
+    if (folder / "summary.json").is_file():
+        spec_data = json.loads((folder / "summary.json").read_text()).get("spec")
+        if spec_data:
+            spec = CandidateSpec.from_dict(spec_data, str(folder / "summary.json"))
+            return ResolvedModel(spec.build(), str(folder), spec)
+    if (folder / "model.py").is_file():
+        return ResolvedModel(load_exported(folder), str(folder))
+    raise CodesignError(f"{folder}: not a search run, export or training folder (no trials.csv, spec.json or model.py)")
+
+
+def resolve_model(text: str, trial: str | None = None) -> ResolvedModel:
+    """MODEL as `path/to/file.py:ClassName`, a spec JSON file, a built-in name, a search run folder
+    (`--trial ID`, else its best trial by rubric score), or an exported / trained folder."""
+    if Path(text).is_dir():
+        return _from_folder(Path(text), trial)
+    if trial is not None:
+        raise CodesignError(f"{text}: --trial needs a search run folder (one with trials.csv)")
     if text in BUILTINS:
         return ResolvedModel(BUILTINS[text](), text)
     if ":" in text and text.rsplit(":", 1)[0].endswith(".py"):

@@ -180,6 +180,10 @@ def run_trial(config: dict, settings: SearchSettings) -> None:
                      "train_seconds": time.perf_counter() - start})
 
     result = train(model, data, spec.sgd, rubric, on_epoch=on_epoch)
+    if result.status == "ok":  # keep the weights, so that `codesign export` can hand the design over
+        folder = settings.run_dir / "weights"
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), folder / f"{tune.get_context().get_trial_id()}.pt")
     if result.status == "diverged":
         tune.report({**common, "val_accuracy": WORST["val_accuracy"], "epoch": result.epochs + 1,
                      "status": "diverged", "rubric_points": 0, "train_seconds": time.perf_counter() - start,

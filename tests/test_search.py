@@ -10,10 +10,14 @@ import time
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from codesign.cli import main
-from codesign.data import DEBIAN_FASHION_MNIST
+from codesign.data import DEBIAN_FASHION_MNIST, load_dataset
+from codesign.export import load_exported, pick_trial
+from codesign.network import CandidateSpec
+from codesign.train import accuracy
 from codesign.pareto import as_minimization, non_dominated, pareto_front
 from tests.conftest import ROOT
 
@@ -65,6 +69,33 @@ def test_six_trial_search_writes_everything(tmp_path, capsys):
         (run / name).unlink()
     assert main(["report", str(run)]) == 0
     assert (run / "pareto.csv").is_file() and (run / "report.html").is_file() and (run / "pareto.png").is_file()
+    _export_best_trial(run, tmp_path)
+
+
+def _export_best_trial(run, tmp_path):
+    """The best trial, exported, loads in a fresh process and reproduces its validation accuracy."""
+    out = tmp_path / "export"
+    assert main(["export", str(run), "--out", str(out), "--onnx"]) == 0
+    for name in ("model.py", "spec.json", "weights.pt", "model.onnx", "README.md"):
+        assert (out / name).is_file(), name
+    source = (out / "model.py").read_text()
+    assert "codesign" not in source.split('"""', 2)[2] and "import torch" in source
+    row = pick_trial(run)
+    spec = CandidateSpec.load(out / "spec.json")
+    original = spec.build().eval()
+    original.load_state_dict(torch.load(run / "weights" / f"{row['trial_id']}.pt", weights_only=True))
+    torch.manual_seed(0)
+    x = torch.randn(4, *spec.input_shape)
+    torch.save(x, tmp_path / "x.pt")
+    script = ("import sys, torch; sys.path.insert(0, sys.argv[1]); from model import Net; net = Net(); "
+              "net.load_state_dict(torch.load(sys.argv[1] + '/weights.pt', weights_only=True)); net.eval(); "
+              "torch.save(net(torch.load(sys.argv[2])).detach(), sys.argv[3])")
+    subprocess.run([sys.executable, "-c", script, str(out), str(tmp_path / "x.pt"), str(tmp_path / "y.pt")],
+                   check=True, cwd=tmp_path, timeout=120)
+    with torch.no_grad():
+        assert torch.allclose(torch.load(tmp_path / "y.pt"), original(x), atol=1e-6)
+    data = load_dataset("fashion-mnist", val_size=1000)  # the search's split: seed 0, 1,000 images
+    assert accuracy(load_exported(out), data, data.val) == pytest.approx(row["val_accuracy"], abs=1e-12)
 
 
 def test_killed_search_resumes_without_losing_trials(tmp_path):
