@@ -21,7 +21,7 @@ from codesign.data import DATASETS, load_dataset
 from codesign.errors import CodesignError
 from codesign.models import resolve_model
 from codesign.network import SGDConfig
-from codesign.profile import NetworkCost, format_table, profile_workload
+from codesign.profile import NetworkCost, format_comparison, format_table, profile_workload
 from codesign.rubric import PJ_PER_MJ, load_rubric
 from codesign.train import accuracy, build_model, resolve_device, train
 from codesign.workload import trace
@@ -60,7 +60,13 @@ def cmd_profile(args: argparse.Namespace) -> int:
                           "timeloop-map")
     else:
         cache = None if args.no_cache else CostCache(args.cache)
-        net = profile_workload(workload, arch, args.engine, cache)
+        options = {"timeloop_lab": args.timeloop_lab, "progress": not args.json} if args.engine == "timeloop" else {}
+        net = profile_workload(workload, arch, args.engine, cache, **options)
+        if args.compare:
+            if args.engine == "analytic":
+                raise CodesignError("--compare puts the analytic model beside another engine: add --engine timeloop")
+            print(format_comparison(profile_workload(workload, arch, "analytic", cache), net))
+            return 0
     if args.json:
         print(json.dumps(net.to_dict(rubric), indent=2))
     else:
@@ -201,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="analytic", choices=sorted(ENGINES), help="cost engine")
     p.add_argument("--rubric", help="rubric YAML overriding the lab's default")
     p.add_argument("--timeloop-map", type=Path, help="evaluate a one-layer model under this Timeloop map.yaml")
+    p.add_argument("--timeloop-lab", type=Path, help="with --engine timeloop: the lab's folder (arch/, constraints/, "
+                   "constraints_dw/, mapper/) to use instead of files written from --arch")
+    p.add_argument("--compare", action="store_true", help="print the analytic model beside --engine, per layer")
     p.add_argument("--json", action="store_true", help="print one JSON object (layers, total)")
     p.add_argument("--show-mapping", action="store_true", help="print each layer's chosen mapping")
     p.add_argument("--cache", help="layer-cost cache file (default $CODESIGN_CACHE or ~/.cache/codesign)")

@@ -58,10 +58,28 @@ class NetworkCost:
         }
 
 
-def profile_workload(workload: Workload, arch: Arch, engine: str = "analytic",
-                     cache: CostCache | None = None) -> NetworkCost:
+def profile_workload(workload: Workload, arch: Arch, engine: str = "analytic", cache: CostCache | None = None,
+                     **engine_options) -> NetworkCost:
     """Cost every layer of `workload` on `arch`."""
-    return NetworkCost(workload, arch, cost_of(workload.layers, arch, engine, cache), engine)
+    return NetworkCost(workload, arch, cost_of(workload.layers, arch, engine, cache, **engine_options), engine)
+
+
+def format_comparison(base: NetworkCost, other: NetworkCost) -> str:
+    """Per layer, analytic vs another engine: cycles and energy side by side with the % difference."""
+    def pct(a: float, b: float) -> str:
+        return f"{(b - a) / a:+7.1%}" if a else "    n/a"
+
+    head = f"{'#':>2}  {'shape':<30} {'n':>2} {base.engine + ' cyc':>13} {other.engine + ' cyc':>13} {'diff':>7} " \
+           f"{base.engine + ' uJ':>12} {other.engine + ' uJ':>12} {'diff':>7}"
+    lines = [head, "-" * len(head)]
+    for i, (layer, a, b) in enumerate(zip(base.workload.layers, base.costs, other.costs), 1):
+        lines.append(f"{i:>2}  {layer.shape:<30} {layer.count:>2} {a.cycles:>13,} {b.cycles:>13,} "
+                     f"{pct(a.cycles, b.cycles)} {a.energy_pj / 1e6:>12.2f} {b.energy_pj / 1e6:>12.2f} "
+                     f"{pct(a.energy_pj, b.energy_pj)}")
+    lines.append("-" * len(head))
+    lines.append(f"{'total':<36} {base.cycles:>13,} {other.cycles:>13,} {pct(base.cycles, other.cycles)} "
+                 f"{base.energy_pj / 1e6:>12.2f} {other.energy_pj / 1e6:>12.2f} {pct(base.energy_pj, other.energy_pj)}")
+    return "\n".join(lines)
 
 
 def format_table(net: NetworkCost, rubric: Rubric, show_mapping: bool = False) -> str:

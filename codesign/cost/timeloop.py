@@ -1,0 +1,179 @@
+"""The `timeloop` engine: the real timeloop-mapper (with Accelergy's energies), one run per unique layer.
+
+Each layer gets a folder with its problem file beside lab-format architecture, constraint and mapper
+files. By default those are written from our Arch (the per-action energies go in as an ERT, so no
+Accelergy plug-ins are needed); `lab_dir` points at the lab's own `arch/`, `constraints/`,
+`constraints_dw/` and `mapper/` folders instead (inside the lab's Docker image, say). The mapper's stats
+are parsed into the same LayerCost every engine returns.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from codesign.arch import Arch
+from codesign.cost.layer_cost import LayerCost
+from codesign.cost.timeloop_stats import load_stats
+from codesign.errors import CodesignError
+from codesign.workload import Layer
+
+ENGINE = "timeloop"
+MAPPER = "timeloop-mapper"
+INSTALL_HINT = ("timeloop-mapper is not on PATH: run codesign inside the lab's Timeloop/Accelergy Docker image "
+                "(or build Timeloop from source), or use --engine analytic, which reproduces its numbers")
+# The lab's 2023 mapper settings (../shared/reference/README.md section 5).
+MAPPER_SETTINGS = {"mapper": {"version": 0.3, "algorithm": "random-pruned", "optimization-metrics": ["delay", "energy"],
+                              "num-threads": 8, "timeout": 400, "victory-condition": 400,
+                              "max-permutations-per-if-visit": 8, "live-status": False}}
+
+
+def problem(layer: Layer) -> dict:
+    """Timeloop's CNN-Layer problem for `layer` (6-D without M for depthwise, as the lab's converter)."""
+    dims = ["C", "R", "S", "N", "P", "Q"] if layer.depthwise else ["C", "M", "R", "S", "N", "P", "Q"]
+    out_channel = "C" if layer.depthwise else "M"
+    weights = [[["C"]], [["R"]], [["S"]]] if layer.depthwise else [[["C"]], [["M"]], [["R"]], [["S"]]]
+    instance = {"C": layer.C, "R": layer.R, "S": layer.S, "N": layer.N, "P": layer.P, "Q": layer.Q,
+                "Wstride": layer.Wstride, "Hstride": layer.Hstride, "Wdilation": layer.Wdilation,
+                "Hdilation": layer.Hdilation}
+    if not layer.depthwise:
+        instance["M"] = layer.M
+    return {"problem": {
+        "shape": {
+            "name": "CNN-Layer", "dimensions": dims,
+            "coefficients": [{"name": n, "default": 1} for n in ("Wstride", "Hstride", "Wdilation", "Hdilation")],
+            "data-spaces": [
+                {"name": "Weights", "projection": weights},
+                {"name": "Inputs", "projection": [[["N"]], [["C"]], [["R", "Wdilation"], ["P", "Wstride"]],
+                                                  [["S", "Hdilation"], ["Q", "Hstride"]]]},
+                {"name": "Outputs", "projection": [[["N"]], [[out_channel]], [["Q"]], [["P"]]], "read-write": True},
+            ]},
+        "instance": instance}}
+
+
+def architecture(arch: Arch) -> dict:
+    """Our Arch in Timeloop's v0.3 architecture format (the lab's hierarchy and names)."""
+    pes = arch.pe_array.x * arch.pe_array.y
+    glb = arch.global_buffer
+    word = arch.word_bits
+    pe_attrs = {"meshX": arch.pe_array.x}
+    reg = lambda name, extra=None: {"name": name, "class": "reg_storage",  # noqa: E731
+                                    "attributes": {"depth": arch.registers.depth_words, "width": word,
+                                                   "word-bits": word, "block-size": 1, **pe_attrs}}
+    return {"architecture": {"version": 0.3, "subtree": [{
+        "name": "system",
+        "local": [{"name": "DRAM", "class": "DRAM",
+                   "attributes": {"type": "LPDDR4", "width": word * arch.dram.block_words,
+                                  "block-size": arch.dram.block_words, "word-bits": word}}],
+        "subtree": [{
+            "name": "simple_ws", "attributes": {"technology": "45nm"},
+            "local": [{"name": "shared_glb", "class": "smartbuffer_SRAM",
+                       "attributes": {"memory_depth": glb.depth_words // glb.block_words,
+                                      "memory_width": word * glb.block_words, "n_banks": 32,
+                                      "block-size": glb.block_words, "word-bits": word,
+                                      "read_bandwidth": glb.read_bandwidth, "write_bandwidth": glb.write_bandwidth}}],
+            "subtree": [{"name": f"PE[0..{pes - 1}]", "local": [
+                {"name": "pe_spad", "class": "smartbuffer_RF",
+                 "attributes": {"memory_depth": arch.weight_spad.depth_words, "memory_width": word,
+                                "block-size": 1, "word-bits": word, **pe_attrs}},
+                reg("weight_reg"), reg("input_activation_reg"), reg("output_activation_reg"),
+                {"name": "mac", "class": "intmac", "attributes": {"datawidth": word, **pe_attrs}},
+            ]}]}]}]}}
+
+
+def energy_table(arch: Arch) -> dict:
+    """An Accelergy ERT holding the per-action energies Timeloop charges (pJ per block access)."""
+    pes = arch.pe_array.x * arch.pe_array.y
+    pe = f"system.simple_ws.PE[0..{pes - 1}]"
+    actions = lambda read, write: [{"name": "read", "energy": read}, {"name": "write", "energy": write},  # noqa: E731
+                                   {"name": "update", "energy": write}, {"name": "idle", "energy": 0.0}]
+    reg = arch.registers
+    tables = [
+        {"name": "system.DRAM", "actions": actions(arch.dram.read_pj, arch.dram.fill_pj)},
+        {"name": "system.simple_ws.shared_glb", "actions": actions(arch.global_buffer.read_pj,
+                                                                   arch.global_buffer.fill_pj)},
+        {"name": f"{pe}.pe_spad", "actions": actions(arch.weight_spad.read_pj, arch.weight_spad.fill_pj)},
+        *({"name": f"{pe}.{name}", "actions": actions(reg.read_pj, reg.fill_pj)}
+          for name in ("weight_reg", "input_activation_reg", "output_activation_reg")),
+        {"name": f"{pe}.mac", "actions": [{"name": "mac_random", "energy": arch.mac.energy_pj},
+                                          {"name": "idle", "energy": 0.0}]},
+    ]
+    return {"ERT": {"version": 0.3, "tables": tables}}
+
+
+def constraints(depthwise: bool) -> dict:
+    """The lab's architecture and mapspace constraints (README section 4), dense or depthwise."""
+    targets = [
+        {"target": "pe_spad", "type": "bypass", "keep": ["Weights"], "bypass": ["Inputs", "Outputs"]},
+        {"target": "pe_spad", "type": "temporal", "permutation": "PQRS"},
+        {"target": "weight_reg", "type": "bypass", "keep": ["Weights"], "bypass": ["Inputs", "Outputs"]},
+        {"target": "input_activation_reg", "type": "bypass", "keep": ["Inputs"], "bypass": ["Weights", "Outputs"]},
+        {"target": "output_activation_reg", "type": "bypass", "keep": ["Outputs"], "bypass": ["Weights", "Inputs"]},
+        {"target": "shared_glb", "type": "temporal", "factors": "R=1 S=1"},
+        {"target": "DRAM", "type": "temporal", "factors": "R=1 S=1"},
+    ]
+    if depthwise:
+        targets += [{"target": "weight_reg", "type": "temporal", "factors": "R=1 S=1 C=1"},
+                    {"target": "output_activation_reg", "type": "temporal", "factors": "P=1 Q=1 N=1 R=1 S=1"}]
+    else:
+        targets += [{"target": "shared_glb", "type": "spatial", "permutation": "CM", "split": 1,
+                     "factors": "R=1 S=1 P=1 Q=1"},
+                    {"target": "weight_reg", "type": "temporal", "factors": "R=1 S=1 M=1 C=1"},
+                    {"target": "input_activation_reg", "type": "temporal", "factors": "P=1 Q=1 C=1 N=1"},
+                    {"target": "output_activation_reg", "type": "temporal", "factors": "P=1 Q=1 M=1 N=1 R=1 S=1"}]
+    return {"architecture_constraints": {"targets": targets}}
+
+
+def layer_inputs(layer: Layer, arch: Arch, folder: Path, lab_dir: Path | None = None) -> list[Path]:
+    """Write the mapper's input files for `layer` into `folder`; returns them in command-line order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "problem.yaml").write_text(yaml.safe_dump(problem(layer), sort_keys=False))
+    if lab_dir is not None:
+        cons = "constraints_dw" if layer.depthwise else "constraints"
+        groups = [lab_dir / "arch", lab_dir / "arch" / "components", lab_dir / "mapper", lab_dir / cons]
+        files = [f for g in groups for f in sorted(g.glob("*.yaml"))]
+        if not files:
+            raise CodesignError(f"{lab_dir}: no arch/, mapper/ or {cons}/ YAML files (the lab's folder layout)")
+        return files + [folder / "problem.yaml"]
+    generated = {"arch.yaml": architecture(arch), "ert.yaml": energy_table(arch),
+                 "constraints.yaml": constraints(layer.depthwise), "mapper.yaml": MAPPER_SETTINGS}
+    for name, body in generated.items():
+        (folder / name).write_text(yaml.safe_dump(body, sort_keys=False))
+    return [folder / name for name in generated] + [folder / "problem.yaml"]
+
+
+def mapper_binary() -> str:
+    """Path of timeloop-mapper, or a one-line error saying how to get it."""
+    binary = shutil.which(MAPPER)
+    if binary is None:
+        raise CodesignError(INSTALL_HINT)
+    return binary
+
+
+def timeloop_cost(layer: Layer, arch: Arch, lab_dir: Path | None = None, keep_dir: Path | None = None) -> LayerCost:
+    """Run timeloop-mapper on one layer and read its stats."""
+    binary = mapper_binary()
+    lab_dir = lab_dir or (Path(os.environ["CODESIGN_TIMELOOP_LAB"]) if os.environ.get("CODESIGN_TIMELOOP_LAB") else None)
+    folder = Path(tempfile.mkdtemp(prefix="timeloop-", dir=keep_dir))
+    files = layer_inputs(layer, arch, folder, lab_dir)
+    run = subprocess.run([binary, *map(str, files)], cwd=folder, capture_output=True, text=True)
+    stats_path = folder / "timeloop-mapper.stats.txt"
+    if run.returncode != 0 or not stats_path.is_file():
+        last = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise CodesignError(f"timeloop-mapper failed on layer {layer.shape} (exit {run.returncode}): {last[0]} "
+                            f"(inputs kept in {folder})")
+    stats = load_stats(stats_path)
+    map_path = folder / "timeloop-mapper.map.txt"
+    loops = [line.strip().lstrip("| ").strip() for line in map_path.read_text().splitlines()
+             if "for " in line] if map_path.is_file() else []
+    mapping = "; ".join(loop for loop in loops if not loop.endswith("[0:1)"))
+    if keep_dir is None:
+        shutil.rmtree(folder, ignore_errors=True)
+    return LayerCost(engine=ENGINE, energy_pj=stats.energy_pj, cycles=stats.cycles,
+                     utilization=layer.macs / (stats.cycles * arch.pe_array.x * arch.pe_array.y),
+                     level_energy_pj=stats.level_energy_pj, mapping=mapping)
