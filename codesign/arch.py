@@ -10,9 +10,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, get_type_hints
 
-import yaml
-
 from codesign.errors import CodesignError
+from codesign.yamlfile import read_yaml, resolve_yaml
 
 ARCH_DIR = Path(__file__).resolve().parent.parent / "arch"
 DEFAULT_ARCH = "simple_weight_stationary"
@@ -138,27 +137,10 @@ def arch_from_dict(data: Any, source: str = "<arch>") -> Arch:
 
 def resolve_arch_path(name_or_path: str | Path | None) -> Path:
     """A built-in arch name (file stem under arch/) or a path to a YAML file."""
-    if name_or_path is None:
-        name_or_path = DEFAULT_ARCH
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise CodesignError(f"{path}: architecture file not found (give a YAML path or a name in {ARCH_DIR})")
-        return path
-    builtin = ARCH_DIR / f"{name_or_path}.yaml"
-    if not builtin.is_file():
-        names = ", ".join(sorted(p.stem for p in ARCH_DIR.glob("*.yaml")))
-        raise CodesignError(f"unknown architecture {name_or_path!r} (built-in: {names}; or give a YAML path)")
-    return builtin
+    return resolve_yaml(name_or_path or DEFAULT_ARCH, ARCH_DIR, "architecture")
 
 
 def load_arch(name_or_path: str | Path | None = None) -> Arch:
     """Load and validate an architecture YAML (default: the lab's simple_weight_stationary)."""
     path = resolve_arch_path(name_or_path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        raise CodesignError(f"{path}:{line} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    return arch_from_dict(data, str(path))
+    return arch_from_dict(read_yaml(path, "architecture"), str(path))

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from codesign.errors import CodesignError
+from codesign.yamlfile import read_yaml
 
 PJ_PER_MJ = 1e9
 
@@ -91,12 +90,7 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
     if path is None:
         return Rubric()
     path = Path(path)
-    if not path.is_file():
-        raise CodesignError(f"{path}: rubric file not found")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise CodesignError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    data = read_yaml(path, "rubric") or {}
     if not isinstance(data, dict):
         raise CodesignError(f"{path}: expected a mapping of rubric fields")
     fields = {f.name: f for f in dataclasses.fields(Rubric)}

@@ -30,11 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from codesign.data import DATASETS
 from codesign.errors import CodesignError
 from codesign.network import ACTIVATIONS, CONV_KINDS, POOLS, SCHEDULES, CandidateSpec, ConvStage, SGDConfig
+from codesign.yamlfile import read_yaml, resolve_yaml
 
 SPACE_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
 _STAGE_FIELDS = {f.name: f for f in dataclasses.fields(ConvStage)}
@@ -158,29 +157,14 @@ class SearchSpace:
 
 def resolve_space_path(name_or_path: str | Path | None) -> Path:
     """A YAML path, or the stem of a file in search_spaces/ (default rubric_cnn)."""
-    text = str(name_or_path or "rubric_cnn")
-    path = Path(text)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise CodesignError(f"{path}: search space file not found")
-        return path
-    builtin = SPACE_DIR / f"{text}.yaml"
-    if not builtin.is_file():
-        names = ", ".join(sorted(p.stem for p in SPACE_DIR.glob("*.yaml")))
-        raise CodesignError(f"unknown search space {text!r} (built-in: {names}; or give a YAML path)")
-    return builtin
+    return resolve_yaml(name_or_path or "rubric_cnn", SPACE_DIR, "search space")
 
 
 def load_space(name_or_path: str | Path | None = None) -> SearchSpace:
     """Load and validate a search-space YAML; any mistake is one line naming the file and key."""
     path = resolve_space_path(name_or_path)
     source = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}:" if mark else ""
-        raise CodesignError(f"{source}:{line} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    raw = read_yaml(path, "search space")
     if not isinstance(raw, dict):
         raise CodesignError(f"{source}: expected a mapping with `network` and `sgd`")
     _unknown(raw, _TOP_KEYS, "", source)

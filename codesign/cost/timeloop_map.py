@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from codesign.cost.nest import (DIMS, DRAM, GLB, IREG, LEVEL_NAMES, OREG, SPAD, SPATIAL, TENSORS, WREG,
                                 NestBatch)
 from codesign.errors import CodesignError
 from codesign.workload import Layer
+from codesign.yamlfile import read_yaml
 
 _TARGETS = {name: level for level, name in LEVEL_NAMES.items()}
 # What the template's PE-level buffers must keep; only the global buffer's choice is free.
@@ -125,10 +125,4 @@ def timeloop_mapping(nest: NestBatch, i: int = 0) -> dict:
 def load_timeloop_map(path: str | Path, layer: Layer) -> NestBatch:
     """Parse a Timeloop `map.yaml` file for `layer`."""
     path = Path(path)
-    if not path.is_file():
-        raise CodesignError(f"{path}: Timeloop mapping file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise CodesignError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    return nest_from_timeloop_map(data, layer, str(path))
+    return nest_from_timeloop_map(read_yaml(path, "Timeloop mapping"), layer, str(path))
