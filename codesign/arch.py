@@ -64,6 +64,16 @@ class Registers:
 
 
 @dataclass(frozen=True)
+class Area:
+    """Silicon area per instance in µm² (Accelergy's ART for the lab's 45 nm design by default)."""
+
+    global_buffer_um2: float = 1162549.0
+    weight_spad_um2: float = 3634.68
+    mac_um2: float = 1239.5
+    register_um2: float = 5.98
+
+
+@dataclass(frozen=True)
 class Arch:
     """One accelerator of the weight-stationary template (DRAM → global buffer → PE array)."""
 
@@ -76,6 +86,7 @@ class Arch:
     global_buffer: GlobalBuffer
     weight_spad: WeightSpad
     registers: Registers
+    area: Area = Area()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict, as written in the YAML file."""
@@ -83,9 +94,10 @@ class Arch:
 
     @cached_property
     def digest(self) -> str:
-        """Stable hash of every number that affects costs (the name is left out)."""
+        """Stable hash of every number that affects costs (the name and the area are left out)."""
         body = self.to_dict()
         body.pop("name")
+        body.pop("area")
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -101,12 +113,14 @@ def _build(cls: type, data: Any, path: str, source: str) -> Any:
         raise CodesignError(
             f"{source}: unknown field `{where}{unknown[0]}` (expected one of: {', '.join(sorted(fields))})"
         )
-    missing = sorted(fields - set(data))
+    required = {f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    missing = sorted(required - set(data))
     if missing:
         where = f"{path}." if path else ""
         raise CodesignError(f"{source}: missing field `{where}{missing[0]}`")
     values = {}
-    for name in fields:
+    for name in fields & set(data):
         sub = f"{path}.{name}" if path else name
         kind = hints[name]
         value = data[name]

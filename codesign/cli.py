@@ -42,9 +42,9 @@ def _shape(text: str) -> tuple[int, ...]:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     """codesign profile: per-layer energy/cycles table and totals for one model."""
-    arch = load_arch(args.arch)
     rubric = load_rubric(args.rubric)
     model = resolve_model(args.model, args.trial)
+    arch = load_arch(args.arch) if args.arch or model.arch is None else model.arch
     shape = args.input_shape or model.input_shape or (1, 3, 32, 32)
     workload = trace(model.module, shape)
     if args.timeloop_map:
@@ -133,13 +133,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _print_front(run_dir: Path, trials) -> None:
     from codesign.pareto import pareto_front
+    from codesign.report import run_objectives
 
-    front = pareto_front(trials)
+    front = pareto_front(trials, run_objectives(run_dir))
     counts = trials["status"].value_counts().to_dict() if len(trials) else {}
     print(f"\n{len(trials)} trials ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
           f"Pareto front of complete trials: {len(front)} designs")
-    cols = ["trial_id", "rubric_points", "val_accuracy", "energy_mj", "cycles", "peak_activation_bytes", "channels",
-            "strides", "epochs"]
+    cols = ["trial_id", "rubric_points", "val_accuracy", "energy_mj", "cycles", "area_mm2", "peak_activation_bytes",
+            "channels", "strides", "epochs", "pe_x", "pe_y", "word_bits"]
     if len(front):
         best = front.sort_values(["rubric_points", "val_accuracy"], ascending=False)
         print(best[[c for c in cols if c in best]].head(15).to_string(index=False))
@@ -192,6 +193,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     if design.weights is None:
         print(f"note: {design.label} has no saved weights (train it with `codesign train`, then --weights)")
     print(f"exported {design.label} to {args.out}: {', '.join(p.name for p in written)}")
+    return 0
+
+
+def cmd_arch(args: argparse.Namespace) -> int:
+    """codesign arch: a derived accelerator (other sizes, scaled energies and area) as a YAML file."""
+    from codesign.hardware import HardwareParams, area_mm2, arch_yaml, derive_arch, write_arch
+
+    base = load_arch(args.base)
+    given = {k: getattr(args, k) for k in ("pe_x", "pe_y", "weight_spad_depth", "glb_depth", "glb_bandwidth",
+                                           "word_bits") if getattr(args, k) is not None}
+    arch = derive_arch(base, dataclasses.replace(HardwareParams.of(base), **given), args.name)
+    if args.out:
+        write_arch(arch, Path(args.out))
+        print(f"wrote {args.out}: {arch.name}, {arch.pe_array.x}x{arch.pe_array.y} PEs, {area_mm2(arch):.3f} mm^2 "
+              f"(profile with --arch {args.out})")
+    else:
+        print(arch_yaml(arch), end="")
     return 0
 
 
@@ -273,6 +291,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--weights", help="with a MODEL: a state dict to include (e.g. from `codesign train`)")
     e.add_argument("--onnx", action="store_true", help="also write model.onnx (needs codesign[onnx])")
     e.set_defaults(func=cmd_export)
+
+    a = sub.add_parser("arch", help="derive an accelerator of other sizes (energies and area scaled) as YAML")
+    a.add_argument("--base", help="arch to resize (default simple_weight_stationary)")
+    a.add_argument("--pe-x", type=int, help="PE columns (input channels of dense layers)")
+    a.add_argument("--pe-y", type=int, help="PE rows (output channels)")
+    a.add_argument("--weight-spad-depth", type=int, help="words in each PE's weight scratchpad")
+    a.add_argument("--glb-depth", type=int, help="words in the global buffer")
+    a.add_argument("--glb-bandwidth", type=int, help="global-buffer words per cycle (read and write)")
+    a.add_argument("--word-bits", type=int, choices=[8, 16, 32])
+    a.add_argument("--name", help="the new arch's name (default: base name + sizes)")
+    a.add_argument("--out", help="YAML file to write (default: print it)")
+    a.set_defaults(func=cmd_arch)
 
     r = sub.add_parser("report", help="rebuild a run's pareto.csv, report.html and pareto.png")
     r.add_argument("run", help="runs/<name>")

@@ -3,6 +3,7 @@ and a README with its scores and training recipe."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import shutil
@@ -10,10 +11,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch import nn
 
+from codesign.arch import Arch
 from codesign.errors import CodesignError
+from codesign.hardware import HardwareParams, area_mm2, write_arch
 from codesign.network import CandidateSpec
 
 _HEADER = '''"""{title}
@@ -127,6 +131,7 @@ class Design:
     spec: CandidateSpec | None = None
     weights: Path | None = None
     facts: dict | None = None  # a trials.csv row (scores, hyper-parameters)
+    arch: Arch | None = None  # the trial's own accelerator (joint hardware search); None: the default one
 
 
 def pick_trial(run_dir: Path, trial: str | None = None, best: str = "score") -> dict:
@@ -159,7 +164,19 @@ def design_from_trial(run_dir: Path, trial: str | None = None, best: str = "scor
     weights = run_dir / "weights" / f"{row['trial_id']}.pt"
     torch.manual_seed(spec.sgd.seed)
     return Design(spec.build(), f"{run_dir.name} trial {row['trial_id']}", spec,
-                  weights if weights.is_file() else None, row)
+                  weights if weights.is_file() else None, row, _trial_arch(run_dir, row))
+
+
+def _trial_arch(run_dir: Path, row: dict) -> Arch | None:
+    """The derived accelerator of a joint-search trial (None for fixed-hardware runs)."""
+    from codesign.search import SearchSettings, trial_arch
+    from codesign.space import load_space
+
+    names = [f.name for f in dataclasses.fields(HardwareParams)]
+    if any(pd.isna(row.get(name, float("nan"))) for name in names):
+        return None
+    settings = SearchSettings.load(run_dir)
+    return trial_arch(settings, load_space(settings.space), {name: int(row[name]) for name in names})
 
 
 def export(design: Design, out: Path, onnx: bool = False) -> list[Path]:
@@ -191,6 +208,8 @@ def export(design: Design, out: Path, onnx: bool = False) -> list[Path]:
     if design.weights is not None:
         shutil.copyfile(design.weights, out / "weights.pt")
         written.append(out / "weights.pt")
+    if design.arch is not None:
+        written.append(write_arch(design.arch, out / "arch.yaml"))
     if onnx:
         try:
             torch.onnx.export(model, (torch.zeros(*shape),), str(out / "model.onnx"), dynamo=True,
@@ -220,6 +239,13 @@ def _readme(design: Design, out: Path, shape: tuple, written: list[Path]) -> str
             if key in facts:
                 lines.append(f"| {label} | {facts[key]} |")
         lines.append("")
+    if design.arch is not None:
+        hw = HardwareParams.of(design.arch)
+        lines += ["## Accelerator (searched with the network)", "",
+                  f"`arch.yaml`: {hw.pe_x}×{hw.pe_y} PEs, {hw.weight_spad_depth}-word weight scratchpads, "
+                  f"{hw.glb_depth}-word global buffer at {hw.glb_bandwidth} words/cycle, {hw.word_bits}-bit words, "
+                  f"{area_mm2(design.arch):.3f} mm². Profile on it: `codesign profile . --arch arch.yaml`"
+                  f" (the default when profiling this folder).", ""]
     if design.spec is not None:
         sgd = design.spec.sgd
         lines += ["## Training recipe (SGD, no augmentation)", "",

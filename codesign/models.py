@@ -11,6 +11,7 @@ from typing import Callable
 
 from torch import nn
 
+from codesign.arch import Arch, load_arch
 from codesign.errors import CodesignError
 from codesign.network import CandidateSpec
 
@@ -66,6 +67,7 @@ class ResolvedModel:
     module: nn.Module
     label: str
     spec: CandidateSpec | None = None
+    arch: Arch | None = None  # the accelerator the design was searched for, when it has its own
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
@@ -102,19 +104,20 @@ def _from_folder(folder: Path, trial: str | None) -> ResolvedModel:
 
     if (folder / "trials.csv").is_file():  # a search run: one of its trials
         design = design_from_trial(folder, trial)
-        return ResolvedModel(design.model, design.label, design.spec)
+        return ResolvedModel(design.model, design.label, design.spec, design.arch)
     if trial is not None:
         raise CodesignError(f"{folder}: --trial needs a search run folder (one with trials.csv)")
+    arch = load_arch(folder / "arch.yaml") if (folder / "arch.yaml").is_file() else None
     if (folder / "spec.json").is_file():  # an export or a `codesign train --out` folder
         spec = CandidateSpec.load(folder / "spec.json")
-        return ResolvedModel(spec.build(), str(folder), spec)
+        return ResolvedModel(spec.build(), str(folder), spec, arch)
     if (folder / "summary.json").is_file():
         spec_data = json.loads((folder / "summary.json").read_text()).get("spec")
         if spec_data:
             spec = CandidateSpec.from_dict(spec_data, str(folder / "summary.json"))
             return ResolvedModel(spec.build(), str(folder), spec)
     if (folder / "model.py").is_file():
-        return ResolvedModel(load_exported(folder), str(folder))
+        return ResolvedModel(load_exported(folder), str(folder), arch=arch)
     raise CodesignError(f"{folder}: not a search run, export or training folder (no trials.csv, spec.json or model.py)")
 
 

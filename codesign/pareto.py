@@ -1,13 +1,20 @@
-"""Pareto fronts over accuracy, energy and latency, and the hypervolume they dominate."""
+"""Pareto fronts over accuracy, energy, latency (and, in a joint search, area), and their hypervolume."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-# (column, direction): the search's three objectives
-OBJECTIVES: tuple[tuple[str, str], ...] = (("val_accuracy", "max"), ("energy_pj", "min"), ("cycles", "min"))
+# objective name (as a space's `objectives` lists it) -> (trials.csv column, direction)
+COLUMNS = {"accuracy": ("val_accuracy", "max"), "energy": ("energy_pj", "min"), "latency": ("cycles", "min"),
+           "area": ("area_mm2", "min")}
+OBJECTIVES: tuple[tuple[str, str], ...] = tuple(COLUMNS[k] for k in ("accuracy", "energy", "latency"))
 COMPLETE = "ok"  # the status of a fully trained, feasible trial: the only kind a front may hold
+
+
+def objective_columns(names: tuple[str, ...] | list[str]) -> tuple[tuple[str, str], ...]:
+    """(column, direction) of each named objective."""
+    return tuple(COLUMNS[name] for name in names)
 
 
 def as_minimization(df: pd.DataFrame, objectives=OBJECTIVES) -> np.ndarray:
@@ -28,19 +35,19 @@ def non_dominated(points: np.ndarray) -> np.ndarray:
     return keep
 
 
-def eligible(df: pd.DataFrame) -> pd.DataFrame:
+def eligible(df: pd.DataFrame, objectives=OBJECTIVES) -> pd.DataFrame:
     """Trials that may enter a front: complete, feasible, finite objectives."""
-    if df.empty or "status" not in df:
+    if df.empty or "status" not in df or any(name not in df for name, _ in objectives):
         return df.iloc[0:0]
     ok = df["status"] == COMPLETE
-    for name, _ in OBJECTIVES:
+    for name, _ in objectives:
         ok &= np.isfinite(pd.to_numeric(df[name], errors="coerce"))
     return df[ok]
 
 
 def pareto_front(df: pd.DataFrame, objectives=OBJECTIVES) -> pd.DataFrame:
     """The non-dominated complete trials, best accuracy first."""
-    pool = eligible(df)
+    pool = eligible(df, objectives)
     if pool.empty:
         return pool
     front = pool[non_dominated(as_minimization(pool, objectives))]
@@ -48,7 +55,7 @@ def pareto_front(df: pd.DataFrame, objectives=OBJECTIVES) -> pd.DataFrame:
 
 
 def hypervolume(points: np.ndarray, reference: np.ndarray) -> float:
-    """Volume dominated by `points` (minimised) and bounded by `reference`, for 1 to 3 objectives."""
+    """Volume dominated by `points` (minimised) and bounded by `reference` (exact, any number of objectives)."""
     pts = points[np.all(points < reference, axis=1)]
     if len(pts) == 0:
         return 0.0

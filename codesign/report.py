@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from codesign.errors import CodesignError
-from codesign.pareto import OBJECTIVES, eligible, pareto_front
+from codesign.pareto import OBJECTIVES, eligible, objective_columns, pareto_front
 
-_LABELS = {"val_accuracy": "validation accuracy", "energy_mj": "energy (mJ)", "cycles": "latency (cycles)"}
+_LABELS = {"val_accuracy": "validation accuracy", "energy_mj": "energy (mJ)", "cycles": "latency (cycles)",
+           "area_mm2": "area (mm²)"}
+_HARDWARE = ["pe_x", "pe_y", "weight_spad_depth", "glb_depth", "glb_bandwidth", "word_bits", "area_mm2"]
 FRONT_COLOR, DOMINATED_COLOR = "#d62728", "#9e9e9e"
 _COLORS = {"Pareto front": FRONT_COLOR, "dominated": DOMINATED_COLOR}
 _SHOWN = ["trial_id", "status", "rubric_points", "val_accuracy", "energy_mj", "cycles", "peak_activation_bytes",
           "parameters", "depth", "channels", "kernels", "strides", "kinds", "pools", "head", "lr", "batch_size",
-          "epochs", "schedule"]
+          "epochs", "schedule", *_HARDWARE]
+
+
+def run_objectives(run_dir: Path) -> tuple[tuple[str, str], ...]:
+    """(column, direction) of the objectives the run in `run_dir` searched (its search.json says)."""
+    path = Path(run_dir) / "search.json"
+    names = json.loads(path.read_text()).get("objectives") if path.is_file() else None
+    return objective_columns(names) if names else OBJECTIVES
 
 
 def load_trials(run_dir: Path) -> pd.DataFrame:
@@ -30,10 +40,11 @@ def write_outputs(run_dir: Path) -> pd.DataFrame:
     """Rebuild pareto.csv, report.html and pareto.png from trials.csv; returns the trials."""
     run_dir = Path(run_dir)
     trials = load_trials(run_dir)
-    front = pareto_front(trials)
+    objectives = run_objectives(run_dir)
+    front = pareto_front(trials, objectives)
     front.to_csv(run_dir / "pareto.csv", index=False)
-    (run_dir / "report.html").write_text(render_html(trials, front, run_dir.name))
-    render_png(trials, front, run_dir / "pareto.png")
+    (run_dir / "report.html").write_text(render_html(trials, front, run_dir.name, objectives))
+    render_png(trials, front, run_dir / "pareto.png", objectives)
     return trials
 
 
@@ -41,14 +52,21 @@ def _front_mask(trials: pd.DataFrame, front: pd.DataFrame) -> pd.Series:
     return trials["trial_id"].isin(set(front["trial_id"]))
 
 
-def render_html(trials: pd.DataFrame, front: pd.DataFrame, title: str) -> str:
+def _pairs(objectives) -> list[tuple[str, str]]:
+    pairs = [("energy_mj", "val_accuracy"), ("cycles", "val_accuracy"), ("energy_mj", "cycles")]
+    if any(name == "area_mm2" for name, _ in objectives):
+        pairs += [("area_mm2", "val_accuracy"), ("area_mm2", "energy_mj"), ("area_mm2", "cycles")]
+    return pairs
+
+
+def render_html(trials: pd.DataFrame, front: pd.DataFrame, title: str, objectives=OBJECTIVES) -> str:
     """One self-contained page: 3-D front, pairwise projections, rubric ranking."""
     import plotly.express as px
     import plotly.graph_objects as go
 
-    done = eligible(trials).copy()
+    done = eligible(trials, objectives).copy()
     done["on_front"] = _front_mask(done, front).map({True: "Pareto front", False: "dominated"})
-    hover = ["trial_id", "rubric_points", "channels", "kernels", "strides", "lr", "epochs"]
+    hover = ["trial_id", "rubric_points", "channels", "kernels", "strides", "lr", "epochs", *_HARDWARE]
     hover = [h for h in hover if h in done]
     figures = []
     if not done.empty:
@@ -56,7 +74,7 @@ def render_html(trials: pd.DataFrame, front: pd.DataFrame, title: str) -> str:
                             color_discrete_map=_COLORS, hover_data=hover, labels=_LABELS, height=650,
                             title="All complete trials: accuracy, energy, latency")
         figures.append(fig)
-        for x, y in (("energy_mj", "val_accuracy"), ("cycles", "val_accuracy"), ("energy_mj", "cycles")):
+        for x, y in _pairs(objectives):
             fig = px.scatter(done, x=x, y=y, color="on_front", color_discrete_map=_COLORS, hover_data=hover,
                              labels=_LABELS, log_x=True, title=f"{_LABELS[y]} vs {_LABELS[x]}")
             figures.append(fig)
@@ -87,18 +105,19 @@ activation in bytes.</p>
 </body></html>"""
 
 
-def render_png(trials: pd.DataFrame, front: pd.DataFrame, path: Path) -> None:
-    """Three pairwise projections, front highlighted."""
+def render_png(trials: pd.DataFrame, front: pd.DataFrame, path: Path, objectives=OBJECTIVES) -> None:
+    """The pairwise projections (three, or six with area), front highlighted."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = eligible(trials)
+    done = eligible(trials, objectives)
     on = _front_mask(done, front)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for ax, (x, y) in zip(axes, (("energy_mj", "val_accuracy"), ("cycles", "val_accuracy"),
-                                 ("energy_mj", "cycles"))):
+    pairs = _pairs(objectives)
+    rows = len(pairs) // 3
+    fig, axes = plt.subplots(rows, 3, figsize=(15, 4.5 * rows), squeeze=False)
+    for ax, (x, y) in zip(axes.flat, pairs):
         ax.scatter(done[x][~on], done[y][~on], s=14, c=DOMINATED_COLOR, label="dominated")
         ax.scatter(done[x][on], done[y][on], s=30, c=FRONT_COLOR, label="Pareto front")
         ax.set_xlabel(_LABELS[x])
@@ -106,9 +125,9 @@ def render_png(trials: pd.DataFrame, front: pd.DataFrame, path: Path) -> None:
         if len(done) and done[x].min() > 0:
             ax.set_xscale("log")
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    axes.flat[0].legend()
     fig.suptitle(f"{len(done)} complete trials, {int(on.sum())} on the front "
-                 f"(objectives: {', '.join(f'{s} {n}' for n, s in OBJECTIVES)})")
+                 f"(objectives: {', '.join(f'{s} {n}' for n, s in objectives)})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

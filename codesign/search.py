@@ -24,17 +24,17 @@ from typing import Any
 import pandas as pd
 from ray.tune import Callback
 
-from codesign.arch import load_arch
+from codesign.arch import Arch, load_arch
 from codesign.data import DATASETS, Split, load_dataset, locate_dataset
 from codesign.errors import CodesignError
+from codesign.hardware import HardwareParams, area_mm2, derive_arch
 from codesign.network import CandidateSpec
+from codesign.pareto import objective_columns
 from codesign.rubric import PJ_PER_MJ, load_rubric
-from codesign.space import load_space, resolve_space_path
+from codesign.space import SearchSpace, load_space, resolve_space_path
 
 # Finite stand-ins for "as bad as it gets": Optuna must never see NaN or a missing objective.
-WORST = {"val_accuracy": 0.0, "energy_pj": 1e15, "cycles": 1e12}
-METRICS = ["val_accuracy", "energy_pj", "cycles"]
-MODES = ["max", "min", "min"]
+WORST = {"val_accuracy": 0.0, "energy_pj": 1e15, "cycles": 1e12, "area_mm2": 1e6}
 FINAL_STATUSES = ("ok", "diverged", "infeasible", "error")
 
 
@@ -62,6 +62,7 @@ class SearchSettings:
     val_size: int | None = None
     split_seed: int = 0
     dashboard: bool = True
+    objectives: tuple[str, ...] = ("accuracy", "energy", "latency")  # the space's; filled in by prepare()
 
     @property
     def run_dir(self) -> Path:
@@ -76,7 +77,16 @@ class SearchSettings:
         path = run_dir / "search.json"
         if not path.is_file():
             raise CodesignError(f"{run_dir}: not a codesign search folder (no search.json)")
-        return cls(**json.loads(path.read_text()))
+        data = json.loads(path.read_text())
+        data["objectives"] = tuple(data.get("objectives", cls.objectives))
+        return cls(**data)
+
+
+def trial_arch(settings: SearchSettings, space: SearchSpace, hardware: dict | None) -> Arch:
+    """The accelerator a trial is costed on: --arch, or the space's base resized to the trial's hardware."""
+    if hardware is None:
+        return load_arch(settings.arch)
+    return derive_arch(load_arch(space.hardware_base or settings.arch), HardwareParams(**hardware))
 
 
 def parse_budget(text: str | None) -> float | None:
@@ -109,6 +119,7 @@ class SpaceSampler:
         except CodesignError as exc:  # e.g. the stages shrink the image to nothing
             trial.set_constraint("buildable", 1.0)
             return {"spec": None, "feasible": False, "reason": str(exc).split(": ", 1)[-1]}
+        hardware = self.space.sample_hardware(trial)
         workload = trace(spec.build(), (1, *spec.input_shape))
         limit = self.rubric.peak_activation_limit_bytes
         peak, params = workload.peak_activation_bytes, workload.parameters
@@ -124,12 +135,22 @@ class SpaceSampler:
         if self.space.max_layers:
             layers = sum(layer.count for layer in workload.layers)
             checks["layers"] = (layers - self.space.max_layers, f"{layers} layers > {self.space.max_layers}")
+        extra: dict[str, Any] = {}
+        if hardware is not None:
+            area = area_mm2(trial_arch(self.settings, self.space, dataclasses.asdict(hardware)))
+            extra = {"hardware": dataclasses.asdict(hardware), "area_mm2": area}
+            if self.space.max_area_mm2:
+                checks["area"] = ((area - self.space.max_area_mm2) / self.space.max_area_mm2,
+                                  f"area {area:.3f} mm2 > {self.space.max_area_mm2}")
+            if self.space.max_pes:
+                pes = hardware.pe_x * hardware.pe_y
+                checks["pes"] = (pes - self.space.max_pes, f"{pes} PEs > {self.space.max_pes}")
         for key, (value, _) in checks.items():
             trial.set_constraint(key, value)
         broken = [why for value, why in checks.values() if value > 0]
         reason = "; ".join(broken)
         return {"spec": spec.to_dict(), "feasible": not broken, "reason": reason, "peak_activation_bytes": peak,
-                "parameters": params}
+                "parameters": params, **extra}
 
 
 @lru_cache(maxsize=2)
@@ -149,12 +170,14 @@ def run_trial(config: dict, settings: SearchSettings) -> None:
 
     from codesign.cost import CostCache
     from codesign.profile import profile_workload
+    from codesign.quantize import quantized_accuracy
     from codesign.train import build_model, train
     from codesign.workload import trace
 
     start = time.perf_counter()
     spec_dict = config.get("spec")
     planned = spec_dict["sgd"]["epochs"] if spec_dict else 0
+    area = {"area_mm2": config["area_mm2"]} if "area_mm2" in config else {}
     if not config.get("feasible"):
         tune.report({**WORST, "status": "infeasible", "epoch": 0, "planned_epochs": planned,
                      "peak_activation_bytes": config.get("peak_activation_bytes", 0), "rubric_points": 0,
@@ -163,7 +186,8 @@ def run_trial(config: dict, settings: SearchSettings) -> None:
     spec = CandidateSpec.from_dict(spec_dict, "trial spec")
     rubric = load_rubric(settings.rubric)
     model = build_model(spec)
-    net = profile_workload(trace(model, (1, *spec.input_shape)), load_arch(settings.arch), cache=CostCache())
+    arch = trial_arch(settings, load_space(settings.space), config.get("hardware"))
+    net = profile_workload(trace(model, (1, *spec.input_shape)), arch, cache=CostCache())
     cpus = settings.cpus_per_trial or 1
     torch.set_num_threads(max(1, int(cpus)))
     device = "cuda" if settings.gpus_per_trial > 0 and torch.cuda.is_available() else "cpu"
@@ -171,12 +195,17 @@ def run_trial(config: dict, settings: SearchSettings) -> None:
                     settings.train_size)
     common = {"energy_pj": net.energy_pj, "cycles": net.cycles, "peak_activation_bytes": net.peak_activation_bytes,
               "parameters": net.workload.parameters, "macs": net.workload.macs, "planned_epochs": planned,
-              "reason": ""}
+              "reason": "", **area}
 
     def on_epoch(m) -> None:
-        score = net.score(rubric, error=1.0 - m.val_accuracy)
-        tune.report({**common, "val_accuracy": m.val_accuracy, "epoch": m.epoch, "train_loss": m.train_loss,
-                     "status": "ok" if m.epoch >= planned else "running", "rubric_points": score.total,
+        done = m.epoch >= planned
+        metrics = {"val_accuracy": m.val_accuracy}
+        if done and arch.word_bits < 16:  # the design as the narrow-word accelerator would run it
+            metrics = {"val_accuracy": quantized_accuracy(model, data, data.val, arch.word_bits),
+                       "val_accuracy_float": m.val_accuracy}
+        score = net.score(rubric, error=1.0 - metrics["val_accuracy"])
+        tune.report({**common, **metrics, "epoch": m.epoch, "train_loss": m.train_loss,
+                     "status": "ok" if done else "running", "rubric_points": score.total,
                      "train_seconds": time.perf_counter() - start})
 
     result = train(model, data, spec.sgd, rubric, on_epoch=on_epoch)
@@ -231,6 +260,10 @@ def trial_row(trial_id: str, config: dict, last: dict | None, status: str, error
            "macs": last.get("macs", math.nan), "epochs_done": last.get("epoch", 0),
            "rubric_points": last.get("rubric_points", 0), "train_seconds": last.get("train_seconds", math.nan),
            "trial_seconds": last.get("time_total_s", math.nan)}
+    if config.get("hardware"):
+        row.update(config["hardware"])
+        row["area_mm2"] = config.get("area_mm2", math.nan)
+        row["val_accuracy_float"] = last.get("val_accuracy_float", row["val_accuracy"])
     row.update(spec_columns(config.get("spec")))
     row["reason"] = error or last.get("reason") or config.get("reason", "")
     row["spec"] = json.dumps(config.get("spec")) if config.get("spec") else ""
@@ -317,8 +350,9 @@ def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
     if (run_dir / "search.json").is_file():
         raise CodesignError(f"{run_dir} already holds a search: pass --resume to continue it or --name to start another")
     settings = dataclasses.replace(settings, space=str(resolve_space_path(settings.space).resolve()))
-    load_space(settings.space)
-    load_arch(settings.arch)
+    space = load_space(settings.space)
+    settings = dataclasses.replace(settings, objectives=space.objectives)
+    load_arch(space.hardware_base or settings.arch)
     load_rubric(settings.rubric)
     locate_dataset(settings.dataset, Path(settings.data_dir) if settings.data_dir else None, download=True)
     if settings.concurrency < 1:
@@ -360,8 +394,9 @@ def run_search(settings: SearchSettings, resume: bool = False) -> pd.DataFrame:
         if resume and tune.Tuner.can_restore(str(ray_dir)):
             tuner = tune.Tuner.restore(str(ray_dir), trainable, resume_unfinished=True, resume_errored=True)
         else:
-            search = OptunaSearch(space=SpaceSampler(settings), metric=METRICS, mode=MODES,
-                                  sampler=_sampler(settings.sampler, settings.seed))
+            columns = objective_columns(settings.objectives)
+            search = OptunaSearch(space=SpaceSampler(settings), metric=[c for c, _ in columns],
+                                  mode=[m for _, m in columns], sampler=_sampler(settings.sampler, settings.seed))
             scheduler = None
             if settings.asha:
                 scheduler = ASHAScheduler(time_attr="epoch", metric="val_accuracy", mode="max",

@@ -16,8 +16,15 @@ Schema (see search_spaces/*.yaml):
     sgd:
       lr: {float: [0.01, 0.2], log: true}
       epochs: {int: [2, 6]}
+    hardware:                        # optional: search the accelerator too (codesign/hardware.py)
+      base: simple_weight_stationary # the arch whose energies are scaled (a name or a YAML path)
+      pe_x: {choice: [8, 16, 32]}    # also pe_y, weight_spad_depth, glb_depth, glb_bandwidth, word_bits;
+      word_bits: {choice: [8, 16]}   # a key left out keeps the base's value
+    objectives: [accuracy, energy, latency, area]   # default: the first three
     constraints:                     # optional, besides the rubric's
       max_parameters: 500000
+      max_area_mm2: 2.5              # hardware budgets (joint search only)
+      max_pes: 256
 
 A value is a constant, `{choice: [...]}`, `{int: [low, high]}` (optional `log`, `step`) or
 `{float: [low, high]}` (optional `log`, `step`).
@@ -30,8 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codesign.arch import load_arch
 from codesign.data import DATASETS
 from codesign.errors import CodesignError
+from codesign.hardware import HardwareParams
+from codesign.pareto import COLUMNS
 from codesign.network import ACTIVATIONS, CONV_KINDS, POOLS, SCHEDULES, CandidateSpec, ConvStage, SGDConfig
 from codesign.yamlfile import read_yaml, resolve_yaml
 
@@ -39,8 +49,10 @@ SPACE_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
 _STAGE_FIELDS = {f.name: f for f in dataclasses.fields(ConvStage)}
 _SGD_FIELDS = {f.name: f for f in dataclasses.fields(SGDConfig) if f.name != "seed"}
 _NETWORK_KEYS = {"depth", "stage", "stages", "head_width", "head_depth", "global_pool", "dropout"}
-_TOP_KEYS = {"name", "description", "dataset", "network", "sgd", "constraints"}
-_CONSTRAINT_KEYS = {"max_parameters", "max_layers"}
+_TOP_KEYS = {"name", "description", "dataset", "network", "sgd", "hardware", "objectives", "constraints"}
+_CONSTRAINT_KEYS = {"max_parameters", "max_layers", "max_area_mm2", "max_pes"}
+_HARDWARE_FIELDS = {f.name for f in dataclasses.fields(HardwareParams)}
+OBJECTIVES = tuple(COLUMNS)
 _ALLOWED = {"kind": CONV_KINDS, "pool": POOLS, "activation": tuple(ACTIVATIONS), "schedule": SCHEDULES}
 
 
@@ -127,6 +139,17 @@ class SearchSpace:
     max_parameters: int | None = None
     max_layers: int | None = None
     source: str = "<space>"
+    hardware: dict[str, Param] | None = None  # None: the fixed --arch (the rubric's mode)
+    hardware_base: str | None = None
+    objectives: tuple[str, ...] = OBJECTIVES[:3]
+    max_area_mm2: float | None = None
+    max_pes: int | None = None
+
+    def sample_hardware(self, trial: Any) -> HardwareParams | None:
+        """Draw the accelerator's sizes (None when this space keeps the hardware fixed)."""
+        if self.hardware is None:
+            return None
+        return HardwareParams(**{name: int(p.sample(trial, f"hw_{name}")) for name, p in self.hardware.items()})
 
     def sample(self, trial: Any, input_shape: tuple[int, int, int], num_classes: int, seed: int) -> CandidateSpec:
         """Define-by-run: draw one candidate (stage parameters exist only for the stages drawn)."""
@@ -201,13 +224,52 @@ def load_space(name_or_path: str | Path | None = None) -> SearchSpace:
         _check_options(p, k, f"sgd.{k}", source)
     constraints = raw.get("constraints") or {}
     _unknown(constraints, _CONSTRAINT_KEYS, "constraints", source)
+    hardware, base = _hardware(raw.get("hardware"), path)
+    objectives = raw.get("objectives", list(OBJECTIVES[:3]))
+    if (not isinstance(objectives, list) or not objectives or any(o not in OBJECTIVES for o in objectives)
+            or len(set(objectives)) != len(objectives)):
+        raise CodesignError(f"{source}: `objectives` must list some of {', '.join(OBJECTIVES)} once each")
+    if "area" in objectives and hardware is None:
+        raise CodesignError(f"{source}: the `area` objective needs a `hardware` section (fixed hardware has one area)")
+    for key in ("max_area_mm2", "max_pes"):
+        value = constraints.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            raise CodesignError(f"{source}: `constraints.{key}` must be a positive number")
     dataset = raw.get("dataset", "cifar10")
     if dataset not in DATASETS:
         raise CodesignError(f"{source}: `dataset` {dataset!r} is not one of {', '.join(DATASETS)}")
     return SearchSpace(name=str(raw.get("name", path.stem)), dataset=dataset, depth=depth, stage=stage,
                        stage_overrides=tuple(overrides), network=net, sgd=sgd,
                        max_parameters=constraints.get("max_parameters"), max_layers=constraints.get("max_layers"),
-                       source=source)
+                       source=source, hardware=hardware, hardware_base=base, objectives=tuple(objectives),
+                       max_area_mm2=constraints.get("max_area_mm2"), max_pes=constraints.get("max_pes"))
+
+
+def _hardware(raw: Any, path: Path) -> tuple[dict[str, Param] | None, str | None]:
+    """The `hardware` section: a base arch (a name, or a YAML path relative to the space file) and sizes."""
+    source = str(path)
+    if raw is None:
+        return None, None
+    _unknown(raw, _HARDWARE_FIELDS | {"base"}, "hardware", source)
+    params = {k: _param(v, f"hardware.{k}", source) for k, v in raw.items() if k != "base"}
+    for name, p in params.items():
+        values = p.options() if p.kind in ("fixed", "choice") else (p.low, p.high)
+        if p.kind == "float" or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+            raise CodesignError(f"{source}: `hardware.{name}` takes positive whole numbers")
+        try:
+            [HardwareParams(**{name: v}) for v in values]
+        except CodesignError as exc:
+            raise CodesignError(f"{source}: {str(exc).replace('hardware `', '`hardware.')}") from None
+    base = raw.get("base")
+    if base is not None and not isinstance(base, str):
+        raise CodesignError(f"{source}: `hardware.base` must be an arch name or a YAML path")
+    if base is not None and Path(base).suffix in (".yaml", ".yml") and not Path(base).is_absolute():
+        base = str((path.parent / base).resolve())
+    try:
+        load_arch(base)
+    except CodesignError as exc:
+        raise CodesignError(f"{source}: `hardware.base`: {exc}") from None
+    return params, base
 
 
 def _unknown(raw: Any, allowed: set[str], where: str, source: str) -> None:

@@ -13,11 +13,11 @@ from codesign.errors import CodesignError
 def resolve_yaml(name_or_path: str | Path, folder: Path, what: str) -> Path:
     """A YAML path, or the stem of a built-in file in `folder`; `what` names the kind in errors."""
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    builtin = folder / f"{name_or_path}.yaml"
+    if path.suffix in (".yaml", ".yml") or path.is_file() or (path.exists() and not builtin.is_file()):
         if not path.is_file():
             raise CodesignError(f"{path}: {what} file not found (give a YAML path or a name in {folder})")
         return path
-    builtin = folder / f"{name_or_path}.yaml"
     if not builtin.is_file():
         names = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
         raise CodesignError(f"unknown {what} {str(name_or_path)!r} (built-in: {names}; or give a YAML path)")

@@ -2,20 +2,23 @@
 
 One interface for every engine: `cost_of(layers, arch, engine)` returns a LayerCost per layer, going
 through the persistent cache so that no layer is ever mapped twice. Engines: `analytic` (our
-Timeloop-exact model and exhaustive mapper, milliseconds) and `timeloop` (the real timeloop-mapper,
-about a minute per layer, run in parallel over layers).
+Timeloop-exact model and exhaustive mapper, milliseconds), `timeloop` (the real timeloop-mapper,
+about a minute per layer) and `accelforge` (AccelForge, Timeloop's successor); the two real engines
+run in parallel over layers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from codesign.arch import Arch
+from codesign.cost.accelforge import accelforge_cost, interpreter
 from codesign.cost.analytic import analytic_cost
 from codesign.cost.cache import CostCache
 from codesign.cost.layer_cost import LayerCost
@@ -23,8 +26,9 @@ from codesign.cost.timeloop import mapper_binary, timeloop_cost
 from codesign.errors import CodesignError
 from codesign.workload import Layer
 
-ENGINES: dict[str, Callable[..., LayerCost]] = {"analytic": analytic_cost, "timeloop": timeloop_cost}
-_EXTERNAL = {"timeloop"}  # slow engines that run in separate processes: map their layers in parallel
+ENGINES: dict[str, Callable[..., LayerCost]] = {"analytic": analytic_cost, "timeloop": timeloop_cost,
+                                                "accelforge": accelforge_cost}
+_EXTERNAL = {"timeloop", "accelforge"}  # slow engines that run in separate processes: map their layers in parallel
 
 
 def cost_of(layers: list[Layer] | tuple[Layer, ...], arch: Arch, engine: str = "analytic",
@@ -43,20 +47,39 @@ def cost_of(layers: list[Layer] | tuple[Layer, ...], arch: Arch, engine: str = "
     missing = [i for i, c in enumerate(costs) if c is None]
     if engine == "timeloop" and missing:
         mapper_binary()  # fail before any work when it is missing
+    if engine == "accelforge" and missing:
+        interpreter()
+    run = partial(_timed, run)
+    failures: list[CodesignError] = []
     if engine in _EXTERNAL and len(missing) > 1:
         from tqdm import tqdm
 
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             futures = {i: pool.submit(run, layers[i], arch) for i in missing}
             for i in tqdm(missing, desc=f"{engine} layers", unit="layer", disable=not progress):
-                costs[i] = futures[i].result()
+                try:
+                    costs[i] = futures[i].result()
+                except CodesignError as exc:  # keep the other layers' hour of work: cache them, then report
+                    failures.append(exc)
     else:
         for i in missing:
             costs[i] = run(layers[i], arch)
     if cache is not None:
         for i in missing:
-            cache.put(keys[i], costs[i])
+            if costs[i] is not None:
+                cache.put(keys[i], costs[i])
+    if failures:
+        more = f" (and {len(failures) - 1} more layers failed; the others are cached)" if len(failures) > 1 else ""
+        raise CodesignError(f"{failures[0]}{more}")
     return costs
+
+
+def _timed(run: Callable[..., LayerCost], layer: Layer, arch: Arch) -> LayerCost:
+    start = time.perf_counter()
+    cost = run(layer, arch)
+    if not cost.seconds:
+        cost.seconds = time.perf_counter() - start
+    return cost
 
 
 __all__ = ["ENGINES", "CostCache", "LayerCost", "cost_of"]

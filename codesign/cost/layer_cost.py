@@ -21,6 +21,7 @@ class LayerCost:
     level_energy_pj: dict[str, float] = field(default_factory=dict)
     mapping: str = ""
     timeloop_mapping: dict | None = None
+    seconds: float = 0.0  # how long the engine took to map this layer when it was computed
 
     def to_dict(self) -> dict:
         """JSON-friendly form (also what the cache stores)."""
