@@ -60,11 +60,13 @@ def cmd_profile(args: argparse.Namespace) -> int:
                           "timeloop-map")
     else:
         cache = None if args.no_cache else CostCache(args.cache)
-        options = {"timeloop_lab": args.timeloop_lab, "progress": not args.json} if args.engine == "timeloop" else {}
+        options = {"progress": not args.json} if args.engine != "analytic" else {}
+        if args.engine == "timeloop":
+            options["timeloop_lab"] = args.timeloop_lab
         net = profile_workload(workload, arch, args.engine, cache, **options)
         if args.compare:
             if args.engine == "analytic":
-                raise CodesignError("--compare puts the analytic model beside another engine: add --engine timeloop")
+                raise CodesignError("--compare puts the analytic model beside another engine: add --engine accelforge or timeloop")
             print(format_comparison(profile_workload(workload, arch, "analytic", cache), net))
             return 0
     if args.json:

@@ -65,20 +65,21 @@ def profile_workload(workload: Workload, arch: Arch, engine: str = "analytic", c
 
 
 def format_comparison(base: NetworkCost, other: NetworkCost) -> str:
-    """Per layer, analytic vs another engine: cycles and energy side by side with the % difference."""
+    """Per layer, analytic vs another engine: cycles and energy side by side with the % difference, and the
+    seconds the other engine took to map the layer (when it was first mapped; later runs read the cache)."""
     def pct(a: float, b: float) -> str:
         return f"{(b - a) / a:+7.1%}" if a else "    n/a"
 
     head = f"{'#':>2}  {'shape':<30} {'n':>2} {base.engine + ' cyc':>13} {other.engine + ' cyc':>13} {'diff':>7} " \
-           f"{base.engine + ' uJ':>12} {other.engine + ' uJ':>12} {'diff':>7}"
+           f"{base.engine + ' uJ':>12} {other.engine + ' uJ':>12} {'diff':>7} {'map s':>7}"
     lines = [head, "-" * len(head)]
     for i, (layer, a, b) in enumerate(zip(base.workload.layers, base.costs, other.costs), 1):
         lines.append(f"{i:>2}  {layer.shape:<30} {layer.count:>2} {a.cycles:>13,} {b.cycles:>13,} "
                      f"{pct(a.cycles, b.cycles)} {a.energy_pj / 1e6:>12.2f} {b.energy_pj / 1e6:>12.2f} "
-                     f"{pct(a.energy_pj, b.energy_pj)}")
+                     f"{pct(a.energy_pj, b.energy_pj)} {b.seconds:>7.1f}")
     lines.append("-" * len(head))
     lines.append(f"{'total':<36} {base.cycles:>13,} {other.cycles:>13,} {pct(base.cycles, other.cycles)} "
-                 f"{base.energy_pj / 1e6:>12.2f} {other.energy_pj / 1e6:>12.2f} {pct(base.energy_pj, other.energy_pj)}")
+                 f"{base.energy_pj / 1e6:>12.2f} {other.energy_pj / 1e6:>12.2f} {pct(base.energy_pj, other.energy_pj)} {sum(c.seconds for c in other.costs):>7.1f}")
     return "\n".join(lines)
 
 

@@ -69,8 +69,9 @@ def cost_of(layers: list[Layer] | tuple[Layer, ...], arch: Arch, engine: str = "
             if costs[i] is not None:
                 cache.put(keys[i], costs[i])
     if failures:
-        more = f" (and {len(failures) - 1} more layers failed; the others are cached)" if len(failures) > 1 else ""
-        raise CodesignError(f"{failures[0]}{more}")
+        more = f"; {len(failures) - 1} more layers failed" if len(failures) > 1 else ""
+        kept = "; the finished layers are cached" if cache is not None and len(failures) < len(missing) else ""
+        raise CodesignError(f"{failures[0]}{more}{kept}")
     return costs
 
 
