@@ -58,6 +58,9 @@ def test_layers_become_einsums():
                       "O": {"M": "m", "P": "p", "Q": "q"}}
     fc = workload(_layer(C=84, M=10), 16)["workload"]
     assert set(fc["iteration_space_shape"]) == {"c", "m"}
+    # a 1-channel input still has c, so the X axis's `~c == 1` bound keeps P, Q, R, S off the array
+    gray = workload(_layer(C=1, M=8, P=28, Q=28, R=3, S=3), 16)["workload"]
+    assert gray["iteration_space_shape"]["c"] == "0 <= c < 1"
     dw = workload(_layer(C=32, M=32, P=8, Q=8, R=3, S=3, kind="depthwise"), 8)["workload"]
     access = {t["name"]: t["projection"] for t in dw["einsums"][0]["tensor_accesses"]}
     assert "m" not in dw["iteration_space_shape"] and access["O"] == {"M": "c", "P": "p", "Q": "q"}

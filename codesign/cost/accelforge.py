@@ -90,10 +90,12 @@ def arch_yaml(arch: Arch, depthwise: bool) -> str:
 
 
 def workload(layer: Layer, word_bits: int) -> dict:
-    """The layer as one AccelForge Einsum (rank variables of size 1 left out; depthwise has no m)."""
+    """The layer as one AccelForge Einsum (size-1 rank variables left out but c and m; depthwise has no m)."""
     sizes = {"c": layer.C, "m": 1 if layer.depthwise else layer.M, "p": layer.P, "q": layer.Q,
              "r": layer.R, "s": layer.S}
-    present = {v: n for v, n in sizes.items() if n > 1}
+    # c and m stay even at size 1: the PE array's loop bounds name them ("~c": X carries only input channels)
+    keep = {"c"} if layer.depthwise else {"c", "m"}
+    present = {v: n for v, n in sizes.items() if n > 1 or v in keep}
 
     def term(scale: int, var: str) -> list[str]:
         return [] if var not in present else [var if scale == 1 else f"{scale}*{var}"]
@@ -108,8 +110,6 @@ def workload(layer: Layer, word_bits: int) -> dict:
     weights = project({"C": term(1, "c"), "M": [] if layer.depthwise else term(1, "m"),
                        "R": term(1, "r"), "S": term(1, "s")})
     outputs = project({"M": term(1, out_channel), "P": term(1, "p"), "Q": term(1, "q")})
-    if not present:  # a 1-MAC layer still needs one rank variable
-        present, inputs, weights, outputs = {"c": 1}, {"C": "c"}, {"C": "c"}, {"C": "c"}
     return {"workload": {
         "iteration_space_shape": {v: f"0 <= {v} < {n}" for v, n in present.items()},
         "bits_per_value": {"All": word_bits},
