@@ -328,7 +328,9 @@ def _sampler(name: str, seed: int):
     import optuna
 
     if name == "tpe":
-        return optuna.samplers.TPESampler(multivariate=True, seed=seed, n_startup_trials=8)
+        # group=True: per-stage parameters exist only for the stages a trial has (conditional space);
+        # grouping lets multivariate TPE model each subspace jointly (bench_search: 1.21-1.28x random).
+        return optuna.samplers.TPESampler(multivariate=True, group=True, seed=seed, n_startup_trials=8)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=16)
     if name == "random":
