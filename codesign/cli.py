@@ -200,11 +200,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_arch(args: argparse.Namespace) -> int:
     """codesign arch: a derived accelerator (other sizes, scaled energies and area) as a YAML file."""
-    from codesign.hardware import HardwareParams, area_mm2, arch_yaml, derive_arch, write_arch
+    from codesign.hardware import FIELDS, HardwareParams, area_mm2, arch_yaml, derive_arch, write_arch
 
     base = load_arch(args.base)
-    given = {k: getattr(args, k) for k in ("pe_x", "pe_y", "weight_spad_depth", "glb_depth", "glb_bandwidth",
-                                           "word_bits") if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
     arch = derive_arch(base, dataclasses.replace(HardwareParams.of(base), **given), args.name)
     if args.out:
         write_arch(arch, Path(args.out))

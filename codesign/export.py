@@ -3,7 +3,6 @@ and a README with its scores and training recipe."""
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 import shutil
@@ -17,7 +16,7 @@ from torch import nn
 
 from codesign.arch import Arch
 from codesign.errors import CodesignError
-from codesign.hardware import HardwareParams, area_mm2, write_arch
+from codesign.hardware import FIELDS as HARDWARE_FIELDS, HardwareParams, area_mm2, write_arch
 from codesign.network import CandidateSpec
 
 _HEADER = '''"""{title}
@@ -172,11 +171,10 @@ def _trial_arch(run_dir: Path, row: dict) -> Arch | None:
     from codesign.search import SearchSettings, trial_arch
     from codesign.space import load_space
 
-    names = [f.name for f in dataclasses.fields(HardwareParams)]
-    if any(pd.isna(row.get(name, float("nan"))) for name in names):
+    if any(pd.isna(row.get(name, float("nan"))) for name in HARDWARE_FIELDS):
         return None
     settings = SearchSettings.load(run_dir)
-    return trial_arch(settings, load_space(settings.space), {name: int(row[name]) for name in names})
+    return trial_arch(settings, load_space(settings.space), {name: int(row[name]) for name in HARDWARE_FIELDS})
 
 
 def export(design: Design, out: Path, onnx: bool = False) -> list[Path]:

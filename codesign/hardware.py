@@ -67,6 +67,9 @@ class HardwareParams:
         return f"ws{self.pe_x}x{self.pe_y}-s{self.weight_spad_depth}-g{glb}-b{self.glb_bandwidth}-w{self.word_bits}"
 
 
+FIELDS = tuple(f.name for f in dataclasses.fields(HardwareParams))  # the sizes a joint search may vary
+
+
 def register_energy_pj(word_bits: int) -> float:
     """Timeloop's PAT SRAM fallback for a 1-entry register of `word_bits` (0.9749725 pJ at 16 bits)."""
     return (1 + (5 / 99.5) * (word_bits / 8192 - 0.5)) * word_bits / 16

@@ -9,11 +9,12 @@ from pathlib import Path
 import pandas as pd
 
 from codesign.errors import CodesignError
+from codesign.hardware import FIELDS as HARDWARE_FIELDS
 from codesign.pareto import OBJECTIVES, eligible, objective_columns, pareto_front
 
 _LABELS = {"val_accuracy": "validation accuracy", "energy_mj": "energy (mJ)", "cycles": "latency (cycles)",
            "area_mm2": "area (mm²)"}
-_HARDWARE = ["pe_x", "pe_y", "weight_spad_depth", "glb_depth", "glb_bandwidth", "word_bits", "area_mm2"]
+_HARDWARE = [*HARDWARE_FIELDS, "area_mm2"]
 FRONT_COLOR, DOMINATED_COLOR = "#d62728", "#9e9e9e"
 _COLORS = {"Pareto front": FRONT_COLOR, "dominated": DOMINATED_COLOR}
 _SHOWN = ["trial_id", "status", "rubric_points", "val_accuracy", "energy_mj", "cycles", "peak_activation_bytes",

@@ -110,6 +110,7 @@ class SpaceSampler:
         self.space = load_space(settings.space)
         self.rubric = load_rubric(settings.rubric)
         self.info = DATASETS[settings.dataset]
+        self.base_arch = load_arch(self.space.hardware_base or settings.arch) if self.space.hardware else None
 
     def __call__(self, trial: Any) -> dict[str, Any]:
         from codesign.workload import trace
@@ -119,7 +120,9 @@ class SpaceSampler:
         except CodesignError as exc:  # e.g. the stages shrink the image to nothing
             trial.set_constraint("buildable", 1.0)
             return {"spec": None, "feasible": False, "reason": str(exc).split(": ", 1)[-1]}
-        hardware = self.space.sample_hardware(trial)
+        hardware = None
+        if self.base_arch is not None:
+            hardware = self.space.sample_hardware(trial, HardwareParams.of(self.base_arch))
         workload = trace(spec.build(), (1, *spec.input_shape))
         limit = self.rubric.peak_activation_limit_bytes
         peak, params = workload.peak_activation_bytes, workload.parameters
@@ -137,7 +140,7 @@ class SpaceSampler:
             checks["layers"] = (layers - self.space.max_layers, f"{layers} layers > {self.space.max_layers}")
         extra: dict[str, Any] = {}
         if hardware is not None:
-            area = area_mm2(trial_arch(self.settings, self.space, dataclasses.asdict(hardware)))
+            area = area_mm2(derive_arch(self.base_arch, hardware))
             extra = {"hardware": dataclasses.asdict(hardware), "area_mm2": area}
             if self.space.max_area_mm2:
                 checks["area"] = ((area - self.space.max_area_mm2) / self.space.max_area_mm2,

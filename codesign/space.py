@@ -40,7 +40,7 @@ from typing import Any
 from codesign.arch import load_arch
 from codesign.data import DATASETS
 from codesign.errors import CodesignError
-from codesign.hardware import HardwareParams
+from codesign.hardware import FIELDS as HARDWARE_FIELDS, HardwareParams
 from codesign.pareto import COLUMNS
 from codesign.network import ACTIVATIONS, CONV_KINDS, POOLS, SCHEDULES, CandidateSpec, ConvStage, SGDConfig
 from codesign.yamlfile import read_yaml, resolve_yaml
@@ -51,7 +51,6 @@ _SGD_FIELDS = {f.name: f for f in dataclasses.fields(SGDConfig) if f.name != "se
 _NETWORK_KEYS = {"depth", "stage", "stages", "head_width", "head_depth", "global_pool", "dropout"}
 _TOP_KEYS = {"name", "description", "dataset", "network", "sgd", "hardware", "objectives", "constraints"}
 _CONSTRAINT_KEYS = {"max_parameters", "max_layers", "max_area_mm2", "max_pes"}
-_HARDWARE_FIELDS = {f.name for f in dataclasses.fields(HardwareParams)}
 OBJECTIVES = tuple(COLUMNS)
 _ALLOWED = {"kind": CONV_KINDS, "pool": POOLS, "activation": tuple(ACTIVATIONS), "schedule": SCHEDULES}
 
@@ -145,11 +144,12 @@ class SearchSpace:
     max_area_mm2: float | None = None
     max_pes: int | None = None
 
-    def sample_hardware(self, trial: Any) -> HardwareParams | None:
-        """Draw the accelerator's sizes (None when this space keeps the hardware fixed)."""
+    def sample_hardware(self, trial: Any, base: HardwareParams) -> HardwareParams | None:
+        """Draw the accelerator's sizes, keeping `base`'s where the space names none (None: fixed hardware)."""
         if self.hardware is None:
             return None
-        return HardwareParams(**{name: int(p.sample(trial, f"hw_{name}")) for name, p in self.hardware.items()})
+        drawn = {name: int(p.sample(trial, f"hw_{name}")) for name, p in self.hardware.items()}
+        return dataclasses.replace(base, **drawn)
 
     def sample(self, trial: Any, input_shape: tuple[int, int, int], num_classes: int, seed: int) -> CandidateSpec:
         """Define-by-run: draw one candidate (stage parameters exist only for the stages drawn)."""
@@ -250,7 +250,7 @@ def _hardware(raw: Any, path: Path) -> tuple[dict[str, Param] | None, str | None
     source = str(path)
     if raw is None:
         return None, None
-    _unknown(raw, _HARDWARE_FIELDS | {"base"}, "hardware", source)
+    _unknown(raw, set(HARDWARE_FIELDS) | {"base"}, "hardware", source)
     params = {k: _param(v, f"hardware.{k}", source) for k, v in raw.items() if k != "base"}
     for name, p in params.items():
         values = p.options() if p.kind in ("fixed", "choice") else (p.low, p.high)

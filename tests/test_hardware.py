@@ -104,6 +104,21 @@ def test_area_and_pe_budgets_are_checked_before_training(tmp_path):
     assert base["hardware"] == {**vars(HardwareParams()), "pe_x": 16}
 
 
+def test_sizes_a_space_leaves_out_are_the_base_archs(tmp_path):
+    small = derive_arch(BASE, HardwareParams(pe_x=8, glb_depth=16384), name="small")
+    write_arch(small, tmp_path / "small.yaml")
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({
+        "dataset": "fashion-mnist", "network": {"depth": 1, "stage": {"channels": 4}}, "sgd": {"epochs": 1},
+        "hardware": {"base": "small.yaml", "word_bits": {"choice": [8, 16]}}}))
+    sampler = SpaceSampler(SearchSettings(name="t", space=str(tmp_path / "s.yaml"), dataset="fashion-mnist"))
+    study = optuna.create_study(directions=["maximize", "minimize", "minimize"])
+    study.enqueue_trial({"depth": 1, "hw_word_bits": 8})
+    config = sampler(study.ask())
+    assert config["hardware"] == {**vars(HardwareParams.of(small)), "word_bits": 8}
+    assert config["hardware"]["pe_x"] == 8 and config["hardware"]["glb_depth"] == 16384
+    assert config["area_mm2"] == pytest.approx(area_mm2(derive_arch(small, HardwareParams(**config["hardware"]))))
+
+
 def _toy_data(n=512):
     torch.manual_seed(0)
     x = torch.randint(0, 256, (n, 1, 8, 8), dtype=torch.uint8)
