@@ -2,7 +2,7 @@
 
 Prints figures, not pass/fail: these machines are noisy. The baseline measured in the same run is the
 same search without the mapspace reductions (every loop order at every level, every keep/bypass
-choice evaluated separately); the recorded Timeloop wall time per layer (../shared/reference/dev.csv,
+choice evaluated separately); the recorded Timeloop wall time per layer (tests/data/timeloop/dev.csv,
 timeloop-mapper with the lab's settings on this kind of machine) is printed beside it.
 
     python benchmarks/bench_cost.py [--repeat 5]
@@ -22,10 +22,10 @@ from torch import nn
 
 from codesign.arch import load_arch
 from codesign.cost import CostCache, cost_of
-from codesign.cost import mapspace
+from codesign.cost.analytic import mapspace
 from codesign.workload import trace
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "dev.csv"
+REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "timeloop" / "dev.csv"
 
 
 def cifar_net() -> nn.Module:

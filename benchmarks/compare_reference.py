@@ -1,6 +1,6 @@
 """Per reference layer: Timeloop's cycles/energy, ours under its mapping, and our mapper's best.
 
-    python benchmarks/compare_reference.py [--reference ../shared/reference]
+    python benchmarks/compare_reference.py [--reference tests/data/timeloop]
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from codesign.arch import load_arch
-from codesign.cost.analytic import best_mapping
-from codesign.cost.nest import evaluate
-from codesign.cost.timeloop_map import load_timeloop_map
+from codesign.cost.analytic.exhaustive import best_mapping
+from codesign.cost.analytic.nest import evaluate
+from codesign.cost.analytic.timeloop_map import load_timeloop_map
 from codesign.workload import Layer
 
 KINDS = {"conv": "conv", "dwconv": "depthwise", "fc": "linear"}
@@ -21,7 +21,7 @@ KINDS = {"conv": "conv", "dwconv": "depthwise", "fc": "linear"}
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--reference", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "reference")
+    parser.add_argument("--reference", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "data" / "timeloop")
     args = parser.parse_args()
     arch = load_arch()
     print(f"{'layer':<12} {'TL cycles':>9} {'TL uJ':>8} | {'same-map err':>12} | {'ours cycles':>11} {'ours uJ':>8} "

@@ -13,10 +13,8 @@ from pathlib import Path
 import torch
 
 from codesign.arch import load_arch
-from codesign.cost import ENGINES, CostCache
-from codesign.cost.layer_cost import cost_from_evaluation
-from codesign.cost.nest import evaluate
-from codesign.cost.timeloop_map import load_timeloop_map
+from codesign.cost import ENGINES, CostCache, get_engine
+from codesign.cost.analytic import cost_under_mapping
 from codesign.data import DATASETS, load_dataset
 from codesign.errors import CodesignError
 from codesign.models import resolve_model
@@ -51,19 +49,12 @@ def cmd_profile(args: argparse.Namespace) -> int:
         if len(workload.layers) != 1:
             raise CodesignError(f"--timeloop-map evaluates one layer, but {args.model} has "
                                 f"{len(workload.layers)} distinct Conv2d/Linear layers")
-        layer = workload.layers[0]
-        nest = load_timeloop_map(args.timeloop_map, layer)
-        ev = evaluate(layer, arch, nest)
-        if not ev.valid[0]:
-            raise CodesignError(f"{args.timeloop_map}: the mapping overflows a buffer of {arch.name}")
-        net = NetworkCost(workload, arch, [cost_from_evaluation(layer, arch, nest, ev, "timeloop-map")],
+        net = NetworkCost(workload, arch, [cost_under_mapping(workload.layers[0], arch, args.timeloop_map)],
                           "timeloop-map")
     else:
         cache = None if args.no_cache else CostCache(args.cache)
-        options = {"progress": not args.json} if args.engine != "analytic" else {}
-        if args.engine == "timeloop":
-            options["timeloop_lab"] = args.timeloop_lab
-        net = profile_workload(workload, arch, args.engine, cache, **options)
+        engine = get_engine(args.engine, timeloop_lab=args.timeloop_lab)
+        net = profile_workload(workload, arch, engine, cache, progress=engine.parallel and not args.json)
         if args.compare:
             if args.engine == "analytic":
                 raise CodesignError("--compare puts the analytic model beside another engine: add --engine accelforge or timeloop")

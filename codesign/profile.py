@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from codesign.arch import Arch
-from codesign.cost import CostCache, LayerCost, cost_of
+from codesign.cost import CostCache, Engine, LayerCost, cost_of, get_engine
 from codesign.rubric import PJ_PER_MJ, Rubric, Score
 from codesign.workload import Layer, Workload
 
@@ -58,10 +58,11 @@ class NetworkCost:
         }
 
 
-def profile_workload(workload: Workload, arch: Arch, engine: str = "analytic", cache: CostCache | None = None,
-                     **engine_options) -> NetworkCost:
+def profile_workload(workload: Workload, arch: Arch, engine: Engine | str = "analytic", cache: CostCache | None = None,
+                     progress: bool = False) -> NetworkCost:
     """Cost every layer of `workload` on `arch`."""
-    return NetworkCost(workload, arch, cost_of(workload.layers, arch, engine, cache, **engine_options), engine)
+    engine = get_engine(engine) if isinstance(engine, str) else engine
+    return NetworkCost(workload, arch, cost_of(workload.layers, arch, engine, cache, progress), engine.name)
 
 
 def format_comparison(base: NetworkCost, other: NetworkCost) -> str:

@@ -12,7 +12,7 @@ import yaml
 
 from codesign.arch import load_arch
 from codesign.cli import main
-from codesign.cost.accelforge import arch_yaml, interpreter, workload
+from codesign.cost.external.accelforge import arch_yaml, interpreter, workload
 from codesign.workload import Layer
 
 FAKE = Path(__file__).resolve().parent / "fake_accelforge"
@@ -119,7 +119,7 @@ def _real_accelforge() -> bool:
 @pytest.mark.skipif(not _real_accelforge(), reason="AccelForge needs Python >= 3.12: set CODESIGN_ACCELFORGE_PYTHON")
 def test_real_accelforge_maps_a_small_layer(capsys):
     """With a real AccelForge: LeNet's last layer (84 -> 10) takes 6 cycles on the 16 x 16 array, as recorded."""
-    from codesign.cost.accelforge import accelforge_cost
+    from codesign.cost.external.accelforge import accelforge_cost
 
     cost = accelforge_cost(_layer(C=84, M=10), load_arch(None))
     recorded = next(r["result"] for r in RECORDED if r["iteration_space"] == {"c": 84, "m": 10})

@@ -44,7 +44,7 @@ def test_arch_typo_names_the_field(tmp_path):
 
 
 def test_arch_sizes_are_read_not_hardcoded(tmp_path):
-    from codesign.cost.analytic import best_mapping
+    from codesign.cost.analytic.exhaustive import best_mapping
     from codesign.workload import Layer
 
     data = yaml.safe_load((ARCH_DIR / "simple_weight_stationary.yaml").read_text())

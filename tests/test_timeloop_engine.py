@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from codesign.cli import main
-from codesign.cost.timeloop import constraints, problem
-from codesign.cost.timeloop_stats import load_stats
+from codesign.cost.external.timeloop import constraints, problem
+from codesign.cost.external.timeloop_stats import load_stats
 from tests.conftest import REFERENCE, layer_of, reference_rows
 
 ROWS = reference_rows()

@@ -1,4 +1,4 @@
-"""The analytic engine: exhaustive mapper over the constrained mapspace, lexicographic [cycles, energy]."""
+"""The exhaustive mapper: the best mapping in the constrained mapspace, lexicographic [cycles, energy]."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ import itertools
 import numpy as np
 
 from codesign.arch import Arch
-from codesign.cost.layer_cost import LayerCost, cost_from_evaluation
-from codesign.cost.mapspace import candidates, concatenate, spatial_choices
-from codesign.cost.nest import TENSORS, NestBatch, Prepared, evaluate, stretched_cycles
+from codesign.cost.analytic.mapspace import candidates, concatenate, spatial_choices
+from codesign.cost.analytic.nest import TENSORS, NestBatch, Prepared, evaluate, stretched_cycles
 from codesign.errors import CodesignError
 from codesign.workload import Layer
 
-ENGINE = "analytic"
 _KEEP_CHOICES = np.array(list(itertools.product([True, False], repeat=3)))  # (8, 3)
 _CHUNK_ROWS = 20000
 
@@ -71,7 +69,6 @@ def best_mapping(layer: Layer, arch: Arch) -> tuple[NestBatch, float, float]:
     return best[2], best[0], best[1]
 
 
-def analytic_cost(layer: Layer, arch: Arch) -> LayerCost:
-    """Search the mapspace of `layer` on `arch` and cost the best mapping."""
-    nest, _, _ = best_mapping(layer, arch)
-    return cost_from_evaluation(layer, arch, nest, evaluate(layer, arch, nest), ENGINE)
+def exhaustive_mapping(layer: Layer, arch: Arch) -> NestBatch:
+    """The mapper seam: the best mapping of `layer` on `arch` as a one-row nest."""
+    return best_mapping(layer, arch)[0]

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -120,10 +121,10 @@ def workload(layer: Layer, word_bits: int) -> dict:
             "renames": {"input": "I", "weight": "W", "output": "O"}}]}}
 
 
-def accelforge_cost(layer: Layer, arch: Arch, keep_dir: Path | None = None) -> LayerCost:
+def accelforge_cost(layer: Layer, arch: Arch) -> LayerCost:
     """Map one layer with AccelForge (in a worker process) and return its best mapping's cost."""
     python = interpreter()
-    folder = Path(tempfile.mkdtemp(prefix="accelforge-", dir=keep_dir))
+    folder = Path(tempfile.mkdtemp(prefix="accelforge-"))
     (folder / "arch.yaml").write_text(arch_yaml(arch, layer.depthwise))
     (folder / "workload.yaml").write_text(yaml.safe_dump(workload(layer, arch.word_bits), sort_keys=False))
     # -P: not the script folder on sys.path, where this module would shadow the accelforge package
@@ -136,10 +137,33 @@ def accelforge_cost(layer: Layer, arch: Arch, keep_dir: Path | None = None) -> L
         raise CodesignError(f"AccelForge failed on layer {layer.shape} (exit {run.returncode}): {last} "
                             f"(inputs kept in {folder})")
     result = json.loads(lines[-1])
-    if keep_dir is None:
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
     cycles = max(int(result["cycles"]), 1)
     return LayerCost(engine=ENGINE, energy_pj=result["energy_pj"], cycles=cycles,
-                     utilization=layer.macs / (cycles * arch.pe_array.x * arch.pe_array.y),
+                     utilization=layer.macs / (cycles * arch.pe_array.count),
                      level_energy_pj=result["level_energy_pj"], mapping=result["mapping"],
                      seconds=result["seconds"])
+
+
+@dataclass(frozen=True)
+class AccelForgeEngine:
+    """AccelForge's own mapper and model (2 s to 15 min per layer), in a Python >= 3.12 worker."""
+
+    name: str = ENGINE
+    parallel: bool = True
+
+    def unavailable(self) -> str | None:
+        """Why no interpreter with AccelForge can be found, or None."""
+        try:
+            interpreter()
+        except CodesignError as exc:
+            return str(exc)
+        return None
+
+    def cache_key(self, arch: Arch) -> str:
+        """AccelForge searches on its own terms: the engine name is the whole key."""
+        return ENGINE
+
+    def cost(self, layer: Layer, arch: Arch) -> LayerCost:
+        """Map `layer` with AccelForge."""
+        return accelforge_cost(layer, arch)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.cost.nest import (DIMS, DRAM, GLB, IREG, LEVEL_NAMES, OREG, SPAD, SPATIAL, TENSORS, WREG,
+from codesign.cost.analytic.nest import (DIMS, DRAM, GLB, IREG, LEVEL_NAMES, OREG, SPAD, SPATIAL, TENSORS, WREG,
                                 NestBatch)
 from codesign.errors import CodesignError
 from codesign.workload import Layer

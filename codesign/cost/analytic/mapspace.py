@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from codesign.arch import Arch
-from codesign.cost.nest import C, DRAM, GLB, M, N, P, Q, R, S, SPAD, SPATIAL, NestBatch
+from codesign.cost.analytic.nest import C, DRAM, GLB, M, N, P, Q, R, S, SPAD, SPATIAL, NestBatch
 from codesign.workload import Layer
 
 

@@ -9,17 +9,19 @@ are parsed into the same LayerCost every engine returns.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from codesign.arch import Arch
 from codesign.cost.layer_cost import LayerCost
-from codesign.cost.timeloop_stats import load_stats
+from codesign.cost.external.timeloop_stats import load_stats
 from codesign.errors import CodesignError
 from codesign.workload import Layer
 
@@ -27,10 +29,14 @@ ENGINE = "timeloop"
 MAPPER = "timeloop-mapper"
 INSTALL_HINT = ("timeloop-mapper is not on PATH: run codesign inside the lab's Timeloop/Accelergy Docker image "
                 "(or build Timeloop from source), or use --engine analytic, which reproduces its numbers")
-# The lab's 2023 mapper settings (../shared/reference/README.md section 5).
-MAPPER_SETTINGS = {"mapper": {"version": 0.3, "algorithm": "random-pruned", "optimization-metrics": ["delay", "energy"],
-                              "num-threads": 8, "timeout": 400, "victory-condition": 400,
-                              "max-permutations-per-if-visit": 8, "live-status": False}}
+
+
+def mapper_settings(arch: Arch) -> dict:
+    """timeloop-mapper's mapper section from the arch's (the lab's 2023 settings by default)."""
+    m = arch.mapper
+    return {"mapper": {"version": 0.3, "algorithm": "random-pruned", "optimization-metrics": list(m.optimization_metrics),
+                       "num-threads": m.num_threads, "timeout": m.timeout, "victory-condition": m.victory_condition,
+                       "max-permutations-per-if-visit": m.max_permutations_per_if_visit, "live-status": False}}
 
 
 def problem(layer: Layer) -> dict:
@@ -141,25 +147,15 @@ def layer_inputs(layer: Layer, arch: Arch, folder: Path, lab_dir: Path | None = 
             raise CodesignError(f"{lab_dir}: no arch/, mapper/ or {cons}/ YAML files (the lab's folder layout)")
         return files + [folder / "problem.yaml"]
     generated = {"arch.yaml": architecture(arch), "ert.yaml": energy_table(arch),
-                 "constraints.yaml": constraints(layer.depthwise), "mapper.yaml": MAPPER_SETTINGS}
+                 "constraints.yaml": constraints(layer.depthwise), "mapper.yaml": mapper_settings(arch)}
     for name, body in generated.items():
         (folder / name).write_text(yaml.safe_dump(body, sort_keys=False))
     return [folder / name for name in generated] + [folder / "problem.yaml"]
 
 
-def mapper_binary() -> str:
-    """Path of timeloop-mapper, or a one-line error saying how to get it."""
-    binary = shutil.which(MAPPER)
-    if binary is None:
-        raise CodesignError(INSTALL_HINT)
-    return binary
-
-
-def timeloop_cost(layer: Layer, arch: Arch, lab_dir: Path | None = None, keep_dir: Path | None = None) -> LayerCost:
+def timeloop_cost(layer: Layer, arch: Arch, binary: str, lab_dir: Path | None = None) -> LayerCost:
     """Run timeloop-mapper on one layer and read its stats."""
-    binary = mapper_binary()
-    lab_dir = lab_dir or (Path(os.environ["CODESIGN_TIMELOOP_LAB"]) if os.environ.get("CODESIGN_TIMELOOP_LAB") else None)
-    folder = Path(tempfile.mkdtemp(prefix="timeloop-", dir=keep_dir))
+    folder = Path(tempfile.mkdtemp(prefix="timeloop-"))
     files = layer_inputs(layer, arch, folder, lab_dir)
     run = subprocess.run([binary, *map(str, files)], cwd=folder, capture_output=True, text=True)
     stats_path = folder / "timeloop-mapper.stats.txt"
@@ -172,8 +168,39 @@ def timeloop_cost(layer: Layer, arch: Arch, lab_dir: Path | None = None, keep_di
     loops = [line.strip().lstrip("| ").strip() for line in map_path.read_text().splitlines()
              if "for " in line] if map_path.is_file() else []
     mapping = "; ".join(loop for loop in loops if not loop.endswith("[0:1)"))
-    if keep_dir is None:
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
     return LayerCost(engine=ENGINE, energy_pj=stats.energy_pj, cycles=stats.cycles,
-                     utilization=layer.macs / (stats.cycles * arch.pe_array.x * arch.pe_array.y),
+                     utilization=layer.macs / (stats.cycles * arch.pe_array.count),
                      level_energy_pj=stats.level_energy_pj, mapping=mapping)
+
+
+@dataclass(frozen=True)
+class TimeloopEngine:
+    """The real timeloop-mapper, about a minute per layer; `lab_dir` (or $CODESIGN_TIMELOOP_LAB) uses the
+    lab's own input files instead of ones written from the arch."""
+
+    lab_dir: Path | None = None
+    name: str = ENGINE
+    parallel: bool = True
+
+    def _lab_dir(self) -> Path | None:
+        named = self.lab_dir or os.environ.get("CODESIGN_TIMELOOP_LAB")
+        return Path(named) if named else None
+
+    def unavailable(self) -> str | None:
+        """The install hint when timeloop-mapper is not on PATH."""
+        return None if shutil.which(MAPPER) else INSTALL_HINT
+
+    def cache_key(self, arch: Arch) -> str:
+        """The lab folder's location when one is used, else the mapper settings written from the arch."""
+        lab = self._lab_dir()
+        if lab is not None:
+            return f"{ENGINE}-lab-{hashlib.sha256(str(lab.resolve()).encode()).hexdigest()[:8]}"
+        return f"{ENGINE}-{arch.mapper.digest}"
+
+    def cost(self, layer: Layer, arch: Arch) -> LayerCost:
+        """Run timeloop-mapper on `layer`."""
+        binary = shutil.which(MAPPER)
+        if binary is None:
+            raise CodesignError(INSTALL_HINT)
+        return timeloop_cost(layer, arch, binary, self._lab_dir())

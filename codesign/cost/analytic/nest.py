@@ -90,6 +90,21 @@ class NestBatch:
                 out.append((int(lv), int(d), int(b), kind))
         return out
 
+    def describe(self, i: int = 0) -> str:
+        """Mapping `i` as one line, outer to inner, e.g. `DRAM: Q8 | shared_glb[I]: P2 | spatial: M6Y ...`."""
+        keep = "".join(t[0] for t, k in zip(TENSORS, self.glb_keep[i]) if k)
+        parts: dict[str, list[str]] = {}
+        for level, dim, bound, kind in self.loops(i):
+            name = "spatial" if level == SPATIAL else LEVEL_NAMES[level]
+            parts.setdefault(name, []).append(f"{DIMS[dim]}{bound}{kind}")
+        text = []
+        for name in ("DRAM", "shared_glb", "spatial", "pe_spad", "weight_reg", "input_activation_reg",
+                     "output_activation_reg"):
+            label = f"shared_glb[{keep or '-'}]" if name == "shared_glb" else name
+            if name in parts or name == "shared_glb":
+                text.append(f"{label}: {' '.join(parts.get(name, [])) or '-'}")
+        return " | ".join(text)
+
 
 @dataclass
 class Evaluation:

@@ -1,0 +1,153 @@
+"""One validator for the user's files: parsed YAML/JSON mappings into frozen dataclasses.
+
+Every field is checked against its type hint (int, float, bool, str, tuples, nested dataclasses,
+`X | None`) and the limits in its metadata (`min`, `max`, `choices`); the first problem becomes a
+`ConfigError` naming the file and the field path (`stages[2].kernel`). Keys may be written with hyphens
+(Timeloop's spelling, `num-threads`) or underscores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from typing import Any, TypeVar
+
+from codesign.errors import CodesignError
+
+T = TypeVar("T")
+_ECHO = 60  # at most this many characters of a bad value are echoed back
+
+
+def echo(value: Any) -> str:
+    """A short repr of a user's value for an error message (never the whole of a huge one)."""
+    text = repr(value)
+    return text if len(text) <= _ECHO else text[:_ECHO - 3] + "..."
+
+
+class ConfigError(CodesignError):
+    """A bad value in a user's file: the file, the field path inside it and what is wrong.
+
+    `message` may hold `{field}` where the field's name goes; without it the message follows the name.
+    """
+
+    def __init__(self, source: str, path: str, message: str):
+        self.source, self.path, self.message = source, path, message
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        field = f"`{self.path}`" if self.path else "the file"
+        if "{field}" in self.message:
+            body = self.message.replace("{field}", field)
+        else:
+            body = f"{field} {self.message}" if self.path else self.message
+        return f"{self.source}: {body}"
+
+    def rerooted(self, source: str | None = None, prefix: str = "") -> ConfigError:
+        """The same error inside field `prefix` of `source` (e.g. a spec inside a trials.csv row)."""
+        path = ".".join(p for p in (prefix, self.path) if p).replace(".[", "[")
+        return ConfigError(source or self.source, path, self.message)
+
+
+def child(path: str, key: str | int) -> str:
+    """The path of `key` under `path` (`a.b`, `a[3]`)."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def build(cls: type[T], data: Any, source: str, path: str = "") -> T:
+    """Dataclass `cls` from a parsed mapping; unknown, missing or ill-typed fields raise ConfigError."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, path, f"must be a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints = typing.get_type_hints(cls)
+    given = {str(key).replace("-", "_"): (key, value) for key, value in data.items()}
+    for name, (key, _) in given.items():
+        if name not in fields:
+            raise ConfigError(source, child(path, str(key)),
+                              f"unknown field {{field}} (expected one of: {', '.join(sorted(fields))})")
+    for name, f in fields.items():
+        if name not in given and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(source, child(path, name), "missing field {field}")
+    values = {name: convert(hints[name], value, source, child(path, name), fields[name].metadata)
+              for name, (_, value) in given.items()}
+    try:
+        return cls(**values)
+    except ConfigError as exc:  # a cross-field check in __post_init__: root it in this file
+        raise exc.rerooted(source, path) from None
+
+
+def convert(kind: Any, value: Any, source: str, path: str, limits: typing.Mapping[str, Any] | None = None) -> Any:
+    """`value` checked against type hint `kind` and `limits` (min, max, choices)."""
+    limits = limits or {}
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return convert(inner[0], value, source, path, limits)
+    if dataclasses.is_dataclass(kind):
+        return build(kind, value, source, path)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(source, path, f"must be a list, got {echo(value)}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            items = [convert(args[0], v, source, child(path, i), limits) for i, v in enumerate(value)]
+        else:
+            if len(value) != len(args):
+                raise ConfigError(source, path, f"must be a list of {len(args)} values, got {echo(value)}")
+            items = [convert(a, v, source, child(path, i)) for i, (a, v) in enumerate(zip(args, value))]
+        if "min_length" in limits and len(items) < limits["min_length"]:
+            raise ConfigError(source, path, f"must hold at least {limits['min_length']} value(s)")
+        return tuple(items)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(source, path, f"must be true or false, got {echo(value)}")
+        return value
+    if kind is int:
+        ok = not isinstance(value, bool) and isinstance(value, int)
+    elif kind is float:
+        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+        value = float(value) if ok else value
+    elif kind is str:
+        ok = isinstance(value, str)
+    elif kind is Any:
+        ok = True
+    else:
+        raise TypeError(f"codesign.config cannot check fields of type {kind!r}")
+    if not ok or not _within(value, limits):
+        raise ConfigError(source, path, f"must be {_expectation(kind, limits)}, got {echo(value)}")
+    return value
+
+
+def _within(value: Any, limits: typing.Mapping[str, Any]) -> bool:
+    if "choices" in limits:
+        return value in limits["choices"]
+    return (("min" not in limits or value >= limits["min"]) and ("max" not in limits or value <= limits["max"])
+            and ("above" not in limits or value > limits["above"]))
+
+
+def _expectation(kind: Any, limits: typing.Mapping[str, Any]) -> str:
+    """What a field takes, in words: `a positive integer`, `one of a, b`, `a number in [0, 1)`."""
+    if "choices" in limits:
+        return f"one of {', '.join(map(str, limits['choices']))}"
+    noun = {int: "integer", float: "number", str: "string"}.get(kind, "value")
+    low, high, above = limits.get("min"), limits.get("max"), limits.get("above")
+    if high is None and (low == 1 and kind is int or above == 0):
+        return f"a positive {noun}"
+    if high is None and low == 0:
+        return f"a non-negative {noun}"
+    if kind is float and high is None and low is None and above is None:
+        return "a finite number"
+    if low is None and high is None and above is None:
+        return f"a whole number" if kind is int else f"a {noun}"
+    left = f"[{low}" if low is not None else (f"({above}" if above is not None else "(-inf")
+    right = f"{high}]" if high is not None else "inf)"
+    return f"a{'n' if noun == 'integer' else ''} {noun} in {left}, {right}"
+
+
+def limits(**kwargs: Any) -> dict[str, Any]:
+    """Field metadata for `build`: `min`, `max`, `above`, `choices`, `min_length`."""
+    return kwargs

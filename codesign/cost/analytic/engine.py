@@ -1,0 +1,76 @@
+"""The analytic engine: Timeloop's counting on our loop nests, with a choice of mapper.
+
+A mapper picks one mapping of a layer (a one-row NestBatch); the engine evaluates it. `exhaustive` is
+codesign's own search for the best mapping ([cycles, energy] lexicographic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from codesign.arch import Arch
+from codesign.cost.analytic.exhaustive import exhaustive_mapping
+from codesign.cost.analytic.nest import LEVEL_ORDER, NestBatch, evaluate
+from codesign.cost.analytic.timeloop_map import load_timeloop_map, timeloop_mapping
+from codesign.cost.layer_cost import LayerCost
+from codesign.errors import CodesignError
+from codesign.workload import Layer
+
+Mapper = Callable[[Layer, Arch], NestBatch]
+MAPPERS: dict[str, Mapper] = {"exhaustive": exhaustive_mapping}
+ENGINE = "analytic"
+
+
+def cost_of_mapping(layer: Layer, arch: Arch, nest: NestBatch, mapper: str) -> LayerCost:
+    """The LayerCost of the one mapping in `nest`; a mapping that overflows a buffer is an error."""
+    ev = evaluate(layer, arch, nest)
+    if not ev.valid[0]:
+        raise CodesignError(f"layer {layer.shape}: the mapping overflows a buffer of {arch.name}")
+    cycles = int(ev.cycles[0])
+    return LayerCost(
+        engine=ENGINE,
+        energy_pj=float(ev.energy_pj[0]),
+        cycles=cycles,
+        utilization=layer.macs / (cycles * arch.pe_array.count),
+        level_energy_pj={name: float(ev.level_energy[name][0]) for name in LEVEL_ORDER if name in ev.level_energy},
+        mapping=nest.describe(),
+        timeloop_mapping=timeloop_mapping(nest),
+        mapper=mapper,
+    )
+
+
+def cost_under_mapping(layer: Layer, arch: Arch, map_yaml: str | Path) -> LayerCost:
+    """The cost of `layer` under the mapping in a Timeloop `map.yaml` file."""
+    try:
+        return cost_of_mapping(layer, arch, load_timeloop_map(map_yaml, layer), "timeloop-map")
+    except CodesignError as exc:
+        if "overflows a buffer" not in str(exc):
+            raise
+        raise CodesignError(f"{map_yaml}: the mapping overflows a buffer of {arch.name}") from None
+
+
+@dataclass(frozen=True)
+class AnalyticEngine:
+    """Timeloop-exact counting (milliseconds per layer) under the mapping `mapper` picks."""
+
+    mapper: str = "exhaustive"
+    name: str = ENGINE
+    parallel: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mapper not in MAPPERS:
+            raise CodesignError(f"unknown mapper {self.mapper!r} (available: {', '.join(MAPPERS)})")
+
+    def unavailable(self) -> str | None:
+        """Always available: pure Python and NumPy."""
+        return None
+
+    def cache_key(self, arch: Arch) -> str:
+        """The mapper, and for Timeloop's search its settings."""
+        return ENGINE if self.mapper == "exhaustive" else f"{ENGINE}-{self.mapper}-{arch.mapper.digest}"
+
+    def cost(self, layer: Layer, arch: Arch) -> LayerCost:
+        """Map `layer` with the chosen mapper and cost that mapping."""
+        return cost_of_mapping(layer, arch, MAPPERS[self.mapper](layer, arch), self.mapper)

@@ -1,0 +1,25 @@
+"""The interface every cost engine implements."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from codesign.arch import Arch
+from codesign.cost.layer_cost import LayerCost
+from codesign.workload import Layer
+
+
+class Engine(Protocol):
+    """Maps one layer onto an accelerator and returns its cost."""
+
+    name: str  # what users pass to --engine and what LayerCost.engine says
+    parallel: bool  # slow, in separate processes: cost_of maps several layers at once
+
+    def unavailable(self) -> str | None:
+        """Why the engine cannot run on this machine (with what to do), or None when it can."""
+
+    def cache_key(self, arch: Arch) -> str:
+        """What, besides the arch's hardware and the layer, decides this engine's numbers."""
+
+    def cost(self, layer: Layer, arch: Arch) -> LayerCost:
+        """The cost of one execution of `layer` on `arch`."""
