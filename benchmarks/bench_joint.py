@@ -20,7 +20,8 @@ import pandas as pd
 import yaml
 
 from codesign.pareto import as_minimization, pareto_front
-from codesign.search import SearchSettings, run_search
+from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings
+from codesign.search.driver import run_search
 
 FIXED = {
     "dataset": "fashion-mnist",
@@ -58,9 +59,11 @@ def main() -> None:
     for name, space in (("fixed", FIXED), ("joint", joint)):
         path = work / f"{name}.yaml"
         path.write_text(yaml.safe_dump(space))
-        settings = SearchSettings(name=name, space=str(path), dataset="fashion-mnist", runs_dir=str(work),
-                                  trials=args.trials, seed=args.seed, train_size=6000, val_size=2000,
-                                  dashboard=False, cpus_per_trial=args.cpus_per_trial)
+        settings = SearchSettings(
+            name=name, space=str(path), runs_dir=str(work),
+            data=DataSettings(dataset="fashion-mnist", train_size=6000, val_size=2000),
+            tune=TuneSettings(trials=args.trials, seed=args.seed),
+            resources=ResourceSettings(dashboard=False, cpus_per_trial=args.cpus_per_trial))
         trials[name] = run_search(settings)
         fronts[name] = pareto_front(trials[name], ACC_ENERGY_LATENCY)
     beaten = dominated_by(fronts["fixed"], trials["joint"][trials["joint"]["status"] == "ok"])

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from codesign.pareto import eligible, hypervolume
-from codesign.search import SearchSettings, run_search
+from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings
+from codesign.search.driver import run_search
 
 SPACE = Path(__file__).resolve().parent / "bench_space.yaml"
 
@@ -51,9 +52,11 @@ def main() -> None:
     for seed in args.seeds:
         runs = {}
         for sampler in ("tpe", "random"):
-            settings = SearchSettings(name=f"{sampler}-{seed}", space=str(SPACE), dataset="fashion-mnist",
-                                      runs_dir=str(runs_dir), trials=args.trials, sampler=sampler, seed=seed,
-                                      train_size=args.train_size, val_size=2000, dashboard=False)
+            settings = SearchSettings(
+                name=f"{sampler}-{seed}", space=str(SPACE), runs_dir=str(runs_dir),
+                data=DataSettings(dataset="fashion-mnist", train_size=args.train_size, val_size=2000),
+                tune=TuneSettings(trials=args.trials, sampler=sampler, seed=seed),
+                resources=ResourceSettings(dashboard=False))
             runs[sampler] = run_search(settings)
         volumes = normalised_front_volume(runs)
         for sampler, trials in runs.items():

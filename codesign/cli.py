@@ -17,7 +17,7 @@ from codesign.cost import ENGINES, CostCache, get_engine
 from codesign.cost.analytic import cost_under_mapping
 from codesign.data import DATASETS, load_dataset
 from codesign.errors import CodesignError
-from codesign.models import resolve_model
+from codesign.designs import load_design
 from codesign.network import SGDConfig
 from codesign.profile import NetworkCost, format_comparison, format_table, profile_workload
 from codesign.rubric import PJ_PER_MJ, load_rubric
@@ -41,10 +41,10 @@ def _shape(text: str) -> tuple[int, ...]:
 def cmd_profile(args: argparse.Namespace) -> int:
     """codesign profile: per-layer energy/cycles table and totals for one model."""
     rubric = load_rubric(args.rubric)
-    model = resolve_model(args.model, args.trial)
-    arch = load_arch(args.arch) if args.arch or model.arch is None else model.arch
-    shape = args.input_shape or model.input_shape or (1, 3, 32, 32)
-    workload = trace(model.module, shape)
+    design = load_design(args.model, args.trial)
+    arch = load_arch(args.arch or rubric.accelerator) if args.arch or design.arch is None else design.arch
+    shape = args.input_shape or design.input_shape or (1, 3, 32, 32)
+    workload = trace(design.module, shape)
     if args.timeloop_map:
         if len(workload.layers) != 1:
             raise CodesignError(f"--timeloop-map evaluates one layer, but {args.model} has "
@@ -75,18 +75,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     """codesign train: SGD on the training split, validation accuracy per epoch, optional final test."""
     rubric = load_rubric(args.rubric)
     device = resolve_device(args.device)
-    resolved = resolve_model(args.model)
-    base = resolved.spec.sgd if resolved.spec else SGDConfig(epochs=rubric.max_epochs)
+    design = load_design(args.model)
+    base = design.spec.sgd if design.spec else SGDConfig(epochs=rubric.max_epochs)
     sgd = dataclasses.replace(base, **{k: getattr(args, k) for k in _SGD_FLAGS if getattr(args, k) is not None})
     data = load_dataset(args.dataset, args.data_dir, device, split_seed=args.split_seed, val_size=args.val_size)
-    if resolved.spec:
-        if tuple(resolved.spec.input_shape) != data.info.input_shape:
-            raise CodesignError(f"{args.model}: input_shape {tuple(resolved.spec.input_shape)} does not match "
+    if design.spec:
+        if tuple(design.spec.input_shape) != data.info.input_shape:
+            raise CodesignError(f"{args.model}: input_shape {tuple(design.spec.input_shape)} does not match "
                                 f"{data.info.name} images {data.info.input_shape}")
-        model = build_model(resolved.spec, sgd.seed)
+        model = build_model(design.spec, sgd.seed)
     else:
         torch.manual_seed(sgd.seed)  # rebuild so that the weights' initialisation follows the seed
-        model = resolve_model(args.model).module
+        model = load_design(args.model).module
     out = Path(args.out or Path("runs") / f"train-{re.sub(r'[^A-Za-z0-9_.-]+', '_', Path(args.model).stem)}")
     out.mkdir(parents=True, exist_ok=True)
     print(f"training {args.model} on {data.info.name} ({len(data.train):,} train / {len(data.val):,} validation, "
@@ -96,7 +96,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = train(model, data, sgd, rubric, progress=not args.quiet)
     torch.save(model.state_dict(), out / "weights.pt")
     summary = {
-        "model": args.model, "spec": resolved.spec.to_dict() if resolved.spec else None,
+        "model": args.model, "spec": design.spec.to_dict() if design.spec else None,
         "dataset": data.info.name, "data_dir": str(data.source), "split_seed": args.split_seed,
         "train_size": len(data.train), "val_size": len(data.val), "device": str(device),
         "sgd": dataclasses.asdict(sgd), "seed": sgd.seed, "status": result.status,
@@ -108,8 +108,8 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"({result.seconds:.1f} s, {result.images_per_second:,.0f} images/s)")
     if args.final:
         test_accuracy = accuracy(model, data, data.load_test())
-        net = profile_workload(trace(model.cpu(), (1, *data.info.input_shape)), load_arch(args.arch),
-                               cache=CostCache())
+        net = profile_workload(trace(model.cpu(), (1, *data.info.input_shape)),
+                               load_arch(args.arch or rubric.accelerator), cache=CostCache())
         score = net.score(rubric, error=1.0 - test_accuracy)
         summary.update(test_accuracy=test_accuracy, energy_pj=net.energy_pj, cycles=net.cycles,
                        peak_activation_bytes=net.peak_activation_bytes, rubric=score.to_dict(),
@@ -126,9 +126,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _print_front(run_dir: Path, trials) -> None:
     from codesign.pareto import pareto_front
-    from codesign.report import run_objectives
+    from codesign.runs import Run
 
-    front = pareto_front(trials, run_objectives(run_dir))
+    front = pareto_front(trials, Run(run_dir).objectives())
     counts = trials["status"].value_counts().to_dict() if len(trials) else {}
     print(f"\n{len(trials)} trials ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
           f"Pareto front of complete trials: {len(front)} designs")
@@ -142,17 +142,20 @@ def _print_front(run_dir: Path, trials) -> None:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """codesign search: Ray Tune + Optuna co-design search, Pareto front and report under runs/<name>/."""
-    from codesign.search import SearchSettings, parse_budget, run_search
+    from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings, parse_budget
+    from codesign.search.driver import run_search
     from codesign.space import load_space
 
     name = args.name or f"search-{time.strftime('%Y%m%d-%H%M%S')}"
     dataset = args.dataset or (None if args.resume else load_space(args.space).dataset)
     settings = SearchSettings(
-        name=name, space=args.space, dataset=dataset or "cifar10", runs_dir=args.runs_dir, data_dir=args.data_dir,
-        arch=args.arch, rubric=args.rubric, budget_s=parse_budget(args.budget), trials=args.trials,
-        sampler=args.sampler, seed=args.seed, concurrency=args.concurrency, cpus_per_trial=args.cpus_per_trial,
-        gpus_per_trial=args.gpus_per_trial, asha=args.asha, address=args.address, train_size=args.train_size,
-        val_size=args.val_size, split_seed=args.split_seed, dashboard=not args.no_dashboard)
+        name=name, space=args.space, runs_dir=args.runs_dir, arch=args.arch, rubric=args.rubric,
+        data=DataSettings(dataset=dataset or "cifar10", data_dir=args.data_dir, train_size=args.train_size,
+                          val_size=args.val_size, split_seed=args.split_seed),
+        tune=TuneSettings(trials=args.trials, budget_s=parse_budget(args.budget), sampler=args.sampler,
+                          seed=args.seed, asha=args.asha, concurrency=args.concurrency),
+        resources=ResourceSettings(address=args.address, cpus_per_trial=args.cpus_per_trial,
+                                   gpus_per_trial=args.gpus_per_trial, dashboard=not args.no_dashboard))
     trials = run_search(settings, resume=args.resume)
     _print_front(settings.run_dir, trials)
     return 0
@@ -171,17 +174,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """codesign export: standalone model.py, spec.json, weights.pt, model.onnx and README.md."""
-    from codesign.export import design_from_model, design_from_trial, export
+    from codesign.export import export
+    from codesign.runs import Run
 
-    source = Path(args.source)
-    if source.is_dir() and (source / "trials.csv").is_file():
-        if args.weights:
-            raise CodesignError("--weights is for a MODEL; a search run exports its trial's own weights")
-        design = design_from_trial(source, args.trial, args.best)
-    else:
-        if args.trial:
-            raise CodesignError(f"{source}: --trial needs a search run folder (one with trials.csv)")
-        design = design_from_model(args.source, Path(args.weights) if args.weights else None)
+    if args.weights and Run.holds_run(args.source):
+        raise CodesignError("--weights is for a MODEL; a search run exports its trial's own weights")
+    design = load_design(args.source, args.trial, args.best, Path(args.weights) if args.weights else None)
     written = export(design, Path(args.out), onnx=args.onnx)
     if design.weights is None:
         print(f"note: {design.label} has no saved weights (train it with `codesign train`, then --weights)")

@@ -14,7 +14,7 @@ import types
 import typing
 from typing import Any, TypeVar
 
-from codesign.errors import CodesignError
+from codesign.errors import ConfigError
 
 T = TypeVar("T")
 _ECHO = 60  # at most this many characters of a bad value are echoed back
@@ -26,30 +26,6 @@ def echo(value: Any) -> str:
     return text if len(text) <= _ECHO else text[:_ECHO - 3] + "..."
 
 
-class ConfigError(CodesignError):
-    """A bad value in a user's file: the file, the field path inside it and what is wrong.
-
-    `message` may hold `{field}` where the field's name goes; without it the message follows the name.
-    """
-
-    def __init__(self, source: str, path: str, message: str):
-        self.source, self.path, self.message = source, path, message
-        super().__init__(self._render())
-
-    def _render(self) -> str:
-        field = f"`{self.path}`" if self.path else "the file"
-        if "{field}" in self.message:
-            body = self.message.replace("{field}", field)
-        else:
-            body = f"{field} {self.message}" if self.path else self.message
-        return f"{self.source}: {body}"
-
-    def rerooted(self, source: str | None = None, prefix: str = "") -> ConfigError:
-        """The same error inside field `prefix` of `source` (e.g. a spec inside a trials.csv row)."""
-        path = ".".join(p for p in (prefix, self.path) if p).replace(".[", "[")
-        return ConfigError(source or self.source, path, self.message)
-
-
 def child(path: str, key: str | int) -> str:
     """The path of `key` under `path` (`a.b`, `a[3]`)."""
     if isinstance(key, int):
@@ -59,15 +35,10 @@ def child(path: str, key: str | int) -> str:
 
 def build(cls: type[T], data: Any, source: str, path: str = "") -> T:
     """Dataclass `cls` from a parsed mapping; unknown, missing or ill-typed fields raise ConfigError."""
-    if not isinstance(data, dict):
-        raise ConfigError(source, path, f"must be a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = typing.get_type_hints(cls)
+    check_keys(data, tuple(fields), source, path)
     given = {str(key).replace("-", "_"): (key, value) for key, value in data.items()}
-    for name, (key, _) in given.items():
-        if name not in fields:
-            raise ConfigError(source, child(path, str(key)),
-                              f"unknown field {{field}} (expected one of: {', '.join(sorted(fields))})")
     for name, f in fields.items():
         if name not in given and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(source, child(path, name), "missing field {field}")
@@ -77,6 +48,24 @@ def build(cls: type[T], data: Any, source: str, path: str = "") -> T:
         return cls(**values)
     except ConfigError as exc:  # a cross-field check in __post_init__: root it in this file
         raise exc.rerooted(source, path) from None
+
+
+def check_keys(data: Any, allowed: tuple[str, ...], source: str, path: str = "") -> None:
+    """`data` must be a mapping whose keys (hyphens read as underscores) are all in `allowed`."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, path, f"must be a mapping, got {type(data).__name__}")
+    for key in data:
+        if str(key).replace("-", "_") not in allowed:
+            raise ConfigError(source, child(path, str(key)),
+                              f"unknown field {{field}} (expected one of: {', '.join(sorted(allowed))})")
+
+
+def check(instance: Any, source: str, path: str = "") -> None:
+    """Check every field of a dataclass built in code (not read from a file) as `build` would."""
+    hints = typing.get_type_hints(type(instance))
+    for f in dataclasses.fields(instance):
+        if f.init:
+            convert(hints[f.name], getattr(instance, f.name), source, child(path, f.name), f.metadata)
 
 
 def convert(kind: Any, value: Any, source: str, path: str, limits: typing.Mapping[str, Any] | None = None) -> Any:
@@ -89,6 +78,9 @@ def convert(kind: Any, value: Any, source: str, path: str, limits: typing.Mappin
         inner = [a for a in args if a is not type(None)]
         return convert(inner[0], value, source, path, limits)
     if dataclasses.is_dataclass(kind):
+        if isinstance(value, kind):
+            check(value, source, path)
+            return value
         return build(kind, value, source, path)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
@@ -98,9 +90,11 @@ def convert(kind: Any, value: Any, source: str, path: str, limits: typing.Mappin
         else:
             if len(value) != len(args):
                 raise ConfigError(source, path, f"must be a list of {len(args)} values, got {echo(value)}")
-            items = [convert(a, v, source, child(path, i)) for i, (a, v) in enumerate(zip(args, value))]
-        if "min_length" in limits and len(items) < limits["min_length"]:
-            raise ConfigError(source, path, f"must hold at least {limits['min_length']} value(s)")
+            items = [convert(a, v, source, child(path, i), limits) for i, (a, v) in enumerate(zip(args, value))]
+        least = limits.get("min_length", 0)
+        if len(items) < least:
+            noun = limits.get("items", "value")
+            raise ConfigError(source, path, f"must hold at least {'one' if least == 1 else least} {noun}")
         return tuple(items)
     if kind is bool:
         if not isinstance(value, bool):
@@ -126,7 +120,8 @@ def _within(value: Any, limits: typing.Mapping[str, Any]) -> bool:
     if "choices" in limits:
         return value in limits["choices"]
     return (("min" not in limits or value >= limits["min"]) and ("max" not in limits or value <= limits["max"])
-            and ("above" not in limits or value > limits["above"]))
+            and ("above" not in limits or value > limits["above"])
+            and ("below" not in limits or value < limits["below"]))
 
 
 def _expectation(kind: Any, limits: typing.Mapping[str, Any]) -> str:
@@ -134,20 +129,18 @@ def _expectation(kind: Any, limits: typing.Mapping[str, Any]) -> str:
     if "choices" in limits:
         return f"one of {', '.join(map(str, limits['choices']))}"
     noun = {int: "integer", float: "number", str: "string"}.get(kind, "value")
-    low, high, above = limits.get("min"), limits.get("max"), limits.get("above")
-    if high is None and (low == 1 and kind is int or above == 0):
+    low, high, above, below = (limits.get(k) for k in ("min", "max", "above", "below"))
+    if high is None and below is None and (low == 1 and kind is int or above == 0):
         return f"a positive {noun}"
-    if high is None and low == 0:
+    if high is None and below is None and low == 0:
         return f"a non-negative {noun}"
-    if kind is float and high is None and low is None and above is None:
-        return "a finite number"
-    if low is None and high is None and above is None:
-        return f"a whole number" if kind is int else f"a {noun}"
+    if low is None and high is None and above is None and below is None:
+        return {int: "a whole number", float: "a finite number"}.get(kind, f"a {noun}")
     left = f"[{low}" if low is not None else (f"({above}" if above is not None else "(-inf")
-    right = f"{high}]" if high is not None else "inf)"
+    right = f"{high}]" if high is not None else (f"{below})" if below is not None else "inf)")
     return f"a{'n' if noun == 'integer' else ''} {noun} in {left}, {right}"
 
 
 def limits(**kwargs: Any) -> dict[str, Any]:
-    """Field metadata for `build`: `min`, `max`, `above`, `choices`, `min_length`."""
+    """Field metadata for `build`: `min`, `max`, `above`, `below`, `choices`, `min_length` (of `items`)."""
     return kwargs

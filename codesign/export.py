@@ -3,21 +3,15 @@ and a README with its scores and training recipe."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import shutil
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import torch
 from torch import nn
 
-from codesign.arch import Arch
+from codesign.designs import Design, load_exported
 from codesign.errors import CodesignError
-from codesign.hardware import FIELDS as HARDWARE_FIELDS, HardwareParams, area_mm2, write_arch
-from codesign.network import CandidateSpec
+from codesign.hardware import HardwareParams, area_mm2, write_arch
 
 _HEADER = '''"""{title}
 
@@ -108,79 +102,10 @@ def module_source(model: nn.Module, title: str, doc: str) -> str:
     return body + f"\n    def forward(self, x):\n        return {chain}\n"
 
 
-def load_exported(folder: Path) -> nn.Module:
-    """Import model.py from an export folder and build its Net (weights loaded when present)."""
-    path = folder / "model.py"
-    spec = importlib.util.spec_from_file_location(f"codesign_export_{abs(hash(path.resolve()))}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    net = module.Net()
-    if (folder / "weights.pt").is_file():
-        net.load_state_dict(torch.load(folder / "weights.pt", weights_only=True))
-    return net
-
-
-@dataclass
-class Design:
-    """What gets exported: the model, where it came from, and what is known of it."""
-
-    model: nn.Module
-    label: str
-    spec: CandidateSpec | None = None
-    weights: Path | None = None
-    facts: dict | None = None  # a trials.csv row (scores, hyper-parameters)
-    arch: Arch | None = None  # the trial's own accelerator (joint hardware search); None: the default one
-
-
-def pick_trial(run_dir: Path, trial: str | None = None, best: str = "score") -> dict:
-    """A complete trial of a run: by id, or the best by rubric score, accuracy, energy or latency."""
-    from codesign.report import load_trials
-
-    trials = load_trials(run_dir)
-    if trial is not None:
-        rows = trials[trials["trial_id"] == str(trial)]
-        if rows.empty:
-            raise CodesignError(f"{run_dir}: no trial {trial!r} (see {run_dir / 'trials.csv'})")
-        return rows.iloc[0].to_dict()
-    done = trials[trials["status"] == "ok"]
-    if done.empty:
-        raise CodesignError(f"{run_dir}: no complete trial yet")
-    order = {"score": (["rubric_points", "val_accuracy"], False), "accuracy": (["val_accuracy"], False),
-             "energy": (["energy_pj"], True), "latency": (["cycles"], True)}
-    if best not in order:
-        raise CodesignError(f"--best must be one of {', '.join(order)}")
-    columns, ascending = order[best]
-    return done.sort_values(columns, ascending=ascending).iloc[0].to_dict()
-
-
-def design_from_trial(run_dir: Path, trial: str | None = None, best: str = "score") -> Design:
-    """The Design of a searched trial, with its saved weights when the search kept them."""
-    row = pick_trial(run_dir, trial, best)
-    if not isinstance(row.get("spec"), str) or not row["spec"]:
-        raise CodesignError(f"{run_dir}: trial {row['trial_id']} has no spec ({row['status']}: {row.get('reason')})")
-    spec = CandidateSpec.from_json(row["spec"], f"{run_dir}/trials.csv trial {row['trial_id']}")
-    weights = run_dir / "weights" / f"{row['trial_id']}.pt"
-    torch.manual_seed(spec.sgd.seed)
-    return Design(spec.build(), f"{run_dir.name} trial {row['trial_id']}", spec,
-                  weights if weights.is_file() else None, row, _trial_arch(run_dir, row))
-
-
-def _trial_arch(run_dir: Path, row: dict) -> Arch | None:
-    """The derived accelerator of a joint-search trial (None for fixed-hardware runs)."""
-    from codesign.search import SearchSettings, trial_arch
-    from codesign.space import load_space
-
-    if any(pd.isna(row.get(name, float("nan"))) for name in HARDWARE_FIELDS):
-        return None
-    settings = SearchSettings.load(run_dir)
-    return trial_arch(settings, load_space(settings.space), {name: int(row[name]) for name in HARDWARE_FIELDS})
-
-
 def export(design: Design, out: Path, onnx: bool = False) -> list[Path]:
     """Write model.py, spec.json, weights.pt, model.onnx and README.md; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
-    model = design.model.eval()
+    model = design.module.eval()
     if design.weights is not None:
         model.load_state_dict(torch.load(design.weights, weights_only=True))
     doc = f"{design.label}: {sum(p.numel() for p in model.parameters()):,} parameters"
@@ -254,18 +179,3 @@ def _readme(design: Design, out: Path, shape: tuple, written: list[Path]) -> str
                   "result on the CPU).", ""]
     lines += ["## Files", ""] + [f"- `{p.name}`" for p in written] + ["- `README.md`", ""]
     return "\n".join(lines)
-
-
-def design_from_model(text: str, weights: Path | None = None) -> Design:
-    """A Design from any MODEL argument (file.py:Class, spec JSON, built-in, exported folder)."""
-    from codesign.models import resolve_model
-
-    resolved = resolve_model(text)
-    if weights is not None and not weights.is_file():
-        raise CodesignError(f"{weights}: weights file not found")
-    facts = None
-    summary = Path(text).parent / "summary.json" if text.endswith(".json") else None
-    if summary is not None and summary.is_file():
-        facts = json.loads(summary.read_text())
-    return Design(resolved.module, resolved.label, resolved.spec, weights, facts)
-

@@ -23,36 +23,35 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from codesign.arch import Arch, Dram, GlobalBuffer, PEArray, Registers, WeightSpad
+from codesign.config import check, limits
 from codesign.errors import CodesignError
 
 UM2_PER_MM2 = 1e6
 WORD_BITS = (8, 16, 32)
 
 
+_SIZE = limits(min=1)
+
+
 @dataclass(frozen=True)
 class HardwareParams:
     """The sizes of one weight-stationary accelerator (what the joint search varies)."""
 
-    pe_x: int = 16
-    pe_y: int = 16
-    weight_spad_depth: int = 192
-    glb_depth: int = 65536
-    glb_bandwidth: int = 16
-    word_bits: int = 16
+    pe_x: int = field(default=16, metadata=_SIZE)
+    pe_y: int = field(default=16, metadata=_SIZE)
+    weight_spad_depth: int = field(default=192, metadata=_SIZE)
+    glb_depth: int = field(default=65536, metadata=_SIZE)
+    glb_bandwidth: int = field(default=16, metadata=_SIZE)
+    word_bits: int = field(default=16, metadata=limits(choices=WORD_BITS))
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise CodesignError(f"hardware `{field.name}` must be a positive integer, got {value!r}")
-        if self.word_bits not in WORD_BITS:
-            raise CodesignError(f"hardware `word_bits` must be one of {WORD_BITS}, got {self.word_bits}")
+        check(self, "hardware")
 
     @classmethod
     def of(cls, arch: Arch) -> "HardwareParams":

@@ -11,59 +11,69 @@ from typing import Any
 import torch
 from torch import nn
 
-from codesign.errors import CodesignError
+from codesign.config import build, check, limits
+from codesign.errors import CodesignError, ConfigError, UnbuildableDesign
 
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU,
                "gelu": nn.GELU, "tanh": nn.Tanh}
 POOLS = ("none", "max", "avg")
 CONV_KINDS = ("conv", "separable")  # separable = depthwise 3x3-style conv + pointwise 1x1
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
+_POSITIVE = limits(min=1)
 
 
 @dataclass(frozen=True)
 class ConvStage:
     """One conv block: conv (or depthwise-separable conv), optional batch-norm, activation, pooling."""
 
-    channels: int
-    kernel: int = 3
-    stride: int = 1
-    padding: int | None = None  # None: kernel // 2 ("same" for odd kernels at stride 1)
-    kind: str = "conv"
+    channels: int = field(metadata=_POSITIVE)
+    kernel: int = field(default=3, metadata=_POSITIVE)
+    stride: int = field(default=1, metadata=_POSITIVE)
+    padding: int | None = field(default=None, metadata=limits(min=0))  # None: kernel // 2 ("same" at stride 1)
+    kind: str = field(default="conv", metadata=limits(choices=CONV_KINDS))
     batch_norm: bool = True
-    activation: str = "relu"
-    pool: str = "none"
-    pool_size: int = 2
+    activation: str = field(default="relu", metadata=limits(choices=tuple(ACTIVATIONS)))
+    pool: str = field(default="none", metadata=limits(choices=POOLS))
+    pool_size: int = field(default=2, metadata=_POSITIVE)
 
 
 @dataclass(frozen=True)
 class SGDConfig:
     """SGD hyper-parameters; the rubric allows nothing but SGD."""
 
-    lr: float = 0.05
-    momentum: float = 0.9
+    lr: float = field(default=0.05, metadata=limits(above=0))
+    momentum: float = field(default=0.9, metadata=limits(min=0, below=1))
     nesterov: bool = True
-    weight_decay: float = 5e-4
-    batch_size: int = 128
-    epochs: int = 10
-    schedule: str = "cosine"
-    warmup_epochs: float = 0.0
-    seed: int = 0
+    weight_decay: float = field(default=5e-4, metadata=limits(min=0))
+    batch_size: int = field(default=128, metadata=_POSITIVE)
+    epochs: int = field(default=10, metadata=_POSITIVE)
+    schedule: str = field(default="cosine", metadata=limits(choices=SCHEDULES))
+    warmup_epochs: float = field(default=0.0, metadata=limits(min=0))
+    seed: int = field(default=0, metadata=limits(min=0))
+
+    def __post_init__(self) -> None:
+        if self.nesterov and self.momentum == 0:
+            raise ConfigError("SGD settings", "nesterov", "needs `momentum` > 0")
+        if self.warmup_epochs > self.epochs:
+            raise ConfigError("SGD settings", "warmup_epochs", f"must be at most `epochs` ({self.epochs})")
 
 
 @dataclass(frozen=True)
 class CandidateSpec:
     """A candidate design: input shape, conv stages, classifier head and its training recipe."""
 
-    stages: tuple[ConvStage, ...]
-    input_shape: tuple[int, int, int] = (3, 32, 32)
-    num_classes: int = 10
-    head: tuple[int, ...] = ()  # hidden widths of the classifier before the output layer
+    stages: tuple[ConvStage, ...] = field(metadata=limits(min_length=1, items="conv stage"))
+    input_shape: tuple[int, int, int] = field(default=(3, 32, 32), metadata=_POSITIVE)
+    num_classes: int = field(default=10, metadata=limits(min=2))
+    head: tuple[int, ...] = field(default=(), metadata=_POSITIVE)  # hidden widths before the output layer
     global_pool: bool = False  # average-pool to 1x1 before the classifier instead of flattening
-    dropout: float = 0.0
+    dropout: float = field(default=0.0, metadata=limits(min=0, below=1))
     sgd: SGDConfig = field(default_factory=SGDConfig)
 
     def __post_init__(self) -> None:
-        validate(self)
+        check(self, "spec")
+        if spatial_size(self) < 1:
+            raise UnbuildableDesign("spec", "", "the stages shrink the image to nothing; use fewer strides or pools")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly dict."""
@@ -74,21 +84,21 @@ class CandidateSpec:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "spec") -> "CandidateSpec":
+    def from_dict(cls, data: Any, source: str = "spec") -> CandidateSpec:
         """Build and validate a spec from a parsed JSON/YAML dict."""
-        return _from_dict(data, source)
+        return build(cls, data, source)
 
     @classmethod
-    def from_json(cls, text: str, source: str = "spec") -> "CandidateSpec":
+    def from_json(cls, text: str, source: str = "spec") -> CandidateSpec:
         """Parse JSON text into a validated spec."""
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CodesignError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-        return _from_dict(data, source)
+        return build(cls, data, source)
 
     @classmethod
-    def load(cls, path: str | Path) -> "CandidateSpec":
+    def load(cls, path: str | Path) -> CandidateSpec:
         """Read a spec JSON file."""
         path = Path(path)
         if not path.is_file():
@@ -100,43 +110,6 @@ class CandidateSpec:
         return CandidateNet(self)
 
 
-def _check(ok: bool, source: str, message: str) -> None:
-    if not ok:
-        raise CodesignError(f"{source}: {message}")
-
-
-def validate(spec: CandidateSpec, source: str = "spec") -> None:
-    """Raise CodesignError naming the first field that makes no sense."""
-    _check(len(spec.input_shape) == 3 and all(isinstance(v, int) and v > 0 for v in spec.input_shape),
-           source, f"`input_shape` must be 3 positive integers (channels, height, width), got {spec.input_shape}")
-    _check(isinstance(spec.num_classes, int) and spec.num_classes >= 2, source, "`num_classes` must be >= 2")
-    _check(len(spec.stages) >= 1, source, "`stages` must hold at least one conv stage")
-    _check(0.0 <= spec.dropout < 1.0, source, f"`dropout` must be in [0, 1), got {spec.dropout}")
-    _check(all(isinstance(w, int) and w > 0 for w in spec.head), source, "`head` widths must be positive integers")
-    for i, st in enumerate(spec.stages):
-        where = f"{source}: `stages[{i}]"
-        _check(isinstance(st.channels, int) and st.channels > 0, where + ".channels`", "must be a positive integer")
-        _check(isinstance(st.kernel, int) and st.kernel > 0, where + ".kernel`", "must be a positive integer")
-        _check(isinstance(st.stride, int) and st.stride > 0, where + ".stride`", "must be a positive integer")
-        _check(st.padding is None or (isinstance(st.padding, int) and st.padding >= 0), where + ".padding`",
-               "must be a non-negative integer or null")
-        _check(st.kind in CONV_KINDS, where + ".kind`", f"must be one of {CONV_KINDS}, got {st.kind!r}")
-        _check(st.activation in ACTIVATIONS, where + ".activation`",
-               f"must be one of {tuple(ACTIVATIONS)}, got {st.activation!r}")
-        _check(st.pool in POOLS, where + ".pool`", f"must be one of {POOLS}, got {st.pool!r}")
-        _check(isinstance(st.pool_size, int) and st.pool_size >= 1, where + ".pool_size`", "must be >= 1")
-    sgd = spec.sgd
-    _check(sgd.lr > 0, source, "`sgd.lr` must be > 0")
-    _check(0 <= sgd.momentum < 1, source, "`sgd.momentum` must be in [0, 1)")
-    _check(not sgd.nesterov or sgd.momentum > 0, source, "`sgd.nesterov` needs `sgd.momentum` > 0")
-    _check(sgd.weight_decay >= 0, source, "`sgd.weight_decay` must be >= 0")
-    _check(isinstance(sgd.batch_size, int) and sgd.batch_size >= 1, source, "`sgd.batch_size` must be >= 1")
-    _check(isinstance(sgd.epochs, int) and sgd.epochs >= 1, source, "`sgd.epochs` must be >= 1")
-    _check(sgd.schedule in SCHEDULES, source, f"`sgd.schedule` must be one of {SCHEDULES}, got {sgd.schedule!r}")
-    _check(0 <= sgd.warmup_epochs <= sgd.epochs, source, "`sgd.warmup_epochs` must be in [0, epochs]")
-    _check(spatial_size(spec) >= 1, source, "the stages shrink the image to nothing; use fewer strides or pools")
-
-
 def spatial_size(spec: CandidateSpec) -> int:
     """Height (= width for square inputs) of the feature map after the last stage."""
     h = min(spec.input_shape[1:])
@@ -146,43 +119,6 @@ def spatial_size(spec: CandidateSpec) -> int:
         if st.pool != "none" and h >= 1:
             h = h // st.pool_size
     return h
-
-
-def _from_dict(data: Any, source: str) -> CandidateSpec:
-    def build(cls: type, raw: Any, where: str) -> Any:
-        if not isinstance(raw, dict):
-            raise CodesignError(f"{source}: `{where}` must be an object")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - names)
-        if unknown:
-            prefix = f"{where}." if where else ""
-            raise CodesignError(f"{source}: unknown field `{prefix}{unknown[0]}` "
-                                f"(expected one of: {', '.join(sorted(names))})")
-        return raw
-
-    raw = build(CandidateSpec, data, "")
-    if "stages" not in raw:
-        raise CodesignError(f"{source}: missing field `stages`")
-    stages = []
-    for i, st in enumerate(raw["stages"] or []):
-        fields = build(ConvStage, st, f"stages[{i}]")
-        if "channels" not in fields:
-            raise CodesignError(f"{source}: missing field `stages[{i}].channels`")
-        try:
-            stages.append(ConvStage(**fields))
-        except TypeError as exc:
-            raise CodesignError(f"{source}: `stages[{i}]`: {exc}") from None
-    kwargs = {k: v for k, v in raw.items() if k not in ("stages", "sgd")}
-    for key in ("input_shape", "head"):
-        if key in kwargs:
-            kwargs[key] = tuple(kwargs[key])
-    sgd = SGDConfig(**build(SGDConfig, raw.get("sgd", {}), "sgd"))
-    try:
-        return CandidateSpec(stages=tuple(stages), sgd=sgd, **kwargs)
-    except TypeError as exc:
-        raise CodesignError(f"{source}: {exc}") from None
-    except CodesignError as exc:  # __post_init__ names the spec generically; name the file instead
-        raise CodesignError(f"{source}:{str(exc).removeprefix('spec:')}") from None
 
 
 class CandidateNet(nn.Module):

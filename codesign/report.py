@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from codesign.errors import CodesignError
 from codesign.hardware import FIELDS as HARDWARE_FIELDS
-from codesign.pareto import OBJECTIVES, eligible, objective_columns, pareto_front
+from codesign.pareto import OBJECTIVES, eligible, pareto_front
+from codesign.runs import Run
 
 _LABELS = {"val_accuracy": "validation accuracy", "energy_mj": "energy (mJ)", "cycles": "latency (cycles)",
            "area_mm2": "area (mm²)"}
@@ -22,30 +21,15 @@ _SHOWN = ["trial_id", "status", "rubric_points", "val_accuracy", "energy_mj", "c
           "epochs", "schedule", *_HARDWARE]
 
 
-def run_objectives(run_dir: Path) -> tuple[tuple[str, str], ...]:
-    """(column, direction) of the objectives the run in `run_dir` searched (its search.json says)."""
-    path = Path(run_dir) / "search.json"
-    names = json.loads(path.read_text()).get("objectives") if path.is_file() else None
-    return objective_columns(names) if names else OBJECTIVES
-
-
-def load_trials(run_dir: Path) -> pd.DataFrame:
-    """The trials table of a run folder."""
-    path = Path(run_dir) / "trials.csv"
-    if not path.is_file():
-        raise CodesignError(f"{run_dir}: no trials.csv yet (has the search finished a trial?)")
-    return pd.read_csv(path, dtype={"trial_id": str}, keep_default_na=False, na_values=[""])
-
-
 def write_outputs(run_dir: Path) -> pd.DataFrame:
     """Rebuild pareto.csv, report.html and pareto.png from trials.csv; returns the trials."""
-    run_dir = Path(run_dir)
-    trials = load_trials(run_dir)
-    objectives = run_objectives(run_dir)
+    run = Run(run_dir)
+    trials = run.trials()
+    objectives = run.objectives()
     front = pareto_front(trials, objectives)
-    front.to_csv(run_dir / "pareto.csv", index=False)
-    (run_dir / "report.html").write_text(render_html(trials, front, run_dir.name, objectives))
-    render_png(trials, front, run_dir / "pareto.png", objectives)
+    front.to_csv(run.front_file, index=False)
+    run.report_file.write_text(render_html(trials, front, run.name, objectives))
+    render_png(trials, front, run.plot_file, objectives)
     return trials
 
 

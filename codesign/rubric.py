@@ -3,34 +3,44 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codesign.errors import CodesignError
+from codesign.config import build, limits
 from codesign.yamlfile import read_yaml
 
 PJ_PER_MJ = 1e9
 
 
+_TABLE = limits(min_length=1)
+
+
 @dataclass(frozen=True)
 class Rubric:
-    """Rules, limits and points. Thresholds are strict upper bounds: value < threshold earns points."""
+    """Rules, limits and points. Thresholds are strict upper bounds: value < threshold earns points.
+
+    codesign always trains as the lab's rules say (SGD only, no augmentation, no pre-trained weights,
+    hyper-parameters chosen on a validation split); a rubric file may state those rules but not change them.
+    """
 
     name: str = "lab-2023"
     # training rules
-    optimizer: str = "sgd"
-    max_epochs: int = 29  # "fewer than 30 epochs"
-    augmentation: bool = False
-    pretrained: bool = False
+    optimizer: str = field(default="sgd", metadata=limits(choices=("sgd",)))  # codesign trains with SGD only
+    max_epochs: int = field(default=29, metadata=limits(min=1))  # "fewer than 30 epochs"
+    augmentation: bool = field(default=False, metadata=limits(choices=(False,)))
+    pretrained: bool = field(default=False, metadata=limits(choices=(False,)))
     # hard constraints
-    peak_activation_limit_bytes: int = 1_000_000  # 1 MB = 10^6 B
-    max_test_error: float = 0.50
+    peak_activation_limit_bytes: int = field(default=1_000_000, metadata=limits(min=1))  # 1 MB = 10^6 B
+    max_test_error: float = field(default=0.50, metadata=limits(above=0, max=1))
     # points: [threshold, points], best first
-    error_points: tuple[tuple[float, int], ...] = ((0.20, 60), (0.30, 50), (0.40, 40), (0.50, 30))
-    energy_points_mj: tuple[tuple[float, int], ...] = ((0.5, 20), (1.0, 15), (1.5, 10), (2.0, 5))
-    latency_points_cycles: tuple[tuple[float, int], ...] = ((1e5, 20), (2.5e5, 15), (5e5, 10), (1e6, 5))
-    accelerator: str = "simple_weight_stationary"
+    error_points: tuple[tuple[float, int], ...] = field(
+        default=((0.20, 60), (0.30, 50), (0.40, 40), (0.50, 30)), metadata=_TABLE)
+    energy_points_mj: tuple[tuple[float, int], ...] = field(
+        default=((0.5, 20), (1.0, 15), (1.5, 10), (2.0, 5)), metadata=_TABLE)
+    latency_points_cycles: tuple[tuple[float, int], ...] = field(
+        default=((1e5, 20), (2.5e5, 15), (5e5, 10), (1e6, 5)), metadata=_TABLE)
+    accelerator: str = "simple_weight_stationary"  # the arch the points are defined on: the default --arch
 
     @property
     def max_points(self) -> int:
@@ -90,26 +100,5 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
     if path is None:
         return Rubric()
     path = Path(path)
-    data = read_yaml(path, "rubric") or {}
-    if not isinstance(data, dict):
-        raise CodesignError(f"{path}: expected a mapping of rubric fields")
-    fields = {f.name: f for f in dataclasses.fields(Rubric)}
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in fields:
-            raise CodesignError(f"{path}: unknown rubric field `{key}` (expected one of: {', '.join(fields)})")
-        default = getattr(Rubric(), key)
-        if isinstance(default, tuple):
-            try:
-                value = tuple((float(t), int(p)) for t, p in value)
-            except (TypeError, ValueError):
-                raise CodesignError(f"{path}: `{key}` must be a list of [threshold, points] pairs") from None
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise CodesignError(f"{path}: `{key}` must be true or false")
-        elif isinstance(default, (int, float)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise CodesignError(f"{path}: `{key}` must be a number, got {value!r}")
-            value = type(default)(value)
-        values[key] = value
-    return dataclasses.replace(Rubric(), **values)
+    data = read_yaml(path, "rubric")
+    return build(Rubric, {} if data is None else data, str(path))

@@ -33,26 +33,48 @@ A value is a constant, `{choice: [...]}`, `{int: [low, high]}` (optional `log`, 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from codesign.arch import load_arch
+from codesign.config import build, check_keys, convert, limits
 from codesign.data import DATASETS
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, ConfigError
 from codesign.hardware import FIELDS as HARDWARE_FIELDS, HardwareParams
+from codesign.network import CandidateSpec, ConvStage, SGDConfig
 from codesign.pareto import COLUMNS
-from codesign.network import ACTIVATIONS, CONV_KINDS, POOLS, SCHEDULES, CandidateSpec, ConvStage, SGDConfig
 from codesign.yamlfile import read_yaml, resolve_yaml
 
 SPACE_DIR = Path(__file__).resolve().parent.parent / "search_spaces"
-_STAGE_FIELDS = {f.name: f for f in dataclasses.fields(ConvStage)}
-_SGD_FIELDS = {f.name: f for f in dataclasses.fields(SGDConfig) if f.name != "seed"}
-_NETWORK_KEYS = {"depth", "stage", "stages", "head_width", "head_depth", "global_pool", "dropout"}
-_TOP_KEYS = {"name", "description", "dataset", "network", "sgd", "hardware", "objectives", "constraints"}
-_CONSTRAINT_KEYS = {"max_parameters", "max_layers", "max_area_mm2", "max_pes"}
 OBJECTIVES = tuple(COLUMNS)
-_ALLOWED = {"kind": CONV_KINDS, "pool": POOLS, "activation": tuple(ACTIVATIONS), "schedule": SCHEDULES}
+_TOP_KEYS = ("name", "description", "dataset", "network", "sgd", "hardware", "objectives", "constraints")
+_NETWORK_KEYS = ("depth", "stage", "stages", "head_width", "head_depth", "global_pool", "dropout")
+Target = tuple[Any, typing.Mapping[str, Any]]  # what a parameter's values must be: type hint and limits
+
+
+def _targets(cls: type, skip: tuple[str, ...] = ()) -> dict[str, Target]:
+    """The type hint and limits of every field of `cls` a space may set."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: (hints[f.name], f.metadata) for f in dataclasses.fields(cls) if f.name not in skip}
+
+
+_STAGE = _targets(ConvStage)
+_SGD = _targets(SGDConfig, skip=("seed",))  # the search's --seed sets it
+_NETWORK = {"depth": (int, limits(min=1)), "head_width": (int, limits(min=0)), "head_depth": (int, limits(min=0)),
+            **{k: v for k, v in _targets(CandidateSpec).items() if k in ("global_pool", "dropout")}}
+_HARDWARE = _targets(HardwareParams)
+
+
+@dataclass(frozen=True)
+class SpaceConstraints:
+    """Budgets a space adds to the rubric's, checked before training."""
+
+    max_parameters: int | None = field(default=None, metadata=limits(min=1))
+    max_layers: int | None = field(default=None, metadata=limits(min=1))
+    max_area_mm2: float | None = field(default=None, metadata=limits(above=0))  # joint search only
+    max_pes: int | None = field(default=None, metadata=limits(min=1))  # joint search only
 
 
 @dataclass(frozen=True)
@@ -76,52 +98,62 @@ class Param:
             return trial.suggest_int(name, int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
         return trial.suggest_float(name, float(self.low), float(self.high), log=self.log, step=self.step)
 
-    def options(self) -> tuple:
-        """Every value a fixed or choice parameter can take (for checks)."""
-        return self.values
+    @property
+    def bounds(self) -> tuple:
+        """Every value a fixed or choice parameter can take; a range's two ends."""
+        return self.values if self.kind in ("fixed", "choice") else (self.low, self.high)
 
 
-def _param(raw: Any, where: str, source: str) -> Param:
+_RANGE = {"log": (bool, {}), "step": (float, limits(above=0))}
+
+
+def _param(raw: Any, where: str, source: str, target: Target) -> Param:
+    """A parameter from its YAML form, every value it can take checked against `target`."""
+    hint, field_limits = target
+    if isinstance(raw, list):
+        raise ConfigError(source, where, "{field}: a list is ambiguous; write {choice: [...]}")
     if not isinstance(raw, dict):
-        if isinstance(raw, list):
-            raise CodesignError(f"{source}: `{where}`: a list is ambiguous; write {{choice: [...]}}")
-        return Param("fixed", (raw,))
-    kinds = [k for k in ("choice", "int", "float") if k in raw]
-    extra = sorted(set(raw) - {"choice", "int", "float", "log", "step"})
-    if len(kinds) != 1 or extra:
-        bad = f"unknown key `{extra[0]}`" if extra else "needs exactly one of choice, int, float"
-        raise CodesignError(f"{source}: `{where}`: {bad} (write {{choice: [...]}}, {{int: [low, high]}} or "
-                            f"{{float: [low, high], log: true}})")
-    kind = kinds[0]
+        param = Param("fixed", (raw,))
+    else:
+        check_keys(raw, ("choice", "int", "float", *_RANGE), source, where)
+        kinds = [k for k in ("choice", "int", "float") if k in raw]
+        if len(kinds) != 1:
+            raise ConfigError(source, where, "{field}: needs exactly one of choice, int, float (write {choice: "
+                                             "[...]}, {int: [low, high]} or {float: [low, high], log: true})")
+        check_keys(raw, (kinds[0], *_RANGE) if kinds[0] != "choice" else ("choice",), source, where)
+        param = _range_or_choice(kinds[0], raw, where, source)
+    if hint is int and param.kind == "float":
+        raise ConfigError(source, where, "takes whole numbers: write {int: [low, high]} or {choice: [...]}")
+    what = f"{where}.{param.kind}" if param.kind != "fixed" else where
+    for i, value in enumerate(param.bounds):
+        # an int range of a float field is fine; its ends are checked as that field's values
+        convert(hint, float(value) if hint is float and param.kind == "int" else value, source,
+                f"{what}[{i}]" if param.kind != "fixed" else what, field_limits)
+    return param
+
+
+def _range_or_choice(kind: str, raw: dict, where: str, source: str) -> Param:
     body = raw[kind]
     if kind == "choice":
         if not isinstance(body, list) or not body:
-            raise CodesignError(f"{source}: `{where}.choice` must be a non-empty list")
-        if not all(v is None or isinstance(v, (bool, int, float, str)) for v in body):
-            raise CodesignError(f"{source}: `{where}.choice` may hold only numbers, strings, booleans or null")
+            raise ConfigError(source, f"{where}.choice", "must be a non-empty list")
         return Param("choice", tuple(body))
-    if not (isinstance(body, list) and len(body) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                             for v in body)):
-        raise CodesignError(f"{source}: `{where}.{kind}` must be [low, high]")
-    low, high = body
-    if kind == "int" and not (float(low).is_integer() and float(high).is_integer()):
-        raise CodesignError(f"{source}: `{where}.int` bounds must be whole numbers")
+    low, high = convert(tuple[float, float], body, source, f"{where}.{kind}")
+    if kind == "int" and not (low.is_integer() and high.is_integer()):
+        raise ConfigError(source, f"{where}.int", "bounds must be whole numbers")
     if low > high:
-        raise CodesignError(f"{source}: `{where}.{kind}`: low {low} is above high {high}")
-    log = bool(raw.get("log", False))
+        raise ConfigError(source, f"{where}.{kind}", f"low {low:g} is above high {high:g}")
+    log = convert(bool, raw.get("log", False), source, f"{where}.log")
     if log and low <= 0:
-        raise CodesignError(f"{source}: `{where}`: a log scale needs low > 0, got {low}")
+        raise ConfigError(source, where, f"a log scale needs low > 0, got {low:g}")
     step = raw.get("step")
-    if step is not None and (log or not isinstance(step, (int, float)) or step <= 0):
-        raise CodesignError(f"{source}: `{where}.step` must be a positive number and cannot go with log")
+    if step is not None:
+        step = convert(float, step, source, f"{where}.step", limits(above=0))
+        if log:
+            raise ConfigError(source, f"{where}.step", "cannot go with log")
+    if kind == "int":
+        low, high = int(low), int(high)
     return Param(kind, (), low, high, log, step)
-
-
-def _check_options(param: Param, name: str, where: str, source: str) -> None:
-    if name in _ALLOWED and param.kind in ("fixed", "choice"):
-        for value in param.options():
-            if value not in _ALLOWED[name]:
-                raise CodesignError(f"{source}: `{where}` value {value!r} is not one of {_ALLOWED[name]}")
 
 
 @dataclass(frozen=True)
@@ -135,14 +167,10 @@ class SearchSpace:
     stage_overrides: tuple[dict[str, Param], ...]
     network: dict[str, Param]
     sgd: dict[str, Param]
-    max_parameters: int | None = None
-    max_layers: int | None = None
-    source: str = "<space>"
+    constraints: SpaceConstraints = SpaceConstraints()
     hardware: dict[str, Param] | None = None  # None: the fixed --arch (the rubric's mode)
     hardware_base: str | None = None
     objectives: tuple[str, ...] = OBJECTIVES[:3]
-    max_area_mm2: float | None = None
-    max_pes: int | None = None
 
     def sample_hardware(self, trial: Any, base: HardwareParams) -> HardwareParams | None:
         """Draw the accelerator's sizes, keeping `base`'s where the space names none (None: fixed hardware)."""
@@ -190,59 +218,43 @@ def load_space(name_or_path: str | Path | None = None) -> SearchSpace:
     raw = read_yaml(path, "search space")
     if not isinstance(raw, dict):
         raise CodesignError(f"{source}: expected a mapping with `network` and `sgd`")
-    _unknown(raw, _TOP_KEYS, "", source)
+    check_keys(raw, _TOP_KEYS, source)
     network = raw.get("network") or {}
-    if not isinstance(network, dict):
-        raise CodesignError(f"{source}: `network` must be a mapping")
-    _unknown(network, _NETWORK_KEYS, "network", source)
+    check_keys(network, _NETWORK_KEYS, source, "network")
     if "depth" not in network:
-        raise CodesignError(f"{source}: missing `network.depth` (number of conv stages, e.g. {{int: [2, 5]}})")
-    depth = _param(network["depth"], "network.depth", source)
-    lows = depth.values if depth.kind in ("fixed", "choice") else (depth.low,)
-    if any(not isinstance(v, (int, float)) or v < 1 for v in lows):
-        raise CodesignError(f"{source}: `network.depth` must be at least 1")
+        raise ConfigError(source, "network.depth", "missing {field} (number of conv stages, e.g. {int: [2, 5]})")
     stage_raw = network.get("stage") or {}
-    _unknown(stage_raw, set(_STAGE_FIELDS), "network.stage", source)
+    check_keys(stage_raw, tuple(_STAGE), source, "network.stage")
     if "channels" not in stage_raw:
-        raise CodesignError(f"{source}: missing `network.stage.channels`")
-    stage = {k: _param(v, f"network.stage.{k}", source) for k, v in stage_raw.items()}
-    for k, p in stage.items():
-        _check_options(p, k, f"network.stage.{k}", source)
+        raise ConfigError(source, "network.stage.channels", "missing {field}")
+    stage = _params(stage_raw, _STAGE, "network.stage", source)
     overrides = []
-    for i, item in enumerate(network.get("stages") or []):
-        _unknown(item, set(_STAGE_FIELDS), f"network.stages[{i}]", source)
-        params = {k: _param(v, f"network.stages[{i}].{k}", source) for k, v in item.items()}
-        for k, p in params.items():
-            _check_options(p, k, f"network.stages[{i}].{k}", source)
-        overrides.append(params)
-    net = {k: _param(network[k], f"network.{k}", source)
-           for k in ("head_width", "head_depth", "global_pool", "dropout") if k in network}
+    stages_raw = convert(tuple[Any, ...], network.get("stages") or [], source, "network.stages")
+    for i, item in enumerate(stages_raw):
+        check_keys(item, tuple(_STAGE), source, f"network.stages[{i}]")
+        overrides.append(_params(item, _STAGE, f"network.stages[{i}]", source))
+    net = _params({k: v for k, v in network.items() if k not in ("depth", "stage", "stages")}, _NETWORK,
+                  "network", source)
     sgd_raw = raw.get("sgd") or {}
-    _unknown(sgd_raw, set(_SGD_FIELDS), "sgd", source)
-    sgd = {k: _param(v, f"sgd.{k}", source) for k, v in sgd_raw.items()}
-    for k, p in sgd.items():
-        _check_options(p, k, f"sgd.{k}", source)
-    constraints = raw.get("constraints") or {}
-    _unknown(constraints, _CONSTRAINT_KEYS, "constraints", source)
+    check_keys(sgd_raw, tuple(_SGD), source, "sgd")
     hardware, base = _hardware(raw.get("hardware"), path)
-    objectives = raw.get("objectives", list(OBJECTIVES[:3]))
-    if (not isinstance(objectives, list) or not objectives or any(o not in OBJECTIVES for o in objectives)
-            or len(set(objectives)) != len(objectives)):
-        raise CodesignError(f"{source}: `objectives` must list some of {', '.join(OBJECTIVES)} once each")
+    objectives = convert(tuple[str, ...], raw.get("objectives", list(OBJECTIVES[:3])), source, "objectives",
+                         limits(choices=OBJECTIVES, min_length=1, items="objective"))
+    if len(set(objectives)) != len(objectives):
+        raise ConfigError(source, "objectives", f"must list some of {', '.join(OBJECTIVES)} once each")
     if "area" in objectives and hardware is None:
         raise CodesignError(f"{source}: the `area` objective needs a `hardware` section (fixed hardware has one area)")
-    for key in ("max_area_mm2", "max_pes"):
-        value = constraints.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-            raise CodesignError(f"{source}: `constraints.{key}` must be a positive number")
-    dataset = raw.get("dataset", "cifar10")
-    if dataset not in DATASETS:
-        raise CodesignError(f"{source}: `dataset` {dataset!r} is not one of {', '.join(DATASETS)}")
-    return SearchSpace(name=str(raw.get("name", path.stem)), dataset=dataset, depth=depth, stage=stage,
-                       stage_overrides=tuple(overrides), network=net, sgd=sgd,
-                       max_parameters=constraints.get("max_parameters"), max_layers=constraints.get("max_layers"),
-                       source=source, hardware=hardware, hardware_base=base, objectives=tuple(objectives),
-                       max_area_mm2=constraints.get("max_area_mm2"), max_pes=constraints.get("max_pes"))
+    return SearchSpace(name=convert(str, raw.get("name", path.stem), source, "name"),
+                       dataset=convert(str, raw.get("dataset", "cifar10"), source, "dataset",
+                                       limits(choices=tuple(DATASETS))),
+                       depth=_param(network["depth"], "network.depth", source, _NETWORK["depth"]), stage=stage,
+                       stage_overrides=tuple(overrides), network=net, sgd=_params(sgd_raw, _SGD, "sgd", source),
+                       constraints=build(SpaceConstraints, raw.get("constraints") or {}, source, "constraints"),
+                       hardware=hardware, hardware_base=base, objectives=objectives)
+
+
+def _params(raw: dict, targets: dict[str, Target], where: str, source: str) -> dict[str, Param]:
+    return {k: _param(v, f"{where}.{k}", source, targets[k]) for k, v in raw.items()}
 
 
 def _hardware(raw: Any, path: Path) -> tuple[dict[str, Param] | None, str | None]:
@@ -250,32 +262,15 @@ def _hardware(raw: Any, path: Path) -> tuple[dict[str, Param] | None, str | None
     source = str(path)
     if raw is None:
         return None, None
-    _unknown(raw, set(HARDWARE_FIELDS) | {"base"}, "hardware", source)
-    params = {k: _param(v, f"hardware.{k}", source) for k, v in raw.items() if k != "base"}
-    for name, p in params.items():
-        values = p.options() if p.kind in ("fixed", "choice") else (p.low, p.high)
-        if p.kind == "float" or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-            raise CodesignError(f"{source}: `hardware.{name}` takes positive whole numbers")
-        try:
-            [HardwareParams(**{name: v}) for v in values]
-        except CodesignError as exc:
-            raise CodesignError(f"{source}: {str(exc).replace('hardware `', '`hardware.')}") from None
+    check_keys(raw, (*HARDWARE_FIELDS, "base"), source, "hardware")
+    params = _params({k: v for k, v in raw.items() if k != "base"}, _HARDWARE, "hardware", source)
     base = raw.get("base")
-    if base is not None and not isinstance(base, str):
-        raise CodesignError(f"{source}: `hardware.base` must be an arch name or a YAML path")
-    if base is not None and Path(base).suffix in (".yaml", ".yml") and not Path(base).is_absolute():
-        base = str((path.parent / base).resolve())
+    if base is not None:
+        base = convert(str, base, source, "hardware.base")
+        if Path(base).suffix in (".yaml", ".yml") and not Path(base).is_absolute():
+            base = str((path.parent / base).resolve())
     try:
         load_arch(base)
     except CodesignError as exc:
         raise CodesignError(f"{source}: `hardware.base`: {exc}") from None
     return params, base
-
-
-def _unknown(raw: Any, allowed: set[str], where: str, source: str) -> None:
-    if not isinstance(raw, dict):
-        raise CodesignError(f"{source}: `{where}` must be a mapping")
-    for key in raw:
-        if key not in allowed:
-            prefix = f"{where}." if where else ""
-            raise CodesignError(f"{source}: unknown key `{prefix}{key}` (expected one of: {', '.join(sorted(allowed))})")

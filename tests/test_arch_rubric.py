@@ -74,5 +74,5 @@ def test_rubric_yaml_override(tmp_path):
     rubric = load_rubric(path)
     assert rubric.peak_activation_limit_bytes == 1048576
     assert rubric.points_for_energy(0.9e9) == 20 and rubric.max_epochs == 29
-    with pytest.raises(CodesignError, match="unknown rubric field `peak_limit`"):
+    with pytest.raises(CodesignError, match="unknown field `peak_limit`"):
         load_rubric(_write(tmp_path, {"peak_limit": 3}, "r2.yaml"))

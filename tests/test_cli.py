@@ -11,7 +11,7 @@ import pytest
 
 from codesign.cli import main
 from codesign.network import CandidateSpec, ConvStage
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_profile_lenet_json(capsys):

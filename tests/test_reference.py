@@ -12,9 +12,9 @@ from codesign.cost.analytic.exhaustive import best_mapping
 from codesign.cost.analytic.nest import evaluate
 from codesign.cost.analytic.timeloop_map import load_timeloop_map, nest_from_timeloop_map, timeloop_mapping
 from codesign.cost.external.timeloop_stats import load_stats
-from codesign.models import Lab2023Mobile, LeNet5
+from codesign.builtin_models import Lab2023Mobile, LeNet5
 from codesign.workload import trace
-from tests.conftest import REFERENCE, layer_of, module_source, reference_rows
+from tests.helpers import REFERENCE, layer_of, module_source, reference_rows
 
 ROWS = reference_rows()
 IDS = [row["name"] for row in ROWS]

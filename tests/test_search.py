@@ -15,11 +15,12 @@ import yaml
 
 from codesign.cli import main
 from codesign.data import DEBIAN_FASHION_MNIST, load_dataset
-from codesign.export import load_exported, pick_trial
+from codesign.designs import load_exported
+from codesign.runs import Run
 from codesign.network import CandidateSpec
 from codesign.train import accuracy
 from codesign.pareto import as_minimization, non_dominated, pareto_front
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
                                 reason="apt-get install dataset-fashion-mnist (.ci/run does)")
@@ -80,10 +81,10 @@ def _export_best_trial(run, tmp_path):
         assert (out / name).is_file(), name
     source = (out / "model.py").read_text()
     assert "codesign" not in source.split('"""', 2)[2] and "import torch" in source
-    row = pick_trial(run)
+    row = Run(run).pick()
     spec = CandidateSpec.load(out / "spec.json")
     original = spec.build().eval()
-    original.load_state_dict(torch.load(run / "weights" / f"{row['trial_id']}.pt", weights_only=True))
+    original.load_state_dict(torch.load(run / "weights" / f"{row.trial_id}.pt", weights_only=True))
     torch.manual_seed(0)
     x = torch.randn(4, *spec.input_shape)
     torch.save(x, tmp_path / "x.pt")
@@ -95,7 +96,7 @@ def _export_best_trial(run, tmp_path):
     with torch.no_grad():
         assert torch.allclose(torch.load(tmp_path / "y.pt"), original(x), atol=1e-6)
     data = load_dataset("fashion-mnist", val_size=1000)  # the search's split: seed 0, 1,000 images
-    assert accuracy(load_exported(out), data, data.val) == pytest.approx(row["val_accuracy"], abs=1e-12)
+    assert accuracy(load_exported(out), data, data.val) == pytest.approx(row.val_accuracy, abs=1e-12)
 
 
 def test_killed_search_resumes_without_losing_trials(tmp_path):

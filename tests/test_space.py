@@ -7,8 +7,11 @@ import pytest
 import yaml
 
 from codesign.errors import CodesignError
-from codesign.search import SearchSettings, SpaceSampler, final_status, parse_budget
+from codesign.runs import Status
+from codesign.search.settings import parse_budget
+from codesign.search.table import final_status
 from codesign.space import load_space
+from tests.helpers import sampler_for
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -23,13 +26,13 @@ def _space(tmp_path, network=None, sgd=None, **top):
 
 
 @pytest.mark.parametrize("network, message", [
-    ({"depth": 2, "stage": {"channels": 4, "kernal": 3}}, "unknown key `network.stage.kernal`"),
+    ({"depth": 2, "stage": {"channels": 4, "kernal": 3}}, "unknown field `network.stage.kernal`"),
     ({"depth": 2, "stage": {"channels": {"int": [16, 8]}}}, "low 16 is above high 8"),
     ({"depth": 2, "stage": {"channels": {"int": [0, 8], "log": True}}}, "log scale needs low > 0"),
-    ({"depth": 2, "stage": {"channels": 4, "pool": {"choice": ["max", "median"]}}}, "'median' is not one of"),
+    ({"depth": 2, "stage": {"channels": 4, "pool": {"choice": ["max", "median"]}}}, "must be one of none, max, avg, got 'median'"),
     ({"depth": 2, "stage": {"channels": [4, 8]}}, "a list is ambiguous"),
     ({"stage": {"channels": 4}}, "missing `network.depth`"),
-    ({"depth": 2, "stage": {"channels": {"range": [1, 2]}}}, "unknown key `range`"),
+    ({"depth": 2, "stage": {"channels": {"range": [1, 2]}}}, "unknown field `network.stage.channels.range`"),
 ])
 def test_schema_errors_name_the_key(tmp_path, network, message):
     with pytest.raises(CodesignError) as info:
@@ -41,9 +44,9 @@ def test_broken_yaml_and_unknown_top_key(tmp_path):
     (tmp_path / "bad.yaml").write_text("network: {depth: [1, 2\n")
     with pytest.raises(CodesignError, match="not valid YAML"):
         load_space(tmp_path / "bad.yaml")
-    with pytest.raises(CodesignError, match="unknown key `optimizer`"):
+    with pytest.raises(CodesignError, match="unknown field `optimizer`"):
         load_space(_space(tmp_path, optimizer="adam"))
-    with pytest.raises(CodesignError, match="unknown key `sgd.optimizer`"):
+    with pytest.raises(CodesignError, match="unknown field `sgd.optimizer`"):
         load_space(_space(tmp_path, sgd={"optimizer": "adam"}))
 
 
@@ -64,14 +67,10 @@ def test_shipped_spaces_load_and_sample_conditionally():
             assert spec.sgd.seed == 1
 
 
-def _settings(space_path, **kw):
-    return SearchSettings(name="t", space=str(space_path), dataset="fashion-mnist", **kw)
-
-
 def test_infeasible_designs_are_caught_before_training(tmp_path):
     path = _space(tmp_path, network={"depth": 1, "stage": {"channels": {"choice": [4, 400]}}},
                   sgd={"epochs": {"int": [1, 40]}})
-    sampler = SpaceSampler(_settings(path))
+    sampler = sampler_for(path)
     study = optuna.create_study(directions=["maximize", "minimize", "minimize"])
     study.enqueue_trial({"depth": 1, "stage0_channels": 400, "epochs": 2})
     study.enqueue_trial({"depth": 1, "stage0_channels": 4, "epochs": 35})
@@ -91,7 +90,7 @@ def test_budget_and_status_rules():
     assert parse_budget("8h") == 28800 and parse_budget("1h30m") == 5400 and parse_budget("90") == 90
     with pytest.raises(CodesignError, match="write it like"):
         parse_budget("eight hours")
-    assert final_status({"status": "ok", "epoch": 3, "planned_epochs": 3}) == "ok"
+    assert final_status({"status": "ok", "epoch": 3, "planned_epochs": 3}) == Status.OK
     assert final_status({"status": "running", "epoch": 1, "planned_epochs": 3}) == "stopped"  # ASHA / budget
     assert final_status({"status": "infeasible", "epoch": 0, "planned_epochs": 3}) == "infeasible"
     assert final_status({"status": "diverged", "epoch": 1, "planned_epochs": 3}) == "diverged"

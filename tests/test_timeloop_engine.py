@@ -12,7 +12,7 @@ import yaml
 from codesign.cli import main
 from codesign.cost.external.timeloop import constraints, problem
 from codesign.cost.external.timeloop_stats import load_stats
-from tests.conftest import REFERENCE, layer_of, reference_rows
+from tests.helpers import REFERENCE, layer_of, reference_rows
 
 ROWS = reference_rows()
 FAKE = Path(__file__).resolve().parent / "fake_timeloop"

@@ -6,7 +6,7 @@ import pytest
 from torch import nn
 
 from codesign.errors import CodesignError
-from codesign.models import Lab2023Mobile, LeNet5
+from codesign.builtin_models import Lab2023Mobile, LeNet5
 from codesign.workload import trace
 
 

@@ -1,0 +1,148 @@
+"""Where a design comes from: the one reader of every form a user names a network in.
+
+MODEL is a built-in name (lenet5, lab2023), `path/to/file.py:ClassName` (built with no arguments), a spec
+.json file, a search run folder (with a trial id, else its best trial), or an exported or trained folder.
+`.py` files and exported folders without spec.json run Python code when loaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import nn
+
+from codesign.arch import Arch, load_arch
+from codesign.builtin_models import BUILTINS
+from codesign.errors import CodesignError
+from codesign.network import CandidateSpec
+from codesign.runs import Run
+
+
+@dataclass
+class Design:
+    """A network ready to profile, train or export, where it came from and what is known of it."""
+
+    module: nn.Module
+    label: str
+    spec: CandidateSpec | None = None
+    weights: Path | None = None  # a state dict to load (a trial's or a trained model's)
+    facts: dict[str, Any] | None = None  # a trials.csv row or a training summary: scores, hyper-parameters
+    arch: Arch | None = None  # the accelerator the design was searched for, when it has its own
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        """The model's natural input shape (batch 1), when the spec states it."""
+        return (1, *self.spec.input_shape) if self.spec else None
+
+
+def _import_file(path: Path, prefix: str) -> ModuleType:
+    """Import a Python file by path (a user's model or an exported model.py)."""
+    name = f"{prefix}_{abs(hash(path.resolve()))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise CodesignError(f"{path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file: report its error, not ours
+        raise CodesignError(f"{path}: importing it failed: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def load_class(path: Path, class_name: str) -> nn.Module:
+    """`ClassName()` from a Python file."""
+    if not path.is_file():
+        raise CodesignError(f"{path}: model file not found")
+    cls = getattr(_import_file(path, "codesign_user"), class_name, None)
+    if cls is None:
+        raise CodesignError(f"{path}: has no class `{class_name}`")
+    try:
+        model = cls()
+    except Exception as exc:
+        raise CodesignError(f"{path}:{class_name}() failed (it must build with no arguments): "
+                            f"{type(exc).__name__}: {exc}") from None
+    if not isinstance(model, nn.Module):
+        raise CodesignError(f"{path}:{class_name} is not a torch.nn.Module")
+    return model
+
+
+def load_exported(folder: Path) -> nn.Module:
+    """Import model.py from an export folder and build its Net (weights loaded when present)."""
+    net = _import_file(folder / "model.py", "codesign_export").Net()
+    if (folder / "weights.pt").is_file():
+        net.load_state_dict(torch.load(folder / "weights.pt", weights_only=True))
+    return net
+
+
+def trial_design(run: Run, trial: str | None = None, best: str = "score") -> Design:
+    """A searched trial (by id, or the run's best) with its saved weights and its accelerator."""
+    record = run.pick(trial, best)
+    if record.spec is None:
+        raise CodesignError(f"{run.folder}: trial {record.trial_id} has no spec ({record.status}: {record.reason})")
+    torch.manual_seed(record.spec.sgd.seed)
+    return Design(record.spec.build(), f"{run.name} trial {record.trial_id}", record.spec, run.weights_of(record),
+                  record.to_row(), run.arch_of(record))
+
+
+def _folder_design(folder: Path, trial: str | None, best: str) -> Design:
+    if Run.holds_run(folder):  # a search run: one of its trials
+        return trial_design(Run(folder), trial, best)
+    if trial is not None:
+        raise CodesignError(f"{folder}: --trial needs a search run folder (one with trials.csv)")
+    arch = load_arch(folder / "arch.yaml") if (folder / "arch.yaml").is_file() else None
+    weights = folder / "weights.pt" if (folder / "weights.pt").is_file() else None
+    summary = _summary(folder / "summary.json")
+    if (folder / "spec.json").is_file():  # an export or a `codesign train --out` folder
+        spec = CandidateSpec.load(folder / "spec.json")
+        return Design(spec.build(), str(folder), spec, weights, summary, arch)
+    if summary and summary.get("spec"):
+        spec = CandidateSpec.from_dict(summary["spec"], str(folder / "summary.json"))
+        return Design(spec.build(), str(folder), spec, weights, summary, arch)
+    if (folder / "model.py").is_file():
+        return Design(load_exported(folder), str(folder), arch=arch)
+    raise CodesignError(f"{folder}: not a search run, export or training folder (no trials.csv, spec.json or model.py)")
+
+
+def _summary(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CodesignError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    return data if isinstance(data, dict) else None
+
+
+def load_design(text: str, trial: str | None = None, best: str = "score", weights: Path | None = None) -> Design:
+    """The design a MODEL argument names; `trial`/`best` pick a search run's trial, `weights` a state dict."""
+    path = Path(text)
+    if path.is_dir():
+        design = _folder_design(path, trial, best)
+    elif trial is not None:
+        raise CodesignError(f"{text}: --trial needs a search run folder (one with trials.csv)")
+    elif text in BUILTINS:
+        design = Design(BUILTINS[text](), text)
+    elif ":" in text and text.rsplit(":", 1)[0].endswith(".py"):
+        file, class_name = text.rsplit(":", 1)
+        design = Design(load_class(Path(file), class_name), text)
+    elif path.suffix == ".py":
+        raise CodesignError(f"{text}: name the class too, as `{text}:ClassName`")
+    elif path.suffix == ".json" or path.is_file():
+        spec = CandidateSpec.load(path)
+        design = Design(spec.build(), text, spec, facts=_summary(path.parent / "summary.json"))
+    else:
+        raise CodesignError(f"unknown model {text!r}: give `file.py:ClassName`, a spec .json file, or one of "
+                            f"{', '.join(BUILTINS)}")
+    if weights is not None:
+        if not weights.is_file():
+            raise CodesignError(f"{weights}: weights file not found")
+        design.weights = weights
+    return design

@@ -1,0 +1,106 @@
+"""What a search is told: the space, the data, how many trials and where they run (saved as search.json).
+
+Grouped as Ray Tune groups its own (TuneConfig: how the search proceeds; resources and ray.init: where
+trials run); every field is checked when the settings are made or read back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from codesign.config import build, check, limits
+from codesign.data import DATASETS
+from codesign.errors import CodesignError
+from codesign.pareto import COLUMNS
+
+SAMPLERS = ("tpe", "nsga2", "random")
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """The data every trial trains on; the validation split is carved from the training set."""
+
+    dataset: str = field(default="cifar10", metadata=limits(choices=tuple(DATASETS)))
+    data_dir: str | None = None
+    train_size: int | None = field(default=None, metadata=limits(min=1))  # the first N training images only
+    val_size: int | None = field(default=None, metadata=limits(min=1))
+    split_seed: int = field(default=0, metadata=limits(min=0))
+
+
+@dataclass(frozen=True)
+class TuneSettings:
+    """How the search proceeds (Ray Tune's TuneConfig): how many trials, how long, which sampler."""
+
+    trials: int | None = field(default=None, metadata=limits(min=1))
+    budget_s: float | None = field(default=None, metadata=limits(above=0))
+    sampler: str = field(default="tpe", metadata=limits(choices=SAMPLERS))
+    seed: int = field(default=0, metadata=limits(min=0))
+    asha: bool = False  # early-stop weak trials on validation accuracy
+    concurrency: int = field(default=1, metadata=limits(min=1))
+
+
+@dataclass(frozen=True)
+class ResourceSettings:
+    """Where trials run: the Ray cluster and what each trial asks of it."""
+
+    address: str | None = None  # None: a local Ray started for this search
+    cpus_per_trial: float | None = field(default=None, metadata=limits(above=0))  # None: CPUs / concurrency
+    gpus_per_trial: float = field(default=0.0, metadata=limits(min=0))
+    dashboard: bool = True
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything a search needs; saved as runs/<name>/search.json so that --resume and report reuse it."""
+
+    name: str
+    space: str
+    runs_dir: str = "runs"
+    arch: str | None = None  # None: the rubric's accelerator
+    rubric: str | None = None  # None: the lab's rubric
+    objectives: tuple[str, ...] = field(default=("accuracy", "energy", "latency"),
+                                        metadata=limits(choices=tuple(COLUMNS), min_length=1, items="objective"))
+    data: DataSettings = DataSettings()
+    tune: TuneSettings = TuneSettings()
+    resources: ResourceSettings = ResourceSettings()
+
+    def __post_init__(self) -> None:
+        check(self, "search settings")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir).resolve() / self.name
+
+    def to_json(self) -> str:
+        """search.json's text."""
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> SearchSettings:
+        """Settings from search.json's text; a damaged file is one line naming it."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CodesignError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        return build(cls, data, source)
+
+
+def parse_budget(text: str | None) -> float | None:
+    """'8h', '30m', '90s', '1h30m' or plain seconds → seconds."""
+    if text is None:
+        return None
+    text = str(text).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([dhms])", text)
+        if not parts or "".join(f"{n}{u}" for n, u in parts) != text.replace(" ", ""):
+            raise CodesignError(f"budget {text!r}: write it like 8h, 30m, 90s or 1h30m")
+        seconds = sum(float(n) * {"d": 86400, "h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+    if seconds <= 0:
+        raise CodesignError(f"budget {text!r}: must be more than 0 seconds")
+    return seconds
