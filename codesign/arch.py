@@ -20,7 +20,7 @@ MAPPER_ALGORITHMS = ("random-pruned", "exhaustive")
 MAPPER_METRICS = ("delay", "energy")
 
 _SIZE = limits(min=1)  # a count of words, PEs or bits
-_PJ = limits(min=0)    # energy of one action
+_PJ = limits(min=0)  # energy of one action
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,9 @@ class MapperSettings:
     timeout: int = field(default=400, metadata=_SIZE)
     victory_condition: int = field(default=400, metadata=_SIZE)
     max_permutations_per_if_visit: int = field(default=8, metadata=_SIZE)
-    optimization_metrics: tuple[str, ...] = field(default=("delay", "energy"),
-                                                  metadata=limits(choices=MAPPER_METRICS, min_length=1))
+    optimization_metrics: tuple[str, ...] = field(
+        default=("delay", "energy"), metadata=limits(choices=MAPPER_METRICS, min_length=1)
+    )
 
     @property
     def digest(self) -> str:

@@ -16,16 +16,18 @@ from codesign.arch import load_arch
 from codesign.cost import ENGINES, CostCache, get_engine
 from codesign.cost.analytic import cost_under_mapping
 from codesign.data import DATASETS, load_dataset
-from codesign.errors import CodesignError
 from codesign.designs import load_design
+from codesign.errors import CodesignError
 from codesign.network import SGDConfig
 from codesign.profile import NetworkCost, format_comparison, format_table, profile_workload
 from codesign.rubric import PJ_PER_MJ, load_rubric
 from codesign.train import accuracy, build_model, resolve_device, train
 from codesign.workload import trace
 
-MODEL_HELP = ("`path/to/file.py:ClassName` (built with no arguments), a spec .json file, a built-in (lenet5, lab2023), "
-              "a search run folder (with --trial, else its best trial) or an exported / trained folder")
+MODEL_HELP = (
+    "`path/to/file.py:ClassName` (built with no arguments), a spec .json file, a built-in (lenet5, lab2023), "
+    "a search run folder (with --trial, else its best trial) or an exported / trained folder"
+)
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -47,17 +49,22 @@ def cmd_profile(args: argparse.Namespace) -> int:
     workload = trace(design.module, shape)
     if args.timeloop_map:
         if len(workload.layers) != 1:
-            raise CodesignError(f"--timeloop-map evaluates one layer, but {args.model} has "
-                                f"{len(workload.layers)} distinct Conv2d/Linear layers")
-        net = NetworkCost(workload, arch, [cost_under_mapping(workload.layers[0], arch, args.timeloop_map)],
-                          "timeloop-map")
+            raise CodesignError(
+                f"--timeloop-map evaluates one layer, but {args.model} has "
+                f"{len(workload.layers)} distinct Conv2d/Linear layers"
+            )
+        net = NetworkCost(
+            workload, arch, [cost_under_mapping(workload.layers[0], arch, args.timeloop_map)], "timeloop-map"
+        )
     else:
         cache = None if args.no_cache else CostCache(args.cache)
         engine = get_engine(args.engine, timeloop_lab=args.timeloop_lab)
         net = profile_workload(workload, arch, engine, cache, progress=engine.parallel and not args.json)
         if args.compare:
             if args.engine == "analytic":
-                raise CodesignError("--compare puts the analytic model beside another engine: add --engine accelforge or timeloop")
+                raise CodesignError(
+                    "--compare puts the analytic model beside another engine: add --engine accelforge or timeloop"
+                )
             print(format_comparison(profile_workload(workload, arch, "analytic", cache), net))
             return 0
     if args.json:
@@ -67,8 +74,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-_SGD_FLAGS = ("lr", "momentum", "nesterov", "weight_decay", "batch_size", "epochs", "schedule", "warmup_epochs",
-              "seed")
+_SGD_FLAGS = ("lr", "momentum", "nesterov", "weight_decay", "batch_size", "epochs", "schedule", "warmup_epochs", "seed")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -81,44 +87,70 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset, args.data_dir, device, split_seed=args.split_seed, val_size=args.val_size)
     if design.spec:
         if tuple(design.spec.input_shape) != data.info.input_shape:
-            raise CodesignError(f"{args.model}: input_shape {tuple(design.spec.input_shape)} does not match "
-                                f"{data.info.name} images {data.info.input_shape}")
+            raise CodesignError(
+                f"{args.model}: input_shape {tuple(design.spec.input_shape)} does not match "
+                f"{data.info.name} images {data.info.input_shape}"
+            )
         model = build_model(design.spec, sgd.seed)
     else:
         torch.manual_seed(sgd.seed)  # rebuild so that the weights' initialisation follows the seed
         model = load_design(args.model).module
     out = Path(args.out or Path("runs") / f"train-{re.sub(r'[^A-Za-z0-9_.-]+', '_', Path(args.model).stem)}")
     out.mkdir(parents=True, exist_ok=True)
-    print(f"training {args.model} on {data.info.name} ({len(data.train):,} train / {len(data.val):,} validation, "
-          f"split seed {args.split_seed}) on {device}: SGD lr {sgd.lr} momentum {sgd.momentum} "
-          f"{'nesterov ' if sgd.nesterov else ''}wd {sgd.weight_decay} batch {sgd.batch_size} "
-          f"{sgd.epochs} epochs {sgd.schedule}, seed {sgd.seed}")
+    print(
+        f"training {args.model} on {data.info.name} ({len(data.train):,} train / {len(data.val):,} validation, "
+        f"split seed {args.split_seed}) on {device}: SGD lr {sgd.lr} momentum {sgd.momentum} "
+        f"{'nesterov ' if sgd.nesterov else ''}wd {sgd.weight_decay} batch {sgd.batch_size} "
+        f"{sgd.epochs} epochs {sgd.schedule}, seed {sgd.seed}"
+    )
     result = train(model, data, sgd, rubric, progress=not args.quiet)
     torch.save(model.state_dict(), out / "weights.pt")
     summary = {
-        "model": args.model, "spec": design.spec.to_dict() if design.spec else None,
-        "dataset": data.info.name, "data_dir": str(data.source), "split_seed": args.split_seed,
-        "train_size": len(data.train), "val_size": len(data.val), "device": str(device),
-        "sgd": dataclasses.asdict(sgd), "seed": sgd.seed, "status": result.status,
-        "val_accuracy": result.val_accuracy, "best_val_accuracy": result.best_val_accuracy,
-        "epochs": result.epochs, "seconds": result.seconds, "images_per_second": result.images_per_second,
+        "model": args.model,
+        "spec": design.spec.to_dict() if design.spec else None,
+        "dataset": data.info.name,
+        "data_dir": str(data.source),
+        "split_seed": args.split_seed,
+        "train_size": len(data.train),
+        "val_size": len(data.val),
+        "device": str(device),
+        "sgd": dataclasses.asdict(sgd),
+        "seed": sgd.seed,
+        "status": result.status,
+        "val_accuracy": result.val_accuracy,
+        "best_val_accuracy": result.best_val_accuracy,
+        "epochs": result.epochs,
+        "seconds": result.seconds,
+        "images_per_second": result.images_per_second,
         "history": [dataclasses.asdict(h) for h in result.history],
     }
-    print(f"{result.status}: validation accuracy {result.val_accuracy:.4f} after {result.epochs} epochs "
-          f"({result.seconds:.1f} s, {result.images_per_second:,.0f} images/s)")
+    print(
+        f"{result.status}: validation accuracy {result.val_accuracy:.4f} after {result.epochs} epochs "
+        f"({result.seconds:.1f} s, {result.images_per_second:,.0f} images/s)"
+    )
     if args.final:
         test_accuracy = accuracy(model, data, data.load_test())
-        net = profile_workload(trace(model.cpu(), (1, *data.info.input_shape)),
-                               load_arch(args.arch or rubric.accelerator), cache=CostCache())
+        net = profile_workload(
+            trace(model.cpu(), (1, *data.info.input_shape)),
+            load_arch(args.arch or rubric.accelerator),
+            cache=CostCache(),
+        )
         score = net.score(rubric, error=1.0 - test_accuracy)
-        summary.update(test_accuracy=test_accuracy, energy_pj=net.energy_pj, cycles=net.cycles,
-                       peak_activation_bytes=net.peak_activation_bytes, rubric=score.to_dict(),
-                       arch=net.arch.name)
-        print(f"test accuracy {test_accuracy:.4f} (error {1 - test_accuracy:.2%}) -> {score.error_points} points\n"
-              f"energy {net.energy_pj / PJ_PER_MJ:.4f} mJ -> {score.energy_points} points; "
-              f"latency {net.cycles:,} cycles -> {score.latency_points} points; "
-              f"peak activation {net.peak_activation_bytes:,} B (limit {rubric.peak_activation_limit_bytes:,} B)\n"
-              f"rubric score {score.total} / {rubric.max_points}{'' if score.feasible else ' (a hard constraint fails)'}")
+        summary.update(
+            test_accuracy=test_accuracy,
+            energy_pj=net.energy_pj,
+            cycles=net.cycles,
+            peak_activation_bytes=net.peak_activation_bytes,
+            rubric=score.to_dict(),
+            arch=net.arch.name,
+        )
+        print(
+            f"test accuracy {test_accuracy:.4f} (error {1 - test_accuracy:.2%}) -> {score.error_points} points\n"
+            f"energy {net.energy_pj / PJ_PER_MJ:.4f} mJ -> {score.energy_points} points; "
+            f"latency {net.cycles:,} cycles -> {score.latency_points} points; "
+            f"peak activation {net.peak_activation_bytes:,} B (limit {rubric.peak_activation_limit_bytes:,} B)\n"
+            f"rubric score {score.total} / {rubric.max_points}{'' if score.feasible else ' (a hard constraint fails)'}"
+        )
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"saved {out / 'weights.pt'} and {out / 'summary.json'}")
     return 0 if result.status != "diverged" else 1
@@ -130,10 +162,25 @@ def _print_front(run_dir: Path, trials) -> None:
 
     front = pareto_front(trials, Run(run_dir).objectives())
     counts = trials["status"].value_counts().to_dict() if len(trials) else {}
-    print(f"\n{len(trials)} trials ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
-          f"Pareto front of complete trials: {len(front)} designs")
-    cols = ["trial_id", "rubric_points", "val_accuracy", "energy_mj", "cycles", "area_mm2", "peak_activation_bytes",
-            "channels", "strides", "epochs", "pe_x", "pe_y", "word_bits"]
+    print(
+        f"\n{len(trials)} trials ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
+        f"Pareto front of complete trials: {len(front)} designs"
+    )
+    cols = [
+        "trial_id",
+        "rubric_points",
+        "val_accuracy",
+        "energy_mj",
+        "cycles",
+        "area_mm2",
+        "peak_activation_bytes",
+        "channels",
+        "strides",
+        "epochs",
+        "pe_x",
+        "pe_y",
+        "word_bits",
+    ]
     if len(front):
         best = front.sort_values(["rubric_points", "val_accuracy"], ascending=False)
         print(best[[c for c in cols if c in best]].head(15).to_string(index=False))
@@ -149,13 +196,33 @@ def cmd_search(args: argparse.Namespace) -> int:
     name = args.name or f"search-{time.strftime('%Y%m%d-%H%M%S')}"
     dataset = args.dataset or (None if args.resume else load_space(args.space).dataset)
     settings = SearchSettings(
-        name=name, space=args.space, runs_dir=args.runs_dir, arch=args.arch, rubric=args.rubric,
-        data=DataSettings(dataset=dataset or "cifar10", data_dir=args.data_dir, train_size=args.train_size,
-                          val_size=args.val_size, split_seed=args.split_seed),
-        tune=TuneSettings(trials=args.trials, budget_s=parse_budget(args.budget), sampler=args.sampler,
-                          seed=args.seed, asha=args.asha, concurrency=args.concurrency),
-        resources=ResourceSettings(address=args.address, cpus_per_trial=args.cpus_per_trial,
-                                   gpus_per_trial=args.gpus_per_trial, dashboard=not args.no_dashboard))
+        name=name,
+        space=args.space,
+        runs_dir=args.runs_dir,
+        arch=args.arch,
+        rubric=args.rubric,
+        data=DataSettings(
+            dataset=dataset or "cifar10",
+            data_dir=args.data_dir,
+            train_size=args.train_size,
+            val_size=args.val_size,
+            split_seed=args.split_seed,
+        ),
+        tune=TuneSettings(
+            trials=args.trials,
+            budget_s=parse_budget(args.budget),
+            sampler=args.sampler,
+            seed=args.seed,
+            asha=args.asha,
+            concurrency=args.concurrency,
+        ),
+        resources=ResourceSettings(
+            address=args.address,
+            cpus_per_trial=args.cpus_per_trial,
+            gpus_per_trial=args.gpus_per_trial,
+            dashboard=not args.no_dashboard,
+        ),
+    )
     trials = run_search(settings, resume=args.resume)
     _print_front(settings.run_dir, trials)
     return 0
@@ -189,15 +256,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_arch(args: argparse.Namespace) -> int:
     """codesign arch: a derived accelerator (other sizes, scaled energies and area) as a YAML file."""
-    from codesign.hardware import FIELDS, HardwareParams, area_mm2, arch_yaml, derive_arch, write_arch
+    from codesign.hardware import FIELDS, HardwareParams, arch_yaml, area_mm2, derive_arch, write_arch
 
     base = load_arch(args.base)
     given = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
     arch = derive_arch(base, dataclasses.replace(HardwareParams.of(base), **given), args.name)
     if args.out:
         write_arch(arch, Path(args.out))
-        print(f"wrote {args.out}: {arch.name}, {arch.pe_array.x}x{arch.pe_array.y} PEs, {area_mm2(arch):.3f} mm^2 "
-              f"(profile with --arch {args.out})")
+        print(
+            f"wrote {args.out}: {arch.name}, {arch.pe_array.x}x{arch.pe_array.y} PEs, {area_mm2(arch):.3f} mm^2 "
+            f"(profile with --arch {args.out})"
+        )
     else:
         print(arch_yaml(arch), end="")
     return 0
@@ -215,8 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="analytic", choices=sorted(ENGINES), help="cost engine")
     p.add_argument("--rubric", help="rubric YAML overriding the lab's default")
     p.add_argument("--timeloop-map", type=Path, help="evaluate a one-layer model under this Timeloop map.yaml")
-    p.add_argument("--timeloop-lab", type=Path, help="with --engine timeloop: the lab's folder (arch/, constraints/, "
-                   "constraints_dw/, mapper/) to use instead of files written from --arch")
+    p.add_argument(
+        "--timeloop-lab",
+        type=Path,
+        help="with --engine timeloop: the lab's folder (arch/, constraints/, "
+        "constraints_dw/, mapper/) to use instead of files written from --arch",
+    )
     p.add_argument("--compare", action="store_true", help="print the analytic model beside --engine, per layer")
     p.add_argument("--json", action="store_true", help="print one JSON object (layers, total)")
     p.add_argument("--show-mapping", action="store_true", help="print each layer's chosen mapping")
@@ -229,8 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", default="cifar10", choices=sorted(DATASETS))
     t.add_argument("--data-dir", help="folder holding the dataset (default: the download cache)")
     t.add_argument("--out", help="output folder (default runs/train-MODEL)")
-    t.add_argument("--final", action="store_true",
-                   help="after training, evaluate the test set once and print the rubric score")
+    t.add_argument(
+        "--final", action="store_true", help="after training, evaluate the test set once and print the rubric score"
+    )
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     t.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation split")
     t.add_argument("--val-size", type=int, help="validation images (default 5000 CIFAR-10, 6000 MNISTs)")
@@ -275,8 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write a design as a standalone model.py (+ spec, weights, ONNX, README)")
     e.add_argument("source", help="runs/<name>, or any MODEL as in `codesign profile`")
     e.add_argument("--trial", help="with a run folder: the trial to export")
-    e.add_argument("--best", default="score", choices=["score", "accuracy", "energy", "latency"],
-                   help="with a run folder and no --trial: which best trial (default: rubric score)")
+    e.add_argument(
+        "--best",
+        default="score",
+        choices=["score", "accuracy", "energy", "latency"],
+        help="with a run folder and no --trial: which best trial (default: rubric score)",
+    )
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--weights", help="with a MODEL: a state dict to include (e.g. from `codesign train`)")
     e.add_argument("--onnx", action="store_true", help="also write model.onnx (needs codesign[onnx])")

@@ -23,7 +23,7 @@ _ECHO = 60  # at most this many characters of a bad value are echoed back
 def echo(value: Any) -> str:
     """A short repr of a user's value for an error message (never the whole of a huge one)."""
     text = repr(value)
-    return text if len(text) <= _ECHO else text[:_ECHO - 3] + "..."
+    return text if len(text) <= _ECHO else text[: _ECHO - 3] + "..."
 
 
 def child(path: str, key: str | int) -> str:
@@ -35,15 +35,17 @@ def child(path: str, key: str | int) -> str:
 
 def build(cls: type[T], data: Any, source: str, path: str = "") -> T:
     """Dataclass `cls` from a parsed mapping; unknown, missing or ill-typed fields raise ConfigError."""
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    fields = {f.name: f for f in dataclasses.fields(typing.cast(Any, cls)) if f.init}
     hints = typing.get_type_hints(cls)
     check_keys(data, tuple(fields), source, path)
     given = {str(key).replace("-", "_"): (key, value) for key, value in data.items()}
     for name, f in fields.items():
         if name not in given and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(source, child(path, name), "missing field {field}")
-    values = {name: convert(hints[name], value, source, child(path, name), fields[name].metadata)
-              for name, (_, value) in given.items()}
+    values = {
+        name: convert(hints[name], value, source, child(path, name), fields[name].metadata)
+        for name, (_, value) in given.items()
+    }
     try:
         return cls(**values)
     except ConfigError as exc:  # a cross-field check in __post_init__: root it in this file
@@ -56,8 +58,11 @@ def check_keys(data: Any, allowed: tuple[str, ...], source: str, path: str = "")
         raise ConfigError(source, path, f"must be a mapping, got {type(data).__name__}")
     for key in data:
         if str(key).replace("-", "_") not in allowed:
-            raise ConfigError(source, child(path, str(key)),
-                              f"unknown field {{field}} (expected one of: {', '.join(sorted(allowed))})")
+            raise ConfigError(
+                source,
+                child(path, str(key)),
+                f"unknown field {{field}} (expected one of: {', '.join(sorted(allowed))})",
+            )
 
 
 def check(instance: Any, source: str, path: str = "") -> None:
@@ -77,7 +82,7 @@ def convert(kind: Any, value: Any, source: str, path: str, limits: typing.Mappin
             return None
         inner = [a for a in args if a is not type(None)]
         return convert(inner[0], value, source, path, limits)
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         if isinstance(value, kind):
             check(value, source, path)
             return value
@@ -119,9 +124,12 @@ def convert(kind: Any, value: Any, source: str, path: str, limits: typing.Mappin
 def _within(value: Any, limits: typing.Mapping[str, Any]) -> bool:
     if "choices" in limits:
         return value in limits["choices"]
-    return (("min" not in limits or value >= limits["min"]) and ("max" not in limits or value <= limits["max"])
-            and ("above" not in limits or value > limits["above"])
-            and ("below" not in limits or value < limits["below"]))
+    return (
+        ("min" not in limits or value >= limits["min"])
+        and ("max" not in limits or value <= limits["max"])
+        and ("above" not in limits or value > limits["above"])
+        and ("below" not in limits or value < limits["below"])
+    )
 
 
 def _expectation(kind: Any, limits: typing.Mapping[str, Any]) -> str:
@@ -130,7 +138,7 @@ def _expectation(kind: Any, limits: typing.Mapping[str, Any]) -> str:
         return f"one of {', '.join(map(str, limits['choices']))}"
     noun = {int: "integer", float: "number", str: "string"}.get(kind, "value")
     low, high, above, below = (limits.get(k) for k in ("min", "max", "above", "below"))
-    if high is None and below is None and (low == 1 and kind is int or above == 0):
+    if high is None and below is None and ((low == 1 and kind is int) or above == 0):
         return f"a positive {noun}"
     if high is None and below is None and low == 0:
         return f"a non-negative {noun}"

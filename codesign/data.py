@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from codesign.errors import CodesignError
+from codesign.paths import cache_home
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -44,7 +45,7 @@ def default_data_dir() -> Path:
     env = os.environ.get("CODESIGN_DATA")
     if env:
         return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "codesign" / "data"
+    return cache_home() / "data"
 
 
 @dataclass
@@ -57,7 +58,8 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def to(self, device: str | torch.device) -> "Split":
+    def to(self, device: str | torch.device) -> Split:
+        """The split on `device`."""
         return Split(self.images.to(device), self.labels.to(device))
 
 
@@ -91,7 +93,7 @@ def _idx(path: Path) -> np.ndarray:
     if magic >> 8 != 0x08:  # unsigned byte data
         raise CodesignError(f"{path}: not an idx file of unsigned bytes (magic {magic:#x})")
     ndim = magic & 0xFF
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
@@ -158,18 +160,25 @@ def locate_dataset(name: str, data_dir: Path | None = None, download: bool = Tru
             raise CodesignError(
                 f"CIFAR-10 is not under {where} and could not be downloaded ({type(exc).__name__}: {exc}); on a "
                 f"machine with internet get cifar-10-python.tar.gz, extract it and pass --data-dir pointing at the "
-                f"folder that holds cifar-10-batches-py") from None
+                f"folder that holds cifar-10-batches-py"
+            ) from None
     hint = {
         "cifar10": "the folder holding cifar-10-batches-py",
         "mnist": "a folder with train-images-idx3-ubyte(.gz) and friends",
         "fashion-mnist": "a folder with train-images-idx3-ubyte(.gz) and friends "
-                         "(Debian: apt-get install dataset-fashion-mnist)",
+        "(Debian: apt-get install dataset-fashion-mnist)",
     }[name]
     raise CodesignError(f"{name} not found under {where}: pass --data-dir pointing at {hint}")
 
 
-def load_dataset(name: str = "cifar10", data_dir: str | Path | None = None, device: str | torch.device = "cpu",
-                 split_seed: int = 0, val_size: int | None = None, download: bool = True) -> Dataset:
+def load_dataset(
+    name: str = "cifar10",
+    data_dir: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    split_seed: int = 0,
+    val_size: int | None = None,
+    download: bool = True,
+) -> Dataset:
     """Load a dataset's training set as tensors on `device`, split into train and validation."""
     if name not in DATASETS:
         raise CodesignError(f"unknown dataset {name!r} (available: {', '.join(DATASETS)})")
@@ -180,8 +189,9 @@ def load_dataset(name: str = "cifar10", data_dir: str | Path | None = None, devi
     except (OSError, KeyError, ValueError, pickle.UnpicklingError) as exc:
         raise CodesignError(f"{folder}: could not read {name} ({type(exc).__name__}: {exc})") from None
     if tuple(full.images.shape[1:]) != info.input_shape:
-        raise CodesignError(f"{folder}: {name} images have shape {tuple(full.images.shape[1:])}, "
-                            f"expected {info.input_shape}")
+        raise CodesignError(
+            f"{folder}: {name} images have shape {tuple(full.images.shape[1:])}, expected {info.input_shape}"
+        )
     n_val = info.val_size if val_size is None else val_size
     if not 0 < n_val < len(full):
         raise CodesignError(f"validation size {n_val} must be between 1 and {len(full) - 1}")

@@ -67,8 +67,9 @@ def load_class(path: Path, class_name: str) -> nn.Module:
     try:
         model = cls()
     except Exception as exc:
-        raise CodesignError(f"{path}:{class_name}() failed (it must build with no arguments): "
-                            f"{type(exc).__name__}: {exc}") from None
+        raise CodesignError(
+            f"{path}:{class_name}() failed (it must build with no arguments): {type(exc).__name__}: {exc}"
+        ) from None
     if not isinstance(model, nn.Module):
         raise CodesignError(f"{path}:{class_name} is not a torch.nn.Module")
     return model
@@ -88,8 +89,14 @@ def trial_design(run: Run, trial: str | None = None, best: str = "score") -> Des
     if record.spec is None:
         raise CodesignError(f"{run.folder}: trial {record.trial_id} has no spec ({record.status}: {record.reason})")
     torch.manual_seed(record.spec.sgd.seed)
-    return Design(record.spec.build(), f"{run.name} trial {record.trial_id}", record.spec, run.weights_of(record),
-                  record.to_row(), run.arch_of(record))
+    return Design(
+        record.spec.build(),
+        f"{run.name} trial {record.trial_id}",
+        record.spec,
+        run.weights_of(record),
+        record.to_row(),
+        run.arch_of(record),
+    )
 
 
 def _folder_design(folder: Path, trial: str | None, best: str) -> Design:
@@ -139,8 +146,9 @@ def load_design(text: str, trial: str | None = None, best: str = "score", weight
         spec = CandidateSpec.load(path)
         design = Design(spec.build(), text, spec, facts=_summary(path.parent / "summary.json"))
     else:
-        raise CodesignError(f"unknown model {text!r}: give `file.py:ClassName`, a spec .json file, or one of "
-                            f"{', '.join(BUILTINS)}")
+        raise CodesignError(
+            f"unknown model {text!r}: give `file.py:ClassName`, a spec .json file, or one of {', '.join(BUILTINS)}"
+        )
     if weights is not None:
         if not weights.is_file():
             raise CodesignError(f"{weights}: weights file not found")

@@ -37,7 +37,11 @@ class Net(nn.Module):
 
 
 def _pair(v) -> str:
-    return repr(tuple(v)) if isinstance(v, (tuple, list)) and len(set(v)) > 1 else repr(v[0] if isinstance(v, (tuple, list)) else v)
+    return (
+        repr(tuple(v))
+        if isinstance(v, (tuple, list)) and len(set(v)) > 1
+        else repr(v[0] if isinstance(v, (tuple, list)) else v)
+    )
 
 
 def _leaf(m: nn.Module) -> str:
@@ -58,8 +62,11 @@ def _leaf(m: nn.Module) -> str:
     if isinstance(m, nn.Linear):
         return f"nn.Linear({m.in_features}, {m.out_features}{'' if m.bias is not None else ', bias=False'})"
     if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        extra = "" if (m.eps, m.momentum, m.affine) == (1e-5, 0.1, True) else \
-            f", eps={m.eps}, momentum={m.momentum}, affine={m.affine}"
+        extra = (
+            ""
+            if (m.eps, m.momentum, m.affine) == (1e-5, 0.1, True)
+            else f", eps={m.eps}, momentum={m.momentum}, affine={m.affine}"
+        )
         return f"nn.{type(m).__name__}({m.num_features}{extra})"
     if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
         stride = "" if m.stride == m.kernel_size else f", stride={m.stride!r}"
@@ -117,14 +124,17 @@ def export(design: Design, out: Path, onnx: bool = False) -> list[Path]:
     try:
         rebuilt.load_state_dict(model.state_dict())
     except RuntimeError as exc:
-        raise CodesignError(f"{design.label}: the generated model.py does not match the model's weights: "
-                            f"{str(exc).splitlines()[0]}") from None
+        raise CodesignError(
+            f"{design.label}: the generated model.py does not match the model's weights: {str(exc).splitlines()[0]}"
+        ) from None
     x = torch.randn(*shape)
     with torch.no_grad():
         same = torch.allclose(rebuilt.eval()(x), model(x), atol=1e-5)
     if not same:
-        raise CodesignError(f"{design.label}: its forward is not its submodules applied in order, so it cannot be "
-                            f"written as a standalone model.py; its own source file already defines it")
+        raise CodesignError(
+            f"{design.label}: its forward is not its submodules applied in order, so it cannot be "
+            f"written as a standalone model.py; its own source file already defines it"
+        )
     if design.spec is not None:
         (out / "spec.json").write_text(design.spec.to_json())
         written.append(out / "spec.json")
@@ -135,8 +145,7 @@ def export(design: Design, out: Path, onnx: bool = False) -> list[Path]:
         written.append(write_arch(design.arch, out / "arch.yaml"))
     if onnx:
         try:
-            torch.onnx.export(model, (torch.zeros(*shape),), str(out / "model.onnx"), dynamo=True,
-                              verbose=False)
+            torch.onnx.export(model, (torch.zeros(*shape),), str(out / "model.onnx"), dynamo=True, verbose=False)
         except (ImportError, ModuleNotFoundError) as exc:
             raise CodesignError(f"--onnx needs the onnx extra: pip install 'codesign[onnx]' ({exc})") from None
         written.append(out / "model.onnx")
@@ -146,36 +155,58 @@ def export(design: Design, out: Path, onnx: bool = False) -> list[Path]:
 
 
 def _readme(design: Design, out: Path, shape: tuple, written: list[Path]) -> str:
-    lines = [f"# {design.label}", "", "Exported by `codesign export`.", "",
-             "```python", "import torch", "from model import Net", "", "net = Net()"]
+    lines = [
+        f"# {design.label}",
+        "",
+        "Exported by `codesign export`.",
+        "",
+        "```python",
+        "import torch",
+        "from model import Net",
+        "",
+        "net = Net()",
+    ]
     if design.weights is not None:
         lines.append('net.load_state_dict(torch.load("weights.pt", weights_only=True))')
     lines += ["net.eval()", f"logits = net(torch.zeros{shape})", "```", ""]
     facts = design.facts or {}
     if facts:
-        lines += ["## Scores (from the search; accuracy on the validation split)", "",
-                  "| | |", "| --- | --- |"]
-        for key, label in (("val_accuracy", "validation accuracy"), ("energy_mj", "energy (mJ)"),
-                           ("cycles", "latency (cycles)"), ("peak_activation_bytes", "peak activation (B)"),
-                           ("parameters", "parameters"), ("rubric_points", "rubric points (validation error)"),
-                           ("trial_id", "trial")):
+        lines += ["## Scores (from the search; accuracy on the validation split)", "", "| | |", "| --- | --- |"]
+        for key, label in (
+            ("val_accuracy", "validation accuracy"),
+            ("energy_mj", "energy (mJ)"),
+            ("cycles", "latency (cycles)"),
+            ("peak_activation_bytes", "peak activation (B)"),
+            ("parameters", "parameters"),
+            ("rubric_points", "rubric points (validation error)"),
+            ("trial_id", "trial"),
+        ):
             if key in facts:
                 lines.append(f"| {label} | {facts[key]} |")
         lines.append("")
     if design.arch is not None:
         hw = HardwareParams.of(design.arch)
-        lines += ["## Accelerator (searched with the network)", "",
-                  f"`arch.yaml`: {hw.pe_x}×{hw.pe_y} PEs, {hw.weight_spad_depth}-word weight scratchpads, "
-                  f"{hw.glb_depth}-word global buffer at {hw.glb_bandwidth} words/cycle, {hw.word_bits}-bit words, "
-                  f"{area_mm2(design.arch):.3f} mm². Profile on it: `codesign profile . --arch arch.yaml`"
-                  f" (the default when profiling this folder).", ""]
+        lines += [
+            "## Accelerator (searched with the network)",
+            "",
+            f"`arch.yaml`: {hw.pe_x}×{hw.pe_y} PEs, {hw.weight_spad_depth}-word weight scratchpads, "
+            f"{hw.glb_depth}-word global buffer at {hw.glb_bandwidth} words/cycle, {hw.word_bits}-bit words, "
+            f"{area_mm2(design.arch):.3f} mm². Profile on it: `codesign profile . --arch arch.yaml`"
+            f" (the default when profiling this folder).",
+            "",
+        ]
     if design.spec is not None:
         sgd = design.spec.sgd
-        lines += ["## Training recipe (SGD, no augmentation)", "",
-                  f"lr {sgd.lr}, momentum {sgd.momentum}{' (Nesterov)' if sgd.nesterov else ''}, weight decay "
-                  f"{sgd.weight_decay}, batch {sgd.batch_size}, {sgd.epochs} epochs, {sgd.schedule} schedule"
-                  f"{f', {sgd.warmup_epochs} warm-up epochs' if sgd.warmup_epochs else ''}, seed {sgd.seed}.", "",
-                  "Reproduce: `codesign train spec.json --dataset DATASET --final` (the same seed gives the same "
-                  "result on the CPU).", ""]
+        lines += [
+            "## Training recipe (SGD, no augmentation)",
+            "",
+            f"lr {sgd.lr}, momentum {sgd.momentum}{' (Nesterov)' if sgd.nesterov else ''}, weight decay "
+            f"{sgd.weight_decay}, batch {sgd.batch_size}, {sgd.epochs} epochs, {sgd.schedule} schedule"
+            f"{f', {sgd.warmup_epochs} warm-up epochs' if sgd.warmup_epochs else ''}, seed {sgd.seed}.",
+            "",
+            "Reproduce: `codesign train spec.json --dataset DATASET --final` (the same seed gives the same "
+            "result on the CPU).",
+            "",
+        ]
     lines += ["## Files", ""] + [f"- `{p.name}`" for p in written] + ["- `README.md`", ""]
     return "\n".join(lines)

@@ -54,10 +54,16 @@ class HardwareParams:
         check(self, "hardware")
 
     @classmethod
-    def of(cls, arch: Arch) -> "HardwareParams":
+    def of(cls, arch: Arch) -> HardwareParams:
         """The parameters an existing arch has."""
-        return cls(arch.pe_array.x, arch.pe_array.y, arch.weight_spad.depth_words, arch.global_buffer.depth_words,
-                   int(arch.global_buffer.read_bandwidth), arch.word_bits)
+        return cls(
+            arch.pe_array.x,
+            arch.pe_array.y,
+            arch.weight_spad.depth_words,
+            arch.global_buffer.depth_words,
+            int(arch.global_buffer.read_bandwidth),
+            arch.word_bits,
+        )
 
     @property
     def label(self) -> str:
@@ -77,8 +83,10 @@ def register_energy_pj(word_bits: int) -> float:
 def derive_arch(base: Arch, hw: HardwareParams, name: str | None = None) -> Arch:
     """`base` resized to `hw`, every per-action energy and area scaled by the rules in this module."""
     if hw.glb_depth % base.global_buffer.block_words:
-        raise CodesignError(f"hardware `glb_depth` {hw.glb_depth} must be a multiple of the buffer's "
-                            f"{base.global_buffer.block_words}-word block")
+        raise CodesignError(
+            f"hardware `glb_depth` {hw.glb_depth} must be a multiple of the buffer's "
+            f"{base.global_buffer.block_words}-word block"
+        )
     bits = hw.word_bits / base.word_bits
     glb_scale = bits * math.sqrt(hw.glb_depth / base.global_buffer.depth_words)
     spad_scale = bits * math.sqrt(hw.weight_spad_depth / base.weight_spad.depth_words)
@@ -89,20 +97,29 @@ def derive_arch(base: Arch, hw: HardwareParams, name: str | None = None) -> Arch
         base,
         name=name or f"{base.name}-{hw.label}",
         word_bits=hw.word_bits,
-        mac=dataclasses.replace(base.mac, energy_pj=base.mac.energy_pj * bits ** 2),
+        mac=dataclasses.replace(base.mac, energy_pj=base.mac.energy_pj * bits**2),
         pe_array=PEArray(hw.pe_x, hw.pe_y),
         dram=Dram(dram.block_words, dram.read_pj * bits, dram.fill_pj * bits, dram.update_pj * bits),
-        global_buffer=GlobalBuffer(hw.glb_depth, glb.block_words, float(hw.glb_bandwidth), float(hw.glb_bandwidth),
-                                   glb.read_pj * glb_scale, glb.fill_pj * glb_scale, glb.update_pj * glb_scale),
+        global_buffer=GlobalBuffer(
+            hw.glb_depth,
+            glb.block_words,
+            float(hw.glb_bandwidth),
+            float(hw.glb_bandwidth),
+            glb.read_pj * glb_scale,
+            glb.fill_pj * glb_scale,
+            glb.update_pj * glb_scale,
+        ),
         weight_spad=WeightSpad(hw.weight_spad_depth, spad.read_pj * spad_scale, spad.fill_pj * spad_scale),
-        registers=Registers(reg.depth_words, reg.read_pj * reg_scale, reg.fill_pj * reg_scale,
-                            reg.update_pj * reg_scale),
+        registers=Registers(
+            reg.depth_words, reg.read_pj * reg_scale, reg.fill_pj * reg_scale, reg.update_pj * reg_scale
+        ),
         area=dataclasses.replace(
             area,
             global_buffer_um2=area.global_buffer_um2 * bits * hw.glb_depth / glb.depth_words,
             weight_spad_um2=area.weight_spad_um2 * bits * hw.weight_spad_depth / spad.depth_words,
-            mac_um2=area.mac_um2 * bits ** 2,
-            register_um2=area.register_um2 * bits),
+            mac_um2=area.mac_um2 * bits**2,
+            register_um2=area.register_um2 * bits,
+        ),
     )
 
 
@@ -115,8 +132,10 @@ def area_mm2(arch: Arch) -> float:
 
 def arch_yaml(arch: Arch) -> str:
     """The arch as a YAML file that `codesign profile --arch` and the real engines read back."""
-    header = (f"# {arch.name}: derived with codesign ({area_mm2(arch):.3f} mm^2); energies in pJ per action,\n"
-              f"# scaled from the base by the rules in codesign/hardware.py.\n")
+    header = (
+        f"# {arch.name}: derived with codesign ({area_mm2(arch):.3f} mm^2); energies in pJ per action,\n"
+        f"# scaled from the base by the rules in codesign/hardware.py.\n"
+    )
     return header + yaml.safe_dump(arch.to_dict(), sort_keys=False)
 
 

@@ -14,8 +14,14 @@ from torch import nn
 from codesign.config import build, check, limits
 from codesign.errors import CodesignError, ConfigError, UnbuildableDesign
 
-ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU,
-               "gelu": nn.GELU, "tanh": nn.Tanh}
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "relu6": nn.ReLU6,
+    "leaky_relu": nn.LeakyReLU,
+    "silu": nn.SiLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+}
 POOLS = ("none", "max", "avg")
 CONV_KINDS = ("conv", "separable")  # separable = depthwise 3x3-style conv + pointwise 1x1
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
@@ -131,8 +137,9 @@ class CandidateNet(nn.Module):
         for st in spec.stages:
             pad = st.kernel // 2 if st.padding is None else st.padding
             if st.kind == "separable":
-                layers.append(nn.Conv2d(channels, channels, st.kernel, st.stride, pad, groups=channels,
-                                        bias=not st.batch_norm))
+                layers.append(
+                    nn.Conv2d(channels, channels, st.kernel, st.stride, pad, groups=channels, bias=not st.batch_norm)
+                )
                 if st.batch_norm:
                     layers.append(nn.BatchNorm2d(channels))
                 layers.append(ACTIVATIONS[st.activation]())
@@ -164,5 +171,6 @@ class CandidateNet(nn.Module):
         head.append(nn.Linear(width, spec.num_classes))
         self.classifier = nn.Sequential(*head)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch of images."""
         return self.classifier(self.features(x))

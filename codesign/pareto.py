@@ -6,8 +6,12 @@ import numpy as np
 import pandas as pd
 
 # objective name (as a space's `objectives` lists it) -> (trials.csv column, direction)
-COLUMNS = {"accuracy": ("val_accuracy", "max"), "energy": ("energy_pj", "min"), "latency": ("cycles", "min"),
-           "area": ("area_mm2", "min")}
+COLUMNS = {
+    "accuracy": ("val_accuracy", "max"),
+    "energy": ("energy_pj", "min"),
+    "latency": ("cycles", "min"),
+    "area": ("area_mm2", "min"),
+}
 OBJECTIVES: tuple[tuple[str, str], ...] = tuple(COLUMNS[k] for k in ("accuracy", "energy", "latency"))
 COMPLETE = "ok"  # the status of a fully trained, feasible trial: the only kind a front may hold
 

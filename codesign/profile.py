@@ -42,7 +42,9 @@ class NetworkCost:
             "arch": self.arch.name,
             "engine": self.engine,
             "input_shape": list(self.workload.input_shape),
-            "layers": [dict(layer.to_dict(), **cost.to_dict()) for layer, cost in zip(self.workload.layers, self.costs)],
+            "layers": [
+                dict(layer.to_dict(), **cost.to_dict()) for layer, cost in zip(self.workload.layers, self.costs)
+            ],
             "total": {
                 "energy_pj": self.energy_pj,
                 "energy_mj": self.energy_pj / PJ_PER_MJ,
@@ -58,8 +60,13 @@ class NetworkCost:
         }
 
 
-def profile_workload(workload: Workload, arch: Arch, engine: Engine | str = "analytic", cache: CostCache | None = None,
-                     progress: bool = False) -> NetworkCost:
+def profile_workload(
+    workload: Workload,
+    arch: Arch,
+    engine: Engine | str = "analytic",
+    cache: CostCache | None = None,
+    progress: bool = False,
+) -> NetworkCost:
     """Cost every layer of `workload` on `arch`."""
     engine = get_engine(engine) if isinstance(engine, str) else engine
     return NetworkCost(workload, arch, cost_of(workload.layers, arch, engine, cache, progress), engine.name)
@@ -68,32 +75,43 @@ def profile_workload(workload: Workload, arch: Arch, engine: Engine | str = "ana
 def format_comparison(base: NetworkCost, other: NetworkCost) -> str:
     """Per layer, analytic vs another engine: cycles and energy side by side with the % difference, and the
     seconds the other engine took to map the layer (when it was first mapped; later runs read the cache)."""
+
     def pct(a: float, b: float) -> str:
         return f"{(b - a) / a:+7.1%}" if a else "    n/a"
 
-    head = f"{'#':>2}  {'shape':<30} {'n':>2} {base.engine + ' cyc':>13} {other.engine + ' cyc':>13} {'diff':>7} " \
-           f"{base.engine + ' uJ':>12} {other.engine + ' uJ':>12} {'diff':>7} {'map s':>7}"
+    head = (
+        f"{'#':>2}  {'shape':<30} {'n':>2} {base.engine + ' cyc':>13} {other.engine + ' cyc':>13} {'diff':>7} "
+        f"{base.engine + ' uJ':>12} {other.engine + ' uJ':>12} {'diff':>7} {'map s':>7}"
+    )
     lines = [head, "-" * len(head)]
     for i, (layer, a, b) in enumerate(zip(base.workload.layers, base.costs, other.costs), 1):
-        lines.append(f"{i:>2}  {layer.shape:<30} {layer.count:>2} {a.cycles:>13,} {b.cycles:>13,} "
-                     f"{pct(a.cycles, b.cycles)} {a.energy_pj / 1e6:>12.2f} {b.energy_pj / 1e6:>12.2f} "
-                     f"{pct(a.energy_pj, b.energy_pj)} {b.seconds:>7.1f}")
+        lines.append(
+            f"{i:>2}  {layer.shape:<30} {layer.count:>2} {a.cycles:>13,} {b.cycles:>13,} "
+            f"{pct(a.cycles, b.cycles)} {a.energy_pj / 1e6:>12.2f} {b.energy_pj / 1e6:>12.2f} "
+            f"{pct(a.energy_pj, b.energy_pj)} {b.seconds:>7.1f}"
+        )
     lines.append("-" * len(head))
-    lines.append(f"{'total':<36} {base.cycles:>13,} {other.cycles:>13,} {pct(base.cycles, other.cycles)} "
-                 f"{base.energy_pj / 1e6:>12.2f} {other.energy_pj / 1e6:>12.2f} {pct(base.energy_pj, other.energy_pj)} {sum(c.seconds for c in other.costs):>7.1f}")
+    lines.append(
+        f"{'total':<36} {base.cycles:>13,} {other.cycles:>13,} {pct(base.cycles, other.cycles)} "
+        f"{base.energy_pj / 1e6:>12.2f} {other.energy_pj / 1e6:>12.2f} {pct(base.energy_pj, other.energy_pj)} "
+        f"{sum(c.seconds for c in other.costs):>7.1f}"
+    )
     return "\n".join(lines)
 
 
 def format_table(net: NetworkCost, rubric: Rubric, show_mapping: bool = False) -> str:
     """The per-layer table and totals that `codesign profile` prints."""
-    head = f"{'#':>2}  {'layer':<24} {'kind':<9} {'shape':<30} {'n':>2} {'MACs':>11} {'cycles':>9} " \
-           f"{'energy uJ':>10} {'util':>5}"
-    lines = [f"{net.arch.name} ({net.engine} engine), input {tuple(net.workload.input_shape)}", head,
-             "-" * len(head)]
+    head = (
+        f"{'#':>2}  {'layer':<24} {'kind':<9} {'shape':<30} {'n':>2} {'MACs':>11} {'cycles':>9} "
+        f"{'energy uJ':>10} {'util':>5}"
+    )
+    lines = [f"{net.arch.name} ({net.engine} engine), input {tuple(net.workload.input_shape)}", head, "-" * len(head)]
     for i, (layer, cost) in enumerate(zip(net.workload.layers, net.costs), 1):
         name = _short(layer)
-        lines.append(f"{i:>2}  {name:<24} {layer.kind:<9} {layer.shape:<30} {layer.count:>2} {layer.macs:>11,} "
-                     f"{cost.cycles:>9,} {cost.energy_pj / 1e6:>10.2f} {cost.utilization:>5.2f}")
+        lines.append(
+            f"{i:>2}  {name:<24} {layer.kind:<9} {layer.shape:<30} {layer.count:>2} {layer.macs:>11,} "
+            f"{cost.cycles:>9,} {cost.energy_pj / 1e6:>10.2f} {cost.utilization:>5.2f}"
+        )
         if show_mapping:
             lines.append(f"    mapping: {cost.mapping}")
     lines.append("-" * len(head))
@@ -103,7 +121,8 @@ def format_table(net: NetworkCost, rubric: Rubric, show_mapping: bool = False) -
     lines += [
         f"energy      {net.energy_pj / PJ_PER_MJ:.4f} mJ ({net.energy_pj:,.0f} pJ)   -> {score.energy_points} points",
         f"latency     {net.cycles:,} cycles   -> {score.latency_points} points",
-        f"peak act.   {peak:,} B (limit {rubric.peak_activation_limit_bytes:,} B: {ok}; at `{net.workload.peak_module}`)",
+        f"peak act.   {peak:,} B (limit {rubric.peak_activation_limit_bytes:,} B: {ok}; "
+        f"at `{net.workload.peak_module}`)",
         f"MACs        {net.workload.macs:,}   parameters {net.workload.parameters:,}",
     ]
     return "\n".join(lines)

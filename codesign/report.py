@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -11,14 +12,37 @@ from codesign.hardware import FIELDS as HARDWARE_FIELDS
 from codesign.pareto import OBJECTIVES, eligible, pareto_front
 from codesign.runs import Run
 
-_LABELS = {"val_accuracy": "validation accuracy", "energy_mj": "energy (mJ)", "cycles": "latency (cycles)",
-           "area_mm2": "area (mm²)"}
+_LABELS = {
+    "val_accuracy": "validation accuracy",
+    "energy_mj": "energy (mJ)",
+    "cycles": "latency (cycles)",
+    "area_mm2": "area (mm²)",
+}
 _HARDWARE = [*HARDWARE_FIELDS, "area_mm2"]
 FRONT_COLOR, DOMINATED_COLOR = "#d62728", "#9e9e9e"
 _COLORS = {"Pareto front": FRONT_COLOR, "dominated": DOMINATED_COLOR}
-_SHOWN = ["trial_id", "status", "rubric_points", "val_accuracy", "energy_mj", "cycles", "peak_activation_bytes",
-          "parameters", "depth", "channels", "kernels", "strides", "kinds", "pools", "head", "lr", "batch_size",
-          "epochs", "schedule", *_HARDWARE]
+_SHOWN = [
+    "trial_id",
+    "status",
+    "rubric_points",
+    "val_accuracy",
+    "energy_mj",
+    "cycles",
+    "peak_activation_bytes",
+    "parameters",
+    "depth",
+    "channels",
+    "kernels",
+    "strides",
+    "kinds",
+    "pools",
+    "head",
+    "lr",
+    "batch_size",
+    "epochs",
+    "schedule",
+    *_HARDWARE,
+]
 
 
 def write_outputs(run_dir: Path) -> pd.DataFrame:
@@ -37,45 +61,72 @@ def _front_mask(trials: pd.DataFrame, front: pd.DataFrame) -> pd.Series:
     return trials["trial_id"].isin(set(front["trial_id"]))
 
 
-def _pairs(objectives) -> list[tuple[str, str]]:
+def _pairs(objectives: tuple) -> list[tuple[str, str]]:
     pairs = [("energy_mj", "val_accuracy"), ("cycles", "val_accuracy"), ("energy_mj", "cycles")]
     if any(name == "area_mm2" for name, _ in objectives):
         pairs += [("area_mm2", "val_accuracy"), ("area_mm2", "energy_mj"), ("area_mm2", "cycles")]
     return pairs
 
 
-def render_html(trials: pd.DataFrame, front: pd.DataFrame, title: str, objectives=OBJECTIVES) -> str:
-    """One self-contained page: 3-D front, pairwise projections, rubric ranking."""
+def figures(trials: pd.DataFrame, front: pd.DataFrame, objectives: tuple = OBJECTIVES) -> list[Any]:
+    """The report's Plotly figures: the 3-D front, pairwise projections, the rubric ranking."""
     import plotly.express as px
     import plotly.graph_objects as go
 
     done = eligible(trials, objectives).copy()
+    if done.empty:
+        return []
     done["on_front"] = _front_mask(done, front).map({True: "Pareto front", False: "dominated"})
-    hover = ["trial_id", "rubric_points", "channels", "kernels", "strides", "lr", "epochs", *_HARDWARE]
-    hover = [h for h in hover if h in done]
-    figures = []
-    if not done.empty:
-        fig = px.scatter_3d(done, x="energy_mj", y="cycles", z="val_accuracy", color="on_front",
-                            color_discrete_map=_COLORS, hover_data=hover, labels=_LABELS, height=650,
-                            title="All complete trials: accuracy, energy, latency")
-        figures.append(fig)
-        for x, y in _pairs(objectives):
-            fig = px.scatter(done, x=x, y=y, color="on_front", color_discrete_map=_COLORS, hover_data=hover,
-                             labels=_LABELS, log_x=True, title=f"{_LABELS[y]} vs {_LABELS[x]}")
-            figures.append(fig)
-        ranked = done.sort_values(["rubric_points", "val_accuracy"], ascending=False).head(20)
-        bar = go.Figure(go.Bar(x=ranked["trial_id"].astype(str), y=ranked["rubric_points"],
-                               text=ranked["val_accuracy"].map(lambda a: f"{a:.3f}"), textposition="outside"))
-        bar.update_layout(title="Rubric points (validation error as the accuracy estimate), best 20",
-                          xaxis_title="trial", yaxis_title="points", yaxis_range=[0, 105])
-        figures.append(bar)
-    parts = []
-    for i, fig in enumerate(figures):
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
+    hover = [
+        h
+        for h in ("trial_id", "rubric_points", "channels", "kernels", "strides", "lr", "epochs", *_HARDWARE)
+        if h in done
+    ]
+    style = {"color": "on_front", "color_discrete_map": _COLORS, "hover_data": hover, "labels": _LABELS}
+    shown = [
+        px.scatter_3d(
+            done,
+            x="energy_mj",
+            y="cycles",
+            z="val_accuracy",
+            height=650,
+            title="All complete trials: accuracy, energy, latency",
+            **style,
+        )
+    ]
+    for x, y in _pairs(objectives):
+        shown.append(px.scatter(done, x=x, y=y, log_x=True, title=f"{_LABELS[y]} vs {_LABELS[x]}", **style))
+    ranked = done.sort_values(["rubric_points", "val_accuracy"], ascending=False).head(20)
+    bar = go.Figure(
+        go.Bar(
+            x=ranked["trial_id"].astype(str),
+            y=ranked["rubric_points"],
+            text=ranked["val_accuracy"].map(lambda a: f"{a:.3f}"),
+            textposition="outside",
+        )
+    )
+    bar.update_layout(
+        title="Rubric points (validation error as the accuracy estimate), best 20",
+        xaxis_title="trial",
+        yaxis_title="points",
+        yaxis_range=[0, 105],
+    )
+    return [*shown, bar]
+
+
+def render_html(trials: pd.DataFrame, front: pd.DataFrame, title: str, objectives: tuple = OBJECTIVES) -> str:
+    """One self-contained page: 3-D front, pairwise projections, rubric ranking."""
+    parts = [
+        fig.to_html(full_html=False, include_plotlyjs=(i == 0))
+        for i, fig in enumerate(figures(trials, front, objectives))
+    ]
     counts = trials["status"].value_counts().to_dict()
     shown = [c for c in _SHOWN if c in front]
-    table = front[shown].to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0) if not front.empty \
+    table = (
+        front[shown].to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
+        if not front.empty
         else "<p>No complete, feasible trial yet.</p>"
+    )
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>codesign: {html.escape(title)}</title>
@@ -86,11 +137,11 @@ td,th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}}</style></
 early stopping or the budget are excluded. Energy in mJ (1 mJ = 10<sup>9</sup> pJ), latency in cycles, peak
 activation in bytes.</p>
 <h2>Pareto front ({len(front)} designs)</h2>{table}
-{''.join(parts)}
+{"".join(parts)}
 </body></html>"""
 
 
-def render_png(trials: pd.DataFrame, front: pd.DataFrame, path: Path, objectives=OBJECTIVES) -> None:
+def render_png(trials: pd.DataFrame, front: pd.DataFrame, path: Path, objectives: tuple = OBJECTIVES) -> None:
     """The pairwise projections (three, or six with area), front highlighted."""
     import matplotlib
 
@@ -111,8 +162,10 @@ def render_png(trials: pd.DataFrame, front: pd.DataFrame, path: Path, objectives
             ax.set_xscale("log")
         ax.grid(alpha=0.3)
     axes.flat[0].legend()
-    fig.suptitle(f"{len(done)} complete trials, {int(on.sum())} on the front "
-                 f"(objectives: {', '.join(f'{s} {n}' for n, s in objectives)})")
+    fig.suptitle(
+        f"{len(done)} complete trials, {int(on.sum())} on the front "
+        f"(objectives: {', '.join(f'{s} {n}' for n, s in objectives)})"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -35,17 +35,19 @@ class Rubric:
     max_test_error: float = field(default=0.50, metadata=limits(above=0, max=1))
     # points: [threshold, points], best first
     error_points: tuple[tuple[float, int], ...] = field(
-        default=((0.20, 60), (0.30, 50), (0.40, 40), (0.50, 30)), metadata=_TABLE)
+        default=((0.20, 60), (0.30, 50), (0.40, 40), (0.50, 30)), metadata=_TABLE
+    )
     energy_points_mj: tuple[tuple[float, int], ...] = field(
-        default=((0.5, 20), (1.0, 15), (1.5, 10), (2.0, 5)), metadata=_TABLE)
+        default=((0.5, 20), (1.0, 15), (1.5, 10), (2.0, 5)), metadata=_TABLE
+    )
     latency_points_cycles: tuple[tuple[float, int], ...] = field(
-        default=((1e5, 20), (2.5e5, 15), (5e5, 10), (1e6, 5)), metadata=_TABLE)
+        default=((1e5, 20), (2.5e5, 15), (5e5, 10), (1e6, 5)), metadata=_TABLE
+    )
     accelerator: str = "simple_weight_stationary"  # the arch the points are defined on: the default --arch
 
     @property
     def max_points(self) -> int:
-        return sum(table[0][1] for table in (self.error_points, self.energy_points_mj,
-                                             self.latency_points_cycles))
+        return sum(table[0][1] for table in (self.error_points, self.energy_points_mj, self.latency_points_cycles))
 
     def points_for_error(self, error: float) -> int:
         """Points for a test (or validation) error rate given as a fraction."""
@@ -63,15 +65,14 @@ class Rubric:
         """Whether a peak activation (bytes) meets the hard limit."""
         return peak_bytes < self.peak_activation_limit_bytes
 
-    def score(self, error: float | None, energy_pj: float, cycles: float, peak_bytes: float) -> "Score":
+    def score(self, error: float | None, energy_pj: float, cycles: float, peak_bytes: float) -> Score:
         """Points of a design; a broken hard constraint scores 0 in total."""
         e_pts = self.points_for_energy(energy_pj)
         l_pts = self.points_for_latency(cycles)
         a_pts = None if error is None else self.points_for_error(error)
         feasible = self.peak_ok(peak_bytes) and (error is None or error < self.max_test_error)
         total = (a_pts or 0) + e_pts + l_pts if feasible else 0
-        return Score(error_points=a_pts, energy_points=e_pts, latency_points=l_pts, total=total,
-                     feasible=feasible)
+        return Score(error_points=a_pts, energy_points=e_pts, latency_points=l_pts, total=total, feasible=feasible)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Score:
     feasible: bool
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
         return dataclasses.asdict(self)
 
 

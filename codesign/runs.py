@@ -1,19 +1,20 @@
 """A search's run folder: what a search leaves behind, where it lives, and how it is read back.
 
-    runs/<name>/
-      search.json      the SearchSettings (what --resume and report reuse)
-      arch.yaml        the accelerator the search costs designs on (a joint search's base)
-      trials.csv       one TrialRecord per finished trial, rewritten as each trial ends
-      pareto.csv       the front of complete trials;  report.html, pareto.png: the report
-      weights/<id>.pt  a complete trial's trained weights (what export hands over)
-      archs/<id>.yaml  a joint-search trial's own accelerator
-      ray/             Ray Tune's experiment (what --resume restores)
+runs/<name>/
+  search.json      the SearchSettings (what --resume and report reuse)
+  arch.yaml        the accelerator the search costs designs on (a joint search's base)
+  trials.csv       one TrialRecord per finished trial, rewritten as each trial ends
+  pareto.csv       the front of complete trials;  report.html, pareto.png: the report
+  weights/<id>.pt  a complete trial's trained weights (what export hands over)
+  archs/<id>.yaml  a joint-search trial's own accelerator
+  ray/             Ray Tune's experiment (what --resume restores)
 """
 
 from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,15 @@ import pandas as pd
 
 from codesign.arch import Arch, load_arch
 from codesign.errors import CodesignError, ConfigError
-from codesign.hardware import FIELDS as HARDWARE_FIELDS, HardwareParams, write_arch
+from codesign.hardware import FIELDS as HARDWARE_FIELDS
+from codesign.hardware import HardwareParams, write_arch
 from codesign.network import CandidateSpec
 from codesign.pareto import OBJECTIVES, objective_columns
 from codesign.rubric import PJ_PER_MJ
 from codesign.search.settings import SearchSettings
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """How a trial ended (or that it is still running)."""
 
     OK = "ok"  # trained for all its epochs: the only status a front admits
@@ -44,12 +46,26 @@ class Status(str, enum.Enum):
 
 
 # the numeric columns of trials.csv, and what each one's missing value reads as
-_NUMBERS = {"val_accuracy": math.nan, "energy_pj": math.nan, "cycles": math.nan, "peak_activation_bytes": math.nan,
-            "parameters": math.nan, "macs": math.nan, "epochs_done": 0, "rubric_points": 0,
-            "train_seconds": math.nan, "trial_seconds": math.nan, "area_mm2": math.nan,
-            "val_accuracy_float": math.nan}
-_BEST = {"score": (["rubric_points", "val_accuracy"], False), "accuracy": (["val_accuracy"], False),
-         "energy": (["energy_pj"], True), "latency": (["cycles"], True)}
+_NUMBERS = {
+    "val_accuracy": math.nan,
+    "energy_pj": math.nan,
+    "cycles": math.nan,
+    "peak_activation_bytes": math.nan,
+    "parameters": math.nan,
+    "macs": math.nan,
+    "epochs_done": 0,
+    "rubric_points": 0,
+    "train_seconds": math.nan,
+    "trial_seconds": math.nan,
+    "area_mm2": math.nan,
+    "val_accuracy_float": math.nan,
+}
+_BEST = {
+    "score": (["rubric_points", "val_accuracy"], False),
+    "accuracy": (["val_accuracy"], False),
+    "energy": (["energy_pj"], True),
+    "latency": (["cycles"], True),
+}
 
 
 def spec_columns(spec: CandidateSpec | None) -> dict[str, Any]:
@@ -61,11 +77,23 @@ def spec_columns(spec: CandidateSpec | None) -> dict[str, Any]:
         return "-".join(str(getattr(s, key)) for s in spec.stages)
 
     sgd = spec.sgd
-    return {"depth": len(spec.stages), "channels": join("channels"), "kernels": join("kernel"),
-            "strides": join("stride"), "kinds": join("kind"), "pools": join("pool"),
-            "head": "-".join(map(str, spec.head)) or "none", "global_pool": spec.global_pool, "lr": sgd.lr,
-            "momentum": sgd.momentum, "nesterov": sgd.nesterov, "weight_decay": sgd.weight_decay,
-            "batch_size": sgd.batch_size, "schedule": sgd.schedule, "epochs": sgd.epochs}
+    return {
+        "depth": len(spec.stages),
+        "channels": join("channels"),
+        "kernels": join("kernel"),
+        "strides": join("stride"),
+        "kinds": join("kind"),
+        "pools": join("pool"),
+        "head": "-".join(map(str, spec.head)) or "none",
+        "global_pool": spec.global_pool,
+        "lr": sgd.lr,
+        "momentum": sgd.momentum,
+        "nesterov": sgd.nesterov,
+        "weight_decay": sgd.weight_decay,
+        "batch_size": sgd.batch_size,
+        "schedule": sgd.schedule,
+        "epochs": sgd.epochs,
+    }
 
 
 @dataclass
@@ -97,13 +125,21 @@ class TrialRecord:
 
     def to_row(self) -> dict[str, Any]:
         """The trials.csv row, columns in their usual order."""
-        row: dict[str, Any] = {"trial_id": self.trial_id, "status": self.status.value,
-                               "val_accuracy": self.val_accuracy, "energy_pj": self.energy_pj,
-                               "energy_mj": self.energy_mj, "cycles": self.cycles,
-                               "peak_activation_bytes": self.peak_activation_bytes, "parameters": self.parameters,
-                               "macs": self.macs, "epochs_done": self.epochs_done,
-                               "rubric_points": self.rubric_points, "train_seconds": self.train_seconds,
-                               "trial_seconds": self.trial_seconds}
+        row: dict[str, Any] = {
+            "trial_id": self.trial_id,
+            "status": self.status.value,
+            "val_accuracy": self.val_accuracy,
+            "energy_pj": self.energy_pj,
+            "energy_mj": self.energy_mj,
+            "cycles": self.cycles,
+            "peak_activation_bytes": self.peak_activation_bytes,
+            "parameters": self.parameters,
+            "macs": self.macs,
+            "epochs_done": self.epochs_done,
+            "rubric_points": self.rubric_points,
+            "train_seconds": self.train_seconds,
+            "trial_seconds": self.trial_seconds,
+        }
         if self.hardware is not None:
             row.update({name: getattr(self.hardware, name) for name in HARDWARE_FIELDS})
             row["area_mm2"] = self.area_mm2
@@ -115,7 +151,7 @@ class TrialRecord:
         return row
 
     @classmethod
-    def from_row(cls, row: dict[str, Any], source: str) -> TrialRecord:
+    def from_row(cls, row: Mapping[Any, Any], source: str) -> TrialRecord:
         """A record from a trials.csv row (as `Run.trials` reads it); `source` names the row in errors."""
         trial_id = str(row["trial_id"])
         text = row.get("spec")
@@ -125,15 +161,30 @@ class TrialRecord:
         hardware = None
         if all(_present(row.get(name)) for name in HARDWARE_FIELDS):
             hardware = HardwareParams(**{name: int(row[name]) for name in HARDWARE_FIELDS})
-        numbers = {k: (row[k] if _present(row.get(k)) else default) for k, default in _NUMBERS.items()}
+        numbers: dict[str, Any] = {k: (row[k] if _present(row.get(k)) else d) for k, d in _NUMBERS.items()}
         for k in ("epochs_done", "rubric_points"):
             numbers[k] = int(numbers[k])
-        known = {"trial_id", "status", "energy_mj", "spec", "reason", *_NUMBERS, *HARDWARE_FIELDS,
-                 *spec_columns(spec)}
+        known: set[Any] = {
+            "trial_id",
+            "status",
+            "energy_mj",
+            "spec",
+            "reason",
+            *_NUMBERS,
+            *HARDWARE_FIELDS,
+            *spec_columns(spec),
+        }
         extra = {k: v for k, v in row.items() if k not in known and _present(v)}
         reason = row.get("reason")
-        return cls(trial_id=trial_id, status=Status(row["status"]), spec=spec, hardware=hardware,
-                   reason=reason if isinstance(reason, str) else "", extra=extra, **numbers)
+        return cls(
+            trial_id=trial_id,
+            status=Status(row["status"]),
+            spec=spec,
+            hardware=hardware,
+            reason=reason if isinstance(reason, str) else "",
+            extra=extra,
+            **numbers,
+        )
 
 
 def _present(value: Any) -> bool:
@@ -192,6 +243,7 @@ class Run:
         return (Path(folder) / "trials.csv").is_file()
 
     def has_settings(self) -> bool:
+        """Whether search.json is there."""
         return self.settings_file.is_file()
 
     def save_settings(self, settings: SearchSettings) -> None:
@@ -218,7 +270,9 @@ class Run:
             table = pd.read_csv(path, dtype={"trial_id": str}, keep_default_na=False, na_values=[""])
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CodesignError(f"{path}: not a readable trials table ({first}); rebuild it or start a new run") from None
+            raise CodesignError(
+                f"{path}: not a readable trials table ({first}); rebuild it or start a new run"
+            ) from None
         _check_table(table, str(path))
         return table
 
@@ -247,8 +301,9 @@ class Run:
         if done.empty:
             raise CodesignError(f"{self.folder}: no complete trial yet")
         columns, ascending = _BEST[best]
-        return TrialRecord.from_row(done.sort_values(columns, ascending=ascending).iloc[0].to_dict(),
-                                    str(self.trials_file))
+        return TrialRecord.from_row(
+            done.sort_values(columns, ascending=ascending).iloc[0].to_dict(), str(self.trials_file)
+        )
 
     def save_arch(self, trial_id: str, arch: Arch) -> None:
         """Keep a joint-search trial's accelerator beside its record."""
@@ -277,8 +332,9 @@ def _check_table(table: pd.DataFrame, source: str) -> None:
     statuses = {s.value for s in Status}
     for i, value in enumerate(table["status"]):
         if value not in statuses:
-            raise CodesignError(f"{source}: row {i + 2}: status {str(value)[:40]!r} is not one of "
-                                f"{', '.join(sorted(statuses))}")
+            raise CodesignError(
+                f"{source}: row {i + 2}: status {str(value)[:40]!r} is not one of {', '.join(sorted(statuses))}"
+            )
     for column in _NUMBERS:
         if column not in table:
             continue
@@ -286,6 +342,7 @@ def _check_table(table: pd.DataFrame, source: str) -> None:
         bad = numbers.isna() & table[column].notna()
         if bad.any():
             i = int(bad.to_numpy().nonzero()[0][0])
-            raise CodesignError(f"{source}: row {i + 2}: column `{column}` holds {str(table[column].iloc[i])[:40]!r}, "
-                                f"not a number")
+            raise CodesignError(
+                f"{source}: row {i + 2}: column `{column}` holds {str(table[column].iloc[i])[:40]!r}, not a number"
+            )
         table[column] = numbers

@@ -42,7 +42,8 @@ from codesign.arch import load_arch
 from codesign.config import build, check_keys, convert, limits
 from codesign.data import DATASETS
 from codesign.errors import CodesignError, ConfigError
-from codesign.hardware import FIELDS as HARDWARE_FIELDS, HardwareParams
+from codesign.hardware import FIELDS as HARDWARE_FIELDS
+from codesign.hardware import HardwareParams
 from codesign.network import CandidateSpec, ConvStage, SGDConfig
 from codesign.pareto import COLUMNS
 from codesign.yamlfile import read_yaml, resolve_yaml
@@ -62,8 +63,12 @@ def _targets(cls: type, skip: tuple[str, ...] = ()) -> dict[str, Target]:
 
 _STAGE = _targets(ConvStage)
 _SGD = _targets(SGDConfig, skip=("seed",))  # the search's --seed sets it
-_NETWORK = {"depth": (int, limits(min=1)), "head_width": (int, limits(min=0)), "head_depth": (int, limits(min=0)),
-            **{k: v for k, v in _targets(CandidateSpec).items() if k in ("global_pool", "dropout")}}
+_NETWORK = {
+    "depth": (int, limits(min=1)),
+    "head_width": (int, limits(min=0)),
+    "head_depth": (int, limits(min=0)),
+    **{k: v for k, v in _targets(CandidateSpec).items() if k in ("global_pool", "dropout")},
+}
 _HARDWARE = _targets(HardwareParams)
 
 
@@ -118,8 +123,12 @@ def _param(raw: Any, where: str, source: str, target: Target) -> Param:
         check_keys(raw, ("choice", "int", "float", *_RANGE), source, where)
         kinds = [k for k in ("choice", "int", "float") if k in raw]
         if len(kinds) != 1:
-            raise ConfigError(source, where, "{field}: needs exactly one of choice, int, float (write {choice: "
-                                             "[...]}, {int: [low, high]} or {float: [low, high], log: true})")
+            raise ConfigError(
+                source,
+                where,
+                "{field}: needs exactly one of choice, int, float (write {choice: "
+                "[...]}, {int: [low, high]} or {float: [low, high], log: true})",
+            )
         check_keys(raw, (kinds[0], *_RANGE) if kinds[0] != "choice" else ("choice",), source, where)
         param = _range_or_choice(kinds[0], raw, where, source)
     if hint is int and param.kind == "float":
@@ -127,8 +136,13 @@ def _param(raw: Any, where: str, source: str, target: Target) -> Param:
     what = f"{where}.{param.kind}" if param.kind != "fixed" else where
     for i, value in enumerate(param.bounds):
         # an int range of a float field is fine; its ends are checked as that field's values
-        convert(hint, float(value) if hint is float and param.kind == "int" else value, source,
-                f"{what}[{i}]" if param.kind != "fixed" else what, field_limits)
+        convert(
+            hint,
+            float(value) if hint is float and param.kind == "int" else value,
+            source,
+            f"{what}[{i}]" if param.kind != "fixed" else what,
+            field_limits,
+        )
     return param
 
 
@@ -193,9 +207,14 @@ class SearchSpace:
         width = int(net.pop("head_width", 0) or 0)
         head_depth = int(net.pop("head_depth", 1 if width else 0) or 0)
         sgd = {name: p.sample(trial, name) for name, p in self.sgd.items()}
-        return CandidateSpec(stages=tuple(stages), input_shape=tuple(input_shape), num_classes=num_classes,
-                             head=(width,) * head_depth if width else (), sgd=SGDConfig(seed=seed, **sgd),
-                             **net)
+        return CandidateSpec(
+            stages=tuple(stages),
+            input_shape=input_shape,
+            num_classes=num_classes,
+            head=(width,) * head_depth if width else (),
+            sgd=SGDConfig(seed=seed, **sgd),
+            **net,
+        )
 
     @property
     def max_epochs(self) -> int:
@@ -233,24 +252,36 @@ def load_space(name_or_path: str | Path | None = None) -> SearchSpace:
     for i, item in enumerate(stages_raw):
         check_keys(item, tuple(_STAGE), source, f"network.stages[{i}]")
         overrides.append(_params(item, _STAGE, f"network.stages[{i}]", source))
-    net = _params({k: v for k, v in network.items() if k not in ("depth", "stage", "stages")}, _NETWORK,
-                  "network", source)
+    net = _params(
+        {k: v for k, v in network.items() if k not in ("depth", "stage", "stages")}, _NETWORK, "network", source
+    )
     sgd_raw = raw.get("sgd") or {}
     check_keys(sgd_raw, tuple(_SGD), source, "sgd")
     hardware, base = _hardware(raw.get("hardware"), path)
-    objectives = convert(tuple[str, ...], raw.get("objectives", list(OBJECTIVES[:3])), source, "objectives",
-                         limits(choices=OBJECTIVES, min_length=1, items="objective"))
+    objectives = convert(
+        tuple[str, ...],
+        raw.get("objectives", list(OBJECTIVES[:3])),
+        source,
+        "objectives",
+        limits(choices=OBJECTIVES, min_length=1, items="objective"),
+    )
     if len(set(objectives)) != len(objectives):
         raise ConfigError(source, "objectives", f"must list some of {', '.join(OBJECTIVES)} once each")
     if "area" in objectives and hardware is None:
         raise CodesignError(f"{source}: the `area` objective needs a `hardware` section (fixed hardware has one area)")
-    return SearchSpace(name=convert(str, raw.get("name", path.stem), source, "name"),
-                       dataset=convert(str, raw.get("dataset", "cifar10"), source, "dataset",
-                                       limits(choices=tuple(DATASETS))),
-                       depth=_param(network["depth"], "network.depth", source, _NETWORK["depth"]), stage=stage,
-                       stage_overrides=tuple(overrides), network=net, sgd=_params(sgd_raw, _SGD, "sgd", source),
-                       constraints=build(SpaceConstraints, raw.get("constraints") or {}, source, "constraints"),
-                       hardware=hardware, hardware_base=base, objectives=objectives)
+    return SearchSpace(
+        name=convert(str, raw.get("name", path.stem), source, "name"),
+        dataset=convert(str, raw.get("dataset", "cifar10"), source, "dataset", limits(choices=tuple(DATASETS))),
+        depth=_param(network["depth"], "network.depth", source, _NETWORK["depth"]),
+        stage=stage,
+        stage_overrides=tuple(overrides),
+        network=net,
+        sgd=_params(sgd_raw, _SGD, "sgd", source),
+        constraints=build(SpaceConstraints, raw.get("constraints") or {}, source, "constraints"),
+        hardware=hardware,
+        hardware_base=base,
+        objectives=objectives,
+    )
 
 
 def _params(raw: dict, targets: dict[str, Target], where: str, source: str) -> dict[str, Param]:

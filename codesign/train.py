@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -42,9 +43,6 @@ class TrainResult:
     seconds: float
     images_per_second: float
     history: list[EpochMetrics] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def resolve_device(device: str | None = None) -> torch.device:
@@ -97,27 +95,83 @@ def accuracy(model: nn.Module, data: Dataset, split: Split) -> float:
     model.eval()
     correct = 0
     device = split.images.device
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _null()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
     with autocast:
         for start in range(0, len(split), EVAL_BATCH):
-            x = data.normalize(split.images[start:start + EVAL_BATCH])
+            x = data.normalize(split.images[start : start + EVAL_BATCH])
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
-            correct += (model(x).argmax(1) == split.labels[start:start + EVAL_BATCH]).sum().item()
+            correct += (model(x).argmax(1) == split.labels[start : start + EVAL_BATCH]).sum().item()
     model.train(was_training)
     return correct / max(len(split), 1)
 
 
-class _null:
-    def __enter__(self):
-        return self
+class _SGDLoop:
+    """One training run's moving parts: the model on its device, the optimiser, the schedule, the batch order."""
 
-    def __exit__(self, *exc):
-        return False
+    def __init__(self, model: nn.Module, data: Dataset, sgd: SGDConfig, progress: bool):
+        self.model, self.data, self.sgd = model, data, sgd
+        self.device = data.train.images.device
+        model.to(self.device)
+        if self.device.type == "cuda":
+            model.to(memory_format=torch.channels_last)
+            torch.backends.cudnn.benchmark = True
+        self.optimizer = torch.optim.SGD(
+            model.parameters(), lr=sgd.lr, momentum=sgd.momentum, nesterov=sgd.nesterov, weight_decay=sgd.weight_decay
+        )
+        # the last partial batch is dropped (BatchNorm needs more than one image)
+        self.steps = max(len(data.train) // sgd.batch_size, 1)
+        factor = lr_factor(sgd.schedule, sgd.epochs * self.steps, int(sgd.warmup_epochs * self.steps))
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
+        self.generator = torch.Generator().manual_seed(sgd.seed)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.bar = None
+        if progress:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=sgd.epochs * self.steps, unit="batch", dynamic_ncols=True, leave=True)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else contextlib.nullcontext()
+
+    def epoch(self) -> tuple[float, float] | None:
+        """One pass over the training split: (mean loss, training accuracy), or None if the loss diverged."""
+        data, batch = self.data, self.sgd.batch_size
+        order = torch.randperm(len(data.train), generator=self.generator).to(self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        self.model.train()
+        for step in range(self.steps):
+            idx = order[step * batch : (step + 1) * batch]
+            x = data.normalize(data.train.images[idx])
+            y = data.train.labels[idx]
+            if self.device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with self._autocast():
+                logits = self.model(x)
+                loss = self.loss_fn(logits.float(), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.schedule.step()
+            loss_sum += loss.detach()
+            correct += (logits.argmax(1) == y).sum()
+            if self.bar is not None:
+                self.bar.update(1)
+            # checking finiteness syncs with the device: every 20 steps is enough to stop a runaway run
+            if (step % 20 == 19 or step == self.steps - 1) and not torch.isfinite(loss_sum):
+                return None
+        return loss_sum.item() / self.steps, correct.item() / (self.steps * batch)
 
 
-def train(model: nn.Module, data: Dataset, sgd: SGDConfig, rubric: Rubric | None = None,
-          on_epoch: Callable[[EpochMetrics], bool | None] | None = None, progress: bool = False) -> TrainResult:
+def train(
+    model: nn.Module,
+    data: Dataset,
+    sgd: SGDConfig,
+    rubric: Rubric | None = None,
+    on_epoch: Callable[[EpochMetrics], bool | None] | None = None,
+    progress: bool = False,
+) -> TrainResult:
     """Train `model` in place with SGD on `data.train`, measuring validation accuracy after each epoch.
 
     `on_epoch` may return True to stop (early stopping); a NaN/inf loss ends the run as "diverged".
@@ -125,78 +179,47 @@ def train(model: nn.Module, data: Dataset, sgd: SGDConfig, rubric: Rubric | None
     rubric = rubric or Rubric()
     if sgd.epochs > rubric.max_epochs:
         raise CodesignError(f"{sgd.epochs} epochs breaks the rubric ({rubric.name}: at most {rubric.max_epochs})")
-    device = data.train.images.device
-    model.to(device)
-    if device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
-        torch.backends.cudnn.benchmark = True
-    optimizer = torch.optim.SGD(model.parameters(), lr=sgd.lr, momentum=sgd.momentum, nesterov=sgd.nesterov,
-                                weight_decay=sgd.weight_decay)
-    n = len(data.train)
-    steps_per_epoch = max(n // sgd.batch_size, 1)  # the last partial batch is dropped (BatchNorm needs > 1)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_factor(sgd.schedule, sgd.epochs * steps_per_epoch, int(sgd.warmup_epochs * steps_per_epoch)))
-    generator = torch.Generator().manual_seed(sgd.seed)
-    loss_fn = nn.CrossEntropyLoss()
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device.type == "cuda" else _null
+    loop = _SGDLoop(model, data, sgd, progress)
     _check_input(model, data)
-
     history: list[EpochMetrics] = []
-    status, start_all, seen = "ok", time.perf_counter(), 0
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=sgd.epochs * steps_per_epoch, unit="batch", dynamic_ncols=True, leave=True)
-    model.train()
+    status, start_all = "ok", time.perf_counter()
     for epoch in range(1, sgd.epochs + 1):
         start = time.perf_counter()
-        order = torch.randperm(n, generator=generator).to(device)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        for step in range(steps_per_epoch):
-            idx = order[step * sgd.batch_size:(step + 1) * sgd.batch_size]
-            x = data.normalize(data.train.images[idx])
-            y = data.train.labels[idx]
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            with autocast():
-                logits = model(x)
-                loss = loss_fn(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            loss_sum += loss.detach()
-            correct += (logits.argmax(1) == y).sum()
-            if bar is not None:
-                bar.update(1)
-            if (step % 20 == 19 or step == steps_per_epoch - 1) and not torch.isfinite(loss_sum):
-                status = "diverged"
-                break
-        if status == "diverged":
+        done = loop.epoch()
+        if done is None:
+            status = "diverged"
             break
-        images = steps_per_epoch * sgd.batch_size
-        seen += images
         val = accuracy(model, data, data.val)
         seconds = time.perf_counter() - start
-        metrics = EpochMetrics(epoch=epoch, train_loss=loss_sum.item() / steps_per_epoch,
-                               train_accuracy=correct.item() / images, val_accuracy=val,
-                               lr=optimizer.param_groups[0]["lr"], seconds=seconds,
-                               images_per_second=images / seconds)
+        images = loop.steps * sgd.batch_size
+        metrics = EpochMetrics(
+            epoch=epoch,
+            train_loss=done[0],
+            train_accuracy=done[1],
+            val_accuracy=val,
+            lr=loop.optimizer.param_groups[0]["lr"],
+            seconds=seconds,
+            images_per_second=images / seconds,
+        )
         history.append(metrics)
-        if bar is not None:
-            bar.set_postfix(epoch=epoch, loss=f"{metrics.train_loss:.3f}", val=f"{val:.4f}")
+        if loop.bar is not None:
+            loop.bar.set_postfix(epoch=epoch, loss=f"{metrics.train_loss:.3f}", val=f"{val:.4f}")
         if on_epoch is not None and on_epoch(metrics):
             status = "stopped"
             break
-    if bar is not None:
-        bar.close()
+    if loop.bar is not None:
+        loop.bar.close()
     elapsed = time.perf_counter() - start_all
-    last = history[-1].val_accuracy if history else 0.0
-    return TrainResult(status=status, val_accuracy=last,
-                       best_val_accuracy=max((h.val_accuracy for h in history), default=0.0),
-                       epochs=len(history), seconds=elapsed, images_per_second=seen / elapsed if elapsed else 0.0,
-                       history=history)
+    seen = len(history) * loop.steps * sgd.batch_size
+    return TrainResult(
+        status=status,
+        val_accuracy=history[-1].val_accuracy if history else 0.0,
+        best_val_accuracy=max((h.val_accuracy for h in history), default=0.0),
+        epochs=len(history),
+        seconds=elapsed,
+        images_per_second=seen / elapsed if elapsed else 0.0,
+        history=history,
+    )
 
 
 def _check_input(model: nn.Module, data: Dataset) -> None:
@@ -209,8 +232,10 @@ def _check_input(model: nn.Module, data: Dataset) -> None:
             model.train(was)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise CodesignError(f"the model cannot take {data.info.name} images of shape {data.info.input_shape}: "
-                            f"{first}") from None
+        raise CodesignError(
+            f"the model cannot take {data.info.name} images of shape {data.info.input_shape}: {first}"
+        ) from None
     if out.ndim != 2 or out.shape[1] != data.info.num_classes:
-        raise CodesignError(f"the model outputs shape {tuple(out.shape[1:])}, but {data.info.name} has "
-                            f"{data.info.num_classes} classes")
+        raise CodesignError(
+            f"the model outputs shape {tuple(out.shape[1:])}, but {data.info.name} has {data.info.num_classes} classes"
+        )

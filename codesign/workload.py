@@ -14,13 +14,36 @@ BYTES_PER_ELEMENT = 4  # the lab counts activations as 32-bit values
 # Leaf modules that Timeloop never sees; the lab's counter charges their input (norms, activations)
 # or nothing (pooling, reshaping, dropout).
 _INPUT_ONLY = (
-    nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.ReLU, nn.ReLU6, nn.LeakyReLU,
-    nn.PReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid,
-    nn.Tanh, nn.Softmax, nn.LogSoftmax,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.GroupNorm,
+    nn.LayerNorm,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Softmax,
+    nn.LogSoftmax,
 )
 _FREE = (
-    nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Dropout,
-    nn.Dropout2d, nn.Identity, nn.Unflatten,
+    nn.MaxPool2d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveMaxPool2d,
+    nn.Flatten,
+    nn.Dropout,
+    nn.Dropout2d,
+    nn.Identity,
+    nn.Unflatten,
 )
 # torchvision residual blocks whose input the lab's counter keeps alive while the block runs
 _RESIDUAL_BLOCKS = ("BasicBlock", "Bottleneck")
@@ -58,8 +81,20 @@ class Layer:
     @property
     def key(self) -> tuple:
         """What makes two layers the same problem for the cost model."""
-        return (self.depthwise, self.N, self.C, self.M, self.P, self.Q, self.R, self.S,
-                self.Wstride, self.Hstride, self.Wdilation, self.Hdilation)
+        return (
+            self.depthwise,
+            self.N,
+            self.C,
+            self.M,
+            self.P,
+            self.Q,
+            self.R,
+            self.S,
+            self.Wstride,
+            self.Hstride,
+            self.Wdilation,
+            self.Hdilation,
+        )
 
     @property
     def shape(self) -> str:
@@ -71,10 +106,21 @@ class Layer:
     def to_dict(self) -> dict:
         """JSON-friendly description."""
         return {
-            "kind": self.kind, "N": self.N, "C": self.C, "M": self.M, "P": self.P, "Q": self.Q,
-            "R": self.R, "S": self.S, "Wstride": self.Wstride, "Hstride": self.Hstride,
-            "Wdilation": self.Wdilation, "Hdilation": self.Hdilation, "count": self.count,
-            "names": list(self.names), "macs": self.macs,
+            "kind": self.kind,
+            "N": self.N,
+            "C": self.C,
+            "M": self.M,
+            "P": self.P,
+            "Q": self.Q,
+            "R": self.R,
+            "S": self.S,
+            "Wstride": self.Wstride,
+            "Hstride": self.Hstride,
+            "Wdilation": self.Wdilation,
+            "Hdilation": self.Hdilation,
+            "count": self.count,
+            "names": list(self.names),
+            "macs": self.macs,
         }
 
 
@@ -103,14 +149,26 @@ def conv_layer(module: nn.Conv2d, out_shape: torch.Size, name: str, batch: int) 
     cin, cout, groups = module.in_channels, module.out_channels, module.groups
     kind = "depthwise" if groups == cin and cout == cin and groups > 1 else "conv"
     # The lab's converter models other grouped convs as dense ones (full C and M).
-    return Layer(kind=kind, N=batch, C=cin, M=cout, P=int(out_shape[2]), Q=int(out_shape[3]), R=r, S=s,
-                 Wstride=sh, Hstride=sw, Wdilation=dh, Hdilation=dw, names=(name,))
+    return Layer(
+        kind=kind,
+        N=batch,
+        C=cin,
+        M=cout,
+        P=int(out_shape[2]),
+        Q=int(out_shape[3]),
+        R=r,
+        S=s,
+        Wstride=sh,
+        Hstride=sw,
+        Wdilation=dh,
+        Hdilation=dw,
+        names=(name,),
+    )
 
 
 def linear_layer(module: nn.Linear, name: str, batch: int) -> Layer:
     """A Linear layer as the 1x1 conv the lab's converter makes of it."""
-    return Layer(kind="linear", N=batch, C=module.in_features, M=module.out_features, P=1, Q=1, R=1, S=1,
-                 names=(name,))
+    return Layer(kind="linear", N=batch, C=module.in_features, M=module.out_features, P=1, Q=1, R=1, S=1, names=(name,))
 
 
 def merge_identical(layers: list[Layer]) -> tuple[Layer, ...]:
@@ -125,56 +183,72 @@ def merge_identical(layers: list[Layer]) -> tuple[Layer, ...]:
     return tuple(merged.values())
 
 
-def trace(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> Workload:
-    """Run `model` once on zeros (batch 1 as the lab does) and collect its layers and peak activation."""
-    if len(input_shape) < 2:
-        raise CodesignError(f"input shape {input_shape} must be at least (batch, features)")
-    batch = int(input_shape[0])
-    names = {module: name or type(module).__name__ for name, module in model.named_modules()}
-    layers: list[Layer] = []
-    peak = [0, ""]
-    live_block_inputs: list[int] = []
-    handles = []
+def _footprint(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+    """Bytes the lab's counter charges one leaf module (its input, plus its output for Conv2d and Linear)."""
+    x = inputs[0] if inputs else None
+    in_bytes = x.numel() * BYTES_PER_ELEMENT if isinstance(x, torch.Tensor) else 0
+    if isinstance(module, nn.Conv2d):
+        return in_bytes + output.numel() * BYTES_PER_ELEMENT // module.groups
+    if isinstance(module, nn.Linear):
+        return in_bytes + output.numel() * BYTES_PER_ELEMENT
+    if isinstance(module, _INPUT_ONLY):
+        return in_bytes
+    return 0
 
-    def footprint(module: nn.Module, inputs, output) -> int:
-        x = inputs[0] if inputs else None
-        in_bytes = x.numel() * BYTES_PER_ELEMENT if isinstance(x, torch.Tensor) else 0
-        if isinstance(module, nn.Conv2d):
-            return in_bytes + output.numel() * BYTES_PER_ELEMENT // module.groups
-        if isinstance(module, nn.Linear):
-            return in_bytes + output.numel() * BYTES_PER_ELEMENT
-        if isinstance(module, _INPUT_ONLY):
-            return in_bytes
-        return 0
 
-    def leaf_hook(module: nn.Module, inputs, output) -> None:
-        name = names[module]
+class _Tracer:
+    """Forward hooks that collect a model's layers and its peak activation during one forward pass."""
+
+    def __init__(self, model: nn.Module, batch: int):
+        self.batch = batch
+        self.names = {module: name or type(module).__name__ for name, module in model.named_modules()}
+        self.layers: list[Layer] = []
+        self.peak_bytes, self.peak_module = 0, ""
+        self.live_block_inputs: list[int] = []  # inputs of the residual blocks running now
+
+    def leaf(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        """A leaf module ran: record its layer (or refuse it) and its footprint."""
+        name = self.names[module]
         if isinstance(module, nn.Conv2d):
-            layers.append(conv_layer(module, output.shape, name, batch))
+            self.layers.append(conv_layer(module, output.shape, name, self.batch))
         elif isinstance(module, nn.Linear):
-            layers.append(linear_layer(module, name, batch))
+            self.layers.append(linear_layer(module, name, self.batch))
         elif not isinstance(module, _INPUT_ONLY + _FREE):
             raise CodesignError(
                 f"module `{name}` ({type(module).__name__}) is not supported: codesign profiles Conv2d and "
                 f"Linear layers and knows norms, activations, pooling, Flatten and Dropout; replace it or "
                 f"wrap it in one of those"
             )
-        size = footprint(module, inputs, output) + sum(live_block_inputs)
-        if size > peak[0]:
-            peak[0], peak[1] = size, name
+        size = _footprint(module, inputs, output) + sum(self.live_block_inputs)
+        if size > self.peak_bytes:
+            self.peak_bytes, self.peak_module = size, name
 
-    def block_pre(module: nn.Module, inputs) -> None:
-        live_block_inputs.append(inputs[0].numel() * BYTES_PER_ELEMENT)
+    def block_start(self, module: nn.Module, inputs: tuple) -> None:
+        """A residual block started: its input stays alive until it ends."""
+        self.live_block_inputs.append(inputs[0].numel() * BYTES_PER_ELEMENT)
 
-    def block_post(module: nn.Module, inputs, output) -> None:
-        live_block_inputs.pop()
+    def block_end(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        """A residual block ended."""
+        self.live_block_inputs.pop()
 
-    for module in model.modules():
-        if type(module).__name__ in _RESIDUAL_BLOCKS and type(module).__module__.startswith("torchvision"):
-            handles.append(module.register_forward_pre_hook(block_pre))
-            handles.append(module.register_forward_hook(block_post))
-        elif not any(True for _ in module.children()):
-            handles.append(module.register_forward_hook(leaf_hook))
+    def attach(self, model: nn.Module) -> list:
+        """Hook every leaf module and every torchvision residual block; returns the hook handles."""
+        handles = []
+        for module in model.modules():
+            if type(module).__name__ in _RESIDUAL_BLOCKS and type(module).__module__.startswith("torchvision"):
+                handles.append(module.register_forward_pre_hook(self.block_start))
+                handles.append(module.register_forward_hook(self.block_end))
+            elif not any(True for _ in module.children()):
+                handles.append(module.register_forward_hook(self.leaf))
+        return handles
+
+
+def trace(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> Workload:
+    """Run `model` once on zeros (batch 1 as the lab does) and collect its layers and peak activation."""
+    if len(input_shape) < 2:
+        raise CodesignError(f"input shape {input_shape} must be at least (batch, features)")
+    tracer = _Tracer(model, int(input_shape[0]))
+    handles = tracer.attach(model)
     was_training = model.training
     try:
         model.eval()
@@ -189,8 +263,12 @@ def trace(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> Wo
         for handle in handles:
             handle.remove()
         model.train(was_training)
-    if not layers:
+    if not tracer.layers:
         raise CodesignError("the model has no Conv2d or Linear layer to profile")
-    parameters = sum(p.numel() for p in model.parameters())
-    return Workload(layers=merge_identical(layers), peak_activation_bytes=peak[0], peak_module=peak[1],
-                    input_shape=tuple(input_shape), parameters=parameters)
+    return Workload(
+        layers=merge_identical(tracer.layers),
+        peak_activation_bytes=tracer.peak_bytes,
+        peak_module=tracer.peak_module,
+        input_shape=tuple(input_shape),
+        parameters=sum(p.numel() for p in model.parameters()),
+    )

@@ -6,6 +6,7 @@ import pytest
 
 from codesign.arch import load_arch
 
+
 @pytest.fixture(scope="session")
 def arch():
     return load_arch()

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from codesign.arch import load_arch
+from codesign.data import DEBIAN_FASHION_MNIST
 from codesign.rubric import load_rubric
 from codesign.search.sampler import SpaceSampler
 from codesign.search.settings import DataSettings, SearchSettings
@@ -22,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # clone checks the cost model's claims); CODESIGN_REFERENCE points elsewhere.
 REFERENCE = Path(os.environ.get("CODESIGN_REFERENCE", ROOT / "tests" / "data" / "timeloop"))
 KINDS = {"conv": "conv", "dwconv": "depthwise", "fc": "linear"}
+needs_fmnist = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
+                                  reason="apt-get install dataset-fashion-mnist (.ci/run does)")
 
 
 def reference_rows() -> list[dict]:
@@ -68,3 +74,24 @@ def sampler_for(space_path: Path, dataset: str = "fashion-mnist", **settings: An
     search = SearchSettings(name="t", space=str(space_path), data=DataSettings(dataset=dataset), **settings)
     rubric = load_rubric(search.rubric)
     return SpaceSampler(search, space, rubric, load_arch(space.hardware_base or search.arch or rubric.accelerator))
+
+
+def write_fake_cifar10(root, per_batch=20, test=10):
+    """A tiny CIFAR-10 in the real `cifar-10-batches-py` pickle format."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name, n in [(f"data_batch_{i}", per_batch) for i in range(1, 6)] + [("test_batch", test)]:
+        entry = {"batch_label": name, "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 "labels": rng.integers(0, 10, n).tolist(), "filenames": [f"{name}_{i}.png" for i in range(n)]}
+        with (folder / name).open("wb") as f:
+            pickle.dump(entry, f)
+    with (folder / "batches.meta").open("wb") as f:
+        pickle.dump({"label_names": [str(i) for i in range(10)], "num_vis": 3072, "num_cases_per_batch": per_batch}, f)
+    return folder
+
+
+def write_idx(path, array, gz):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    (gzip.open if gz else open)(path, "wb").write(data)

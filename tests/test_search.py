@@ -16,10 +16,10 @@ import yaml
 from codesign.cli import main
 from codesign.data import DEBIAN_FASHION_MNIST, load_dataset
 from codesign.designs import load_exported
-from codesign.runs import Run
 from codesign.network import CandidateSpec
-from codesign.train import accuracy
 from codesign.pareto import as_minimization, non_dominated, pareto_front
+from codesign.runs import Run
+from codesign.train import accuracy
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),

@@ -1,19 +1,17 @@
-"""Search-space YAML: schema errors, define-by-run sampling and the constraints checked before training."""
+"""Search-space YAML: schema errors naming the key, define-by-run sampling, the hardware section."""
 
 from __future__ import annotations
+
+import re
 
 import optuna
 import pytest
 import yaml
 
+from codesign.arch import load_arch
 from codesign.errors import CodesignError
-from codesign.runs import Status
-from codesign.search.settings import parse_budget
-from codesign.search.table import final_status
+from codesign.hardware import HardwareParams, derive_arch, write_arch
 from codesign.space import load_space
-from tests.helpers import sampler_for
-
-optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def _space(tmp_path, network=None, sgd=None, **top):
@@ -67,31 +65,35 @@ def test_shipped_spaces_load_and_sample_conditionally():
             assert spec.sgd.seed == 1
 
 
-def test_infeasible_designs_are_caught_before_training(tmp_path):
-    path = _space(tmp_path, network={"depth": 1, "stage": {"channels": {"choice": [4, 400]}}},
-                  sgd={"epochs": {"int": [1, 40]}})
-    sampler = sampler_for(path)
-    study = optuna.create_study(directions=["maximize", "minimize", "minimize"])
-    study.enqueue_trial({"depth": 1, "stage0_channels": 400, "epochs": 2})
-    study.enqueue_trial({"depth": 1, "stage0_channels": 4, "epochs": 35})
-    study.enqueue_trial({"depth": 1, "stage0_channels": 4, "epochs": 2})
-    too_big, too_long, fine = (sampler(study.ask()) for _ in range(3))
-    # 400 channels x 28 x 28 x 4 B = 1.25 MB of output alone
-    assert too_big["feasible"] is False and "peak activation" in too_big["reason"]
-    assert too_long["feasible"] is False and "35 epochs > 29" in too_long["reason"]
-    assert fine["feasible"] is True and fine["peak_activation_bytes"] == (784 + 4 * 784) * 4
-    # Optuna sees the constraints (<= 0 feasible) and can learn from them
-    trials = study.get_trials(deepcopy=False)
-    assert trials[0].system_attrs["constraints:peak_activation"] > 0
-    assert trials[2].system_attrs["constraints:peak_activation"] <= 0
 
 
-def test_budget_and_status_rules():
-    assert parse_budget("8h") == 28800 and parse_budget("1h30m") == 5400 and parse_budget("90") == 90
-    with pytest.raises(CodesignError, match="write it like"):
-        parse_budget("eight hours")
-    assert final_status({"status": "ok", "epoch": 3, "planned_epochs": 3}) == Status.OK
-    assert final_status({"status": "running", "epoch": 1, "planned_epochs": 3}) == "stopped"  # ASHA / budget
-    assert final_status({"status": "infeasible", "epoch": 0, "planned_epochs": 3}) == "infeasible"
-    assert final_status({"status": "diverged", "epoch": 1, "planned_epochs": 3}) == "diverged"
-    assert final_status(None, errored=True) == "error"
+@pytest.mark.parametrize("hardware, message", [
+    ({"pe_z": 4}, "unknown field `hardware.pe_z`"),
+    ({"word_bits": {"choice": [8, 12]}}, "`hardware.word_bits.choice[1]` must be one of 8, 16, 32, got 12"),
+    ({"pe_x": {"float": [1, 4]}}, "`hardware.pe_x` takes whole numbers"),
+    ({"glb_depth": 0}, "`hardware.glb_depth` must be a positive integer"),
+])
+def test_hardware_section_errors_name_the_key(tmp_path, hardware, message):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"network": {"depth": 1, "stage": {"channels": 4}}, "hardware": hardware}))
+    with pytest.raises(CodesignError, match=re.escape(message)):
+        load_space(path)
+
+
+def test_area_objective_needs_hardware(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"network": {"depth": 1, "stage": {"channels": 4}},
+                                    "objectives": ["accuracy", "area"]}))
+    with pytest.raises(CodesignError, match="`area` objective needs a `hardware` section"):
+        load_space(path)
+
+
+def test_hardware_base_is_a_name_or_a_path_beside_the_space(tmp_path):
+    write_arch(derive_arch(load_arch(None), HardwareParams(pe_x=8)), tmp_path / "archs" / "small.yaml")
+    body = {"network": {"depth": 1, "stage": {"channels": 4}}, "hardware": {"base": "archs/small.yaml"}}
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(body))
+    assert load_space(tmp_path / "s.yaml").hardware_base == str(tmp_path / "archs" / "small.yaml")
+    body["hardware"]["base"] = "simple_weight_stationry"
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(body))
+    with pytest.raises(CodesignError, match="`hardware.base`: unknown architecture 'simple_weight_stationry'"):
+        load_space(tmp_path / "s.yaml")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from codesign.errors import CodesignError
 from codesign.builtin_models import Lab2023Mobile, LeNet5
+from codesign.errors import CodesignError
 from codesign.workload import trace
 
 

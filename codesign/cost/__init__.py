@@ -38,8 +38,14 @@ def get_engine(name: str = "analytic", mapper: str | None = None, timeloop_lab: 
     raise CodesignError(f"unknown cost engine {name!r} (available: {', '.join(ENGINES)})")
 
 
-def cost_of(layers: list[Layer] | tuple[Layer, ...], arch: Arch, engine: Engine | str = "analytic",
-            cache: CostCache | None = None, progress: bool = False, workers: int | None = None) -> list[LayerCost]:
+def cost_of(
+    layers: list[Layer] | tuple[Layer, ...],
+    arch: Arch,
+    engine: Engine | str = "analytic",
+    cache: CostCache | None = None,
+    progress: bool = False,
+    workers: int | None = None,
+) -> list[LayerCost]:
     """The cost of one execution of each layer (use `layer.count` for network totals)."""
     engine = get_engine(engine) if isinstance(engine, str) else engine
     prefix = engine.cache_key(arch)

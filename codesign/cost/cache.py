@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from codesign.cost.layer_cost import LayerCost
+from codesign.paths import cache_home
 
 # Bump when a cost engine's numbers change, so stale entries are never served.
 MODEL_VERSION = 1
@@ -29,8 +30,7 @@ def default_cache_path() -> Path:
     env = os.environ.get("CODESIGN_CACHE")
     if env:
         return Path(env)
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "codesign" / "layer_costs.sqlite"
+    return cache_home() / "layer_costs.sqlite"
 
 
 class CostCache:
@@ -50,7 +50,7 @@ class CostCache:
             try:
                 return operation()
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
                     raise
                 time.sleep(0.05 * (attempt + 1))
 
@@ -64,8 +64,11 @@ class CostCache:
         hit = self._memory.get(key)
         if hit is not None:
             return hit
-        row = self._retry(lambda: self._db.execute(
-            "SELECT cost FROM layer_costs WHERE engine=? AND arch=? AND layer=?", key).fetchone())
+        row = self._retry(
+            lambda: self._db.execute(
+                "SELECT cost FROM layer_costs WHERE engine=? AND arch=? AND layer=?", key
+            ).fetchone()
+        )
         if row is None:
             return None
         cost = LayerCost.from_dict(json.loads(row[0]))
@@ -76,8 +79,11 @@ class CostCache:
         """Store a cost (last writer wins; all writers compute the same value)."""
         self._memory[key] = cost
         payload = json.dumps(cost.to_dict())
-        self._retry(lambda: self._db.execute(
-            "INSERT OR REPLACE INTO layer_costs VALUES (?, ?, ?, ?, ?)", (*key, payload, time.time())))
+        self._retry(
+            lambda: self._db.execute(
+                "INSERT OR REPLACE INTO layer_costs VALUES (?, ?, ?, ?, ?)", (*key, payload, time.time())
+            )
+        )
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM layer_costs").fetchone()[0]

@@ -12,8 +12,13 @@ from codesign.workload import Layer
 class Engine(Protocol):
     """Maps one layer onto an accelerator and returns its cost."""
 
-    name: str  # what users pass to --engine and what LayerCost.engine says
-    parallel: bool  # slow, in separate processes: cost_of maps several layers at once
+    @property
+    def name(self) -> str:
+        """What users pass to --engine and what LayerCost.engine says."""
+
+    @property
+    def parallel(self) -> bool:
+        """Slow, in separate processes: cost_of maps several layers at once."""
 
     def unavailable(self) -> str | None:
         """Why the engine cannot run on this machine (with what to do), or None when it can."""

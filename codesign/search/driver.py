@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -22,7 +23,7 @@ from codesign.errors import CodesignError
 from codesign.hardware import write_arch
 from codesign.pareto import objective_columns
 from codesign.report import write_outputs
-from codesign.rubric import load_rubric
+from codesign.rubric import Rubric, load_rubric
 from codesign.runs import Run
 from codesign.search.sampler import SpaceSampler, make_sampler
 from codesign.search.settings import SearchSettings
@@ -39,14 +40,19 @@ def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
             raise CodesignError(f"{run.folder}: nothing to resume (no search.json); start it without --resume")
         saved = run.settings()
         # the budget and trial count may be changed on resume, and where it runs; the rest must stay
-        tune = dataclasses.replace(saved.tune, budget_s=settings.tune.budget_s or saved.tune.budget_s,
-                                   trials=settings.tune.trials or saved.tune.trials)
-        resources = dataclasses.replace(saved.resources, address=settings.resources.address,
-                                        dashboard=settings.resources.dashboard)
+        tune = dataclasses.replace(
+            saved.tune,
+            budget_s=settings.tune.budget_s or saved.tune.budget_s,
+            trials=settings.tune.trials or saved.tune.trials,
+        )
+        resources = dataclasses.replace(
+            saved.resources, address=settings.resources.address, dashboard=settings.resources.dashboard
+        )
         return dataclasses.replace(saved, tune=tune, resources=resources)
     if run.has_settings():
-        raise CodesignError(f"{run.folder} already holds a search: pass --resume to continue it or --name to start "
-                            f"another")
+        raise CodesignError(
+            f"{run.folder} already holds a search: pass --resume to continue it or --name to start another"
+        )
     settings = dataclasses.replace(settings, space=str(resolve_space_path(settings.space).resolve()))
     space = load_space(settings.space)
     rubric = load_rubric(settings.rubric)
@@ -65,23 +71,81 @@ def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
     return settings
 
 
-def run_search(settings: SearchSettings, resume: bool = False) -> pd.DataFrame:
-    """Run (or resume) a search; returns the trials table. Outputs land in runs/<name>/."""
+def _start_ray(settings: SearchSettings) -> None:
+    """Join the cluster at --address, or start a local Ray; print the dashboard's address."""
     import ray
+
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    resources = settings.resources
+    context = ray.init(
+        address=resources.address,
+        include_dashboard=resources.dashboard,
+        ignore_reinit_error=True,
+        log_to_driver=False,
+        configure_logging=False,
+    )
+    if resources.dashboard and getattr(context, "dashboard_url", None):
+        print(
+            f"[codesign] Ray dashboard: http://{context.dashboard_url} (it asks for a token: run "
+            f"`ray get-auth-token`, or start with RAY_AUTH_MODE=disabled on a trusted machine)",
+            flush=True,
+        )
+
+
+def _new_tuner(settings: SearchSettings, run: Run, trainable: Any, rubric: Rubric, base_arch: Arch) -> Any:
+    """A fresh Tuner: Optuna samples the space (constraints first), ASHA optionally cuts weak trials."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
+    space = load_space(settings.space)
+    columns = objective_columns(settings.objectives)
+    search = OptunaSearch(
+        space=SpaceSampler(settings, space, rubric, base_arch),
+        metric=[c for c, _ in columns],
+        mode=[m for _, m in columns],
+        sampler=make_sampler(settings.tune.sampler, settings.tune.seed),
+    )
+    scheduler = None
+    if settings.tune.asha:
+        scheduler = ASHAScheduler(
+            time_attr="epoch",
+            metric="val_accuracy",
+            mode="max",
+            max_t=max(space.max_epochs, 1),
+            grace_period=1,
+            reduction_factor=3,
+        )
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=search,
+            scheduler=scheduler,
+            num_samples=settings.tune.trials or 1_000_000,
+            max_concurrent_trials=settings.tune.concurrency,
+            time_budget_s=settings.tune.budget_s,
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            name=run.ray_dir.name,
+            storage_path=str(run.folder),
+            callbacks=[TrialTable(run.folder, base_arch)],
+            verbose=1,
+            failure_config=tune.FailureConfig(max_failures=0),
+        ),
+    )
+
+
+def run_search(settings: SearchSettings, resume: bool = False) -> pd.DataFrame:
+    """Run (or resume) a search; returns the trials table. Outputs land in runs/<name>/."""
+    import ray
+    from ray import tune
+
     settings = prepare(settings, resume)
     run = Run(settings.run_dir)
     rubric = load_rubric(settings.rubric)
-    base_arch: Arch = load_arch(run.search_arch_file)
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    context = ray.init(address=settings.resources.address, include_dashboard=settings.resources.dashboard,
-                       ignore_reinit_error=True, log_to_driver=False, configure_logging=False)
-    if settings.resources.dashboard and getattr(context, "dashboard_url", None):
-        print(f"[codesign] Ray dashboard: http://{context.dashboard_url} (it asks for a token: run "
-              f"`ray get-auth-token`, or start with RAY_AUTH_MODE=disabled on a trusted machine)", flush=True)
+    base_arch = load_arch(run.search_arch_file)
+    _start_ray(settings)
     trainable = tune.with_parameters(run_trial, settings=settings, rubric=rubric, base_arch=base_arch)
     resources = {"cpu": settings.resources.cpus_per_trial or 1}
     if settings.resources.gpus_per_trial:
@@ -91,25 +155,7 @@ def run_search(settings: SearchSettings, resume: bool = False) -> pd.DataFrame:
         if resume and tune.Tuner.can_restore(str(run.ray_dir)):
             tuner = tune.Tuner.restore(str(run.ray_dir), trainable, resume_unfinished=True, resume_errored=True)
         else:
-            space = load_space(settings.space)
-            columns = objective_columns(settings.objectives)
-            search = OptunaSearch(space=SpaceSampler(settings, space, rubric, base_arch),
-                                  metric=[c for c, _ in columns], mode=[m for _, m in columns],
-                                  sampler=make_sampler(settings.tune.sampler, settings.tune.seed))
-            scheduler = None
-            if settings.tune.asha:
-                scheduler = ASHAScheduler(time_attr="epoch", metric="val_accuracy", mode="max",
-                                          max_t=max(space.max_epochs, 1), grace_period=1, reduction_factor=3)
-            tuner = tune.Tuner(
-                trainable,
-                tune_config=tune.TuneConfig(search_alg=search, scheduler=scheduler,
-                                            num_samples=settings.tune.trials or 1_000_000,
-                                            max_concurrent_trials=settings.tune.concurrency,
-                                            time_budget_s=settings.tune.budget_s, reuse_actors=True),
-                run_config=tune.RunConfig(name=run.ray_dir.name, storage_path=str(run.folder),
-                                          callbacks=[TrialTable(run.folder, base_arch)], verbose=1,
-                                          failure_config=tune.FailureConfig(max_failures=0)),
-            )
+            tuner = _new_tuner(settings, run, trainable, rubric, base_arch)
         tuner.fit()
     finally:
         if not settings.resources.address:

@@ -30,8 +30,14 @@ class Constraint:
         return self.value > 0
 
 
-def check_constraints(spec: CandidateSpec, workload: Workload, rubric: Rubric, budgets: SpaceConstraints,
-                      hardware: HardwareParams | None = None, area: float | None = None) -> list[Constraint]:
+def check_constraints(
+    spec: CandidateSpec,
+    workload: Workload,
+    rubric: Rubric,
+    budgets: SpaceConstraints,
+    hardware: HardwareParams | None = None,
+    area: float | None = None,
+) -> list[Constraint]:
     """Every constraint that needs no training: the rubric's limits and the space's budgets."""
     limit = rubric.peak_activation_limit_bytes
     peak, params = workload.peak_activation_bytes, workload.parameters
@@ -40,15 +46,25 @@ def check_constraints(spec: CandidateSpec, workload: Workload, rubric: Rubric, b
         Constraint("epochs", spec.sgd.epochs - rubric.max_epochs, f"{spec.sgd.epochs} epochs > {rubric.max_epochs}"),
     ]
     if budgets.max_parameters:
-        checks.append(Constraint("parameters", (params - budgets.max_parameters) / budgets.max_parameters,
-                                 f"{params:,} parameters > {budgets.max_parameters:,}"))
+        checks.append(
+            Constraint(
+                "parameters",
+                (params - budgets.max_parameters) / budgets.max_parameters,
+                f"{params:,} parameters > {budgets.max_parameters:,}",
+            )
+        )
     if budgets.max_layers:
         layers = sum(layer.count for layer in workload.layers)
         checks.append(Constraint("layers", layers - budgets.max_layers, f"{layers} layers > {budgets.max_layers}"))
     if hardware is not None and area is not None:
         if budgets.max_area_mm2:
-            checks.append(Constraint("area", (area - budgets.max_area_mm2) / budgets.max_area_mm2,
-                                     f"area {area:.3f} mm2 > {budgets.max_area_mm2}"))
+            checks.append(
+                Constraint(
+                    "area",
+                    (area - budgets.max_area_mm2) / budgets.max_area_mm2,
+                    f"area {area:.3f} mm2 > {budgets.max_area_mm2}",
+                )
+            )
         if budgets.max_pes:
             pes = hardware.pe_x * hardware.pe_y
             checks.append(Constraint("pes", pes - budgets.max_pes, f"{pes} PEs > {budgets.max_pes}"))
@@ -74,19 +90,24 @@ class SpaceSampler:
         except UnbuildableDesign as exc:  # e.g. the stages shrink the image to nothing
             trial.set_constraint("buildable", 1.0)
             return {"spec": None, "feasible": False, "reason": exc.message}
-        hardware = area = None
+        hardware = self.space.sample_hardware(trial, HardwareParams.of(self.base_arch))
+        area = None if hardware is None else area_mm2(derive_arch(self.base_arch, hardware))
         extra: dict[str, Any] = {}
-        if self.space.hardware is not None:
-            hardware = self.space.sample_hardware(trial, HardwareParams.of(self.base_arch))
-            area = area_mm2(derive_arch(self.base_arch, hardware))
+        if hardware is not None:
             extra = {"hardware": dataclasses.asdict(hardware), "area_mm2": area}
         workload = trace(spec.build(), (1, *spec.input_shape))
         checks = check_constraints(spec, workload, self.rubric, self.space.constraints, hardware, area)
         for check in checks:
             trial.set_constraint(check.name, check.value)
         reason = "; ".join(c.why for c in checks if c.broken)
-        return {"spec": spec.to_dict(), "feasible": not reason, "reason": reason,
-                "peak_activation_bytes": workload.peak_activation_bytes, "parameters": workload.parameters, **extra}
+        return {
+            "spec": spec.to_dict(),
+            "feasible": not reason,
+            "reason": reason,
+            "peak_activation_bytes": workload.peak_activation_bytes,
+            "parameters": workload.parameters,
+            **extra,
+        }
 
 
 def make_sampler(name: str, seed: int) -> Any:

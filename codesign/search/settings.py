@@ -62,8 +62,10 @@ class SearchSettings:
     runs_dir: str = "runs"
     arch: str | None = None  # None: the rubric's accelerator
     rubric: str | None = None  # None: the lab's rubric
-    objectives: tuple[str, ...] = field(default=("accuracy", "energy", "latency"),
-                                        metadata=limits(choices=tuple(COLUMNS), min_length=1, items="objective"))
+    objectives: tuple[str, ...] = field(
+        default=("accuracy", "energy", "latency"),
+        metadata=limits(choices=tuple(COLUMNS), min_length=1, items="objective"),
+    )
     data: DataSettings = DataSettings()
     tune: TuneSettings = TuneSettings()
     resources: ResourceSettings = ResourceSettings()

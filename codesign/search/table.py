@@ -41,17 +41,24 @@ def trial_record(trial_id: str, config: dict, last: dict | None, status: Status,
     hardware = config.get("hardware")
     val_accuracy = last.get("val_accuracy", math.nan)
     return TrialRecord(
-        trial_id=trial_id, status=status, val_accuracy=val_accuracy,
-        energy_pj=last.get("energy_pj", math.nan), cycles=last.get("cycles", math.nan),
+        trial_id=trial_id,
+        status=status,
+        val_accuracy=val_accuracy,
+        energy_pj=last.get("energy_pj", math.nan),
+        cycles=last.get("cycles", math.nan),
         peak_activation_bytes=last.get("peak_activation_bytes", config.get("peak_activation_bytes", math.nan)),
-        parameters=last.get("parameters", config.get("parameters", math.nan)), macs=last.get("macs", math.nan),
-        epochs_done=last.get("epoch", 0), rubric_points=last.get("rubric_points", 0),
-        train_seconds=last.get("train_seconds", math.nan), trial_seconds=last.get("time_total_s", math.nan),
+        parameters=last.get("parameters", config.get("parameters", math.nan)),
+        macs=last.get("macs", math.nan),
+        epochs_done=last.get("epoch", 0),
+        rubric_points=last.get("rubric_points", 0),
+        train_seconds=last.get("train_seconds", math.nan),
+        trial_seconds=last.get("time_total_s", math.nan),
         spec=CandidateSpec.from_dict(config["spec"], f"trial {trial_id}") if config.get("spec") else None,
         hardware=HardwareParams(**hardware) if hardware else None,
         area_mm2=config.get("area_mm2", math.nan),
         val_accuracy_float=last.get("val_accuracy_float", val_accuracy),
-        reason=error or last.get("reason") or config.get("reason", ""))
+        reason=error or last.get("reason") or config.get("reason", ""),
+    )
 
 
 class TrialTable(Callback):
@@ -66,12 +73,16 @@ class TrialTable(Callback):
         self.records: dict[str, TrialRecord] = {}
         self.last: dict[str, dict] = {}
 
-    def setup(self, **info: Any) -> None:
+    def setup(
+        self, stop: Any = None, num_samples: int | None = None, total_num_samples: int | None = None, **info: Any
+    ) -> None:
+        """Read the rows of earlier sessions (resume)."""
         self.records, self.last = {}, {}
         if self.run.trials_file.is_file():
             self.records = {r.trial_id: r for r in self.run.records()}
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        """Remember a trial's latest report."""
         self.last[trial.trial_id] = result
 
     def _end(self, trial: Any, errored: bool, error: str = "") -> None:
@@ -82,14 +93,19 @@ class TrialTable(Callback):
             self.run.save_arch(trial.trial_id, trial_arch(self.base_arch, trial.config["hardware"]))
         self.records[trial.trial_id] = record
         self.run.write_trials(list(self.records.values()))
-        print(f"[codesign] trial {trial.trial_id} {status}: val_acc {record.val_accuracy:.4f} "
-              f"energy {record.energy_mj:.4f} mJ, {record.cycles:,.0f} cycles, rubric {record.rubric_points} "
-              f"({len(self.records)} trials done)", flush=True)
+        print(
+            f"[codesign] trial {trial.trial_id} {status}: val_acc {record.val_accuracy:.4f} "
+            f"energy {record.energy_mj:.4f} mJ, {record.cycles:,.0f} cycles, rubric {record.rubric_points} "
+            f"({len(self.records)} trials done)",
+            flush=True,
+        )
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Record a trial that ended normally."""
         self._end(trial, errored=False)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """Record a crashed trial with the last line of its error."""
         error = ""
         path = getattr(trial, "error_file", None)
         if path and os.path.exists(path):
@@ -98,6 +114,7 @@ class TrialTable(Callback):
         self._end(trial, errored=True, error=error)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
+        """Record the trials the budget stopped (they get no completion event)."""
         for trial in trials:  # budget-stopped trials end without a completion event
             last = self.last.get(trial.trial_id) or trial.last_result
             if trial.trial_id not in self.records and last:

@@ -6,9 +6,9 @@ codesign's own search for the best mapping ([cycles, energy] lexicographic).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from codesign.arch import Arch
 from codesign.cost.analytic.exhaustive import exhaustive_mapping

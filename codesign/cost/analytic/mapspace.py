@@ -15,12 +15,12 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 from codesign.arch import Arch
-from codesign.cost.analytic.nest import C, DRAM, GLB, M, N, P, Q, R, S, SPAD, SPATIAL, NestBatch
+from codesign.cost.analytic.nest import DRAM, GLB, SPAD, SPATIAL, C, M, N, NestBatch, P, Q, R, S
 from codesign.workload import Layer
 
 
@@ -29,13 +29,16 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-@lru_cache(maxsize=None)
+@cache
 def ordered_splits(n: int, parts: int) -> np.ndarray:
     """All (parts,)-tuples of positive integers whose product is n, as a (k, parts) array."""
     if parts == 1:
         return np.array([[n]])
-    rows = [np.concatenate([np.full((len(rest), 1), d), rest], axis=1)
-            for d in divisors(n) for rest in [ordered_splits(n // d, parts - 1)]]
+    rows = [
+        np.concatenate([np.full((len(rest), 1), d), rest], axis=1)
+        for d in divisors(n)
+        for rest in [ordered_splits(n // d, parts - 1)]
+    ]
     return np.concatenate(rows, axis=0)
 
 
@@ -59,7 +62,7 @@ def _reuse_signature(order: list[int], indexing: tuple[frozenset, ...]) -> tuple
     return tuple(signature)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _orders(dims: tuple[int, ...], nontrivial: tuple[bool, ...], depthwise: bool, every: bool) -> np.ndarray:
     """Loop orders (outer to inner, as positions into `dims`) worth evaluating for one level.
 
@@ -93,6 +96,7 @@ class SpatialChoice:
         return math.prod(f for _, f, _ in self.factors)
 
     def factor(self, dim: int) -> int:
+        """The factor of `dim` spread over the array (1 when it is not)."""
         return math.prod(f for d, f, _ in self.factors if d == dim)
 
 
@@ -125,8 +129,9 @@ def _expand(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate([p[g.ravel()] for p, g in zip(parts, grids)], axis=1)
 
 
-def _permuted(levels_dims: list[int], block: np.ndarray, depthwise: bool,
-              every: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _permuted(
+    levels_dims: list[int], block: np.ndarray, depthwise: bool, every: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For rows of per-dim bounds `block` (rows, k), the loop orders worth evaluating.
 
     Returns the dims and bounds of each expanded row and the index of its source row.
@@ -148,32 +153,50 @@ def _permuted(levels_dims: list[int], block: np.ndarray, depthwise: bool,
 def concatenate(batches: list[NestBatch]) -> NestBatch:
     """Rows of several batches with the same slot layout, as one batch."""
     first = batches[0]
-    return NestBatch(first.level, first.spatial, np.concatenate([b.dims for b in batches]),
-                     np.concatenate([b.bounds for b in batches]), np.concatenate([b.glb_keep for b in batches]),
-                     np.concatenate([b.on_x for b in batches]))
+    return NestBatch(
+        first.level,
+        first.spatial,
+        np.concatenate([b.dims for b in batches]),
+        np.concatenate([b.bounds for b in batches]),
+        np.concatenate([b.glb_keep for b in batches]),
+        np.concatenate([b.on_x for b in batches]),
+    )
+
+
+def _tilings(layer: Layer, arch: Arch, spatial: SpatialChoice) -> tuple[dict[int, np.ndarray], dict[int, int]]:
+    """Every (DRAM, buffer, scratchpad) split of each outer dimension whose weights fit the scratchpad."""
+    sizes = {
+        N: layer.N,
+        C: layer.C,
+        M: 1 if layer.depthwise else layer.M,
+        P: layer.P,
+        Q: layer.Q,
+        R: layer.R,
+        S: layer.S,
+    }
+    outer_dims = [C, P, Q] if layer.depthwise else [C, M, P, Q]
+    rest = {d: sizes[d] // spatial.factor(d) for d in sizes}
+    # R and S remainders stay in the scratchpad.
+    split = _expand([ordered_splits(rest[d], 3) for d in outer_dims])
+    per_dim = {d: split[:, 3 * i : 3 * i + 3] for i, d in enumerate(outer_dims)}
+    spad_weights = rest[R] * rest[S] * per_dim[C][:, 2] * (1 if layer.depthwise else per_dim[M][:, 2])
+    keep = spad_weights <= arch.weight_spad.depth_words
+    return {d: v[keep] for d, v in per_dim.items()}, rest
 
 
 def candidates(layer: Layer, arch: Arch, spatial: SpatialChoice) -> NestBatch:
     """Every mapping of `layer` with the given PE-array assignment (global buffer keeps everything)."""
-    sizes = {N: layer.N, C: layer.C, M: 1 if layer.depthwise else layer.M, P: layer.P, Q: layer.Q,
-             R: layer.R, S: layer.S}
-    outer_dims = [C, P, Q] if layer.depthwise else [C, M, P, Q]
-    rest = {d: sizes[d] // spatial.factor(d) for d in sizes}
-    # (dram, glb, spad) split of each outer dim; R and S remainders stay in the scratchpad.
-    split = _expand([ordered_splits(rest[d], 3) for d in outer_dims])
-    per_dim = {d: split[:, 3 * i:3 * i + 3] for i, d in enumerate(outer_dims)}
-    spad_weights = rest[R] * rest[S] * per_dim[C][:, 2] * (1 if layer.depthwise else per_dim[M][:, 2])
-    keep = spad_weights <= arch.weight_spad.depth_words
-    per_dim = {d: v[keep] for d, v in per_dim.items()}
-
+    per_dim, rest = _tilings(layer, arch, spatial)
+    outer_dims = list(per_dim)
     dram = np.stack([per_dim[d][:, 0] for d in outer_dims], axis=1)
     glb = np.stack([per_dim[d][:, 1] for d in outer_dims], axis=1)
     spad_cm = np.stack([per_dim[C][:, 2]] + ([] if layer.depthwise else [per_dim[M][:, 2]]), axis=1)
-    spad_pq = np.stack([np.full(len(dram), rest[S]), np.full(len(dram), rest[R]),
-                        per_dim[Q][:, 2], per_dim[P][:, 2]], axis=1)
+    spad_pq = np.stack(
+        [np.full(len(dram), rest[S]), np.full(len(dram), rest[R]), per_dim[Q][:, 2], per_dim[P][:, 2]], axis=1
+    )
 
     # Permute DRAM loops, then global-buffer loops, then the scratchpad's outer (C, M) loops.
-    sliding = layer.R > layer.Wstride or layer.S > layer.Hstride
+    sliding = layer.Wstride < layer.R or layer.Hstride < layer.S
     d_dims, d_bounds, idx = _permuted(outer_dims, dram, layer.depthwise, every=sliding)
     g_dims, g_bounds, idx2 = _permuted(outer_dims, glb[idx], layer.depthwise, every=False)
     idx = idx[idx2]
@@ -182,24 +205,33 @@ def candidates(layer: Layer, arch: Arch, spatial: SpatialChoice) -> NestBatch:
     s_dims, s_bounds, idx3 = _permuted(cm_dims_order, spad_cm[idx], layer.depthwise, every=False)
     idx = idx[idx3]
     d_dims, d_bounds, g_dims, g_bounds = d_dims[idx3], d_bounds[idx3], g_dims[idx3], g_bounds[idx3]
+    temporal = {DRAM: (d_dims, d_bounds), GLB: (g_dims, g_bounds), SPAD: (s_dims, s_bounds)}
+    return _assemble(layer, spatial, temporal, spad_pq[idx])
 
-    rows = len(idx)
+
+def _assemble(
+    layer: Layer, spatial: SpatialChoice, temporal: dict[int, tuple[np.ndarray, np.ndarray]], spad_pq: np.ndarray
+) -> NestBatch:
+    """The batch: N at DRAM, the permuted DRAM and buffer loops, the array, the scratchpad's loops."""
+    (d_dims, d_bounds), (g_dims, g_bounds), (s_dims, s_bounds) = temporal[DRAM], temporal[GLB], temporal[SPAD]
+    rows, k = d_dims.shape
     # One slot per dimension that may be spread over the array, so that every choice shares a layout.
     sp_order = [C, P, Q, R, S] if layer.depthwise else [M, C]
     sp_dims = np.broadcast_to(np.array(sp_order), (rows, len(sp_order)))
     sp_bounds = np.broadcast_to(np.array([spatial.factor(d) for d in sp_order]), (rows, len(sp_order)))
     axes = {d: ax for d, _, ax in spatial.factors}
-    sp_on_x = [axes.get(d, "x") == "x" for d in sp_order]
     inner_dims = np.broadcast_to(np.array([S, R, Q, P]), (rows, 4))
     dims = np.concatenate([np.full((rows, 1), N), d_dims, g_dims, sp_dims, s_dims, inner_dims], axis=1)
-    bounds = np.concatenate([np.full((rows, 1), layer.N), d_bounds, g_bounds, sp_bounds, s_bounds,
-                             spad_pq[idx]], axis=1)
-    k = len(outer_dims)
-    level = np.array([DRAM] * (1 + k) + [GLB] * k + [SPATIAL] * len(sp_order)
-                     + [SPAD] * (len(cm_dims_order) + 4))
+    bounds = np.concatenate([np.full((rows, 1), layer.N), d_bounds, g_bounds, sp_bounds, s_bounds, spad_pq], axis=1)
+    level = np.array([DRAM] * (1 + k) + [GLB] * k + [SPATIAL] * len(sp_order) + [SPAD] * (s_dims.shape[1] + 4))
     on_x = np.zeros(dims.shape, dtype=bool)
     first_sp = 1 + 2 * k
-    on_x[:, first_sp:first_sp + len(sp_order)] = sp_on_x
-    return NestBatch(level=level, spatial=level == SPATIAL, dims=dims, bounds=bounds,
-                     glb_keep=np.ones((rows, 3), dtype=bool), on_x=on_x)
-
+    on_x[:, first_sp : first_sp + len(sp_order)] = [axes.get(d, "x") == "x" for d in sp_order]
+    return NestBatch(
+        level=level,
+        spatial=level == SPATIAL,
+        dims=dims,
+        bounds=bounds,
+        glb_keep=np.ones((rows, 3), dtype=bool),
+        on_x=on_x,
+    )

@@ -17,6 +17,7 @@ each row has its own dimensions and bounds, so permutations vary per row. Every 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,15 +30,16 @@ N, C, M, R, S, P, Q = range(7)
 
 DRAM, GLB, SPATIAL, SPAD, WREG, IREG, OREG = range(7)
 LEVEL_NAMES = {
-    DRAM: "DRAM", GLB: "shared_glb", SPAD: "pe_spad", WREG: "weight_reg",
-    IREG: "input_activation_reg", OREG: "output_activation_reg",
+    DRAM: "DRAM",
+    GLB: "shared_glb",
+    SPAD: "pe_spad",
+    WREG: "weight_reg",
+    IREG: "input_activation_reg",
+    OREG: "output_activation_reg",
 }
 TENSORS = ("Weights", "Inputs", "Outputs")
 WEIGHTS, INPUTS, OUTPUTS = range(3)
-# Levels that hold each tensor, innermost first; the global buffer's keep/bypass is per mapping.
-KEEPERS = {WEIGHTS: (WREG, SPAD, GLB, DRAM), INPUTS: (IREG, GLB, DRAM), OUTPUTS: (OREG, GLB, DRAM)}
-LEVEL_ORDER = ("mac", "output_activation_reg", "input_activation_reg", "weight_reg", "pe_spad",
-               "shared_glb", "DRAM")
+LEVEL_ORDER = ("mac", "output_activation_reg", "input_activation_reg", "weight_reg", "pe_spad", "shared_glb", "DRAM")
 
 
 def projections(layer: Layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -62,22 +64,28 @@ def projections(layer: Layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class NestBatch:
     """Loop nests of one layer sharing a slot layout; rows are mappings."""
 
-    level: np.ndarray     # (slots,) level of each slot, outer to inner (non-decreasing)
-    spatial: np.ndarray   # (slots,) True for the global buffer's fan-out loops
-    dims: np.ndarray      # (rows, slots) dimension index of each loop
-    bounds: np.ndarray    # (rows, slots) loop bound (1 = no loop)
+    level: np.ndarray  # (slots,) level of each slot, outer to inner (non-decreasing)
+    spatial: np.ndarray  # (slots,) True for the global buffer's fan-out loops
+    dims: np.ndarray  # (rows, slots) dimension index of each loop
+    bounds: np.ndarray  # (rows, slots) loop bound (1 = no loop)
     glb_keep: np.ndarray  # (rows, 3) whether the global buffer keeps Weights, Inputs, Outputs
     on_x: np.ndarray | None = None  # (rows, slots) spatial loops on the array's X axis (else Y)
 
     def __len__(self) -> int:
         return self.dims.shape[0]
 
-    def rows(self, index) -> "NestBatch":
+    def rows(self, index) -> NestBatch:
         """The mappings selected by a slice or index array."""
-        return NestBatch(self.level, self.spatial, self.dims[index], self.bounds[index], self.glb_keep[index],
-                         None if self.on_x is None else self.on_x[index])
+        return NestBatch(
+            self.level,
+            self.spatial,
+            self.dims[index],
+            self.bounds[index],
+            self.glb_keep[index],
+            None if self.on_x is None else self.on_x[index],
+        )
 
-    def row(self, i: int) -> "NestBatch":
+    def row(self, i: int) -> NestBatch:
         """A batch holding only mapping `i`."""
         return self.rows(slice(i, i + 1))
 
@@ -98,8 +106,15 @@ class NestBatch:
             name = "spatial" if level == SPATIAL else LEVEL_NAMES[level]
             parts.setdefault(name, []).append(f"{DIMS[dim]}{bound}{kind}")
         text = []
-        for name in ("DRAM", "shared_glb", "spatial", "pe_spad", "weight_reg", "input_activation_reg",
-                     "output_activation_reg"):
+        for name in (
+            "DRAM",
+            "shared_glb",
+            "spatial",
+            "pe_spad",
+            "weight_reg",
+            "input_activation_reg",
+            "output_activation_reg",
+        ):
             label = f"shared_glb[{keep or '-'}]" if name == "shared_glb" else name
             if name in parts or name == "shared_glb":
                 text.append(f"{label}: {' '.join(parts.get(name, [])) or '-'}")
@@ -114,13 +129,12 @@ class Evaluation:
     cycles: np.ndarray
     compute_cycles: np.ndarray
     energy_pj: np.ndarray
-    instances: np.ndarray
     level_energy: dict[str, np.ndarray]
     counts: dict[tuple[str, str, str], np.ndarray]
     # What the mapper needs to re-decide the global buffer's keep/bypass without re-evaluating:
-    valid_pe: np.ndarray                   # every constraint but the global buffer's capacity
-    tensor_energy: dict[str, np.ndarray]   # energy of each tensor's accesses (MACs excluded)
-    glb_tile: dict[str, np.ndarray]        # the tensor's tile in the global buffer, were it kept
+    valid_pe: np.ndarray  # every constraint but the global buffer's capacity
+    tensor_energy: dict[str, np.ndarray]  # energy of each tensor's accesses (MACs excluded)
+    glb_tile: dict[str, np.ndarray]  # the tensor's tile in the global buffer, were it kept
     glb_reads: dict[str, np.ndarray]
     glb_writes: dict[str, np.ndarray]
 
@@ -165,17 +179,23 @@ class Prepared:
         self.totals_temporal = temporal_totals
 
     def start(self, level: int) -> int:
+        """The first slot of `level` in the nest."""
         return int(np.searchsorted(self.nest.level, level))
 
-    def memo(self, key: tuple, compute) -> np.ndarray:
+    def memo(self, key: tuple, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """`compute()` once per key: tiles and fills are shared by tensors, levels and keep choices."""
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
 
     def unit_disp(self, tensor: int) -> np.ndarray:
         """(slots, coords, rows): how far one step of each loop moves the tensor's tile."""
-        return self.memo(("disp", tensor), lambda: np.ascontiguousarray(
-            (self.projections[tensor].T[self.dims] * self.step[..., None]).transpose(1, 2, 0)))
+        return self.memo(
+            ("disp", tensor),
+            lambda: np.ascontiguousarray(
+                (self.projections[tensor].T[self.dims] * self.step[..., None]).transpose(1, 2, 0)
+            ),
+        )
 
     @staticmethod
     def extent(totals: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -185,8 +205,9 @@ class Prepared:
     def tile(self, level: int, tensor: int) -> np.ndarray:
         """Elements of the tensor one instance of `level` holds (its tile)."""
         a = self.projections[tensor]
-        return self.memo(("tile", level, tensor),
-                         lambda: np.prod(self.extent(self.suffix[self.start(level)], a), axis=1))
+        return self.memo(
+            ("tile", level, tensor), lambda: np.prod(self.extent(self.suffix[self.start(level)], a), axis=1)
+        )
 
     def fills(self, level: int, tensor: int) -> np.ndarray:
         """Words delivered to one instance of `level` over the layer (first tile included)."""
@@ -265,8 +286,9 @@ class Prepared:
             idx = np.flatnonzero(~simple)
             keys = np.concatenate([bounds[idx], sdisp[idx].reshape(len(idx), -1)], axis=1)
             uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-            counts = np.array([_count_offsets(k[:bounds.shape[1]], k[bounds.shape[1]:].reshape(
-                bounds.shape[1], -1)) for k in uniq])
+            counts = np.array(
+                [_count_offsets(k[: bounds.shape[1]], k[bounds.shape[1] :].reshape(bounds.shape[1], -1)) for k in uniq]
+            )
             result[idx] = counts[inverse.ravel()]
         return result
 
@@ -276,29 +298,22 @@ def _count_offsets(bounds: np.ndarray, disp: np.ndarray) -> int:
     return len(np.unique(grid @ disp, axis=0))
 
 
-def evaluate(layer: Layer, arch: Arch, nest: NestBatch, glb_keep: np.ndarray | None = None,
-             prepared: Prepared | None = None) -> Evaluation:
-    """Cycles, energy and per-level access counts of every mapping in `nest`.
-
-    `glb_keep` overrides the batch's keep/bypass choice; `prepared` reuses the loop-nest analysis of
-    an earlier call on the same batch (the mapper evaluates each nest with several keep choices).
-    """
-    n = prepared or Prepared(layer, nest)
-    rows = len(nest)
-    zeros = np.zeros(rows)
-    cyc = n.totals_temporal.prod(axis=1)
-    inst = np.prod(np.where(nest.spatial, n.bounds, 1.0), axis=1)
-    keep = np.broadcast_to(nest.glb_keep if glb_keep is None else glb_keep, (rows, 3)).astype(bool)
-    glb = arch.global_buffer
-    counts: dict[tuple[str, str, str], np.ndarray] = {}
+def _pe_valid(n: Prepared, arch: Arch, instances: np.ndarray) -> np.ndarray:
+    """Every capacity constraint but the global buffer's: registers, scratchpad, PE count."""
     reg_depth = arch.registers.depth_words
     valid = n.tile(WREG, WEIGHTS) <= reg_depth
     valid &= n.tile(SPAD, WEIGHTS) <= arch.weight_spad.depth_words
     valid &= n.tile(IREG, INPUTS) <= reg_depth
     valid &= n.tile(OREG, OUTPUTS) <= reg_depth
-    valid &= inst <= arch.pe_array.x * arch.pe_array.y
+    return valid & (instances <= arch.pe_array.count)
 
-    def put(level: int, tensor: int, reads, fills, updates) -> None:
+
+def access_counts(n: Prepared, keep: np.ndarray, cycles: np.ndarray) -> dict[tuple[str, str, str], np.ndarray]:
+    """Per-instance reads, fills and updates of every (level, tensor), as Timeloop counts them."""
+    counts: dict[tuple[str, str, str], np.ndarray] = {}
+    zeros = np.zeros(len(cycles))
+
+    def put(level: int, tensor: int, reads: np.ndarray, fills: np.ndarray, updates: np.ndarray) -> None:
         name, t = LEVEL_NAMES[level], TENSORS[tensor]
         counts[(name, t, "reads")] = reads
         counts[(name, t, "fills")] = fills
@@ -311,7 +326,7 @@ def evaluate(layer: Layer, arch: Arch, nest: NestBatch, glb_keep: np.ndarray | N
 
     # Weights: weight_reg <- pe_spad <- (glb) <- DRAM
     f_wreg, f_spad = n.fills(WREG, WEIGHTS), n.fills(SPAD, WEIGHTS)
-    put(WREG, WEIGHTS, cyc, f_wreg, zeros)
+    put(WREG, WEIGHTS, cycles, f_wreg, zeros)
     put(SPAD, WEIGHTS, f_wreg, f_spad, zeros)
     served = f_spad * n.distinct_children(WEIGHTS)
     g_reads, g_fills = through_glb(WEIGHTS, served)
@@ -320,7 +335,7 @@ def evaluate(layer: Layer, arch: Arch, nest: NestBatch, glb_keep: np.ndarray | N
 
     # Inputs: input_activation_reg <- (glb) <- DRAM
     f_ireg = n.fills(IREG, INPUTS)
-    put(IREG, INPUTS, cyc, f_ireg, zeros)
+    put(IREG, INPUTS, cycles, f_ireg, zeros)
     served = f_ireg * n.distinct_children(INPUTS)
     g_reads, g_fills = through_glb(INPUTS, served)
     put(GLB, INPUTS, g_reads, g_fills, zeros)
@@ -331,47 +346,82 @@ def evaluate(layer: Layer, arch: Arch, nest: NestBatch, glb_keep: np.ndarray | N
     f_oreg = n.fills(OREG, OUTPUTS)
     own = np.prod(n.extent(n.totals_temporal, a_o), axis=1)
     whole = np.prod(n.extent(n.totals, a_o), axis=1)
-    put(OREG, OUTPUTS, cyc - own, f_oreg, cyc)
+    put(OREG, OUTPUTS, cycles - own, f_oreg, cycles)
     served = f_oreg * n.distinct_children(OUTPUTS)
     g_updates, g_fills = through_glb(OUTPUTS, served)
     k = keep[:, OUTPUTS]
     put(GLB, OUTPUTS, np.where(k, g_updates - whole, 0.0), g_fills, g_updates)
     d_updates = np.where(k, g_fills, served)
     put(DRAM, OUTPUTS, d_updates - whole, zeros, d_updates)
+    return counts
 
-    glb_tile = {name: n.tile(GLB, t) for t, name in enumerate(TENSORS)}
-    kept_tiles = sum(np.where(keep[:, t], glb_tile[name], 0.0) for t, name in enumerate(TENSORS))
 
-    # Energy: ceil(count / block) vector accesses per instance, per tensor and action.
+def _energies(
+    counts: dict[tuple[str, str, str], np.ndarray], arch: Arch, macs: np.ndarray, instances: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Energy per level and per tensor: ceil(count / block) vector accesses per instance, tensor and action."""
+    glb = arch.global_buffer
     prices = {
         "DRAM": (arch.dram.block_words, arch.dram.read_pj, arch.dram.fill_pj, arch.dram.update_pj),
         "shared_glb": (glb.block_words, glb.read_pj, glb.fill_pj, glb.update_pj),
         "pe_spad": (1, arch.weight_spad.read_pj, arch.weight_spad.fill_pj, arch.weight_spad.fill_pj),
     }
     reg = (1, arch.registers.read_pj, arch.registers.fill_pj, arch.registers.update_pj)
-    level_energy = {"mac": cyc * inst * arch.mac.energy_pj}
-    tensor_energy = {t: zeros for t in TENSORS}
+    level_energy = {"mac": macs * arch.mac.energy_pj}
+    tensor_energy = {t: np.zeros(len(macs)) for t in TENSORS}
     for (level, tensor, action), count in counts.items():
         block, e_read, e_fill, e_update = prices.get(level, reg)
         price = {"reads": e_read, "fills": e_fill, "updates": e_update}[action]
-        copies = 1.0 if level in ("DRAM", "shared_glb") else inst
+        copies = 1.0 if level in ("DRAM", "shared_glb") else instances
         pj = _ceil_blocks(count, block) * price * copies
         level_energy[level] = level_energy.get(level, 0.0) + pj
         tensor_energy[tensor] = tensor_energy[tensor] + pj
-    energy = sum(level_energy.values())
+    return level_energy, tensor_energy
 
+
+def evaluate(
+    layer: Layer, arch: Arch, nest: NestBatch, glb_keep: np.ndarray | None = None, prepared: Prepared | None = None
+) -> Evaluation:
+    """Cycles, energy and per-level access counts of every mapping in `nest`.
+
+    `glb_keep` overrides the batch's keep/bypass choice; `prepared` reuses the loop-nest analysis of
+    an earlier call on the same batch (the mapper evaluates each nest with several keep choices).
+    """
+    n = prepared or Prepared(layer, nest)
+    cyc = n.totals_temporal.prod(axis=1)
+    inst = np.prod(np.where(nest.spatial, n.bounds, 1.0), axis=1)
+    keep = np.broadcast_to(nest.glb_keep if glb_keep is None else glb_keep, (len(nest), 3)).astype(bool)
+    valid = _pe_valid(n, arch, inst)
+    counts = access_counts(n, keep, cyc)
+    glb_tile = {name: n.tile(GLB, t) for t, name in enumerate(TENSORS)}
+    kept_tiles = sum(np.where(keep[:, t], glb_tile[name], 0.0) for t, name in enumerate(TENSORS))
+    level_energy, tensor_energy = _energies(counts, arch, cyc * inst, inst)
     glb_reads = {t: counts[("shared_glb", t, "reads")] for t in TENSORS}
     glb_writes = {t: counts[("shared_glb", t, "fills")] + counts[("shared_glb", t, "updates")] for t in TENSORS}
-    cycles = stretched_cycles(cyc, sum(glb_reads.values()), sum(glb_writes.values()), arch)
-    return Evaluation(valid=valid & (kept_tiles <= glb.depth_words), cycles=cycles, compute_cycles=cyc,
-                      energy_pj=energy, instances=inst, level_energy=level_energy, counts=counts,
-                      valid_pe=valid, tensor_energy=tensor_energy, glb_tile=glb_tile, glb_reads=glb_reads,
-                      glb_writes=glb_writes)
+    return Evaluation(
+        valid=valid & (kept_tiles <= arch.global_buffer.depth_words),
+        cycles=stretched_cycles(cyc, sum(glb_reads.values()), sum(glb_writes.values()), arch),
+        compute_cycles=cyc,
+        energy_pj=sum(level_energy.values(), np.zeros(len(cyc))),
+        level_energy=level_energy,
+        counts=counts,
+        valid_pe=valid,
+        tensor_energy=tensor_energy,
+        glb_tile=glb_tile,
+        glb_reads=glb_reads,
+        glb_writes=glb_writes,
+    )
 
 
-def stretched_cycles(compute_cycles, glb_reads, glb_writes, arch: Arch):
+def stretched_cycles(
+    compute_cycles: np.ndarray, glb_reads: np.ndarray | float, glb_writes: np.ndarray | float, arch: Arch
+) -> np.ndarray:
     """Cycles once the global buffer's read/write bandwidth (words per cycle) is respected."""
     glb = arch.global_buffer
-    stretch = np.maximum(1.0, np.maximum(glb_reads / (glb.read_bandwidth * compute_cycles),
-                                         glb_writes / (glb.write_bandwidth * compute_cycles)))
+    stretch = np.maximum(
+        1.0,
+        np.maximum(
+            glb_reads / (glb.read_bandwidth * compute_cycles), glb_writes / (glb.write_bandwidth * compute_cycles)
+        ),
+    )
     return np.ceil(compute_cycles * stretch - 1e-9)

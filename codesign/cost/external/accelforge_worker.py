@@ -18,7 +18,7 @@ def _mapping_text(row) -> str:
         if column.endswith(f"{SEP}mapping") and not column.startswith("Total"):
             try:
                 return " ".join(value.compact_str().split())
-            except Exception:  # noqa: BLE001 - a display aid only; never lose the numbers over it
+            except Exception:
                 return ""
     return ""
 
@@ -40,11 +40,13 @@ def main(arch_path: str, workload_path: str) -> dict:
         parts = column.split(SEP)
         if len(parts) >= 3 and parts[1] == "energy" and parts[0] != "Total":
             levels[parts[2]] = levels.get(parts[2], 0.0) + float(value) * 1e12
-    return {"cycles": int(round(float(best[f"Total{SEP}latency"]))),
-            "energy_pj": float(best[f"Total{SEP}energy"]) * 1e12,
-            "level_energy_pj": levels,
-            "mapping": _mapping_text(best),
-            "seconds": time.perf_counter() - start}
+    return {
+        "cycles": round(float(best[f"Total{SEP}latency"])),
+        "energy_pj": float(best[f"Total{SEP}energy"]) * 1e12,
+        "level_energy_pj": levels,
+        "mapping": _mapping_text(best),
+        "seconds": time.perf_counter() - start,
+    }
 
 
 if __name__ == "__main__":

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
+from codesign.builtin_models import Lab2023Mobile, LeNet5
 from codesign.cli import main
 from codesign.cost.analytic.exhaustive import best_mapping
 from codesign.cost.analytic.nest import evaluate
 from codesign.cost.analytic.timeloop_map import load_timeloop_map, nest_from_timeloop_map, timeloop_mapping
 from codesign.cost.external.timeloop_stats import load_stats
-from codesign.builtin_models import Lab2023Mobile, LeNet5
 from codesign.workload import trace
 from tests.helpers import REFERENCE, layer_of, module_source, reference_rows
 

@@ -1,13 +1,10 @@
-"""Datasets in their real on-disk formats, and SGD training on real Fashion-MNIST."""
+"""SGD training: schedules, real Fashion-MNIST epochs, determinism, statuses, codesign train."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
-import pickle
 
-import numpy as np
 import pytest
 import torch
 
@@ -16,68 +13,7 @@ from codesign.data import DEBIAN_FASHION_MNIST, Split, load_dataset
 from codesign.errors import CodesignError
 from codesign.network import CandidateSpec, ConvStage, SGDConfig
 from codesign.train import build_model, lr_factor, train
-
-needs_fmnist = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
-                                  reason="apt-get install dataset-fashion-mnist (.ci/run does)")
-
-
-def write_fake_cifar10(root, per_batch=20, test=10):
-    """A tiny CIFAR-10 in the real `cifar-10-batches-py` pickle format."""
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name, n in [(f"data_batch_{i}", per_batch) for i in range(1, 6)] + [("test_batch", test)]:
-        entry = {"batch_label": name, "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                 "labels": rng.integers(0, 10, n).tolist(), "filenames": [f"{name}_{i}.png" for i in range(n)]}
-        with (folder / name).open("wb") as f:
-            pickle.dump(entry, f)
-    with (folder / "batches.meta").open("wb") as f:
-        pickle.dump({"label_names": [str(i) for i in range(10)], "num_vis": 3072, "num_cases_per_batch": per_batch}, f)
-    return folder
-
-
-def write_idx(path, array, gz):
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    data = header + array.astype(np.uint8).tobytes()
-    (gzip.open if gz else open)(path, "wb").write(data)
-
-
-def test_fake_cifar10_loads_through_the_real_reader(tmp_path):
-    folder = write_fake_cifar10(tmp_path)
-    data = load_dataset("cifar10", data_dir=tmp_path, val_size=10, split_seed=3)
-    assert data.train.images.shape == (90, 3, 32, 32) and data.val.images.dtype == torch.uint8
-    assert len(data.val) == 10
-    # the split is seeded: the same seed gives the same validation images
-    again = load_dataset("cifar10", data_dir=tmp_path, val_size=10, split_seed=3)
-    assert torch.equal(data.val.images, again.val.images)
-    # pixels are the archive's, channel-first as CIFAR-10 stores them
-    with (folder / "data_batch_1").open("rb") as f:
-        first = pickle.load(f)["data"][0].reshape(3, 32, 32)
-    everything = torch.cat([data.train.images, data.val.images])
-    assert any(torch.equal(img, torch.from_numpy(first)) for img in everything)
-    test = data.load_test()
-    assert test.images.shape == (10, 3, 32, 32)
-    # the folder holding cifar-10-batches-py or the batches folder itself both work
-    assert len(load_dataset("cifar10", data_dir=folder, val_size=5).train) == 95
-
-
-@pytest.mark.parametrize("gz", [True, False])
-def test_idx_files_gzipped_or_not(tmp_path, gz):
-    rng = np.random.default_rng(1)
-    suffix = ".gz" if gz else ""
-    write_idx(tmp_path / f"train-images-idx3-ubyte{suffix}", rng.integers(0, 256, (50, 28, 28)), gz)
-    write_idx(tmp_path / f"train-labels-idx1-ubyte{suffix}", rng.integers(0, 10, 50), gz)
-    write_idx(tmp_path / f"t10k-images-idx3-ubyte{suffix}", rng.integers(0, 256, (7, 28, 28)), gz)
-    write_idx(tmp_path / f"t10k-labels-idx1-ubyte{suffix}", rng.integers(0, 10, 7), gz)
-    data = load_dataset("mnist", data_dir=tmp_path, val_size=5)
-    assert data.train.images.shape == (45, 1, 28, 28) and data.load_test().labels.shape == (7,)
-
-
-def test_missing_dataset_says_what_to_do(tmp_path):
-    with pytest.raises(CodesignError, match="pass --data-dir pointing at the folder holding cifar-10-batches-py"):
-        load_dataset("cifar10", data_dir=tmp_path)
-    with pytest.raises(CodesignError, match="unknown dataset 'imagenet'"):
-        load_dataset("imagenet")
+from tests.helpers import needs_fmnist
 
 
 def test_lr_schedules():

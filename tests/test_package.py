@@ -1,0 +1,105 @@
+"""The package's shape: no import cycle (function-level imports included), layers import only downwards,
+and every public function is typed and documented."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import pkgutil
+from importlib import import_module
+from pathlib import Path
+
+import codesign
+
+PACKAGE = Path(codesign.__file__).parent
+# Lowest first: a module may import only from its own layer or below (and never in a cycle).
+LAYERS = [
+    {"errors", "paths", "config", "yamlfile"},
+    {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models"},
+    {"hardware", "train", "cost"},
+    {"quantize", "profile", "space"},
+    {"search.settings"},
+    {"runs"},
+    {"designs", "report"},
+    {"export", "search.sampler", "search.trainable", "search.table"},
+    {"search.driver", "search"},
+    {"cli"},
+]
+
+
+def _modules() -> dict[str, Path]:
+    found = {"codesign": PACKAGE / "__init__.py"}
+    for info in pkgutil.walk_packages([str(PACKAGE)], "codesign."):
+        path = PACKAGE.joinpath(*info.name.split(".")[1:])
+        found[info.name] = path / "__init__.py" if info.ispkg else path.with_suffix(".py")
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """codesign module -> the codesign modules it imports anywhere in its file."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                           for alias in node.names]
+            graph[name] |= {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def _layer(module: str) -> int:
+    short = module.removeprefix("codesign.").removeprefix("codesign")
+    for i, layer in enumerate(LAYERS):
+        if short in layer or any(short.startswith(f"{m}.") for m in layer):
+            return i
+    return len(LAYERS)  # the package's own __init__
+
+
+def test_no_import_cycle():
+    graph = import_graph()
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(path[path.index(nxt):] + [node, nxt]))
+            if nxt not in state:
+                visit(nxt, [*path, node])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])
+
+
+def test_layers_import_only_downwards():
+    upward = [f"{a} -> {b}" for a, targets in import_graph().items() for b in targets
+              if a != "codesign" and _layer(b) > _layer(a)]
+    assert not upward, upward
+
+
+def test_public_functions_are_typed_and_documented():
+    missing = []
+    for name in _modules():
+        module = import_module(name)
+        for attr, obj in vars(module).items():
+            if attr.startswith("_") or getattr(obj, "__module__", None) != name:
+                continue
+            functions = [(attr, obj)] if inspect.isfunction(obj) else []
+            if inspect.isclass(obj):
+                functions = [(f"{attr}.{m}", f) for m, f in vars(obj).items()
+                             if inspect.isfunction(f) and not m.startswith("_")]
+                if not inspect.getdoc(obj):
+                    missing.append(f"{name}.{attr}: no docstring")
+            for label, fn in functions:
+                sig = inspect.signature(fn)
+                if sig.return_annotation is inspect.Signature.empty:
+                    missing.append(f"{name}.{label}: no return type")
+                if not fn.__doc__:
+                    missing.append(f"{name}.{label}: no docstring")
+    assert not missing, "\n".join(missing)
