@@ -1,33 +1,44 @@
-"""The `codesign` command line."""
+"""codesign: find small CNNs that are accurate and cheap to run on an inference accelerator.
+
+The command line is a thin layer over the Python API (codesign.api): each command parses its flags, calls one
+API function and prints the result.
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import re
 import sys
-import time
 from pathlib import Path
+from typing import Any, NoReturn
 
-import torch
-
-from codesign.arch import load_arch
-from codesign.cost import ENGINES, CostCache, get_engine
-from codesign.cost.analytic import cost_under_mapping
-from codesign.data import DATASETS, load_dataset
-from codesign.designs import load_design
+from codesign import __version__, api
+from codesign.cost import ENGINES
+from codesign.data import DATASETS
 from codesign.errors import CodesignError
-from codesign.network import SGDConfig
-from codesign.profile import NetworkCost, format_comparison, format_table, profile_workload
-from codesign.rubric import PJ_PER_MJ, load_rubric
-from codesign.train import accuracy, build_model, resolve_device, train
-from codesign.workload import trace
+from codesign.rubric import PJ_PER_MJ
 
 MODEL_HELP = (
-    "`path/to/file.py:ClassName` (built with no arguments), a spec .json file, a built-in (lenet5, lab2023), "
-    "a search run folder (with --trial, else its best trial) or an exported / trained folder"
+    "a built-in (lenet5, lab2023), `path/to/file.py:ClassName` (built with no arguments; runs that file's code), "
+    "a spec .json file, a search run folder (with --trial, else its best trial) or an exported / trained folder"
 )
+DESCRIPTION = "Find small CNNs that are accurate and cheap to run on an inference accelerator."
+EXAMPLES = """common commands:
+  codesign search --budget 8h                       search CIFAR-10 designs for the lab's rubric and accelerator
+  codesign search --space lenet --dataset fashion-mnist --trials 12 --name quickstart
+  codesign profile lenet5                           energy, cycles and rubric points of a model, per layer
+  codesign train runs/quickstart --dataset fashion-mnist --final    train a design, score it on the test set
+  codesign export runs/quickstart --out best/       the best design as a standalone model.py with weights
+  codesign report runs/quickstart                   rebuild a run's Pareto front and report.html
+
+`codesign COMMAND --help` describes each command's flags; `import codesign` gives the same from Python."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad flag reported in one line (and exit code 2) instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -40,37 +51,50 @@ def _shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     """codesign profile: per-layer energy/cycles table and totals for one model."""
-    rubric = load_rubric(args.rubric)
-    design = load_design(args.model, args.trial)
-    arch = load_arch(args.arch or rubric.accelerator) if args.arch or design.arch is None else design.arch
-    shape = args.input_shape or design.input_shape or (1, 3, 32, 32)
-    workload = trace(design.module, shape)
+    options = {
+        "arch": args.arch,
+        "dataset": args.dataset,
+        "trial": args.trial,
+        "rubric": args.rubric,
+        "cache": False if args.no_cache else (args.cache or True),
+    }
     if args.timeloop_map:
-        if len(workload.layers) != 1:
-            raise CodesignError(
-                f"--timeloop-map evaluates one layer, but {args.model} has "
-                f"{len(workload.layers)} distinct Conv2d/Linear layers"
-            )
-        net = NetworkCost(
-            workload, arch, [cost_under_mapping(workload.layers[0], arch, args.timeloop_map)], "timeloop-map"
+        result = api.profile(args.model, args.input_shape, timeloop_map=args.timeloop_map, **options)
+    else:
+        result = api.profile(
+            args.model,
+            args.input_shape,
+            engine=args.engine,
+            timeloop_lab=args.timeloop_lab,
+            progress=not args.json,
+            **options,
         )
+    if args.compare:
+        if args.engine == "analytic" or args.timeloop_map:
+            raise CodesignError(
+                "--compare puts the analytic model beside another engine: add --engine accelforge or timeloop"
+            )
+        print(api.profile(args.model, args.input_shape, **options).compare(result))
+    elif args.json:
+        print(json.dumps(result.to_dict(), indent=2, allow_nan=False))
     else:
-        cache = None if args.no_cache else CostCache(args.cache)
-        engine = get_engine(args.engine, timeloop_lab=args.timeloop_lab)
-        net = profile_workload(workload, arch, engine, cache, progress=engine.parallel and not args.json)
-        if args.compare:
-            if args.engine == "analytic":
-                raise CodesignError(
-                    "--compare puts the analytic model beside another engine: add --engine accelforge or timeloop"
-                )
-            print(format_comparison(profile_workload(workload, arch, "analytic", cache), net))
-            return 0
-    if args.json:
-        print(json.dumps(net.to_dict(rubric), indent=2))
-    else:
-        print(format_table(net, rubric, show_mapping=args.show_mapping))
+        print(result.table(show_mapping=args.show_mapping))
     return 0
 
 
@@ -79,88 +103,50 @@ _SGD_FLAGS = ("lr", "momentum", "nesterov", "weight_decay", "batch_size", "epoch
 
 def cmd_train(args: argparse.Namespace) -> int:
     """codesign train: SGD on the training split, validation accuracy per epoch, optional final test."""
-    rubric = load_rubric(args.rubric)
-    device = resolve_device(args.device)
-    design = load_design(args.model)
-    base = design.spec.sgd if design.spec else SGDConfig(epochs=rubric.max_epochs)
-    sgd = dataclasses.replace(base, **{k: getattr(args, k) for k in _SGD_FLAGS if getattr(args, k) is not None})
-    data = load_dataset(args.dataset, args.data_dir, device, split_seed=args.split_seed, val_size=args.val_size)
-    if design.spec:
-        if tuple(design.spec.input_shape) != data.info.input_shape:
-            raise CodesignError(
-                f"{args.model}: input_shape {tuple(design.spec.input_shape)} does not match "
-                f"{data.info.name} images {data.info.input_shape}"
-            )
-        model = build_model(design.spec, sgd.seed)
-    else:
-        torch.manual_seed(sgd.seed)  # rebuild so that the weights' initialisation follows the seed
-        model = load_design(args.model).module
-    out = Path(args.out or Path("runs") / f"train-{re.sub(r'[^A-Za-z0-9_.-]+', '_', Path(args.model).stem)}")
-    out.mkdir(parents=True, exist_ok=True)
-    print(
-        f"training {args.model} on {data.info.name} ({len(data.train):,} train / {len(data.val):,} validation, "
-        f"split seed {args.split_seed}) on {device}: SGD lr {sgd.lr} momentum {sgd.momentum} "
-        f"{'nesterov ' if sgd.nesterov else ''}wd {sgd.weight_decay} batch {sgd.batch_size} "
-        f"{sgd.epochs} epochs {sgd.schedule}, seed {sgd.seed}"
+    sgd = {k: getattr(args, k) for k in _SGD_FLAGS if getattr(args, k) is not None}
+    done = api.train(
+        args.model,
+        args.dataset,
+        data_dir=args.data_dir,
+        device=args.device,
+        split_seed=args.split_seed,
+        val_size=args.val_size,
+        final=args.final,
+        arch=args.arch,
+        rubric=args.rubric,
+        progress=not args.quiet,
+        **sgd,
     )
-    result = train(model, data, sgd, rubric, progress=not args.quiet)
-    torch.save(model.state_dict(), out / "weights.pt")
-    summary = {
-        "model": args.model,
-        "spec": design.spec.to_dict() if design.spec else None,
-        "dataset": data.info.name,
-        "data_dir": str(data.source),
-        "split_seed": args.split_seed,
-        "train_size": len(data.train),
-        "val_size": len(data.val),
-        "device": str(device),
-        "sgd": dataclasses.asdict(sgd),
-        "seed": sgd.seed,
-        "status": result.status,
-        "val_accuracy": result.val_accuracy,
-        "best_val_accuracy": result.best_val_accuracy,
-        "epochs": result.epochs,
-        "seconds": result.seconds,
-        "images_per_second": result.images_per_second,
-        "history": [dataclasses.asdict(h) for h in result.history],
-    }
+    summary = done.summary
     print(
-        f"{result.status}: validation accuracy {result.val_accuracy:.4f} after {result.epochs} epochs "
-        f"({result.seconds:.1f} s, {result.images_per_second:,.0f} images/s)"
+        f"{done.status}: validation accuracy {done.val_accuracy:.4f} after {done.epochs} epochs "
+        f"({done.seconds:.1f} s, {done.images_per_second:,.0f} images/s)"
     )
-    if args.final:
-        test_accuracy = accuracy(model, data, data.load_test())
-        net = profile_workload(
-            trace(model.cpu(), (1, *data.info.input_shape)),
-            load_arch(args.arch or rubric.accelerator),
-            cache=CostCache(),
-        )
-        score = net.score(rubric, error=1.0 - test_accuracy)
-        summary.update(
-            test_accuracy=test_accuracy,
-            energy_pj=net.energy_pj,
-            cycles=net.cycles,
-            peak_activation_bytes=net.peak_activation_bytes,
-            rubric=score.to_dict(),
-            arch=net.arch.name,
-        )
+    if done.profile is not None and done.test_accuracy is not None:
+        p, rubric = done.profile, done.profile.rubric
+        score = summary["rubric"]
         print(
-            f"test accuracy {test_accuracy:.4f} (error {1 - test_accuracy:.2%}) -> {score.error_points} points\n"
-            f"energy {net.energy_pj / PJ_PER_MJ:.4f} mJ -> {score.energy_points} points; "
-            f"latency {net.cycles:,} cycles -> {score.latency_points} points; "
-            f"peak activation {net.peak_activation_bytes:,} B (limit {rubric.peak_activation_limit_bytes:,} B)\n"
-            f"rubric score {score.total} / {rubric.max_points}{'' if score.feasible else ' (a hard constraint fails)'}"
+            f"test accuracy {done.test_accuracy:.4f} (error {1 - done.test_accuracy:.2%}) -> "
+            f"{score['error_points']} points\n"
+            f"energy {p.energy_pj / PJ_PER_MJ:.4f} mJ -> {score['energy_points']} points; "
+            f"latency {p.cycles:,} cycles -> {score['latency_points']} points; "
+            f"peak activation {p.peak_activation_bytes:,} B (limit {rubric.peak_activation_limit_bytes:,} B)\n"
+            f"rubric score {score['total']} / {rubric.max_points}"
+            f"{'' if score['feasible'] else ' (a hard constraint fails)'}"
         )
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    out = done.save(args.out or Path("runs") / f"train-{_slug(args.model)}")
     print(f"saved {out / 'weights.pt'} and {out / 'summary.json'}")
-    return 0 if result.status != "diverged" else 1
+    return 0 if done.status != "diverged" else 1
 
 
-def _print_front(run_dir: Path, trials) -> None:
-    from codesign.pareto import pareto_front
-    from codesign.runs import Run
+def _slug(model: str) -> str:
+    import re
 
-    front = pareto_front(trials, Run(run_dir).objectives())
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model).stem) or "model"
+
+
+def _print_front(run: api.SearchRun) -> None:
+    trials, front = run.trials, run.front
     counts = trials["status"].value_counts().to_dict() if len(trials) else {}
     print(
         f"\n{len(trials)} trials ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
@@ -184,47 +170,35 @@ def _print_front(run_dir: Path, trials) -> None:
     if len(front):
         best = front.sort_values(["rubric_points", "val_accuracy"], ascending=False)
         print(best[[c for c in cols if c in best]].head(15).to_string(index=False))
-    print(f"outputs: {run_dir}/trials.csv, pareto.csv, report.html, pareto.png")
+    print(f"outputs: {run.path}/trials.csv, pareto.csv, report.html, pareto.png")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     """codesign search: Ray Tune + Optuna co-design search, Pareto front and report under runs/<name>/."""
-    from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings, parse_budget
-    from codesign.search.driver import run_search
-    from codesign.space import load_space
-
-    name = args.name or f"search-{time.strftime('%Y%m%d-%H%M%S')}"
-    dataset = args.dataset or (None if args.resume else load_space(args.space).dataset)
-    settings = SearchSettings(
-        name=name,
-        space=args.space,
+    run = api.search(
+        args.space,
+        args.dataset,
+        budget=args.budget,
+        trials=args.trials,
+        name=args.name,
         runs_dir=args.runs_dir,
+        sampler=args.sampler,
+        seed=args.seed,
+        concurrency=args.concurrency,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        asha=args.asha,
+        address=args.address,
+        dashboard=not args.no_dashboard,
+        data_dir=args.data_dir,
+        train_size=args.train_size,
+        val_size=args.val_size,
+        split_seed=args.split_seed,
         arch=args.arch,
         rubric=args.rubric,
-        data=DataSettings(
-            dataset=dataset or "cifar10",
-            data_dir=args.data_dir,
-            train_size=args.train_size,
-            val_size=args.val_size,
-            split_seed=args.split_seed,
-        ),
-        tune=TuneSettings(
-            trials=args.trials,
-            budget_s=parse_budget(args.budget),
-            sampler=args.sampler,
-            seed=args.seed,
-            asha=args.asha,
-            concurrency=args.concurrency,
-        ),
-        resources=ResourceSettings(
-            address=args.address,
-            cpus_per_trial=args.cpus_per_trial,
-            gpus_per_trial=args.gpus_per_trial,
-            dashboard=not args.no_dashboard,
-        ),
+        resume=args.resume,
     )
-    trials = run_search(settings, resume=args.resume)
-    _print_front(settings.run_dir, trials)
+    _print_front(run)
     return 0
 
 
@@ -232,35 +206,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     """codesign report: rebuild pareto.csv, report.html and pareto.png from a run's trials.csv."""
     from codesign.report import write_outputs
 
-    run_dir = Path(args.run)
-    if not run_dir.is_dir():
-        raise CodesignError(f"{run_dir}: no such run folder")
-    _print_front(run_dir, write_outputs(run_dir))
+    run = api.load_run(args.run)
+    write_outputs(run.path)
+    _print_front(run)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """codesign export: standalone model.py, spec.json, weights.pt, model.onnx and README.md."""
-    from codesign.export import export
-    from codesign.runs import Run
-
-    if args.weights and Run.holds_run(args.source):
-        raise CodesignError("--weights is for a MODEL; a search run exports its trial's own weights")
-    design = load_design(args.source, args.trial, args.best, Path(args.weights) if args.weights else None)
-    written = export(design, Path(args.out), onnx=args.onnx)
-    if design.weights is None:
-        print(f"note: {design.label} has no saved weights (train it with `codesign train`, then --weights)")
-    print(f"exported {design.label} to {args.out}: {', '.join(p.name for p in written)}")
+    written = api.export(args.source, args.out, trial=args.trial, best=args.best, weights=args.weights, onnx=args.onnx)
+    names = [p.name for p in written]
+    if "weights.pt" not in names:
+        print(f"note: {args.source} has no saved weights (train it with `codesign train`, then --weights)")
+    which = f" trial {args.trial}" if args.trial else ""
+    print(f"exported {args.source}{which} to {args.out}: {', '.join(names)}")
     return 0
 
 
 def cmd_arch(args: argparse.Namespace) -> int:
     """codesign arch: a derived accelerator (other sizes, scaled energies and area) as a YAML file."""
-    from codesign.hardware import FIELDS, HardwareParams, arch_yaml, area_mm2, derive_arch, write_arch
+    from codesign.hardware import FIELDS, arch_yaml, area_mm2, write_arch
 
-    base = load_arch(args.base)
-    given = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
-    arch = derive_arch(base, dataclasses.replace(HardwareParams.of(base), **given), args.name)
+    arch = api.derive(args.base, args.name, **{k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None})
     if args.out:
         write_arch(arch, Path(args.out))
         print(
@@ -274,13 +241,19 @@ def cmd_arch(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
-    parser = argparse.ArgumentParser(prog="codesign", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(
+        prog="codesign", description=DESCRIPTION, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"codesign {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     p = sub.add_parser("profile", help="energy, cycles and peak activation of a model on an accelerator")
     p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--trial", help="with a search run folder: the trial to profile")
     p.add_argument("--input-shape", type=_shape, help="input tensor shape, batch first (default 1,3,32,32)")
-    p.add_argument("--arch", help="architecture YAML or built-in name (default simple_weight_stationary)")
+    p.add_argument("--dataset", choices=sorted(DATASETS), help="shape a built-in model for this data set's images")
+    p.add_argument(
+        "--arch", help="architecture YAML or built-in name (default: the rubric's, simple_weight_stationary)"
+    )
     p.add_argument("--engine", default="analytic", choices=sorted(ENGINES), help="cost engine")
     p.add_argument("--rubric", help="rubric YAML overriding the lab's default")
     p.add_argument("--timeloop-map", type=Path, help="evaluate a one-layer model under this Timeloop map.yaml")
@@ -307,13 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     t.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation split")
-    t.add_argument("--val-size", type=int, help="validation images (default 5000 CIFAR-10, 6000 MNISTs)")
-    t.add_argument("--epochs", type=int, help="default: the spec's, else the rubric's maximum (29)")
-    t.add_argument("--lr", type=float)
+    t.add_argument("--val-size", type=_positive(int), help="validation images (default 5000 CIFAR-10, 6000 MNISTs)")
+    t.add_argument("--epochs", type=_positive(int), help="default: the spec's, else the rubric's maximum (29)")
+    t.add_argument("--lr", type=_positive(float))
     t.add_argument("--momentum", type=float)
     t.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None)
     t.add_argument("--weight-decay", type=float)
-    t.add_argument("--batch-size", type=int)
+    t.add_argument("--batch-size", type=_positive(int))
     t.add_argument("--schedule", choices=["constant", "step", "cosine", "onecycle"])
     t.add_argument("--warmup-epochs", type=float)
     t.add_argument("--seed", type=int, help="training seed (weights and batch order)")
@@ -327,19 +300,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", choices=sorted(DATASETS), help="default: the space's dataset")
     s.add_argument("--data-dir", help="folder holding the dataset")
     s.add_argument("--budget", help="time budget, e.g. 8h, 30m, 90s")
-    s.add_argument("--trials", type=int, help="number of trials (with or without a budget)")
+    s.add_argument("--trials", type=_positive(int), help="number of trials (with or without a budget)")
     s.add_argument("--name", help="run name: outputs go to RUNS_DIR/NAME (default search-<time>)")
     s.add_argument("--runs-dir", default="runs")
     s.add_argument("--resume", action="store_true", help="continue the run --name, keeping every finished trial")
     s.add_argument("--address", help="join an existing Ray cluster (e.g. auto or ray://host:10001)")
-    s.add_argument("--concurrency", type=int, default=1, help="trials running at once")
-    s.add_argument("--cpus-per-trial", type=float, help="default: CPUs / concurrency")
-    s.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPU fraction per trial (e.g. 0.25)")
+    s.add_argument("--concurrency", type=_positive(int), default=1, help="trials running at once")
+    s.add_argument("--cpus-per-trial", type=_positive(float), help="default: CPUs / concurrency")
+    s.add_argument(
+        "--gpus-per-trial", type=float, help="GPU fraction per trial (default: 1/concurrency with CUDA, else 0)"
+    )
     s.add_argument("--sampler", default="tpe", choices=["tpe", "nsga2", "random"], help="Optuna sampler")
     s.add_argument("--asha", action="store_true", help="early-stop weak trials (ASHA on validation accuracy)")
     s.add_argument("--seed", type=int, default=0, help="sampler and training seed")
-    s.add_argument("--train-size", type=int, help="train each trial on the first N training images only")
-    s.add_argument("--val-size", type=int, help="validation images carved from the training set")
+    s.add_argument("--train-size", type=_positive(int), help="train each trial on the first N training images only")
+    s.add_argument("--val-size", type=_positive(int), help="validation images carved from the training set")
     s.add_argument("--split-seed", type=int, default=0)
     s.add_argument("--arch", help="architecture YAML or built-in name")
     s.add_argument("--rubric", help="rubric YAML overriding the lab's default")

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from codesign.arch import Arch, load_arch
-from codesign.builtin_models import BUILTINS
+from codesign.builtin_models import BUILTINS, CIFAR_SHAPE
 from codesign.errors import CodesignError
 from codesign.network import CandidateSpec
 from codesign.runs import Run
@@ -35,11 +35,14 @@ class Design:
     weights: Path | None = None  # a state dict to load (a trial's or a trained model's)
     facts: dict[str, Any] | None = None  # a trials.csv row or a training summary: scores, hyper-parameters
     arch: Arch | None = None  # the accelerator the design was searched for, when it has its own
+    image_shape: tuple[int, ...] | None = None  # the images it takes, when known and there is no spec
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
-        """The model's natural input shape (batch 1), when the spec states it."""
-        return (1, *self.spec.input_shape) if self.spec else None
+        """The model's natural input shape (batch 1), when its spec or its maker states it."""
+        if self.spec is not None:
+            return (1, *self.spec.input_shape)
+        return (1, *self.image_shape) if self.image_shape else None
 
 
 def _import_file(path: Path, prefix: str) -> ModuleType:
@@ -128,15 +131,26 @@ def _summary(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def load_design(text: str, trial: str | None = None, best: str = "score", weights: Path | None = None) -> Design:
-    """The design a MODEL argument names; `trial`/`best` pick a search run's trial, `weights` a state dict."""
+def load_design(
+    text: str,
+    trial: str | None = None,
+    best: str = "score",
+    weights: Path | None = None,
+    image_shape: tuple[int, int, int] | None = None,
+    num_classes: int = 10,
+) -> Design:
+    """The design a MODEL argument names; `trial`/`best` pick a search run's trial, `weights` a state dict.
+
+    `image_shape` and `num_classes` shape the built-ins for a data set (CIFAR-10's 3×32×32 by default).
+    """
     path = Path(text)
     if path.is_dir():
         design = _folder_design(path, trial, best)
     elif trial is not None:
         raise CodesignError(f"{text}: --trial needs a search run folder (one with trials.csv)")
     elif text in BUILTINS:
-        design = Design(BUILTINS[text](), text)
+        shape = image_shape or CIFAR_SHAPE
+        design = Design(BUILTINS[text](num_classes, shape), text, image_shape=shape)
     elif ":" in text and text.rsplit(":", 1)[0].endswith(".py"):
         file, class_name = text.rsplit(":", 1)
         design = Design(load_class(Path(file), class_name), text)

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codesign.arch import resolve_arch_path
 from codesign.config import build, limits
+from codesign.errors import CodesignError, ConfigError
 from codesign.yamlfile import read_yaml
 
 PJ_PER_MJ = 1e9
@@ -103,4 +105,9 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
         return Rubric()
     path = Path(path)
     data = read_yaml(path, "rubric")
-    return build(Rubric, {} if data is None else data, str(path))
+    rubric = build(Rubric, {} if data is None else data, str(path))
+    try:
+        resolve_arch_path(rubric.accelerator)
+    except CodesignError as exc:
+        raise ConfigError(str(path), "accelerator", f"{{field}}: {exc}") from None
+    return rubric

@@ -12,9 +12,11 @@ runs/<name>/
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,15 +249,31 @@ class Run:
         return self.settings_file.is_file()
 
     def save_settings(self, settings: SearchSettings) -> None:
-        """Write search.json."""
+        """Write search.json, its file paths relative to the run folder (a run moves with its inputs)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.settings_file.write_text(settings.to_json())
+        self.settings_file.write_text(_with_paths(settings, self._relative).to_json())
 
     def settings(self) -> SearchSettings:
-        """The run's SearchSettings."""
+        """The run's SearchSettings, its file paths usable from here."""
         if not self.settings_file.is_file():
             raise CodesignError(f"{self.folder}: not a codesign search folder (no search.json)")
-        return SearchSettings.from_json(self.settings_file.read_text(), str(self.settings_file))
+        saved = SearchSettings.from_json(self.settings_file.read_text(), str(self.settings_file))
+        return _with_paths(saved, self._anchored)
+
+    def _relative(self, value: str) -> str:
+        path = Path(value)
+        if not path.exists():  # a built-in name (lenet, simple_weight_stationary) stays a name
+            return value
+        try:
+            return os.path.relpath(path.resolve(), self.folder.resolve())
+        except ValueError:  # another drive: nothing relative to say
+            return str(path.resolve())
+
+    def _anchored(self, value: str) -> str:
+        path = Path(value)
+        if path.is_absolute() or not (self.folder / path).exists():
+            return value
+        return str((self.folder / path).resolve())
 
     def objectives(self) -> tuple[tuple[str, str], ...]:
         """(column, direction) of the objectives the run searched (the three defaults without search.json)."""
@@ -346,3 +364,15 @@ def _check_table(table: pd.DataFrame, source: str) -> None:
                 f"{source}: row {i + 2}: column `{column}` holds {str(table[column].iloc[i])[:40]!r}, not a number"
             )
         table[column] = numbers
+
+
+def _with_paths(settings: SearchSettings, move: Callable[[str], str]) -> SearchSettings:
+    """`settings` with every file path (space, arch, rubric, data folder) passed through `move`."""
+
+    def moved(value: str | None) -> str | None:
+        return None if value is None else move(value)
+
+    data = dataclasses.replace(settings.data, data_dir=moved(settings.data.data_dir))
+    return dataclasses.replace(
+        settings, space=move(settings.space), arch=moved(settings.arch), rubric=moved(settings.rubric), data=data
+    )

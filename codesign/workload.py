@@ -210,6 +210,11 @@ class _Tracer:
         """A leaf module ran: record its layer (or refuse it) and its footprint."""
         name = self.names[module]
         if isinstance(module, nn.Conv2d):
+            if output.dim() != 4:
+                raise CodesignError(
+                    f"module `{name}` (Conv2d) got a {output.dim()}-D tensor: give the input shape "
+                    f"batch first, e.g. 1,3,32,32"
+                )
             self.layers.append(conv_layer(module, output.shape, name, self.batch))
         elif isinstance(module, nn.Linear):
             self.layers.append(linear_layer(module, name, self.batch))

@@ -29,7 +29,7 @@ from codesign.search.sampler import SpaceSampler, make_sampler
 from codesign.search.settings import SearchSettings
 from codesign.search.table import TrialTable
 from codesign.search.trainable import run_trial
-from codesign.space import load_space, resolve_space_path
+from codesign.space import load_space
 
 
 def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
@@ -53,7 +53,6 @@ def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
         raise CodesignError(
             f"{run.folder} already holds a search: pass --resume to continue it or --name to start another"
         )
-    settings = dataclasses.replace(settings, space=str(resolve_space_path(settings.space).resolve()))
     space = load_space(settings.space)
     rubric = load_rubric(settings.rubric)
     base_arch = load_arch(space.hardware_base or settings.arch or rubric.accelerator)

@@ -1,0 +1,110 @@
+"""The Python API (codesign.profile/train/search/load_run/export): the same numbers as the CLI, notebook display."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+from torch import nn
+
+import codesign
+from codesign.cli import main
+from codesign.errors import CodesignError
+from codesign.network import CandidateSpec, ConvStage
+from tests.helpers import needs_fmnist
+
+NET_SOURCE = """from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Conv2d(16, 32, 3, stride=2), nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+
+    def forward(self, x):
+        return self.body(x)
+"""
+
+
+def test_profile_of_a_module_instance_equals_the_cli(tmp_path, capsys):
+    (tmp_path / "net.py").write_text(NET_SOURCE)
+    assert main(["profile", f"{tmp_path / 'net.py'}:Net", "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)["total"]
+    namespace: dict = {}
+    exec(NET_SOURCE, namespace)
+    result = codesign.profile(namespace["Net"]())
+    assert (result.energy_pj, result.cycles, result.peak_activation_bytes) == (
+        cli["energy_pj"], cli["cycles"], cli["peak_activation_bytes"])
+    assert (result.energy_points, result.latency_points) == (cli["energy_points"], cli["latency_points"])
+    table = result.to_pandas()
+    assert len(table) == 3 and {"layer", "cycles", "energy_uj", "mapping"} <= set(table.columns)
+    assert "<table" in result._repr_html_() and "mJ" in str(result)
+    spec = CandidateSpec(stages=(ConvStage(8),))
+    assert codesign.profile(spec).cycles == codesign.profile(spec.build()).cycles
+
+
+@pytest.mark.parametrize("name", ["lenet5", "lab2023"])
+def test_builtins_take_any_datasets_images(name, capsys):
+    cifar = codesign.profile(name)
+    assert cifar.to_dict()["input_shape"] == [1, 3, 32, 32]
+    digits = codesign.profile(name, dataset="fashion-mnist")
+    assert digits.to_dict()["input_shape"] == [1, 1, 28, 28]
+    assert main(["profile", name, "--input-shape", "1,1,28,28", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"]["cycles"] == digits.cycles
+
+
+def test_lenet5_keeps_the_labs_cifar_shapes():
+    lenet = codesign.profile("lenet5")
+    assert lenet.peak_activation_bytes == 31_104 and lenet.parameters == 62_006  # the lab's 2022 notebook
+
+
+@needs_fmnist
+def test_train_lenet5_on_fashion_mnist():
+    done = codesign.train("lenet5", "fashion-mnist", epochs=1, lr=0.05, batch_size=128, val_size=2000)
+    assert done.status == "ok" and done.val_accuracy > 0.75  # NOTES.md: 82 % after one epoch
+    assert list(done.history["epoch"]) == [1] and "<table" in done._repr_html_()
+    with pytest.raises(CodesignError, match="unknown SGD setting `optimizer`"):
+        codesign.train("lenet5", "fashion-mnist", optimizer="adam")
+
+
+SPACE = {"dataset": "fashion-mnist",
+         "network": {"depth": 1, "stage": {"channels": {"choice": [4, 8]}, "pool": "max"}, "head_width": 0},
+         "sgd": {"lr": 0.05, "batch_size": 64, "schedule": "onecycle", "epochs": 1}}
+
+
+@needs_fmnist
+def test_search_returns_the_trials_the_cli_writes(tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump(SPACE))
+    common = ["--space", str(space), "--runs-dir", str(tmp_path), "--trials", "2", "--train-size", "1000",
+              "--val-size", "500", "--no-dashboard", "--sampler", "random", "--seed", "3"]
+    assert main(["search", "--name", "cli", *common]) == 0
+    run = codesign.search(space, trials=2, name="api", runs_dir=tmp_path, train_size=1000, val_size=500,
+                          sampler="random", seed=3)
+    written = pd.read_csv(tmp_path / "cli" / "trials.csv", dtype={"trial_id": str})
+    assert codesign.load_run(tmp_path / "cli").trials[["trial_id", "val_accuracy"]].equals(
+        written[["trial_id", "val_accuracy"]])
+    columns = ["spec", "val_accuracy", "energy_pj", "cycles", "status"]
+    same = run.trials.sort_values("spec")[columns].reset_index(drop=True)
+    assert same.equals(written.sort_values("spec")[columns].reset_index(drop=True))  # seeded: the same designs
+    best = run.best()
+    assert best.status is codesign.Status.OK and best.trial_id in set(run.front["trial_id"])
+    assert run.plot().data and "Pareto front" in run._repr_html_()
+    files = {p.name for p in run.export(tmp_path / "best")}
+    assert {"model.py", "weights.pt", "spec.json", "README.md"} <= files
+
+
+def test_public_names():
+    for name in codesign.__all__:
+        obj = getattr(codesign, name)
+        if name != "__version__":
+            assert (obj.__doc__ or "").strip(), name
+    with pytest.raises(CodesignError, match="not a codesign search folder"):
+        codesign.load_run(".")
+    assert isinstance(codesign.derive(pe_x=8).pe_array.x, int)
+    assert isinstance(codesign.profile(nn.Sequential(nn.Flatten(), nn.Linear(12, 2)), (1, 12)).cycles, int)
+    assert torch.cuda.is_available() or codesign.search_settings("lenet", trials=1).resources.gpus_per_trial == 0
