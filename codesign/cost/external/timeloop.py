@@ -125,6 +125,7 @@ def constraints(depthwise: bool) -> dict:
     ]
     if depthwise:
         targets += [{"target": "weight_reg", "type": "temporal", "factors": "R=1 S=1 C=1"},
+                    {"target": "input_activation_reg", "type": "temporal", "factors": "P=1 Q=1 C=1 N=1"},
                     {"target": "output_activation_reg", "type": "temporal", "factors": "P=1 Q=1 N=1 R=1 S=1"}]
     else:
         targets += [{"target": "shared_glb", "type": "spatial", "permutation": "CM", "split": 1,
