@@ -16,11 +16,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from codesign.arch import Arch, load_arch
-from codesign.cost.analytic.random_pruned import Group, search
-from codesign.cost.analytic.timeloop_mapspace import DATASPACES, STORAGE, Mapspace
+from codesign.cost.analytic.random_pruned import search
+from codesign.cost.analytic.timeloop_mapspace import compact
 from codesign.workload import Layer
 
 TRACES = Path(__file__).resolve().parent / "data" / "timeloop" / "traces"
@@ -79,45 +77,21 @@ def parse_trace(path: Path) -> dict[int, list[Event]]:
     return threads
 
 
-def compact(space: Mapspace, group: Group, keep: int) -> str:
-    """A mapping in Timeloop's `PrintCompact` form (outermost level first, unit loops left out)."""
-    orders = group.info.pruned.orders(group.lp)
-    split = group.info.pruned.split(group.split)
-    factors = group.info.factors
-    mask = space.keep_masks[keep]
-    parts = []
-    for s in reversed(range(len(STORAGE))):
-        text = [f"L{s}[" + "".join(DATASPACES[t][0] for t in range(len(DATASPACES)) if mask[t, s]) + "]"]
-        levels = [lv for lv, level in enumerate(space.levels) if level.storage == s]
-        for lv in reversed(levels):
-            loops = [(d, i) for i, d in enumerate(orders[lv]) if factors[lv, d] > 1]
-            if space.levels[lv].spatial:
-                text += [f"{space.dims[d]}{factors[lv, d]}{'X' if i < split else 'Y'}" for d, i in reversed(loops)]
-            else:
-                text += [f"{space.dims[d]}{factors[lv, d]}" for d, _ in reversed(loops)] or [f"{space.dims[-1]}1"]
-        parts.append(" ".join(text))
-    return " - ".join(parts)
-
-
 def our_trace(layer: Layer, arch: Arch) -> tuple[dict[int, list[Event]], dict]:
     """Per thread, the events of our search with the same logging, and the search's results."""
     threads: dict[int, list[Event]] = {}
-    spaces: list[Mapspace] = []
 
     def log(thread: int, event: tuple) -> None:
         if event[0] == "update":
             threads.setdefault(thread, []).append(Event("update", *event[1:4]))
         else:
-            _, total, valid, invalid, group, keep, (cycles, energy) = event
+            _, total, valid, invalid, mapping, keep, (cycles, energy) = event
+            factors, orders, split = mapping.decoded()
             threads.setdefault(thread, []).append(Event("valid", total, valid, invalid,
-                                                        (group, keep), energy / layer.macs))
+                                                        compact(mapping.space, factors, orders, split, keep),
+                                                        energy / layer.macs))
 
     space, results, winner = search(layer, arch, log)
-    for events in threads.values():
-        for e in events:
-            if e.kind == "valid":
-                e.mapping = compact(space, *e.mapping)
-    del spaces
     return threads, {"space": space, "results": results, "winner": winner}
 
 

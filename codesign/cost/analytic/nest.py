@@ -285,9 +285,16 @@ class Prepared:
         return result
 
 
+_OFFSET_COUNTS: dict[bytes, int] = {}  # the same spatial layouts recur across batches and layers
+
+
 def _count_offsets(bounds: np.ndarray, disp: np.ndarray) -> int:
-    grid = np.array(list(itertools.product(*(range(int(b)) for b in bounds))), dtype=np.float64)
-    return len(np.unique(grid @ disp, axis=0))
+    key = bounds.tobytes() + disp.tobytes()
+    found = _OFFSET_COUNTS.get(key)
+    if found is None:
+        grid = np.array(list(itertools.product(*(range(int(b)) for b in bounds))), dtype=np.float64)
+        found = _OFFSET_COUNTS[key] = len(np.unique(grid @ disp, axis=0))
+    return found
 
 
 def evaluate(layer: Layer, arch: Arch, nest: NestBatch, glb_keep: np.ndarray | None = None,

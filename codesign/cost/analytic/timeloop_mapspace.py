@@ -8,17 +8,20 @@ A mapping ID has four coordinates, each an integer Timeloop decodes in a fixed w
   level's factor varies slowest, factors tried in the order 1, n, 2, n/2, ...), with constrained factors
   pinned. A mapper thread owns the IDs congruent to its number modulo the thread count.
 * LoopPermutation (LP): per tiling level, innermost first, the dimensions whose factor is 1, then the
-  constraint's permutation, then the remaining ones permuted by the level's factoradic digit.
+  constraint's permutation, then the remaining ones permuted by the level's factoradic digit; the
+  levels' digits form a mixed-radix number, innermost level least significant.
 * Spatial: where the array's loops switch from X (columns) to Y (rows).
 * DatatypeBypass: which tensors each buffer keeps, as the constraints leave it open.
 
 Tiling levels are the storage levels, innermost first, each preceded by a spatial level where the level
 fans out to several children (here only the global buffer, to the PE array). Sizes come from the Arch;
-the constraints are Timeloop's own YAML targets (codesign.cost.external.timeloop.constraints).
+the constraints are Timeloop's own YAML targets (codesign.cost.external.timeloop.constraints). Everything
+that is decoded for many IDs at once is vectorised over rows.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -34,10 +37,11 @@ from codesign.workload import Layer
 # Storage levels innermost first, with the nest level each one's temporal loops map to.
 STORAGE = ("output_activation_reg", "input_activation_reg", "weight_reg", "pe_spad", "shared_glb", "DRAM")
 _NEST_LEVEL = {0: OREG, 1: IREG, 2: WREG, 3: SPAD, 4: GLB, 5: DRAM}
-_GLB = 4
+GLB_STORAGE = 4
 DATASPACES = ("Weights", "Inputs", "Outputs")
 _FACTOR = re.compile(r"([A-Za-z]+)\s*=*\s*([0-9]+)")
 _MAX_FACTOR = re.compile(r"([A-Za-z]+)\s*<=\s*([0-9]+)")
+_CANONICAL, _UNIT, _PREFIX, _FREE, _SUFFIX = range(5)  # where a dimension sits in a level's pattern
 
 
 def problem_dims(layer: Layer) -> tuple[str, ...]:
@@ -76,6 +80,12 @@ def _splits(n: int, order: int, factors: tuple[int, ...]) -> list[list[int]]:
 
 def cofactor_table(n: int, levels: int, fixed: dict[int, int], maxima: dict[int, int]) -> np.ndarray:
     """(options, levels): every split of n over the tiling levels, fixed factors pinned, in Timeloop's order."""
+    return _cofactor_table(n, levels, tuple(sorted(fixed.items())), tuple(sorted(maxima.items())))
+
+
+@lru_cache(maxsize=4096)
+def _cofactor_table(n: int, levels: int, fixed_items: tuple, maxima_items: tuple) -> np.ndarray:
+    fixed, maxima = dict(fixed_items), dict(maxima_items)
     given, partial = {}, 1
     for level in sorted(fixed):
         if n % (fixed[level] * partial) == 0:  # a factor that cannot divide is dropped (Timeloop warns)
@@ -86,12 +96,28 @@ def cofactor_table(n: int, levels: int, fixed: dict[int, int], maxima: dict[int,
         for level in sorted(given):
             row.insert(level, given[level])
     rows = [r for r in rows if all(r[level] <= m for level, m in maxima.items())]
-    return np.array(rows, dtype=np.int64).reshape(len(rows), levels)
+    table = np.array(rows, dtype=np.int64).reshape(len(rows), levels)
+    table.flags.writeable = False  # shared by every mapspace with this bound
+    return table
 
 
 @lru_cache(maxsize=None)
-def _factorial(n: int) -> int:
-    return math.factorial(n)
+def permutation_table(k: int) -> np.ndarray:
+    """(k!, k): row i is the i-th permutation of range(k) in factoradic (Lehmer) order, as Timeloop's
+    Factoradic::Permute produces it (lexicographic)."""
+    return np.array(list(itertools.permutations(range(k))), dtype=np.int64).reshape(math.factorial(k), k)
+
+
+@lru_cache(maxsize=None)
+def permutations_list(k: int) -> list[tuple[int, ...]]:
+    """permutation_table(k) as Python tuples (for per-mapping decoding in the walk)."""
+    return [tuple(int(i) for i in row) for row in permutation_table(k)]
+
+
+@lru_cache(maxsize=None)
+def rank_table(k: int) -> np.ndarray:
+    """(k!, k): where each of the k items lands in the i-th permutation (the inverse permutations)."""
+    return np.argsort(permutation_table(k), axis=1)
 
 
 @dataclass(frozen=True)
@@ -100,18 +126,8 @@ class TilingLevel:
     spatial: bool
 
 
-@dataclass
-class LevelPattern:
-    """One tiling level's permutation template (dimension indices, innermost first)."""
-
-    canonical: bool
-    prefix: tuple[int, ...]   # the constraint's permutation before `_`
-    suffix: tuple[int, ...]   # ... and after it
-    prune: bool               # unit-factor dimensions go first (not for levels with a fixed spatial split)
-
-
 class Mapspace:
-    """Timeloop's mapspace of one layer on one arch under the lab's constraints."""
+    """Timeloop's mapspace of one layer on one arch under the given constraint targets."""
 
     def __init__(self, layer: Layer, arch: Arch, targets: list[dict]):
         self.layer = layer
@@ -127,13 +143,13 @@ class Mapspace:
         self.temporal_of: dict[int, int] = {}
         self.spatial_of: dict[int, int] = {}
         for s in range(len(STORAGE)):
-            if s == _GLB and fan_x * fan_y > 1:
+            if s == GLB_STORAGE and fan_x * fan_y > 1:
                 self.spatial_of[s] = len(self.levels)
                 self.levels.append(TilingLevel(s, True))
             self.temporal_of[s] = len(self.levels)
             self.levels.append(TilingLevel(s, False))
         self.nlevels = len(self.levels)
-        self.spatial_level = self.spatial_of.get(_GLB)
+        self.spatial_level = self.spatial_of.get(GLB_STORAGE)
         reg = arch.registers.depth_words
         self.capacity = [reg, reg, reg, arch.weight_spad.depth_words, arch.global_buffer.depth_words, None]
         self._parse(targets)
@@ -200,9 +216,10 @@ class Mapspace:
                         m[t, s] = True
                     masks = masks + kept
         self.keep_masks = np.array(masks)  # (choices, dataspaces, storage levels)
-        free = self.keep_masks.any(axis=0) & ~self.keep_masks.all(axis=0)
-        if free.any() and not np.all(np.flatnonzero(free.any(axis=0)) == _GLB):
+        varies = self.keep_masks.any(axis=0) & ~self.keep_masks.all(axis=0)
+        if np.any(np.delete(varies, GLB_STORAGE, axis=1)):
             raise CodesignError("only the global buffer's keep/bypass may be left to the mapper on this template")
+        self.n_keep = len(self.keep_masks)
 
     # ----- the subspaces -----
 
@@ -212,29 +229,39 @@ class Mapspace:
                                       {lv: m[d] for lv, m in self.maxima.items() if d in m})
                        for d in range(self.ndims)]
         self.options = np.array([len(t) for t in self.tables], dtype=np.int64)
-        self.if_size = int(np.prod([int(o) for o in self.options], dtype=object))
-        self.patterns: list[LevelPattern] = []
+        self.if_size = math.prod(int(o) for o in self.options)
+        if self.if_size >= 2 ** 62:
+            raise CodesignError(f"layer {self.layer.shape}: the IndexFactorization space is too large")
+        # Per level: where each dimension goes in the pattern when its factor is not 1 (unit-factor
+        # dimensions go first on levels that prune them), and its rank within that part.
+        d = self.ndims
+        self.canonical = np.zeros(self.nlevels, dtype=bool)
+        self.prune = np.zeros(self.nlevels, dtype=bool)
+        self.part = np.full((self.nlevels, d), _FREE)
+        self.rank = np.zeros((self.nlevels, d), dtype=np.int64)
         for lv, level in enumerate(self.levels):
             prefix, suffix = self.perms.get(lv, ((), ()))
             if level.spatial:
                 canonical = not prefix and not suffix and not (self.fanout[0] > 1 and self.fanout[1] > 1)
             else:
                 canonical = lv == 0
+            self.canonical[lv] = canonical
+            self.prune[lv] = not canonical and lv not in self.splits
             if canonical:
-                prefix, suffix = tuple(range(self.ndims)), ()
-            self.patterns.append(LevelPattern(canonical, prefix, suffix, lv not in self.splits))
+                self.part[lv] = _CANONICAL
+                self.rank[lv] = np.arange(d)
+                continue
+            for i, dim in enumerate(prefix):
+                self.part[lv, dim], self.rank[lv, dim] = _PREFIX, i
+            for i, dim in enumerate(suffix):
+                self.part[lv, dim], self.rank[lv, dim] = _SUFFIX, i
         # The unpruned permutation space (sizes the permutation generator's range).
-        self.lp_size_full = 1
-        for pat in self.patterns:
-            self.lp_size_full *= _factorial(self.ndims - len(set(pat.prefix) | set(pat.suffix)))
-        self.spatial_size_full = 1
-        if self.spatial_level is not None and self.spatial_level not in self.splits:
-            self.spatial_size_full = self.ndims + 1
-        self.n_keep = len(self.keep_masks)
+        free_full = np.sum(self.part == _FREE, axis=1)
+        self.lp_size_full = math.prod(math.factorial(int(k)) for k in free_full)
 
     # ----- decoding IDs -----
 
-    def factors(self, if_ids: np.ndarray) -> np.ndarray:
+    def factors(self, if_ids) -> np.ndarray:
         """(n, levels, dims) loop bounds of global IndexFactorization IDs."""
         ids = np.asarray(if_ids, dtype=np.int64)
         out = np.empty((len(ids), self.nlevels, self.ndims), dtype=np.int64)
@@ -243,139 +270,125 @@ class Mapspace:
             ids = ids // self.options[d]
         return out
 
-    def level_template(self, factors: np.ndarray, lv: int) -> tuple[list[int], list[int], list[int]]:
-        """(fixed inner part, permutable part, fixed outer part) of level `lv` for one IF's factors."""
-        pat = self.patterns[lv]
-        if pat.canonical:
-            return list(pat.prefix), [], []
-        units = [d for d in range(self.ndims) if factors[lv, d] == 1] if pat.prune else []
-        prefix = units + [d for d in pat.prefix if d not in units]
-        suffix = [d for d in pat.suffix if d not in units]
-        taken = set(prefix) | set(suffix)
-        return prefix, [d for d in range(self.ndims) if d not in taken], suffix
+    def parts(self, factors: np.ndarray) -> np.ndarray:
+        """(n, levels, dims): which part of its level's pattern each dimension takes for these IFs."""
+        unit = (factors == 1) & self.prune[None, :, None]
+        return np.where(unit, _UNIT, self.part[None])
 
-    def pruned(self, factors: np.ndarray) -> "Pruned":
-        """The permutation and spatial-split subspaces Timeloop re-initialises for one IF."""
-        return Pruned(self, factors)
+    def radices(self, parts: np.ndarray) -> np.ndarray:
+        """(n, levels): number of permutations of each level (the factorial of its free dimensions)."""
+        free = np.sum(parts == _FREE, axis=2)
+        table = np.array([math.factorial(k) for k in range(self.ndims + 1)], dtype=np.int64)
+        return table[free]
+
+    def spatial_subspace(self, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(first split, number of splits) per IF: split IDs 0.. map to first + ID loops on X."""
+        n = len(parts)
+        sl = self.spatial_level
+        if sl is None:
+            return np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)
+        if sl in self.splits:
+            return np.full(n, self.splits[sl], dtype=np.int64), np.ones(n, dtype=np.int64)
+        units = np.sum(parts[:, sl] == _UNIT, axis=1)
+        return units, self.ndims + 1 - units
+
+    def orders(self, factors: np.ndarray, parts: np.ndarray, radices: np.ndarray, lp_ids,
+               levels: list[int] | None = None) -> np.ndarray:
+        """(n, levels, dims): each level's dimensions, innermost first, under the given permutation IDs
+        (only the `levels` asked for are filled in)."""
+        n = len(factors)
+        lp = np.asarray(lp_ids, dtype=np.int64).copy()
+        out = np.zeros((n, self.nlevels, self.ndims), dtype=np.int64)
+        dims = np.arange(self.ndims)
+        for lv in range(self.nlevels):
+            p = parts[:, lv]
+            free = p == _FREE
+            k = free.sum(axis=1)
+            digit = lp % radices[:, lv]
+            lp //= radices[:, lv]
+            if levels is not None and lv not in levels:
+                continue
+            # Rank inside each part: unit dims by dimension index, constrained ones by the constraint,
+            # free ones by the permutation (the j-th free dimension in index order moves to rank_table).
+            within = np.where(p == _UNIT, dims[None], self.rank[lv][None])
+            order_in_free = np.cumsum(free, axis=1) - 1
+            for size in np.unique(k):
+                rows = np.flatnonzero(k == size)
+                if size == 0:
+                    continue
+                ranks = rank_table(int(size))[digit[rows]]                        # (rows, size)
+                pick = np.clip(order_in_free[rows], 0, size - 1)
+                within[rows] = np.where(free[rows], np.take_along_axis(ranks, pick, axis=1), within[rows])
+            out[:, lv] = np.argsort(p * 64 + within, axis=1, kind="stable")
+        return out
+
+    def fanout_ok(self, factors: np.ndarray, orders: np.ndarray, splits: np.ndarray) -> np.ndarray:
+        """(n,): the array's X and Y loops fit its columns and rows (else construction fails)."""
+        sl = self.spatial_level
+        if sl is None:
+            return np.ones(len(factors), dtype=bool)
+        f = np.take_along_axis(factors[:, sl], orders[:, sl], axis=1)
+        on_x = np.arange(self.ndims)[None] < np.asarray(splits)[:, None]
+        x = np.prod(np.where(on_x, f, 1), axis=1)
+        y = np.prod(np.where(on_x, 1, f), axis=1)
+        return (x <= self.fanout[0]) & (y <= self.fanout[1])
 
     def capacity_ok(self, factors: np.ndarray) -> np.ndarray:
         """(n, keep choices): every buffer holds the tiles it keeps (Timeloop's capacity checks)."""
         n = len(factors)
-        sizes = np.ones((n, len(STORAGE), len(DATASPACES)), dtype=np.int64)
+        ok = np.ones((n, self.n_keep), dtype=bool)
         running = np.ones((n, self.ndims), dtype=np.int64)
         lv = 0
-        for s in range(len(STORAGE)):
+        for s, cap in enumerate(self.capacity):
             while lv <= self.temporal_of[s]:
                 running = running * factors[:, lv, :]
                 lv += 1
-            sizes[:, s, :] = self.working_sets(running)
-        ok = np.ones((n, self.n_keep), dtype=bool)
-        for s, cap in enumerate(self.capacity):
             if cap is None:
                 continue
-            need = sizes[:, s, :] @ self.keep_masks[:, :, s].T.astype(np.int64)  # (n, choices)
+            need = self.working_sets(running) @ self.keep_masks[:, :, s].T.astype(np.int64)  # (n, choices)
             ok &= need <= cap
         return ok
 
     def working_sets(self, totals: np.ndarray) -> np.ndarray:
         """(n, dataspaces) elements of each tensor that loops with these per-dim totals touch."""
         get = {d: totals[:, i] for i, d in enumerate(self.dims)}
-        one = np.ones(len(totals), dtype=np.int64)
         lay = self.layer
         width = (get["R"] - 1) * lay.Wdilation + (get["P"] - 1) * lay.Wstride + 1
         height = (get["S"] - 1) * lay.Hdilation + (get["Q"] - 1) * lay.Hstride + 1
-        channels_out = get["C"] if lay.depthwise else get.get("M", one)
-        weights = get["C"] * get["R"] * get["S"] * (one if lay.depthwise else get["M"])
-        inputs = get["N"] * get["C"] * width * height
-        outputs = get["N"] * channels_out * get["P"] * get["Q"]
-        return np.stack([weights, inputs, outputs], axis=1)
+        channels = get["C"] if lay.depthwise else get["M"]
+        weights = get["C"] * get["R"] * get["S"] * (1 if lay.depthwise else get["M"])
+        return np.stack([weights, get["N"] * get["C"] * width * height,
+                         get["N"] * channels * get["P"] * get["Q"]], axis=1)
+
+    def nest(self, factors: np.ndarray, orders: np.ndarray, splits, keep: np.ndarray) -> NestBatch:
+        """Mappings as a NestBatch (slots outermost first); `keep` is (n, dataspaces, storage levels)."""
+        n, d = len(factors), self.ndims
+        slot_level, dims, bounds, on_x = [], [], [], []
+        for tl in reversed(range(self.nlevels)):
+            level = self.levels[tl]
+            order = orders[:, tl, ::-1]  # outer to inner
+            slot_level += [SPATIAL if level.spatial else _NEST_LEVEL[level.storage]] * d
+            dims.append(self.our_dims[order])
+            bounds.append(np.take_along_axis(factors[:, tl], order, axis=1))
+            position = np.arange(d - 1, -1, -1)[None]  # index in the innermost-first pattern
+            on_x.append((position < np.asarray(splits)[:, None]) if level.spatial else np.zeros((n, d), dtype=bool))
+        level = np.array(slot_level)
+        return NestBatch(level=level, spatial=level == SPATIAL, dims=np.concatenate(dims, axis=1),
+                         bounds=np.concatenate(bounds, axis=1), glb_keep=keep[:, :, GLB_STORAGE].copy(),
+                         on_x=np.concatenate(on_x, axis=1))
 
 
-class Pruned:
-    """The permutation and spatial subspaces of one index factorization (Timeloop's `InitPruned`)."""
-
-    def __init__(self, space: Mapspace, factors: np.ndarray):
-        self.space = space
-        self.factors = factors
-        self.templates = [space.level_template(factors, lv) for lv in range(space.nlevels)]
-        self.radix = [_factorial(len(t[1])) for t in self.templates]
-        self.lp_size = math.prod(self.radix)
-        sl = space.spatial_level
-        if sl is None:
-            self.spatial_size, self.unit_spatial = 1, 0
-        elif sl in space.splits:
-            self.spatial_size, self.unit_spatial = 1, None
-        else:
-            units = int(np.sum(factors[sl] == 1))
-            self.spatial_size, self.unit_spatial = space.ndims + 1 - units, units
-
-    def level_order(self, lp_id: int, lv: int) -> list[int]:
-        """Level `lv`'s dimensions, innermost first, under permutation ID `lp_id`."""
-        for k in range(lv):
-            lp_id //= self.radix[k]
-        prefix, free, suffix = self.templates[lv]
-        return prefix + permute(free, lp_id % self.radix[lv]) + suffix
-
-    def orders(self, lp_id: int) -> list[list[int]]:
-        """Every level's dimensions, innermost first."""
-        out = []
-        for lv, (prefix, free, suffix) in enumerate(self.templates):
-            out.append(prefix + permute(free, lp_id % self.radix[lv]) + suffix)
-            lp_id //= self.radix[lv]
-        return out
-
-    def split(self, s: int) -> int:
-        """How many of the spatial level's loops (innermost first) go to X for spatial ID `s`."""
-        if self.unit_spatial is None:
-            return self.space.splits[self.space.spatial_level]
-        return self.unit_spatial + s
-
-    def fanout_ok(self, lp_id: int, s: int) -> bool:
-        """Whether the array's X and Y loops fit its columns and rows (else construction fails)."""
-        sl = self.space.spatial_level
-        if sl is None:
-            return True
-        order = self.level_order(lp_id, sl)
-        cut = self.split(s)
-        f = self.factors[sl]
-        x = math.prod(int(f[d]) for d in order[:cut])
-        y = math.prod(int(f[d]) for d in order[cut:])
-        return x <= self.space.fanout[0] and y <= self.space.fanout[1]
-
-
-def permute(items: list[int], index: int) -> list[int]:
-    """The `index`-th permutation of `items` in factoradic (Lehmer) order."""
-    items = list(items)
-    out = []
-    for k in range(len(items), 0, -1):
-        digit, index = divmod(index, _factorial(k - 1))
-        out.append(items.pop(digit))
-    return out
-
-
-def to_nest(space: Mapspace, factors: np.ndarray, orders: list[list[list[int]]], splits: list[int],
-            keep: np.ndarray) -> NestBatch:
-    """Mappings as a NestBatch: per row its factors (levels, dims), per-level orders and spatial split."""
-    rows = len(orders)
-    slot_level, slot_spatial = [], []
-    for tl in reversed(range(space.nlevels)):  # outermost first
-        level = space.levels[tl]
-        nest_level = SPATIAL if level.spatial else _NEST_LEVEL[level.storage]
-        slot_level += [nest_level] * space.ndims
-        slot_spatial += [level.spatial] * space.ndims
-    dims = np.empty((rows, len(slot_level)), dtype=np.int64)
-    bounds = np.empty((rows, len(slot_level)), dtype=np.int64)
-    on_x = np.zeros((rows, len(slot_level)), dtype=bool)
-    for r in range(rows):
-        col = 0
-        for tl in reversed(range(space.nlevels)):
-            order = orders[r][tl][::-1]
-            dims[r, col:col + space.ndims] = space.our_dims[order]
-            bounds[r, col:col + space.ndims] = factors[r, tl, order]
-            if space.levels[tl].spatial:
-                x = set(orders[r][tl][:splits[r]])
-                on_x[r, col:col + space.ndims] = [d in x for d in order]
-            col += space.ndims
-    glb_keep = keep[:, :, _GLB]
-    return NestBatch(level=np.array(slot_level), spatial=np.array(slot_spatial), dims=dims, bounds=bounds,
-                     glb_keep=glb_keep.copy(), on_x=on_x)
+def compact(space: Mapspace, factors: np.ndarray, order: np.ndarray, split: int, keep: int) -> str:
+    """One mapping in Timeloop's `PrintCompact` form (outermost level first, unit loops left out)."""
+    mask = space.keep_masks[keep]
+    parts = []
+    for s in reversed(range(len(STORAGE))):
+        text = [f"L{s}[" + "".join(DATASPACES[t][0] for t in range(len(DATASPACES)) if mask[t, s]) + "]"]
+        for lv in reversed([lv for lv, level in enumerate(space.levels) if level.storage == s]):
+            loops = [(int(d), i) for i, d in enumerate(order[lv]) if factors[lv, d] > 1]
+            if space.levels[lv].spatial:
+                text += [f"{space.dims[d]}{factors[lv, d]}{'X' if i < split else 'Y'}" for d, i in reversed(loops)]
+            else:  # Timeloop puts a unit loop over its last dimension on a temporal level without loops
+                text += [f"{space.dims[d]}{factors[lv, d]}" for d, _ in reversed(loops)] or [f"{space.dims[-1]}1"]
+        parts.append(" ".join(text))
+    return " - ".join(parts)

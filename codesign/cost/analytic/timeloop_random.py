@@ -57,16 +57,19 @@ def uniform_int(engine: MinStdRand0, low: int, high: int) -> int:
 class RandomGenerator128:
     """Timeloop's `RandomGenerator128(bound)`: uniform integers in [0, bound), its own engine."""
 
-    __slots__ = ("engine", "two", "low_high", "high_high")
+    __slots__ = ("engine", "two", "low_high", "high_high", "_fast")
 
     def __init__(self, bound: int) -> None:
         self.engine = MinStdRand0()
         self.two = bound > _U64
         self.low_high = _U64 if self.two else bound - 1
         self.high_high = (bound // _U64 - 1) & _U64
+        self._fast = _plan(self.low_high) if not self.two else None
 
     def next(self) -> int:
         """The next draw (`Next()`)."""
+        if self._fast is not None:
+            return self._fast(self.engine)
         low = uniform_int(self.engine, 0, self.low_high)
         if not self.two:
             return low
@@ -75,3 +78,36 @@ class RandomGenerator128:
     def take(self, count: int) -> list[int]:
         """The next `count` draws."""
         return [self.next() for _ in range(count)]
+
+
+def _plan(span: int):
+    """`uniform_int(engine, 0, span)` with its constants worked out once (ranges below 2^62); the
+    engine's recurrence is inlined, this being the mapper's innermost loop."""
+    if span < _ENGINE_RANGE:
+        scaling = _ENGINE_RANGE // (span + 1)
+        past = (span + 1) * scaling + _ENGINE_MIN  # compared with raw draws
+
+        def down(engine: MinStdRand0) -> int:
+            x = engine.state * _MULTIPLIER % _MODULUS
+            while x >= past:
+                x = x * _MULTIPLIER % _MODULUS
+            engine.state = x
+            return (x - _ENGINE_MIN) // scaling
+        return down
+    if span == _ENGINE_RANGE:
+        return lambda engine: engine() - _ENGINE_MIN
+    step = _ENGINE_RANGE + 1
+    high = span // step
+    if span >= 1 << 62 or high >= _ENGINE_RANGE:
+        return None
+    high_plan = _plan(high)
+
+    def up(engine: MinStdRand0) -> int:
+        # No 64-bit wrap-around below 2^62, so the retry is just value > span.
+        while True:
+            base = step * high_plan(engine)
+            x = engine.state = engine.state * _MULTIPLIER % _MODULUS
+            value = base + x - _ENGINE_MIN
+            if value <= span:
+                return value
+    return up
