@@ -26,15 +26,14 @@ def _best_in_batch(layer: Layer, arch: Arch, batch: NestBatch) -> tuple[float, f
     for keep in _KEEP_CHOICES:
         energy = mac.copy()
         tiles = np.zeros(len(batch))
-        reads = np.zeros(len(batch))
-        writes = np.zeros(len(batch))
+        reads, writes = [], []
         for t, name in enumerate(TENSORS):
             source = kept if keep[t] else bypassed
             energy += source.tensor_energy[name]
             if keep[t]:
                 tiles += kept.glb_tile[name]
-                reads += kept.glb_reads[name]
-                writes += kept.glb_writes[name]
+                reads.append(kept.glb_reads[name])
+                writes.append(kept.glb_writes[name])
         ok = kept.valid_pe & (tiles <= arch.global_buffer.depth_words)
         if not ok.any():
             continue

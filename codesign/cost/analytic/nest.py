@@ -8,7 +8,8 @@ each row has its own dimensions and bounds, so permutations vary per row. Every 
 
 * fills of a level = its tile plus, for every temporal loop above it, (number of times that loop
   advances) x (elements of the new tile not in the previous one). Loops that do not move the tensor
-  add nothing (reuse); sliding input windows add only the new rows or columns.
+  add nothing (reuse). Sliding input windows follow Timeloop's extrapolation (`_sliding_fills`): a
+  step brings only the new rows or columns when it moves the tile like the innermost loop does.
 * the parent of a PE-level buffer serves each distinct child tile once per step (multicast; spatial
   reduction for outputs), so its accesses = child fills x distinct tiles over the PE array.
 * outputs: updates = what children send up, reads = updates - partition size.
@@ -17,7 +18,7 @@ each row has its own dimensions and bounds, so permutations vary per row. Every 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -238,7 +239,16 @@ class Prepared:
         return tile * (total / run)
 
     def _sliding_fills(self, level: int, tensor: int) -> np.ndarray:
-        """Fills in general: each loop advance brings the part of the new tile the old one lacks."""
+        """Fills of a tensor whose tiles can partially overlap (sliding input windows), as Timeloop counts them.
+
+        Timeloop's nest analysis runs only iterations 0 and 1 of every loop and extrapolates the others,
+        and it drops its sliding-window state whenever a tile moves by a different step than the one
+        before. Over the binary sequence of sampled iterations, the innermost (non-unit) loop above the
+        level, K, always steps by its own displacement t_K; any outer loop j steps by
+        tau_j = t_j - (sum of the displacements of the non-unit loops inside it), coming from their
+        iteration 1, not their last. Such a step brings only the new part of the tile when tau_j equals
+        t_K and the whole tile otherwise. Loop j's steps happen (n_j - 1) x (loops outside j) times.
+        """
         a, disp = self.projections[tensor], self.unit_disp(tensor)
         st = self.start(level)
         ext = self.extent(self.suffix[st], a).T.copy()  # (coords, rows)
@@ -246,25 +256,29 @@ class Prepared:
         above = [j for j in self.live if j < st and self.temporal[j]]
         if not above:
             return tile
-        # Coordinates no loop above ever moves always overlap fully: fold them into one factor.
-        still = np.all(disp[above] == 0, axis=(0, 2))
-        fixed_overlap = np.prod(ext[still], axis=0)
-        ext, disp = ext[~still], disp[:, ~still, :]
-        fills = tile.copy()
-        outer = np.ones_like(tile)  # product of the loops enclosing j, filled outer to inner below
-        outers = []
+
+        def new_part(step: np.ndarray) -> np.ndarray:
+            return tile - np.prod(np.maximum(0.0, ext - np.abs(step)), axis=0)
+
+        outers, outer = [], np.ones_like(tile)  # product of the loops enclosing each j
         for j in above:
             outers.append(outer)
             outer = outer * self.bounds[:, j]
-        wrap_inner = np.zeros_like(ext)  # how far the loops inside j rewind when j advances
+        fills = tile.copy()
+        inner_sum = np.zeros_like(ext)  # displacements of the non-unit loops inside j
+        step_k = np.zeros_like(ext)  # displacement of the innermost non-unit loop
+        seen = np.zeros(len(tile), dtype=bool)
         for n in range(len(above) - 1, -1, -1):
             j = above[n]
-            advance = self.bounds[:, j] - 1.0
-            overlap = fixed_overlap.copy()
-            for k in range(len(ext)):
-                overlap *= np.maximum(0.0, ext[k] - np.abs(disp[j, k] - wrap_inner[k]))
-            fills += advance * outers[n] * (tile - overlap)
-            wrap_inner += advance * disp[j]
+            real = self.bounds[:, j] > 1
+            t = disp[j]
+            tau = t - inner_sum
+            same = np.all(tau == step_k, axis=0)
+            brought = np.where(seen, np.where(same, new_part(tau), tile), new_part(t))
+            fills += np.where(real, (self.bounds[:, j] - 1.0) * outers[n] * brought, 0.0)
+            step_k = np.where(real & ~seen, t, step_k)
+            seen |= real
+            inner_sum = inner_sum + np.where(real, t, 0.0)
         return fills
 
     def distinct_children(self, tensor: int) -> np.ndarray:
@@ -293,9 +307,16 @@ class Prepared:
         return result
 
 
+_OFFSET_COUNTS: dict[bytes, int] = {}  # the same spatial layouts recur across batches and layers
+
+
 def _count_offsets(bounds: np.ndarray, disp: np.ndarray) -> int:
-    grid = np.array(list(itertools.product(*(range(int(b)) for b in bounds))), dtype=np.float64)
-    return len(np.unique(grid @ disp, axis=0))
+    key = bounds.tobytes() + disp.tobytes()
+    found = _OFFSET_COUNTS.get(key)
+    if found is None:
+        grid = np.array(list(itertools.product(*(range(int(b)) for b in bounds))), dtype=np.float64)
+        found = _OFFSET_COUNTS[key] = len(np.unique(grid @ disp, axis=0))
+    return found
 
 
 def _pe_valid(n: Prepared, arch: Arch, instances: np.ndarray) -> np.ndarray:
@@ -400,7 +421,7 @@ def evaluate(
     glb_writes = {t: counts[("shared_glb", t, "fills")] + counts[("shared_glb", t, "updates")] for t in TENSORS}
     return Evaluation(
         valid=valid & (kept_tiles <= arch.global_buffer.depth_words),
-        cycles=stretched_cycles(cyc, sum(glb_reads.values()), sum(glb_writes.values()), arch),
+        cycles=stretched_cycles(cyc, [glb_reads[t] for t in TENSORS], [glb_writes[t] for t in TENSORS], arch),
         compute_cycles=cyc,
         energy_pj=sum(level_energy.values(), np.zeros(len(cyc))),
         level_energy=level_energy,
@@ -414,14 +435,21 @@ def evaluate(
 
 
 def stretched_cycles(
-    compute_cycles: np.ndarray, glb_reads: np.ndarray | float, glb_writes: np.ndarray | float, arch: Arch
+    compute_cycles: np.ndarray, glb_reads: Sequence[np.ndarray], glb_writes: Sequence[np.ndarray], arch: Arch
 ) -> np.ndarray:
-    """Cycles once the global buffer's read/write bandwidth (words per cycle) is respected."""
+    """Cycles once the global buffer's read/write bandwidth (words per cycle) is respected.
+
+    `glb_reads` and `glb_writes` are per-tensor sequences (Weights, Inputs, Outputs). The arithmetic is
+    Timeloop's, operation for operation (per-tensor words per cycle summed in tensor order, a slowdown
+    factor, then ceil(cycles / slowdown)), so cycles that land on an integer round the same way.
+    """
     glb = arch.global_buffer
-    stretch = np.maximum(
-        1.0,
-        np.maximum(
-            glb_reads / (glb.read_bandwidth * compute_cycles), glb_writes / (glb.write_bandwidth * compute_cycles)
-        ),
-    )
-    return np.ceil(compute_cycles * stretch - 1e-9)
+    compute_cycles = np.asarray(compute_cycles, dtype=np.float64)
+    slowdown = np.ones_like(compute_cycles)
+    for words, bandwidth in ((glb_reads, glb.read_bandwidth), (glb_writes, glb.write_bandwidth)):
+        demand = np.zeros_like(compute_cycles)
+        for tensor_words in words:
+            demand = demand + np.asarray(tensor_words, dtype=np.float64) / compute_cycles
+        with np.errstate(divide="ignore"):
+            slowdown = np.where(bandwidth < demand, np.minimum(slowdown, bandwidth / demand), slowdown)
+    return np.ceil(compute_cycles / slowdown)

@@ -186,6 +186,7 @@ def constraints(depthwise: bool) -> dict:
     if depthwise:
         targets += [
             {"target": "weight_reg", "type": "temporal", "factors": "R=1 S=1 C=1"},
+            {"target": "input_activation_reg", "type": "temporal", "factors": "P=1 Q=1 C=1 N=1"},
             {"target": "output_activation_reg", "type": "temporal", "factors": "P=1 Q=1 N=1 R=1 S=1"},
         ]
     else:
