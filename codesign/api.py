@@ -34,7 +34,15 @@ from codesign.errors import CodesignError
 from codesign.export import export as write_export
 from codesign.network import CandidateSpec, SGDConfig
 from codesign.pareto import pareto_front
-from codesign.profile import NetworkCost, format_comparison, format_table, profile_workload
+from codesign.profile import (
+    MAPPER_NOTE,
+    ROLES,
+    NetworkCost,
+    format_comparison,
+    format_table,
+    other_mapper,
+    profile_workload,
+)
 from codesign.rubric import PJ_PER_MJ, Rubric, load_rubric
 from codesign.runs import Run, TrialRecord
 from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings, parse_budget
@@ -91,6 +99,37 @@ class Profile:
     label: str
     rubric: Rubric
     _net: NetworkCost = field(repr=False)
+    _other: NetworkCost | None = field(default=None, repr=False)  # the analytic engine's other mapper
+
+    @property
+    def mapper(self) -> str:
+        """The analytic mapper whose mappings these totals are ("" for the external engines)."""
+        return self._net.mapper
+
+    def _by_role(self, role: str) -> NetworkCost | None:
+        return next((n for n in (self._net, self._other) if n is not None and ROLES.get(n.mapper) == role), None)
+
+    @property
+    def graded_energy_pj(self) -> float | None:
+        """Energy under the mapping the lab's timeloop-mapper lands on (random-pruned): what the rubric awards."""
+        net = self._by_role("graded")
+        return None if net is None else net.energy_pj
+
+    @property
+    def graded_cycles(self) -> int | None:
+        net = self._by_role("graded")
+        return None if net is None else net.cycles
+
+    @property
+    def best_energy_pj(self) -> float | None:
+        """Energy under the best mapping of the same mapspace (exhaustive): what a good compiler could reach."""
+        net = self._by_role("best")
+        return None if net is None else net.energy_pj
+
+    @property
+    def best_cycles(self) -> int | None:
+        net = self._by_role("best")
+        return None if net is None else net.cycles
 
     @property
     def energy_pj(self) -> float:
@@ -134,7 +173,7 @@ class Profile:
 
     def to_dict(self) -> dict[str, Any]:
         """What `codesign profile --json` prints: `layers` and `total`."""
-        return self._net.to_dict(self.rubric)
+        return self._net.to_dict(self.rubric, self._other)
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per distinct layer: shape, count, MACs, cycles, energy, utilization, mapping."""
@@ -142,28 +181,19 @@ class Profile:
         table = pd.DataFrame(rows)
         table.insert(0, "layer", [", ".join(r["names"]) for r in rows])
         table["energy_uj"] = table["energy_pj"] / 1e6
-        keep = [
-            "layer",
-            "kind",
-            "count",
-            "C",
-            "M",
-            "P",
-            "Q",
-            "R",
-            "S",
-            "Wstride",
-            "macs",
-            "cycles",
-            "energy_uj",
-            "utilization",
-            "mapping",
-        ]
+        extra = []
+        if self._other is not None:
+            role = ROLES[self._other.mapper]
+            table[f"{role}_cycles"] = [c.cycles for c in self._other.costs]
+            table[f"{role}_energy_uj"] = [c.energy_pj / 1e6 for c in self._other.costs]
+            extra = [f"{role}_cycles", f"{role}_energy_uj"]
+        shape = ["layer", "kind", "count", "C", "M", "P", "Q", "R", "S", "Wstride", "macs"]
+        keep = [*shape, "cycles", "energy_uj", *extra, "utilization", "mapping"]
         return table[[c for c in keep if c in table]]
 
     def table(self, show_mapping: bool = False) -> str:
         """The per-layer table and totals that `codesign profile` prints."""
-        return format_table(self._net, self.rubric, show_mapping=show_mapping)
+        return format_table(self._net, self.rubric, show_mapping=show_mapping, other=self._other)
 
     def compare(self, other: Profile) -> str:
         """This profile beside another engine's, layer by layer, with the % difference."""
@@ -173,12 +203,19 @@ class Profile:
         return self.table()
 
     def _repr_html_(self) -> str:
+        mapper = f", {self.mapper} mapper" if self.mapper else ""
         head = (
-            f"<b>{html.escape(self.label)}</b> on {html.escape(self.arch.name)} ({self._net.engine} engine): "
-            f"{self.energy_mj:.4f} mJ ({self.energy_points} points), {self.cycles:,} cycles "
+            f"<b>{html.escape(self.label)}</b> on {html.escape(self.arch.name)} ({self._net.engine} engine"
+            f"{mapper}): {self.energy_mj:.4f} mJ ({self.energy_points} points), {self.cycles:,} cycles "
             f"({self.latency_points} points), peak activation {self.peak_activation_bytes:,} B "
             f"(limit {self.rubric.peak_activation_limit_bytes:,} B)"
         )
+        if self._other is not None:
+            role = ROLES[self._other.mapper]
+            head += (
+                f"; {role} mapping: {self._other.energy_pj / PJ_PER_MJ:.4f} mJ, {self._other.cycles:,} cycles"
+                f"<br><small>{html.escape(MAPPER_NOTE)}</small>"
+            )
         body = self.to_pandas().to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
         return f"<div><p>{head}</p>{body}</div>"
 
@@ -201,7 +238,9 @@ def profile(
     """Energy, cycles, peak activation and rubric points of `model` on an accelerator (the rubric's by default).
 
     `input_shape` is batch first (default: the spec's, the dataset's images, else 1×3×32×32); `engine` is
-    analytic (milliseconds), timeloop or accelforge; `cache` a cache file, True (the shared one) or False.
+    analytic (milliseconds), timeloop or accelforge; `mapper` the analytic engine's: random-pruned (the lab's
+    timeloop-mapper search, the numbers the rubric awards; the arch's default) or exhaustive (the best mapping);
+    the other one's totals are kept beside (`graded_*`, `best_*`); `cache` a cache file, True or False.
     """
     rules = _rubric(rubric)
     design = design_of(model, trial, dataset, tuple(input_shape)[1:] if input_shape else None)
@@ -224,6 +263,7 @@ def profile(
         store = None if cache is False else CostCache(None if cache is True else cache)
         chosen = get_engine(engine, mapper=mapper, timeloop_lab=Path(timeloop_lab) if timeloop_lab else None)
         net = profile_workload(workload, accelerator, chosen, store, progress=progress and chosen.parallel)
+        return Profile(design.label, rules, net, other_mapper(net, store))
     return Profile(design.label, rules, net)
 
 
@@ -448,9 +488,16 @@ class SearchRun:
             raise CodesignError(f"plot kind {kind!r}: one of {', '.join(names)}")
         return shown[names.index(kind)]
 
-    def export(self, out: str | Path, trial: str | None = None, by: str = "score", onnx: bool = False) -> list[Path]:
+    def export(
+        self,
+        out: str | Path,
+        trial: str | None = None,
+        by: str = "score",
+        onnx: bool = False,
+        mapper: str | None = None,
+    ) -> list[Path]:
         """Export a trial (the best by `by` if no id) as a standalone model.py with weights and README."""
-        return write_export(self.design(trial, by), Path(out), onnx=onnx)
+        return write_export(self.design(trial, by), Path(out), onnx=onnx, mapper=mapper)
 
     def __repr__(self) -> str:
         return f"SearchRun({str(self.path)!r})"
@@ -512,6 +559,7 @@ def search_settings(
     split_seed: int = 0,
     arch: str | Path | None = None,
     rubric: str | Path | None = None,
+    mapper: str | None = None,
     resume: bool = False,
 ) -> SearchSettings:
     """The SearchSettings `search` runs with (what `codesign search`'s flags make)."""
@@ -533,6 +581,7 @@ def search_settings(
         runs_dir=str(runs_dir),
         arch=None if arch is None else str(arch),
         rubric=None if rubric is None else str(rubric),
+        mapper=mapper,
         data=DataSettings(
             dataset=dataset or "cifar10",
             data_dir=None if data_dir is None else str(data_dir),
@@ -581,6 +630,7 @@ def export(
     best: str = "score",
     weights: str | Path | None = None,
     onnx: bool = False,
+    mapper: str | None = None,
 ) -> list[Path]:
     """Write a design as a standalone model.py (+ spec.json, weights.pt, model.onnx, README.md) into `out`.
 
@@ -601,7 +651,7 @@ def export(
             if not Path(weights).is_file():
                 raise CodesignError(f"{weights}: weights file not found")
             design = dataclasses.replace(design, weights=Path(weights))
-    return write_export(design, Path(out), onnx=onnx)
+    return write_export(design, Path(out), onnx=onnx, mapper=mapper)
 
 
 # ------------------------------------------------------------------------------------------------- arch

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from codesign import __version__, api
+from codesign.arch import MAPPER_ALGORITHMS
 from codesign.cost import ENGINES
 from codesign.data import DATASETS
 from codesign.errors import CodesignError
@@ -21,6 +22,10 @@ from codesign.rubric import PJ_PER_MJ
 MODEL_HELP = (
     "a built-in (lenet5, lab2023), `path/to/file.py:ClassName` (built with no arguments; runs that file's code), "
     "a spec .json file, a search run folder (with --trial, else its best trial) or an exported / trained folder"
+)
+MAPPER_HELP = (
+    "analytic engine's mapper: random-pruned (timeloop-mapper's own search: the numbers the lab grades; the "
+    "arch's default) or exhaustive (the best mapping); the other one's numbers are shown beside"
 )
 DESCRIPTION = "Find small CNNs that are accurate and cheap to run on an inference accelerator."
 EXAMPLES = """common commands:
@@ -72,6 +77,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
         "dataset": args.dataset,
         "trial": args.trial,
         "rubric": args.rubric,
+        "mapper": args.mapper,
         "cache": False if args.no_cache else (args.cache or True),
     }
     if args.timeloop_map:
@@ -196,6 +202,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         split_seed=args.split_seed,
         arch=args.arch,
         rubric=args.rubric,
+        mapper=args.mapper,
         resume=args.resume,
     )
     _print_front(run)
@@ -214,7 +221,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """codesign export: standalone model.py, spec.json, weights.pt, model.onnx and README.md."""
-    written = api.export(args.source, args.out, trial=args.trial, best=args.best, weights=args.weights, onnx=args.onnx)
+    written = api.export(
+        args.source,
+        args.out,
+        trial=args.trial,
+        best=args.best,
+        weights=args.weights,
+        onnx=args.onnx,
+        mapper=args.mapper,
+    )
     names = [p.name for p in written]
     if "weights.pt" not in names:
         print(f"note: {args.source} has no saved weights (train it with `codesign train`, then --weights)")
@@ -255,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--arch", help="architecture YAML or built-in name (default: the rubric's, simple_weight_stationary)"
     )
     p.add_argument("--engine", default="analytic", choices=sorted(ENGINES), help="cost engine")
+    p.add_argument("--mapper", choices=MAPPER_ALGORITHMS, help=MAPPER_HELP)
     p.add_argument("--rubric", help="rubric YAML overriding the lab's default")
     p.add_argument("--timeloop-map", type=Path, help="evaluate a one-layer model under this Timeloop map.yaml")
     p.add_argument(
@@ -317,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--val-size", type=_positive(int), help="validation images carved from the training set")
     s.add_argument("--split-seed", type=int, default=0)
     s.add_argument("--arch", help="architecture YAML or built-in name")
+    s.add_argument("--mapper", choices=MAPPER_ALGORITHMS, help=MAPPER_HELP + " (the energy and latency objectives)")
     s.add_argument("--rubric", help="rubric YAML overriding the lab's default")
     s.add_argument("--no-dashboard", action="store_true", help="start Ray without its dashboard")
     s.set_defaults(func=cmd_search)
@@ -333,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--weights", help="with a MODEL: a state dict to include (e.g. from `codesign train`)")
     e.add_argument("--onnx", action="store_true", help="also write model.onnx (needs codesign[onnx])")
+    e.add_argument("--mapper", choices=MAPPER_ALGORITHMS, help=MAPPER_HELP + " (the README's inference cost)")
     e.set_defaults(func=cmd_export)
 
     a = sub.add_parser("arch", help="derive an accelerator of other sizes (energies and area scaled) as YAML")

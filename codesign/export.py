@@ -9,9 +9,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from codesign.arch import Arch, load_arch
+from codesign.cost import CostCache
+from codesign.cost.analytic import AnalyticEngine
 from codesign.designs import Design, load_exported
 from codesign.errors import CodesignError
 from codesign.hardware import HardwareParams, area_mm2, write_arch
+from codesign.profile import MAPPER_NOTE, ROLES, other_mapper, profile_workload
+from codesign.rubric import PJ_PER_MJ
+from codesign.workload import trace
 
 _HEADER = '''"""{title}
 
@@ -109,8 +115,12 @@ def module_source(model: nn.Module, title: str, doc: str) -> str:
     return body + f"\n    def forward(self, x):\n        return {chain}\n"
 
 
-def export(design: Design, out: Path, onnx: bool = False) -> list[Path]:
-    """Write model.py, spec.json, weights.pt, model.onnx and README.md; returns the files written."""
+def export(design: Design, out: Path, onnx: bool = False, mapper: str | None = None) -> list[Path]:
+    """Write model.py, spec.json, weights.pt, model.onnx and README.md; returns the files written.
+
+    The README gives the design's inference cost on its accelerator (its own, else the lab's) under the
+    analytic `mapper` (None: the arch's, random-pruned) with the other mapper's beside it.
+    """
     out.mkdir(parents=True, exist_ok=True)
     model = design.module.eval()
     if design.weights is not None:
@@ -119,7 +129,7 @@ def export(design: Design, out: Path, onnx: bool = False) -> list[Path]:
     source = module_source(model, f"{design.label}, exported by codesign.", doc)
     written = [out / "model.py"]
     written[0].write_text(source)
-    shape = (1, *design.spec.input_shape) if design.spec else (1, 3, 32, 32)
+    shape = design.input_shape or (1, 3, 32, 32)
     rebuilt = load_exported(out)  # loads no weights yet: weights.pt is written below
     try:
         rebuilt.load_state_dict(model.state_dict())
@@ -149,12 +159,30 @@ def export(design: Design, out: Path, onnx: bool = False) -> list[Path]:
         except (ImportError, ModuleNotFoundError) as exc:
             raise CodesignError(f"--onnx needs the onnx extra: pip install 'codesign[onnx]' ({exc})") from None
         written.append(out / "model.onnx")
-    (out / "README.md").write_text(_readme(design, out, shape, written))
+    cost = _cost_lines(model, shape, design.arch or load_arch(None), mapper)
+    (out / "README.md").write_text(_readme(design, out, shape, written, cost))
     written.append(out / "README.md")
     return written
 
 
-def _readme(design: Design, out: Path, shape: tuple, written: list[Path]) -> str:
+def _cost_lines(model: nn.Module, shape: tuple, arch: Arch, mapper: str | None) -> list[str]:
+    """The README's inference-cost section: energy and cycles under both analytic mappers."""
+    cache = CostCache()
+    net = profile_workload(trace(model, shape), arch, AnalyticEngine(mapper), cache)
+    rows = [n for n in (net, other_mapper(net, cache)) if n is not None]
+    lines = [
+        f"## Inference cost on `{arch.name}` (batch 1, codesign's analytic model)",
+        "",
+        "| mapping | energy (mJ) | latency (cycles) |",
+        "| --- | --- | --- |",
+    ]
+    lines += [
+        f"| {ROLES.get(n.mapper, n.mapper)} ({n.mapper}) | {n.energy_pj / PJ_PER_MJ:.4f} | {n.cycles:,} |" for n in rows
+    ]
+    return [*lines, "", MAPPER_NOTE + f"; peak activation {net.peak_activation_bytes:,} B.", ""]
+
+
+def _readme(design: Design, out: Path, shape: tuple, written: list[Path], cost: list[str]) -> str:
     lines = [
         f"# {design.label}",
         "",
@@ -184,7 +212,8 @@ def _readme(design: Design, out: Path, shape: tuple, written: list[Path]) -> str
             if key in facts:
                 lines.append(f"| {label} | {facts[key]} |")
         lines.append("")
-    if design.arch is not None:
+    lines += cost
+    if design.facts and isinstance(design.facts.get("pe_x"), (int, float)) and design.arch is not None:
         hw = HardwareParams.of(design.arch)
         lines += [
             "## Accelerator (searched with the network)",

@@ -10,6 +10,7 @@ import pandas as pd
 
 from codesign.hardware import FIELDS as HARDWARE_FIELDS
 from codesign.pareto import OBJECTIVES, eligible, pareto_front
+from codesign.rubric import PJ_PER_MJ
 from codesign.runs import Run
 
 _LABELS = {
@@ -28,6 +29,10 @@ _SHOWN = [
     "val_accuracy",
     "energy_mj",
     "cycles",
+    "graded_energy_mj",
+    "graded_cycles",
+    "best_energy_mj",
+    "best_cycles",
     "peak_activation_bytes",
     "parameters",
     "depth",
@@ -114,6 +119,15 @@ def figures(trials: pd.DataFrame, front: pd.DataFrame, objectives: tuple = OBJEC
     return [*shown, bar]
 
 
+def _with_mj(table: pd.DataFrame) -> pd.DataFrame:
+    """The graded and best energies in mJ beside the objective's, for reading."""
+    table = table.copy()
+    for role in ("graded", "best"):
+        if f"{role}_energy_pj" in table:
+            table[f"{role}_energy_mj"] = pd.to_numeric(table[f"{role}_energy_pj"]) / PJ_PER_MJ
+    return table
+
+
 def render_html(trials: pd.DataFrame, front: pd.DataFrame, title: str, objectives: tuple = OBJECTIVES) -> str:
     """One self-contained page: 3-D front, pairwise projections, rubric ranking."""
     parts = [
@@ -121,6 +135,7 @@ def render_html(trials: pd.DataFrame, front: pd.DataFrame, title: str, objective
         for i, fig in enumerate(figures(trials, front, objectives))
     ]
     counts = trials["status"].value_counts().to_dict()
+    front = _with_mj(front)
     shown = [c for c in _SHOWN if c in front]
     table = (
         front[shown].to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
@@ -135,7 +150,9 @@ td,th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}}</style></
 <body><h1>codesign search: {html.escape(title)}</h1>
 <p>{len(trials)} trials ({html.escape(summary)}). The front holds only complete, feasible trials; trials cut by
 early stopping or the budget are excluded. Energy in mJ (1 mJ = 10<sup>9</sup> pJ), latency in cycles, peak
-activation in bytes.</p>
+activation in bytes. <i>graded</i>: under the mapping the lab's timeloop-mapper lands on (random-pruned, the
+numbers the rubric awards); <i>best</i>: under the best mapping of the same mapspace (exhaustive); energy and
+cycles are the searched mapper's.</p>
 <h2>Pareto front ({len(front)} designs)</h2>{table}
 {"".join(parts)}
 </body></html>"""

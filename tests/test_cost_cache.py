@@ -46,3 +46,15 @@ def test_cost_of_maps_each_layer_once(tmp_path, arch, monkeypatch):
     assert [c.to_dict() for c in first] == [c.to_dict() for c in second]
     other_arch = CostCache.key("analytic", "different", layers[0].key)
     assert CostCache(tmp_path / "c.sqlite").get(other_arch) is None
+
+
+def test_the_key_names_the_mapper_and_its_settings(arch):
+    import dataclasses
+
+    from codesign.arch import MapperSettings
+
+    graded, best = AnalyticEngine("random-pruned"), AnalyticEngine("exhaustive")
+    assert graded.cache_key(arch) != best.cache_key(arch)
+    slower = dataclasses.replace(arch, mapper=MapperSettings(victory_condition=800))
+    assert graded.cache_key(slower) != graded.cache_key(arch) and best.cache_key(slower) == best.cache_key(arch)
+    assert AnalyticEngine().cache_key(arch) == graded.cache_key(arch)  # the arch's default: random-pruned

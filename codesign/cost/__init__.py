@@ -30,7 +30,7 @@ ENGINES = ("analytic", "timeloop", "accelforge")
 def get_engine(name: str = "analytic", mapper: str | None = None, timeloop_lab: Path | None = None) -> Engine:
     """The engine called `name`; `mapper` picks the analytic engine's mapper, `timeloop_lab` the lab's files."""
     if name == "analytic":
-        return AnalyticEngine() if mapper is None else AnalyticEngine(mapper)
+        return AnalyticEngine(mapper)
     if name == "timeloop":
         return TimeloopEngine(Path(timeloop_lab) if timeloop_lab else None)
     if name == "accelforge":

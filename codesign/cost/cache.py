@@ -12,7 +12,7 @@ from codesign.cost.layer_cost import LayerCost
 from codesign.paths import cache_home
 
 # Bump when a cost engine's numbers change, so stale entries are never served.
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layer_costs (
     engine TEXT NOT NULL,

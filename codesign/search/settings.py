@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from codesign.arch import MAPPER_ALGORITHMS
 from codesign.config import build, check, limits
 from codesign.data import DATASETS
 from codesign.errors import CodesignError
@@ -62,6 +63,9 @@ class SearchSettings:
     runs_dir: str = "runs"
     arch: str | None = None  # None: the rubric's accelerator
     rubric: str | None = None  # None: the lab's rubric
+    # the analytic engine's mapper for the energy and latency objectives; None: the arch's (random-pruned,
+    # the numbers the lab grades); the other mapper's numbers are recorded beside
+    mapper: str | None = field(default=None, metadata=limits(choices=MAPPER_ALGORITHMS))
     objectives: tuple[str, ...] = field(
         default=("accuracy", "energy", "latency"),
         metadata=limits(choices=tuple(COLUMNS), min_length=1, items="objective"),

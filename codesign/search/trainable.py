@@ -11,10 +11,11 @@ from ray import tune
 
 from codesign.arch import Arch
 from codesign.cost import CostCache
+from codesign.cost.analytic import AnalyticEngine
 from codesign.data import Dataset, Split, load_dataset
 from codesign.hardware import HardwareParams, derive_arch
 from codesign.network import CandidateSpec
-from codesign.profile import NetworkCost, profile_workload
+from codesign.profile import NetworkCost, mapper_columns, other_mapper, profile_workload
 from codesign.quantize import quantized_accuracy
 from codesign.rubric import Rubric
 from codesign.runs import Run, Status
@@ -129,12 +130,14 @@ def run_trial(config: dict[str, Any], settings: SearchSettings, rubric: Rubric, 
     spec = CandidateSpec.from_dict(config["spec"], "trial spec")
     model = build_model(spec)
     arch = trial_arch(base_arch, config.get("hardware"))
-    net = profile_workload(trace(model, (1, *spec.input_shape)), arch, cache=CostCache())
+    cache = CostCache()
+    net = profile_workload(trace(model, (1, *spec.input_shape)), arch, AnalyticEngine(settings.mapper), cache)
+    both = mapper_columns(net, other_mapper(net, cache))  # graded (the lab's mapper) and best, side by side
     torch.set_num_threads(max(1, int(settings.resources.cpus_per_trial or 1)))
     device = "cuda" if settings.resources.gpus_per_trial > 0 and torch.cuda.is_available() else "cpu"
     data = _dataset(settings.data, device)
     area = {"area_mm2": config["area_mm2"]} if "area_mm2" in config else {}
-    reporter = _EpochReporter(net, rubric, model, data, spec.sgd.epochs, area)
+    reporter = _EpochReporter(net, rubric, model, data, spec.sgd.epochs, {**area, **both})
     result = train(model, data, spec.sgd, rubric, on_epoch=reporter)
     if result.status == "ok":  # keep the weights, so that `codesign export` can hand the design over
         path = Run(settings.run_dir).weights_file(tune.get_context().get_trial_id())

@@ -25,11 +25,12 @@ MAPPERS: dict[str, Mapper] = {"exhaustive": exhaustive_mapping, "random-pruned":
 ENGINE = "analytic"
 
 
-def cost_of_mapping(layer: Layer, arch: Arch, nest: NestBatch, mapper: str) -> LayerCost:
+def cost_of_mapping(layer: Layer, arch: Arch, nest: NestBatch, mapper: str, source: str = "") -> LayerCost:
     """The LayerCost of the one mapping in `nest`; a mapping that overflows a buffer is an error."""
     ev = evaluate(layer, arch, nest)
     if not ev.valid[0]:
-        raise CodesignError(f"layer {layer.shape}: the mapping overflows a buffer of {arch.name}")
+        where = source or f"layer {layer.shape}"
+        raise CodesignError(f"{where}: the mapping overflows a buffer of {arch.name}")
     cycles = int(ev.cycles[0])
     return LayerCost(
         engine=ENGINE,
@@ -45,25 +46,28 @@ def cost_of_mapping(layer: Layer, arch: Arch, nest: NestBatch, mapper: str) -> L
 
 def cost_under_mapping(layer: Layer, arch: Arch, map_yaml: str | Path) -> LayerCost:
     """The cost of `layer` under the mapping in a Timeloop `map.yaml` file."""
-    try:
-        return cost_of_mapping(layer, arch, load_timeloop_map(map_yaml, layer), "timeloop-map")
-    except CodesignError as exc:
-        if "overflows a buffer" not in str(exc):
-            raise
-        raise CodesignError(f"{map_yaml}: the mapping overflows a buffer of {arch.name}") from None
+    return cost_of_mapping(layer, arch, load_timeloop_map(map_yaml, layer), "timeloop-map", str(map_yaml))
 
 
 @dataclass(frozen=True)
 class AnalyticEngine:
-    """Timeloop-exact counting (milliseconds per layer) under the mapping `mapper` picks."""
+    """Timeloop-exact counting (milliseconds per layer) under the mapping `mapper` picks.
 
-    mapper: str = "exhaustive"
+    `mapper` None: the arch's mapper section says (random-pruned, the lab's timeloop-mapper search, for the
+    lab's accelerator).
+    """
+
+    mapper: str | None = None
     name: str = ENGINE
     parallel: bool = False
 
     def __post_init__(self) -> None:
-        if self.mapper not in MAPPERS:
+        if self.mapper is not None and self.mapper not in MAPPERS:
             raise CodesignError(f"unknown mapper {self.mapper!r} (available: {', '.join(MAPPERS)})")
+
+    def mapper_for(self, arch: Arch) -> str:
+        """The mapper this engine runs on `arch`."""
+        return self.mapper or arch.mapper.algorithm
 
     def unavailable(self) -> str | None:
         """Always available: pure Python and NumPy."""
@@ -71,8 +75,10 @@ class AnalyticEngine:
 
     def cache_key(self, arch: Arch) -> str:
         """The mapper, and for Timeloop's search its settings."""
-        return ENGINE if self.mapper == "exhaustive" else f"{ENGINE}-{self.mapper}-{arch.mapper.digest}"
+        mapper = self.mapper_for(arch)
+        return ENGINE if mapper == "exhaustive" else f"{ENGINE}-{mapper}-{arch.mapper.digest}"
 
     def cost(self, layer: Layer, arch: Arch) -> LayerCost:
         """Map `layer` with the chosen mapper and cost that mapping."""
-        return cost_of_mapping(layer, arch, MAPPERS[self.mapper](layer, arch), self.mapper)
+        mapper = self.mapper_for(arch)
+        return cost_of_mapping(layer, arch, MAPPERS[mapper](layer, arch), mapper)
