@@ -109,6 +109,37 @@ def first_divergence(expected: dict[int, list[Event]], ours: dict[int, list[Even
     return out
 
 
+def mapping_of_compact(text: str, layer: Layer) -> dict:
+    """A logged compact mapping (`L5[WIO] Q2 M6 - L4[I] ... - L0[O] Q1`) as a Timeloop map.yaml mapping."""
+    names = ("output_activation_reg", "input_activation_reg", "weight_reg", "pe_spad", "shared_glb", "DRAM")
+    tensors = {"W": "Weights", "I": "Inputs", "O": "Outputs"}
+    dims = ["C", "R", "S", "N", "P", "Q"] if layer.depthwise else ["C", "M", "R", "S", "N", "P", "Q"]
+
+    def factors(loops: list[tuple[str, int]]) -> str:
+        total = {d: 1 for d in dims}
+        for d, f in loops:
+            total[d] *= f
+        return " ".join(f"{d}{total[d]}" for d in dims)
+
+    entries = []
+    for part in text.split(" - "):
+        m = re.match(r"L(\d)\[(\w*)\]\s*(.*)", part.strip())
+        level, keep, loops = names[int(m[1])], m[2], m[3].split()
+        entries.append({"target": level, "type": "datatype", "keep": [tensors[c] for c in keep],
+                        "bypass": [v for k, v in tensors.items() if k not in keep]})
+        temporal = [(x[0], int(x[1:])) for x in loops if x[-1] not in "XY"]
+        spatial = [(x[0], int(x[1:-1]), x[-1]) for x in loops if x[-1] in "XY"]
+        inner_first = [d for d, _ in reversed(temporal)]
+        entries.append({"target": level, "type": "temporal", "factors": factors(temporal),
+                        "permutation": "".join(dict.fromkeys(inner_first + dims))})
+        if spatial:
+            xs = [d for d, _, a in reversed(spatial) if a == "X"]
+            ys = [d for d, _, a in reversed(spatial) if a == "Y"]
+            entries.append({"target": level, "type": "spatial", "factors": factors([(d, f) for d, f, _ in spatial]),
+                            "permutation": "".join(dict.fromkeys(xs + ys + dims)), "split": len(xs)})
+    return {"mapping": entries}
+
+
 def layer_of_trace(name: str) -> Layer:
     """The reference layer a trace was recorded on."""
     from tests.conftest import layer_of, reference_rows

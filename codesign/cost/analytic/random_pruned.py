@@ -108,7 +108,7 @@ class IfTable:
         parts = space.parts(factors)
         radices = space.radices(parts)
         ok = space.capacity_ok(factors)
-        base, count = space.spatial_subspace(parts)
+        base, count = space.spatial_subspace(factors)
         max_splits = int(count.max())
         fixed = np.ones((len(local), max_splits), dtype=np.int64)
         sl = space.spatial_level

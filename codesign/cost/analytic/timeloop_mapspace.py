@@ -281,15 +281,17 @@ class Mapspace:
         table = np.array([math.factorial(k) for k in range(self.ndims + 1)], dtype=np.int64)
         return table[free]
 
-    def spatial_subspace(self, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(first split, number of splits) per IF: split IDs 0.. map to first + ID loops on X."""
-        n = len(parts)
+    def spatial_subspace(self, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(first split, number of splits) per IF: split IDs 0.. map to first + ID loops on X. Timeloop
+        starts after the unit-factor dimensions even where the pattern does not put them first (a
+        one-row or one-column array keeps the canonical order)."""
+        n = len(factors)
         sl = self.spatial_level
         if sl is None:
             return np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)
         if sl in self.splits:
             return np.full(n, self.splits[sl], dtype=np.int64), np.ones(n, dtype=np.int64)
-        units = np.sum(parts[:, sl] == _UNIT, axis=1)
+        units = np.sum(factors[:, sl] == 1, axis=1)
         return units, self.ndims + 1 - units
 
     def orders(self, factors: np.ndarray, parts: np.ndarray, radices: np.ndarray, lp_ids,
