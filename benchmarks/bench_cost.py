@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import statistics
 import tempfile
 import time
@@ -30,8 +31,7 @@ from codesign.cost import CostCache, cost_of
 from codesign.cost.analytic import mapspace, nest, timeloop_mapspace
 from codesign.cost.analytic.exhaustive import exhaustive_mapping
 from codesign.cost.analytic.random_pruned import random_pruned_mapping
-from codesign.workload import Layer
-from codesign.workload import trace
+from codesign.workload import Layer, trace
 
 REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "timeloop" / "dev.csv"
 
@@ -84,8 +84,8 @@ def mapper_table(title: str, named: list[tuple[str, Layer]], arch, repeat: int) 
     print(f"  {'layer':14s} {'shape':30s} {'random-pruned':>14s} {'exhaustive':>11s}")
     rp, ex = [], []
     for name, layer in named:
-        rp.append(cpu_cold(lambda: random_pruned_mapping(layer, arch), repeat))
-        ex.append(cpu_cold(lambda: exhaustive_mapping(layer, arch), repeat))
+        rp.append(cpu_cold(functools.partial(random_pruned_mapping, layer, arch), repeat))
+        ex.append(cpu_cold(functools.partial(exhaustive_mapping, layer, arch), repeat))
         print(f"  {name:14s} {layer.shape:30s} {rp[-1]:14.3f} {ex[-1]:11.3f}")
     print(f"  {'median':45s} {statistics.median(rp):14.3f} {statistics.median(ex):11.3f}   (target: random-pruned < 0.5 s)")
     print(f"  {'max':45s} {max(rp):14.3f} {max(ex):11.3f}")

@@ -5,21 +5,24 @@ evaluated with its counters (IDs tried, valid so far, invalid since the last val
 update of the thread's best. This module parses such a log, replays our search with the same logging,
 and reports the first thread and step where the two differ.
 
-    python -m tests.timeloop_trace [layer ...]     # default: every trace
+    python -m tests.timeloop_trace [name ...]     # e.g. lenet_conv1, derived/gx_l3-threads3; default: all
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from codesign.arch import Arch, load_arch
+from codesign.arch import Arch, MapperSettings, load_arch
 from codesign.cost.analytic.random_pruned import search
 from codesign.cost.analytic.timeloop_mapspace import compact
+from codesign.hardware import HardwareParams, derive_arch
 from codesign.workload import Layer
+from codesign.yamlfile import read_yaml
 
 TRACES = Path(__file__).resolve().parent / "data" / "timeloop" / "traces"
 _INVALID = re.compile(r"^\[(\d+)\] INVALID (\d+) (\d+) (\d+)$")
@@ -39,7 +42,7 @@ class Event:
     mapping: str = ""
     pj_per_compute: float = 0.0
 
-    def same_as(self, other: "Event") -> bool:
+    def same_as(self, other: Event) -> bool:
         if (self.kind, self.total, self.valid, self.count) != (other.kind, other.total, other.valid, other.count):
             return False
         if self.kind == "update":
@@ -85,7 +88,7 @@ def our_trace(layer: Layer, arch: Arch) -> tuple[dict[int, list[Event]], dict]:
         if event[0] == "update":
             threads.setdefault(thread, []).append(Event("update", *event[1:4]))
         else:
-            _, total, valid, invalid, mapping, keep, (cycles, energy) = event
+            _, total, valid, invalid, mapping, keep, (_, energy) = event
             factors, orders, split = mapping.decoded()
             threads.setdefault(thread, []).append(Event("valid", total, valid, invalid,
                                                         compact(mapping.space, factors, orders, split, keep),
@@ -140,19 +143,42 @@ def mapping_of_compact(text: str, layer: Layer) -> dict:
     return {"mapping": entries}
 
 
+def _derived_run(name: str) -> dict | None:
+    """The recorded setup of a `derived/<run>` trace (traces/derived/runs.yaml), else None."""
+    if not name.startswith("derived/"):
+        return None
+    return read_yaml(TRACES / "derived" / "runs.yaml", "trace runs")[name.removeprefix("derived/")]
+
+
 def layer_of_trace(name: str) -> Layer:
     """The reference layer a trace was recorded on."""
     from tests.conftest import layer_of, reference_rows
-    return layer_of(next(r for r in reference_rows() if r["name"] == name))
+    run = _derived_run(name)
+    layer = run["layer"] if run else name
+    return layer_of(next(r for r in reference_rows() if r["name"] == layer))
+
+
+def arch_of_trace(name: str) -> Arch:
+    """The arch (and mapper settings) a trace was recorded with: the lab's, or a derived one."""
+    arch = load_arch()
+    run = _derived_run(name)
+    if run is None:
+        return arch
+    return dataclasses.replace(derive_arch(arch, HardwareParams(**run["hardware"])),
+                               mapper=MapperSettings(**run["mapper"]))
+
+
+def trace_names() -> list[str]:
+    """Every recorded trace: the lab's layers, then the derived runs (as `derived/<run>`)."""
+    lab = sorted(p.name.removesuffix(".log.gz") for p in TRACES.glob("*.log.gz"))
+    return lab + sorted(f"derived/{p.name.removesuffix('.log.gz')}" for p in (TRACES / "derived").glob("*.log.gz"))
 
 
 def main(names: list[str]) -> int:
-    arch = load_arch()
-    names = names or sorted(p.name.removesuffix(".log.gz") for p in TRACES.glob("*.log.gz"))
     bad = 0
-    for name in names:
+    for name in names or trace_names():
         expected = parse_trace(TRACES / f"{name}.log.gz")
-        ours, _ = our_trace(layer_of_trace(name), arch)
+        ours, _ = our_trace(layer_of_trace(name), arch_of_trace(name))
         diffs = first_divergence(expected, ours)
         steps = sum(len(v) for v in expected.values())
         print(f"{name}: {'identical' if not diffs else 'DIVERGES'} ({steps} logged events, {len(expected)} threads)")

@@ -27,14 +27,25 @@ thread's best.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import numpy as np
 
 from codesign.arch import Arch
-from codesign.cost.analytic.nest import TENSORS, NestBatch, Prepared, evaluate, stretched_cycles
-from codesign.cost.analytic.timeloop_mapspace import GLB_STORAGE, Mapspace, permutations_list
+from codesign.cost.analytic.nest import (
+    TENSORS,
+    NestBatch,
+    Prepared,
+    evaluate,
+    stretched_cycles,
+)
+from codesign.cost.analytic.timeloop_mapspace import (
+    FREE,
+    GLB_STORAGE,
+    Mapspace,
+    permutations_list,
+)
 from codesign.cost.analytic.timeloop_random import RandomGenerator128
 from codesign.cost.external.timeloop import constraints
 from codesign.errors import CodesignError
@@ -88,7 +99,6 @@ class IfTable:
     def __init__(self, space: Mapspace):
         self.space = space
         self.local: list[int] = []
-        self.global_ids = np.zeros(0, dtype=np.int64)
         self.factors = np.zeros((0, space.nlevels, space.ndims), dtype=np.int64)
         self.parts = np.zeros((0, space.nlevels, space.ndims), dtype=np.int64)
         self.radices = np.zeros((0, space.nlevels), dtype=np.int64)
@@ -103,6 +113,7 @@ class IfTable:
         self.fan_data: dict[int, tuple] = {}
 
     def add(self, local: list[int], global_ids: list[int]) -> None:
+        """Decode a block of drawn IFs (thread-local and global IDs) and append them."""
         space = self.space
         factors = space.factors(np.array(global_ids))
         parts = space.parts(factors)
@@ -117,8 +128,8 @@ class IfTable:
             # level's permuted part; those rows get what the walk needs to decide per permutation.
             orders = space.orders(factors, parts, radices, np.zeros(len(local), dtype=np.int64), levels=[sl])
             sp = parts[:, sl]
-            lead = np.sum(sp < 3, axis=1)  # canonical, unit or constrained dimensions come first
-            free = np.sum(sp == 3, axis=1)
+            lead = np.sum(sp < FREE, axis=1)  # canonical, unit or constrained dimensions come first
+            free = np.sum(sp == FREE, axis=1)
             offsets = np.cumprod(np.concatenate([np.ones((len(local), 1), dtype=np.int64), radices], axis=1),
                                  axis=1)[:, sl]
             sp_factors = np.take_along_axis(factors[:, sl], orders[:, sl], axis=1)
@@ -137,7 +148,6 @@ class IfTable:
                     int(offsets[i]), int(radices[i, sl]), a, k, int(np.prod(f[:a], dtype=np.int64)),
                     int(np.prod(f, dtype=np.int64)), [int(by_dim[d]) for d in free_sorted], int(base[i]))
         self.local += local
-        self.global_ids = np.concatenate([self.global_ids, global_ids])
         self.factors = np.concatenate([self.factors, factors])
         self.parts = np.concatenate([self.parts, parts])
         self.radices = np.concatenate([self.radices, radices])
@@ -233,7 +243,7 @@ def cost_per_keep(space: Mapspace, arch: Arch, nest: NestBatch) -> np.ndarray:
 
 def _nest_keys(factors: np.ndarray, orders: np.ndarray) -> list[bytes]:
     """Per row, what decides its costs: the factors and, per level, the order of the non-unit loops."""
-    n, levels, d = factors.shape
+    n = len(factors)
     ordered = np.take_along_axis(factors, orders, axis=2)
     real = ordered > 1
     pack = np.argsort(~real, axis=2, kind="stable")  # real loops first, in pattern order

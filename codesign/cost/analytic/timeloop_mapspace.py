@@ -25,12 +25,22 @@ import itertools
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
 from codesign.arch import Arch
-from codesign.cost.analytic.nest import DIMS, DRAM, GLB, IREG, OREG, SPAD, SPATIAL, WREG, NestBatch
+from codesign.cost.analytic.nest import (
+    DIMS,
+    DRAM,
+    GLB,
+    IREG,
+    OREG,
+    SPAD,
+    SPATIAL,
+    WREG,
+    NestBatch,
+)
 from codesign.errors import CodesignError
 from codesign.workload import Layer
 
@@ -41,7 +51,10 @@ GLB_STORAGE = 4
 DATASPACES = ("Weights", "Inputs", "Outputs")
 _FACTOR = re.compile(r"([A-Za-z]+)\s*=*\s*([0-9]+)")
 _MAX_FACTOR = re.compile(r"([A-Za-z]+)\s*<=\s*([0-9]+)")
-_CANONICAL, _UNIT, _PREFIX, _FREE, _SUFFIX = range(5)  # where a dimension sits in a level's pattern
+# Where a dimension sits in a level's pattern (innermost first, in this order): canonical levels list
+# every dimension in index order; other levels put unit-factor dimensions (where pruned), then the
+# constraint's prefix, then the permuted (free) ones, then the constraint's suffix.
+CANONICAL, UNIT, PREFIX, FREE, SUFFIX = range(5)
 
 
 def problem_dims(layer: Layer) -> tuple[str, ...]:
@@ -101,20 +114,20 @@ def _cofactor_table(n: int, levels: int, fixed_items: tuple, maxima_items: tuple
     return table
 
 
-@lru_cache(maxsize=None)
+@cache
 def permutation_table(k: int) -> np.ndarray:
     """(k!, k): row i is the i-th permutation of range(k) in factoradic (Lehmer) order, as Timeloop's
     Factoradic::Permute produces it (lexicographic)."""
     return np.array(list(itertools.permutations(range(k))), dtype=np.int64).reshape(math.factorial(k), k)
 
 
-@lru_cache(maxsize=None)
+@cache
 def permutations_list(k: int) -> list[tuple[int, ...]]:
     """permutation_table(k) as Python tuples (for per-mapping decoding in the walk)."""
     return [tuple(int(i) for i in row) for row in permutation_table(k)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def rank_table(k: int) -> np.ndarray:
     """(k!, k): where each of the k items lands in the i-th permutation (the inverse permutations)."""
     return np.argsort(permutation_table(k), axis=1)
@@ -237,7 +250,7 @@ class Mapspace:
         d = self.ndims
         self.canonical = np.zeros(self.nlevels, dtype=bool)
         self.prune = np.zeros(self.nlevels, dtype=bool)
-        self.part = np.full((self.nlevels, d), _FREE)
+        self.part = np.full((self.nlevels, d), FREE)
         self.rank = np.zeros((self.nlevels, d), dtype=np.int64)
         for lv, level in enumerate(self.levels):
             prefix, suffix = self.perms.get(lv, ((), ()))
@@ -248,15 +261,15 @@ class Mapspace:
             self.canonical[lv] = canonical
             self.prune[lv] = not canonical and lv not in self.splits
             if canonical:
-                self.part[lv] = _CANONICAL
+                self.part[lv] = CANONICAL
                 self.rank[lv] = np.arange(d)
                 continue
             for i, dim in enumerate(prefix):
-                self.part[lv, dim], self.rank[lv, dim] = _PREFIX, i
+                self.part[lv, dim], self.rank[lv, dim] = PREFIX, i
             for i, dim in enumerate(suffix):
-                self.part[lv, dim], self.rank[lv, dim] = _SUFFIX, i
+                self.part[lv, dim], self.rank[lv, dim] = SUFFIX, i
         # The unpruned permutation space (sizes the permutation generator's range).
-        free_full = np.sum(self.part == _FREE, axis=1)
+        free_full = np.sum(self.part == FREE, axis=1)
         self.lp_size_full = math.prod(math.factorial(int(k)) for k in free_full)
 
     # ----- decoding IDs -----
@@ -273,11 +286,11 @@ class Mapspace:
     def parts(self, factors: np.ndarray) -> np.ndarray:
         """(n, levels, dims): which part of its level's pattern each dimension takes for these IFs."""
         unit = (factors == 1) & self.prune[None, :, None]
-        return np.where(unit, _UNIT, self.part[None])
+        return np.where(unit, UNIT, self.part[None])
 
     def radices(self, parts: np.ndarray) -> np.ndarray:
         """(n, levels): number of permutations of each level (the factorial of its free dimensions)."""
-        free = np.sum(parts == _FREE, axis=2)
+        free = np.sum(parts == FREE, axis=2)
         table = np.array([math.factorial(k) for k in range(self.ndims + 1)], dtype=np.int64)
         return table[free]
 
@@ -304,7 +317,7 @@ class Mapspace:
         dims = np.arange(self.ndims)
         for lv in range(self.nlevels):
             p = parts[:, lv]
-            free = p == _FREE
+            free = p == FREE
             k = free.sum(axis=1)
             digit = lp % radices[:, lv]
             lp //= radices[:, lv]
@@ -312,7 +325,7 @@ class Mapspace:
                 continue
             # Rank inside each part: unit dims by dimension index, constrained ones by the constraint,
             # free ones by the permutation (the j-th free dimension in index order moves to rank_table).
-            within = np.where(p == _UNIT, dims[None], self.rank[lv][None])
+            within = np.where(p == UNIT, dims[None], self.rank[lv][None])
             order_in_free = np.cumsum(free, axis=1) - 1
             for size in np.unique(k):
                 rows = np.flatnonzero(k == size)

@@ -57,7 +57,7 @@ def uniform_int(engine: MinStdRand0, low: int, high: int) -> int:
 class RandomGenerator128:
     """Timeloop's `RandomGenerator128(bound)`: uniform integers in [0, bound), its own engine."""
 
-    __slots__ = ("engine", "two", "low_high", "high_high", "_fast")
+    __slots__ = ("_fast", "engine", "high_high", "low_high", "two")
 
     def __init__(self, bound: int) -> None:
         self.engine = MinStdRand0()
