@@ -1,4 +1,6 @@
-"""Time to profile a whole 10-layer CIFAR-size network: cold (empty cache) and warm (cache hit).
+"""Time to profile a whole 10-layer CIFAR-size network: cold (empty cache) and warm (cache hit); and
+per layer, the two analytic mappers: random-pruned (timeloop-mapper's search, reproduced) and
+exhaustive (codesign's best mapping), on the reference layers and the CIFAR-size network.
 
 Prints figures, not pass/fail: these machines are noisy. The baseline measured in the same run is the
 same search without the mapspace reductions (every loop order at every level, every keep/bypass
@@ -6,12 +8,16 @@ choice evaluated separately); the recorded Timeloop wall time per layer (tests/d
 timeloop-mapper with the lab's settings on this kind of machine) is printed beside it.
 
     python benchmarks/bench_cost.py [--repeat 5]
+
+Per-layer mapper times are process CPU seconds (one core; the machine may be shared), the best of
+`--repeat` runs, each with the mapper's in-process memo tables emptied first (cold).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import statistics
 import tempfile
 import time
@@ -22,8 +28,10 @@ from torch import nn
 
 from codesign.arch import load_arch
 from codesign.cost import CostCache, cost_of
-from codesign.cost.analytic import mapspace
-from codesign.workload import trace
+from codesign.cost.analytic import mapspace, nest, timeloop_mapspace
+from codesign.cost.analytic.exhaustive import exhaustive_mapping
+from codesign.cost.analytic.random_pruned import random_pruned_mapping
+from codesign.workload import Layer, trace
 
 REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "timeloop" / "dev.csv"
 
@@ -48,10 +56,54 @@ def timed(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+def cpu_cold(fn, repeat: int) -> float:
+    """Best-of-`repeat` CPU seconds of `fn`, its memo tables emptied before each run."""
+    best = float("inf")
+    for _ in range(repeat):
+        timeloop_mapspace._cofactor_table.cache_clear()
+        nest._OFFSET_COUNTS.clear()
+        start = time.process_time()
+        fn()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def reference_layers() -> list[tuple[str, Layer]]:
+    """The reference layers (tests/data/timeloop/dev.csv) with their names."""
+    kinds = {"conv": "conv", "dwconv": "depthwise", "fc": "linear"}
+    with REFERENCE.open() as f:
+        rows = list(csv.DictReader(f))
+    return [(r["name"], Layer(kind=kinds[r["kind"]], **{k: int(r[k]) for k in
+                                                          ("N", "C", "M", "P", "Q", "R", "S", "Wstride", "Hstride")}))
+            for r in rows]
+
+
+def mapper_table(title: str, named: list[tuple[str, Layer]], arch, repeat: int) -> None:
+    """Per-layer random-pruned and exhaustive mapper times, with median and max."""
+    print(f"\n{title}: mapper CPU seconds per layer, cold (best of {repeat})")
+    print(f"  {'layer':14s} {'shape':30s} {'random-pruned':>14s} {'exhaustive':>11s}")
+    rp, ex = [], []
+    for name, layer in named:
+        rp.append(cpu_cold(functools.partial(random_pruned_mapping, layer, arch), repeat))
+        ex.append(cpu_cold(functools.partial(exhaustive_mapping, layer, arch), repeat))
+        print(f"  {name:14s} {layer.shape:30s} {rp[-1]:14.3f} {ex[-1]:11.3f}")
+    print(f"  {'median':45s} {statistics.median(rp):14.3f} {statistics.median(ex):11.3f}   (target: random-pruned < 0.5 s)")
+    print(f"  {'max':45s} {max(rp):14.3f} {max(ex):11.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--mappers-only", action="store_true", help="only the per-layer mapper tables")
     args = parser.parse_args()
+    arch0 = load_arch()
+    if REFERENCE.is_file():
+        mapper_table("reference layers (tests/data/timeloop)", reference_layers(), arch0, max(1, args.repeat // 2))
+    cifar = trace(cifar_net()).layers
+    mapper_table("10-layer CIFAR-size network", [(f"layer{i + 1}", layer) for i, layer in enumerate(cifar)], arch0,
+                 max(1, args.repeat // 2))
+    if args.mappers_only:
+        return
     arch = load_arch()
     layers = trace(cifar_net()).layers
     assert len(layers) == 10, len(layers)

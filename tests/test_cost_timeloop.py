@@ -11,7 +11,7 @@ import yaml
 
 from codesign.cli import main
 from codesign.cost.external.timeloop import constraints, problem
-from codesign.cost.external.timeloop_stats import load_stats
+from codesign.cost.external.timeloop_stats import load_stats, parse_stats
 from tests.helpers import REFERENCE, layer_of, reference_rows
 
 ROWS = reference_rows()
@@ -31,6 +31,14 @@ def test_stats_parser_reads_the_summary():
     assert stats.cycles == int(row["cycles"]) and stats.computes == int(row["macs"])
     assert stats.energy_pj == pytest.approx(float(row["energy_pJ"]), abs=0.1)
     assert stats.utilization == pytest.approx(float(row["utilization"]))
+
+
+def test_stats_parser_takes_bandwidth_stretched_cycles():
+    """A level throttled by its bandwidth stretches the layer: the summary's cycles, not the mac's, count."""
+    text = (REFERENCE / "layers" / "gx_l11" / "stats.txt").read_text()
+    stretched = text.replace("\nCycles: 512\n", "\nCycles: 1030\n")
+    assert stretched != text
+    assert parse_stats(stretched).cycles == 1030
 
 
 @pytest.fixture
@@ -80,5 +88,8 @@ def test_generated_constraints_follow_the_lab():
     dense = {(t["target"], t["type"]): t for t in constraints(False)["architecture_constraints"]["targets"]}
     assert dense[("shared_glb", "spatial")]["permutation"] == "CM"
     assert dense[("pe_spad", "bypass")]["keep"] == ["Weights"]
-    dw = {(t["target"], t["type"]) for t in constraints(True)["architecture_constraints"]["targets"]}
+    dw = {(t["target"], t["type"]): t for t in constraints(True)["architecture_constraints"]["targets"]}
     assert ("shared_glb", "spatial") not in dw
+    # The lab's depthwise set keeps the dense input-register factors (C, P, Q, N at 1): the real mapper's
+    # logs on depthwise layers count 70 factorization options for C and P (5 free levels), not 126.
+    assert dw[("input_activation_reg", "temporal")]["factors"] == "P=1 Q=1 C=1 N=1"

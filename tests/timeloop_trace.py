@@ -5,21 +5,24 @@ evaluated with its counters (IDs tried, valid so far, invalid since the last val
 update of the thread's best. This module parses such a log, replays our search with the same logging,
 and reports the first thread and step where the two differ.
 
-    python -m tests.timeloop_trace [layer ...]     # default: every trace
+    python -m tests.timeloop_trace [name ...]     # e.g. lenet_conv1, derived/gx_l3-threads3; default: all
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from codesign.arch import Arch, load_arch
+from codesign.arch import Arch, MapperSettings, load_arch
 from codesign.cost.analytic.random_pruned import search
 from codesign.cost.analytic.timeloop_mapspace import compact
+from codesign.hardware import HardwareParams, derive_arch
 from codesign.workload import Layer
+from codesign.yamlfile import read_yaml
 
 TRACES = Path(__file__).resolve().parent / "data" / "timeloop" / "traces"
 _INVALID = re.compile(r"^\[(\d+)\] INVALID (\d+) (\d+) (\d+)$")
@@ -39,7 +42,7 @@ class Event:
     mapping: str = ""
     pj_per_compute: float = 0.0
 
-    def same_as(self, other: "Event") -> bool:
+    def same_as(self, other: Event) -> bool:
         if (self.kind, self.total, self.valid, self.count) != (other.kind, other.total, other.valid, other.count):
             return False
         if self.kind == "update":
@@ -85,7 +88,7 @@ def our_trace(layer: Layer, arch: Arch) -> tuple[dict[int, list[Event]], dict]:
         if event[0] == "update":
             threads.setdefault(thread, []).append(Event("update", *event[1:4]))
         else:
-            _, total, valid, invalid, mapping, keep, (cycles, energy) = event
+            _, total, valid, invalid, mapping, keep, (_, energy) = event
             factors, orders, split = mapping.decoded()
             threads.setdefault(thread, []).append(Event("valid", total, valid, invalid,
                                                         compact(mapping.space, factors, orders, split, keep),
@@ -109,19 +112,73 @@ def first_divergence(expected: dict[int, list[Event]], ours: dict[int, list[Even
     return out
 
 
+def mapping_of_compact(text: str, layer: Layer) -> dict:
+    """A logged compact mapping (`L5[WIO] Q2 M6 - L4[I] ... - L0[O] Q1`) as a Timeloop map.yaml mapping."""
+    names = ("output_activation_reg", "input_activation_reg", "weight_reg", "pe_spad", "shared_glb", "DRAM")
+    tensors = {"W": "Weights", "I": "Inputs", "O": "Outputs"}
+    dims = ["C", "R", "S", "N", "P", "Q"] if layer.depthwise else ["C", "M", "R", "S", "N", "P", "Q"]
+
+    def factors(loops: list[tuple[str, int]]) -> str:
+        total = {d: 1 for d in dims}
+        for d, f in loops:
+            total[d] *= f
+        return " ".join(f"{d}{total[d]}" for d in dims)
+
+    entries = []
+    for part in text.split(" - "):
+        m = re.match(r"L(\d)\[(\w*)\]\s*(.*)", part.strip())
+        level, keep, loops = names[int(m[1])], m[2], m[3].split()
+        entries.append({"target": level, "type": "datatype", "keep": [tensors[c] for c in keep],
+                        "bypass": [v for k, v in tensors.items() if k not in keep]})
+        temporal = [(x[0], int(x[1:])) for x in loops if x[-1] not in "XY"]
+        spatial = [(x[0], int(x[1:-1]), x[-1]) for x in loops if x[-1] in "XY"]
+        inner_first = [d for d, _ in reversed(temporal)]
+        entries.append({"target": level, "type": "temporal", "factors": factors(temporal),
+                        "permutation": "".join(dict.fromkeys(inner_first + dims))})
+        if spatial:
+            xs = [d for d, _, a in reversed(spatial) if a == "X"]
+            ys = [d for d, _, a in reversed(spatial) if a == "Y"]
+            entries.append({"target": level, "type": "spatial", "factors": factors([(d, f) for d, f, _ in spatial]),
+                            "permutation": "".join(dict.fromkeys(xs + ys + dims)), "split": len(xs)})
+    return {"mapping": entries}
+
+
+def _derived_run(name: str) -> dict | None:
+    """The recorded setup of a `derived/<run>` trace (traces/derived/runs.yaml), else None."""
+    if not name.startswith("derived/"):
+        return None
+    return read_yaml(TRACES / "derived" / "runs.yaml", "trace runs")[name.removeprefix("derived/")]
+
+
 def layer_of_trace(name: str) -> Layer:
     """The reference layer a trace was recorded on."""
-    from tests.conftest import layer_of, reference_rows
-    return layer_of(next(r for r in reference_rows() if r["name"] == name))
+    from tests.helpers import layer_of, reference_rows
+    run = _derived_run(name)
+    layer = run["layer"] if run else name
+    return layer_of(next(r for r in reference_rows() if r["name"] == layer))
+
+
+def arch_of_trace(name: str) -> Arch:
+    """The arch (and mapper settings) a trace was recorded with: the lab's, or a derived one."""
+    arch = load_arch()
+    run = _derived_run(name)
+    if run is None:
+        return arch
+    return dataclasses.replace(derive_arch(arch, HardwareParams(**run["hardware"])),
+                               mapper=MapperSettings(**run["mapper"]))
+
+
+def trace_names() -> list[str]:
+    """Every recorded trace: the lab's layers, then the derived runs (as `derived/<run>`)."""
+    lab = sorted(p.name.removesuffix(".log.gz") for p in TRACES.glob("*.log.gz"))
+    return lab + sorted(f"derived/{p.name.removesuffix('.log.gz')}" for p in (TRACES / "derived").glob("*.log.gz"))
 
 
 def main(names: list[str]) -> int:
-    arch = load_arch()
-    names = names or sorted(p.name.removesuffix(".log.gz") for p in TRACES.glob("*.log.gz"))
     bad = 0
-    for name in names:
+    for name in names or trace_names():
         expected = parse_trace(TRACES / f"{name}.log.gz")
-        ours, _ = our_trace(layer_of_trace(name), arch)
+        ours, _ = our_trace(layer_of_trace(name), arch_of_trace(name))
         diffs = first_divergence(expected, ours)
         steps = sum(len(v) for v in expected.values())
         print(f"{name}: {'identical' if not diffs else 'DIVERGES'} ({steps} logged events, {len(expected)} threads)")

@@ -33,8 +33,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codesign.arch import Arch
-from codesign.cost.analytic.nest import TENSORS, NestBatch, Prepared, evaluate, stretched_cycles
-from codesign.cost.analytic.timeloop_mapspace import GLB_STORAGE, Mapspace, permutations_list
+from codesign.cost.analytic.nest import (
+    TENSORS,
+    NestBatch,
+    Prepared,
+    evaluate,
+    stretched_cycles,
+)
+from codesign.cost.analytic.timeloop_mapspace import (
+    FREE,
+    GLB_STORAGE,
+    Mapspace,
+    permutations_list,
+)
 from codesign.cost.analytic.timeloop_random import RandomGenerator128
 from codesign.cost.external.timeloop import constraints
 from codesign.errors import CodesignError
@@ -90,7 +101,6 @@ class IfTable:
     def __init__(self, space: Mapspace):
         self.space = space
         self.local: list[int] = []
-        self.global_ids = np.zeros(0, dtype=np.int64)
         self.factors = np.zeros((0, space.nlevels, space.ndims), dtype=np.int64)
         self.parts = np.zeros((0, space.nlevels, space.ndims), dtype=np.int64)
         self.radices = np.zeros((0, space.nlevels), dtype=np.int64)
@@ -105,12 +115,13 @@ class IfTable:
         self.fan_data: dict[int, tuple] = {}
 
     def add(self, local: list[int], global_ids: list[int]) -> None:
+        """Decode a block of drawn IFs (thread-local and global IDs) and append them."""
         space = self.space
         factors = space.factors(np.array(global_ids))
         parts = space.parts(factors)
         radices = space.radices(parts)
         ok = space.capacity_ok(factors)
-        base, count = space.spatial_subspace(parts)
+        base, count = space.spatial_subspace(factors)
         max_splits = int(count.max())
         fixed = np.ones((len(local), max_splits), dtype=np.int64)
         sl = space.spatial_level
@@ -119,8 +130,8 @@ class IfTable:
             # level's permuted part; those rows get what the walk needs to decide per permutation.
             orders = space.orders(factors, parts, radices, np.zeros(len(local), dtype=np.int64), levels=[sl])
             sp = parts[:, sl]
-            lead = np.sum(sp < 3, axis=1)  # canonical, unit or constrained dimensions come first
-            free = np.sum(sp == 3, axis=1)
+            lead = np.sum(sp < FREE, axis=1)  # canonical, unit or constrained dimensions come first
+            free = np.sum(sp == FREE, axis=1)
             offsets = np.cumprod(np.concatenate([np.ones((len(local), 1), dtype=np.int64), radices], axis=1), axis=1)[
                 :, sl
             ]
@@ -147,7 +158,6 @@ class IfTable:
                     int(base[i]),
                 )
         self.local += local
-        self.global_ids = np.concatenate([self.global_ids, global_ids])
         self.factors = np.concatenate([self.factors, factors])
         self.parts = np.concatenate([self.parts, parts])
         self.radices = np.concatenate([self.radices, radices])
@@ -155,7 +165,7 @@ class IfTable:
         self.split_base = np.concatenate([self.split_base, base])
         self.lp_size += [math.prod(r) for r in radices.tolist()]
         self.n_splits += count.tolist()
-        self.hopeless += (~ok.any(axis=1)).tolist()
+        self.hopeless += [bool(h) for h in np.atleast_1d(~ok.any(axis=1))]
         self.fan_fixed += fixed.tolist()
 
     def fanout_ok(self, row: int, lp: int, s: int) -> bool:
@@ -244,7 +254,7 @@ def cost_per_keep(space: Mapspace, arch: Arch, nest: NestBatch) -> np.ndarray:
 
 def _nest_keys(factors: np.ndarray, orders: np.ndarray) -> list[bytes]:
     """Per row, what decides its costs: the factors and, per level, the order of the non-unit loops."""
-    n, levels, d = factors.shape
+    n = len(factors)
     ordered = np.take_along_axis(factors, orders, axis=2)
     real = ordered > 1
     pack = np.argsort(~real, axis=2, kind="stable")  # real loops first, in pattern order
@@ -276,7 +286,7 @@ def cost_groups(
             todo[k] = i
     if todo:
         first = np.fromiter(todo.values(), dtype=np.int64, count=len(todo))
-        keep = np.ones((len(first),) + space.keep_masks.shape[1:], dtype=bool)
+        keep = np.ones((len(first), *space.keep_masks.shape[1:]), dtype=bool)
         nest = space.nest(factors[first], orders[first], np.zeros(len(first), dtype=np.int64), keep)
         for k, cost in zip(todo, cost_per_keep(space, arch, nest)):
             cache[k] = cost
@@ -321,8 +331,8 @@ class Chunk:
     lps: np.ndarray
     splits: np.ndarray
     status: np.ndarray
-    costs: np.ndarray = field(default=None)  # (evaluated groups of hopeful IFs, keep choices, 2)
-    costed: np.ndarray = field(default=None)  # group -> row in costs, or -1
+    costs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 2)))  # (hopeful groups, keep choices, 2)
+    costed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # group -> row in costs, or -1
 
 
 def take_chunk(groups: Iterator, n_keep: int) -> Chunk | None:
@@ -552,12 +562,13 @@ def search(layer: Layer, arch: Arch, log: Logger | None = None) -> tuple[Mapspac
             picked.append((table.factors[rows], table.parts[rows], table.radices[rows], chunk.lps[hopeful]))
             counts.append(len(rows))
         if picked:
-            costs = cost_groups(space, arch, *(np.concatenate(p) for p in zip(*picked)), cache)
-            bounds = np.cumsum([0] + counts)
-            live = [t for t, c in chunks.items() if c is not None]
-            for i, t in enumerate(live):
-                chunks[t].costs = costs[bounds[i] : bounds[i + 1]]
-                scan(space, arch, walks[t].table, chunks[t], states[t], t, log)
+            factors, parts, radices, lps = (np.concatenate(p) for p in zip(*picked))
+            costs = cost_groups(space, arch, factors, parts, radices, lps, cache)
+            bounds = np.cumsum([0, *counts])
+            live = [(t, c) for t, c in chunks.items() if c is not None]
+            for i, (t, live_chunk) in enumerate(live):
+                live_chunk.costs = costs[bounds[i] : bounds[i + 1]]
+                scan(space, arch, walks[t].table, live_chunk, states[t], t, log)
         active = [t for t in active if not states[t].stop]
     results = []
     for t, st in enumerate(states):
@@ -568,10 +579,10 @@ def search(layer: Layer, arch: Arch, log: Logger | None = None) -> tuple[Mapspac
         )
         results.append(ThreadResult(best, None if st.best is None else st.best.cost, st.total, st.valid, st.stop))
     metrics = tuple(settings.optimization_metrics)
-    winner = -1
+    winner, winning = -1, None
     for t, r in enumerate(results):
-        if r.cost is not None and (winner < 0 or is_better(r.cost, results[winner].cost, metrics)):
-            winner = t
+        if r.cost is not None and (winning is None or is_better(r.cost, winning, metrics)):
+            winner, winning = t, r.cost
     return space, results, winner
 
 
@@ -580,4 +591,6 @@ def random_pruned_mapping(layer: Layer, arch: Arch) -> NestBatch:
     _, results, winner = search(layer, arch)
     if winner < 0:
         raise CodesignError(f"layer {layer.shape}: the random-pruned search found no valid mapping on {arch.name}")
-    return results[winner].best.nest()
+    best = results[winner].best
+    assert best is not None  # a winning thread has a best mapping
+    return best.nest()

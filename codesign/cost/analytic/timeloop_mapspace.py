@@ -30,7 +30,17 @@ from functools import cache, lru_cache
 import numpy as np
 
 from codesign.arch import Arch
-from codesign.cost.analytic.nest import DIMS, DRAM, GLB, IREG, OREG, SPAD, SPATIAL, WREG, NestBatch
+from codesign.cost.analytic.nest import (
+    DIMS,
+    DRAM,
+    GLB,
+    IREG,
+    OREG,
+    SPAD,
+    SPATIAL,
+    WREG,
+    NestBatch,
+)
 from codesign.errors import CodesignError
 from codesign.workload import Layer
 
@@ -41,7 +51,10 @@ GLB_STORAGE = 4
 DATASPACES = ("Weights", "Inputs", "Outputs")
 _FACTOR = re.compile(r"([A-Za-z]+)\s*=*\s*([0-9]+)")
 _MAX_FACTOR = re.compile(r"([A-Za-z]+)\s*<=\s*([0-9]+)")
-_CANONICAL, _UNIT, _PREFIX, _FREE, _SUFFIX = range(5)  # where a dimension sits in a level's pattern
+# Where a dimension sits in a level's pattern (innermost first, in this order): canonical levels list
+# every dimension in index order; other levels put unit-factor dimensions (where pruned), then the
+# constraint's prefix, then the permuted (free) ones, then the constraint's suffix.
+CANONICAL, UNIT, PREFIX, FREE, SUFFIX = range(5)
 
 
 def problem_dims(layer: Layer) -> tuple[str, ...]:
@@ -71,10 +84,10 @@ def _splits(n: int, order: int, factors: tuple[int, ...]) -> list[list[int]]:
         return [[]]
     if order == 1:
         return [[n]]
-    out = []
+    out: list[list[int]] = []
     for f in factors:
         if n % f == 0:
-            out.extend(rest + [f] for rest in _splits(n // f, order - 1, factors))
+            out.extend([*rest, f] for rest in _splits(n // f, order - 1, factors))
     return out
 
 
@@ -244,7 +257,7 @@ class Mapspace:
         d = self.ndims
         self.canonical = np.zeros(self.nlevels, dtype=bool)
         self.prune = np.zeros(self.nlevels, dtype=bool)
-        self.part = np.full((self.nlevels, d), _FREE)
+        self.part = np.full((self.nlevels, d), FREE)
         self.rank = np.zeros((self.nlevels, d), dtype=np.int64)
         for lv, level in enumerate(self.levels):
             prefix, suffix = self.perms.get(lv, ((), ()))
@@ -255,15 +268,15 @@ class Mapspace:
             self.canonical[lv] = canonical
             self.prune[lv] = not canonical and lv not in self.splits
             if canonical:
-                self.part[lv] = _CANONICAL
+                self.part[lv] = CANONICAL
                 self.rank[lv] = np.arange(d)
                 continue
             for i, dim in enumerate(prefix):
-                self.part[lv, dim], self.rank[lv, dim] = _PREFIX, i
+                self.part[lv, dim], self.rank[lv, dim] = PREFIX, i
             for i, dim in enumerate(suffix):
-                self.part[lv, dim], self.rank[lv, dim] = _SUFFIX, i
+                self.part[lv, dim], self.rank[lv, dim] = SUFFIX, i
         # The unpruned permutation space (sizes the permutation generator's range).
-        free_full = np.sum(self.part == _FREE, axis=1)
+        free_full = np.sum(self.part == FREE, axis=1)
         self.lp_size_full = math.prod(math.factorial(int(k)) for k in free_full)
 
     # ----- decoding IDs -----
@@ -280,23 +293,25 @@ class Mapspace:
     def parts(self, factors: np.ndarray) -> np.ndarray:
         """(n, levels, dims): which part of its level's pattern each dimension takes for these IFs."""
         unit = (factors == 1) & self.prune[None, :, None]
-        return np.where(unit, _UNIT, self.part[None])
+        return np.where(unit, UNIT, self.part[None])
 
     def radices(self, parts: np.ndarray) -> np.ndarray:
         """(n, levels): number of permutations of each level (the factorial of its free dimensions)."""
-        free = np.sum(parts == _FREE, axis=2)
+        free = np.sum(parts == FREE, axis=2)
         table = np.array([math.factorial(k) for k in range(self.ndims + 1)], dtype=np.int64)
         return table[free]
 
-    def spatial_subspace(self, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(first split, number of splits) per IF: split IDs 0.. map to first + ID loops on X."""
-        n = len(parts)
+    def spatial_subspace(self, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(first split, number of splits) per IF: split IDs 0.. map to first + ID loops on X. Timeloop
+        starts after the unit-factor dimensions even where the pattern does not put them first (a
+        one-row or one-column array keeps the canonical order)."""
+        n = len(factors)
         sl = self.spatial_level
         if sl is None:
             return np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)
         if sl in self.splits:
             return np.full(n, self.splits[sl], dtype=np.int64), np.ones(n, dtype=np.int64)
-        units = np.sum(parts[:, sl] == _UNIT, axis=1)
+        units = np.sum(factors[:, sl] == 1, axis=1)
         return units, self.ndims + 1 - units
 
     def orders(
@@ -310,7 +325,7 @@ class Mapspace:
         dims = np.arange(self.ndims)
         for lv in range(self.nlevels):
             p = parts[:, lv]
-            free = p == _FREE
+            free = p == FREE
             k = free.sum(axis=1)
             digit = lp % radices[:, lv]
             lp //= radices[:, lv]
@@ -318,7 +333,7 @@ class Mapspace:
                 continue
             # Rank inside each part: unit dims by dimension index, constrained ones by the constraint,
             # free ones by the permutation (the j-th free dimension in index order moves to rank_table).
-            within = np.where(p == _UNIT, dims[None], self.rank[lv][None])
+            within = np.where(p == UNIT, dims[None], self.rank[lv][None])
             order_in_free = np.cumsum(free, axis=1) - 1
             for size in np.unique(k):
                 rows = np.flatnonzero(k == size)
@@ -381,10 +396,10 @@ class Mapspace:
             bounds.append(np.take_along_axis(factors[:, tl], order, axis=1))
             position = np.arange(d - 1, -1, -1)[None]  # index in the innermost-first pattern
             on_x.append((position < np.asarray(splits)[:, None]) if level.spatial else np.zeros((n, d), dtype=bool))
-        level = np.array(slot_level)
+        slots = np.array(slot_level)
         return NestBatch(
-            level=level,
-            spatial=level == SPATIAL,
+            level=slots,
+            spatial=slots == SPATIAL,
             dims=np.concatenate(dims, axis=1),
             bounds=np.concatenate(bounds, axis=1),
             glb_keep=keep[:, :, GLB_STORAGE].copy(),

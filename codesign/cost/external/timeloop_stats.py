@@ -70,6 +70,9 @@ def parse_stats(text: str, source: str = "timeloop-mapper.stats.txt") -> Timeloo
     for (lv, _), values in counts.items():
         level_energy[lv] = level_energy.get(lv, 0.0) + values.get("energy_pj", 0.0)
     summary = re.search(r"^Utilization: ([\d.]+)", text, re.M)
+    # The mac level's cycles ignore bandwidth; the summary's are the slowest level's (what Timeloop reports).
+    overall = re.search(r"^Cycles: (\d+)", text, re.MULTILINE)
+    cycles = int(overall.group(1)) if overall else cycles
     return TimeloopStats(
         cycles=cycles,
         energy_pj=sum(level_energy.values()),
