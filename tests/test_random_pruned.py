@@ -26,7 +26,7 @@ from codesign.cost.analytic.timeloop_random import (
     uniform_int,
 )
 from codesign.hardware import HardwareParams, derive_arch
-from codesign.models import Lab2023Mobile, LeNet5
+from codesign.builtin_models import Lab2023Mobile, LeNet5
 from codesign.workload import trace
 from tests.helpers import REFERENCE, layer_of, reference_rows
 from tests.timeloop_trace import (
