@@ -125,3 +125,16 @@ def test_real_accelforge_maps_a_small_layer(capsys):
     recorded = next(r["result"] for r in RECORDED if r["iteration_space"] == {"c": 84, "m": 10})
     assert cost.cycles == recorded["cycles"] == 6
     assert cost.energy_pj == pytest.approx(recorded["energy_pj"], rel=1e-6)
+
+
+def test_accelforge_without_graphviz_says_to_install_it(tmp_path, monkeypatch):
+    """AccelForge >= 1.0.467 draws each mapping with Graphviz: a missing `dot` is named, with the fix."""
+    from codesign.cost.external.accelforge import accelforge_cost
+    from codesign.errors import CodesignError
+
+    python = tmp_path / "python"
+    python.write_text('#!/bin/sh\necho \'FileNotFoundError: [Errno 2] "dot" not found in path.\' >&2\nexit 1\n')
+    python.chmod(0o755)
+    monkeypatch.setenv("CODESIGN_ACCELFORGE_PYTHON", str(python))
+    with pytest.raises(CodesignError, match=r"Graphviz's `dot` on PATH: install Graphviz"):
+        accelforge_cost(_layer(C=84, M=10), load_arch(None))

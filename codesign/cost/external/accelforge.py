@@ -196,6 +196,9 @@ def accelforge_cost(layer: Layer, arch: Arch) -> LayerCost:
     if run.returncode != 0 or not lines or not lines[-1].startswith("{"):
         errors = [line for line in run.stderr.strip().splitlines() if line.strip()]
         last = errors[-1] if errors else (lines[-1] if lines else "no output")
+        if '"dot" not found' in last:
+            # AccelForge >= 1.0.467 draws every chosen mapping with Graphviz while it evaluates it
+            last = "it needs Graphviz's `dot` on PATH: install Graphviz (apt-get or brew install graphviz)"
         raise CodesignError(
             f"AccelForge failed on layer {layer.shape} (exit {run.returncode}): {last} (inputs kept in {folder})"
         )
