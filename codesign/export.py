@@ -3,13 +3,15 @@ and a README with its scores and training recipe."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from codesign.designs import Design, load_exported
+from codesign.designs import Design, load_exported, load_weights
 from codesign.errors import CodesignError
 from codesign.hardware import HardwareParams, area_mm2, write_arch
 
@@ -110,11 +112,34 @@ def module_source(model: nn.Module, title: str, doc: str) -> str:
 
 
 def export(design: Design, out: Path, onnx: bool = False) -> list[Path]:
-    """Write model.py, spec.json, weights.pt, model.onnx and README.md; returns the files written."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write model.py, spec.json, weights.pt, model.onnx and README.md; returns the files written.
+
+    The files are written into a staging folder beside `out` and moved into `out` only once all of them
+    are written and checked, so a failed export leaves nothing behind.
+    """
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    except OSError as exc:
+        raise CodesignError(f"{out}: cannot write an export there ({exc.strerror or exc})") from None
+    try:
+        written = _write_files(design, staging, onnx)
+        out.mkdir(exist_ok=True)
+        for path in written:
+            os.replace(path, out / path.name)
+    except OSError as exc:
+        raise CodesignError(f"{out}: cannot write the export ({exc.strerror or exc})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out / path.name for path in written]
+
+
+def _write_files(design: Design, out: Path, onnx: bool) -> list[Path]:
+    """Write and check every file of an export in `out`; returns them."""
     model = design.module.eval()
     if design.weights is not None:
-        model.load_state_dict(torch.load(design.weights, weights_only=True))
+        load_weights(model, design.weights)
     doc = f"{design.label}: {sum(p.numel() for p in model.parameters()):,} parameters"
     source = module_source(model, f"{design.label}, exported by codesign.", doc)
     written = [out / "model.py"]
