@@ -46,7 +46,7 @@ def read_yaml(path: Path, what: str = "") -> Any:
     except OSError as exc:
         raise CodesignError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if len(raw) > MAX_BYTES:
-        raise CodesignError(f"{path}: larger than {MAX_BYTES:,} bytes; a {kind} file is a few kB")
+        raise CodesignError(f"{path}: larger than {MAX_BYTES:,} bytes; codesign's YAML files are a few kB")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
