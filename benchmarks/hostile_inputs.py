@@ -544,7 +544,7 @@ def _last_line(result: subprocess.CompletedProcess) -> str:
     if "Traceback (most recent call last)" in result.stderr:
         errors = [ln for ln in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Warning)\b", ln)]
         return "traceback: " + (errors[-1] if errors else lines[-1])[:160]
-    ours = [ln for ln in lines if ln.startswith("codesign:")]
+    ours = [ln for ln in lines if re.match(r"codesign( \w+)?:", ln)]
     if ours:
         return ours[-1][:200]
     if lines:
@@ -562,11 +562,11 @@ def judge(case: Case, result: subprocess.CompletedProcess) -> str:
         return "killed at the memory cap"
     if "Traceback (most recent call last)" in err:
         return "traceback"
-    ours = [ln for ln in err.splitlines() if ln.startswith("codesign: error")]
+    ours = [ln for ln in err.splitlines() if re.match(r"codesign( \w+)?: error", ln)]
     if case.expect == "error":
         if code != 2:
             return f"exit {code}, not 2"
-        if len(ours) != 1:
+        if len(ours) != 1 or any(ln.startswith("usage:") for ln in err.splitlines()):
             return "no one-line error"
     elif case.expect == "interrupted":
         if code != 130:
