@@ -553,6 +553,7 @@ def search_settings(
     asha: bool = False,
     address: str | None = None,
     dashboard: bool = False,
+    verbose: bool = False,
     data_dir: str | Path | None = None,
     train_size: int | None = None,
     val_size: int | None = None,
@@ -598,7 +599,11 @@ def search_settings(
             concurrency=concurrency,
         ),
         resources=ResourceSettings(
-            address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, dashboard=dashboard
+            address=address,
+            cpus_per_trial=cpus_per_trial,
+            gpus_per_trial=gpus_per_trial,
+            dashboard=dashboard,
+            verbose=verbose,
         ),
     )
 
@@ -608,8 +613,9 @@ def search(space: str | Path = "rubric_cnn", dataset: str | None = None, **optio
 
     Give a `budget` ("30m", "8h" or seconds) and/or a number of `trials`; every other keyword is one of
     `search_settings`'s (name, runs_dir, sampler, seed, concurrency, gpus_per_trial, asha, address, dashboard,
-    data_dir, train_size, val_size, split_seed, arch, rubric). Ray starts in-process unless `address` names a
-    cluster.
+    verbose, data_dir, train_size, val_size, split_seed, arch, rubric). Ray starts in-process unless `address`
+    names a cluster. It prints a line per finished trial and a progress line; `verbose=True` adds Ray Tune's
+    status table and Optuna's log.
     """
     from codesign.search.driver import run_search
 

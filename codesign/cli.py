@@ -196,6 +196,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         asha=args.asha,
         address=args.address,
         dashboard=not args.no_dashboard,
+        verbose=args.verbose,
         data_dir=args.data_dir,
         train_size=args.train_size,
         val_size=args.val_size,
@@ -336,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mapper", choices=MAPPER_ALGORITHMS, help=MAPPER_HELP + " (the energy and latency objectives)")
     s.add_argument("--rubric", help="rubric YAML overriding the lab's default")
     s.add_argument("--no-dashboard", action="store_true", help="start Ray without its dashboard")
+    s.add_argument("-v", "--verbose", action="store_true", help="also print Ray Tune's status table and Optuna's log")
     s.set_defaults(func=cmd_search)
 
     e = sub.add_parser("export", help="write a design as a standalone model.py (+ spec, weights, ONNX, README)")

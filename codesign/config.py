@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 import types
 import typing
 from typing import Any, TypeVar
@@ -18,11 +19,17 @@ from codesign.errors import ConfigError
 
 T = TypeVar("T")
 _ECHO = 60  # at most this many characters of a bad value are echoed back
+# A repr that stops after a few items and levels: a value built from YAML aliases may be astronomically
+# large once expanded, so even a repr that is cut afterwards must never be made whole.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxdict = 3, 4
+_SHORT.maxtuple = _SHORT.maxlist = _SHORT.maxarray = _SHORT.maxset = _SHORT.maxfrozenset = _SHORT.maxdeque = 6
+_SHORT.maxstring = _SHORT.maxlong = _SHORT.maxother = _ECHO
 
 
 def echo(value: Any) -> str:
     """A short repr of a user's value for an error message (never the whole of a huge one)."""
-    text = repr(value)
+    text = _SHORT.repr(value)
     return text if len(text) <= _ECHO else text[: _ECHO - 3] + "..."
 
 

@@ -6,11 +6,16 @@ allows touching it once, for the final report (`codesign train --final`).
 
 from __future__ import annotations
 
+import functools
 import gzip
+import math
 import os
 import pickle
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -19,6 +24,7 @@ from codesign.errors import CodesignError
 from codesign.paths import cache_home
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,20 +87,40 @@ class Dataset:
 
     def load_test(self) -> Split:
         """The held-out test split. Only `codesign train --final` calls this."""
-        _, test = _READERS[self.info.name](self.source)
+        _, test = _read(self.info, self.source)
         return test.to(self.train.images.device)
 
 
-def _idx(path: Path) -> np.ndarray:
+# An idx file larger than this is not an MNIST-like data set (Fashion-MNIST's training images: 47 MB).
+_IDX_MAX_BYTES = 1 << 30
+
+
+class DataFileError(Exception):
+    """A data set file that is not what its format says (reported with the file's name)."""
+
+
+def _idx(path: Path, ndim: int) -> np.ndarray:
+    """An idx file of unsigned bytes with `ndim` dimensions, checked against its own header."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
-        data = f.read()
-    magic = int.from_bytes(data[0:4], "big")
-    if magic >> 8 != 0x08:  # unsigned byte data
-        raise CodesignError(f"{path}: not an idx file of unsigned bytes (magic {magic:#x})")
-    ndim = magic & 0xFF
-    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+        head = f.read(4)
+        if len(head) < 4 or head[:3] != b"\x00\x00\x08":
+            raise DataFileError(f"not an idx file of unsigned bytes (it starts with {head.hex() or 'nothing'})")
+        if head[3] != ndim:
+            raise DataFileError(f"holds {head[3]}-dimensional data; expected {ndim} dimensions")
+        sizes = f.read(4 * ndim)
+        if len(sizes) < 4 * ndim:
+            raise DataFileError("ends inside its header (truncated?)")
+        dims = [int.from_bytes(sizes[4 * i : 4 * i + 4], "big") for i in range(ndim)]
+        expected = math.prod(dims)
+        if expected > _IDX_MAX_BYTES:
+            raise DataFileError(f"its header announces {' x '.join(map(str, dims))} values, over {_IDX_MAX_BYTES:,} B")
+        data = f.read(expected)
+        if len(data) < expected:
+            raise DataFileError(f"holds {len(data):,} bytes of data but its header announces {expected:,} (truncated?)")
+        if f.read(1):
+            raise DataFileError(f"holds more data than the {expected:,} bytes its header announces")
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
 def _find(folder: Path, stem: str) -> Path:
@@ -104,31 +130,114 @@ def _find(folder: Path, stem: str) -> Path:
     raise FileNotFoundError(stem)
 
 
-def _read_idx_dataset(folder: Path) -> tuple[Split, Split]:
+def _pair(images: np.ndarray, labels: np.ndarray, images_from: str, labels_from: str, classes: int) -> Split:
+    """A split from images and labels read from two files, which must agree."""
+    if len(images) != len(labels):
+        raise DataFileError(
+            f"{images_from} holds {len(images):,} images but {labels_from} holds {len(labels):,} labels; "
+            f"they must come from the same data set"
+        )
+    if len(labels) and int(labels.max()) >= classes:
+        raise DataFileError(f"{labels_from} holds label {int(labels.max())}; this data set has {classes} classes")
+    images = np.require(images, requirements=["C", "W"])  # torch wants writable memory: copies only if not
+    return Split(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
+
+
+def _read_idx_dataset(folder: Path, classes: int) -> tuple[Split, Split]:
     def split(prefix: str) -> Split:
-        images = _idx(_find(folder, f"{prefix}-images-idx3-ubyte"))
-        labels = _idx(_find(folder, f"{prefix}-labels-idx1-ubyte"))
-        return Split(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)))
+        images_file = _find(folder, f"{prefix}-images-idx3-ubyte")
+        labels_file = _find(folder, f"{prefix}-labels-idx1-ubyte")
+        images = _checked(images_file, lambda: _idx(images_file, 3))[:, None]
+        labels = _checked(labels_file, lambda: _idx(labels_file, 1))
+        return _pair(images, labels, images_file.name, labels_file.name, classes)
 
     return split("train"), split("t10k")
 
 
-def _read_cifar10(folder: Path) -> tuple[Split, Split]:
+def _checked(path: Path, read: Callable[[], T]) -> T:
+    """`read()` of one file; anything wrong with the file becomes one line naming it."""
+    try:
+        return read()
+    except DataFileError as exc:
+        raise CodesignError(f"{path}: {exc}") from None
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        what = "a damaged or truncated gzip file" if path.suffix == ".gz" else "unreadable"
+        raise CodesignError(f"{path}: {what} ({type(exc).__name__}: {exc})") from None
+
+
+# The globals a CIFAR-10 batch needs (numpy arrays; dicts, lists, bytes and ints need none). Anything else in a
+# pickle would run code of the file's choosing, so a batch naming it is refused.
+_CIFAR_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("_codecs", "encode"),  # how Python 3 writes bytes in protocol 2
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """pickle.Unpickler that admits only the globals of a real CIFAR-10 batch."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _CIFAR_GLOBALS:
+            raise DataFileError(
+                f"refusing to load it: it names `{module}.{name}`, which a CIFAR-10 batch never does (a pickle "
+                f"that names other code can run it); use the batches from cifar-10-python.tar.gz"
+            )
+        if module.startswith("numpy.core") and int(np.__version__.split(".")[0]) >= 2:
+            module = "numpy._core" + module[len("numpy.core") :]  # numpy 2 renamed it
+        return super().find_class(module, name)
+
+
+def _cifar_batch(path: Path, classes: int) -> Split:
+    """One CIFAR-10 batch file (a pickled dict of uint8 `data` rows and `labels`), read without running code."""
+    with path.open("rb") as f:
+        try:
+            entry = _BatchUnpickler(f, encoding="latin1").load()
+        except DataFileError:
+            raise
+        except Exception as exc:  # a damaged pickle raises almost anything: name the file instead
+            raise DataFileError(f"not a CIFAR-10 batch ({type(exc).__name__}: {exc})") from None
+    if not isinstance(entry, dict) or not isinstance(entry.get("data"), np.ndarray) or "labels" not in entry:
+        raise DataFileError("not a CIFAR-10 batch (expected a dict with `data` and `labels`)")
+    data = entry["data"]
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise DataFileError(f"`data` is a {data.dtype} array of shape {data.shape}; CIFAR-10's is uint8 (N, 3072)")
+    try:
+        labels = np.asarray(entry["labels"], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        raise DataFileError("`labels` is not a list of whole numbers") from None
+    if labels.ndim != 1 or (len(labels) and int(labels.min()) < 0):
+        raise DataFileError("`labels` is not a list of class numbers")
+    return _pair(data.reshape(-1, 3, 32, 32), labels, f"{path.name}'s data", f"{path.name}'s labels", classes)
+
+
+def _read_cifar10(folder: Path, classes: int) -> tuple[Split, Split]:
     root = folder / "cifar-10-batches-py" if (folder / "cifar-10-batches-py").is_dir() else folder
 
     def batches(names: list[str]) -> Split:
-        images, labels = [], []
-        for name in names:
-            with (root / name).open("rb") as f:
-                entry = pickle.load(f, encoding="latin1")
-            images.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            labels.append(np.asarray(entry["labels"], dtype=np.int64))
-        return Split(torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels)))
+        splits = [_checked(root / name, functools.partial(_cifar_batch, root / name, classes)) for name in names]
+        return Split(torch.cat([s.images for s in splits]), torch.cat([s.labels for s in splits]))
 
     return batches([f"data_batch_{i}" for i in range(1, 6)]), batches(["test_batch"])
 
 
 _READERS = {"cifar10": _read_cifar10, "mnist": _read_idx_dataset, "fashion-mnist": _read_idx_dataset}
+
+
+def _read(info: DatasetInfo, folder: Path) -> tuple[Split, Split]:
+    """The training and test splits of a data set's files in `folder` (one-line errors naming the file)."""
+    try:
+        return _READERS[info.name](folder, info.num_classes)
+    except DataFileError as exc:  # a check across two files (images against labels)
+        raise CodesignError(f"{folder}: {exc}") from None
+    except FileNotFoundError as exc:
+        raise CodesignError(f"{folder}: {info.name} file {exc.filename or exc} is missing") from None
 
 
 def locate_dataset(name: str, data_dir: Path | None = None, download: bool = True) -> Path:
@@ -184,10 +293,7 @@ def load_dataset(
         raise CodesignError(f"unknown dataset {name!r} (available: {', '.join(DATASETS)})")
     info = DATASETS[name]
     folder = locate_dataset(name, Path(data_dir) if data_dir else None, download)
-    try:
-        full, _ = _READERS[name](folder)
-    except (OSError, KeyError, ValueError, pickle.UnpicklingError) as exc:
-        raise CodesignError(f"{folder}: could not read {name} ({type(exc).__name__}: {exc})") from None
+    full, _ = _read(info, folder)
     if tuple(full.images.shape[1:]) != info.input_shape:
         raise CodesignError(
             f"{folder}: {name} images have shape {tuple(full.images.shape[1:])}, expected {info.input_shape}"

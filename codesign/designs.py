@@ -82,8 +82,36 @@ def load_exported(folder: Path) -> nn.Module:
     """Import model.py from an export folder and build its Net (weights loaded when present)."""
     net = _import_file(folder / "model.py", "codesign_export").Net()
     if (folder / "weights.pt").is_file():
-        net.load_state_dict(torch.load(folder / "weights.pt", weights_only=True))
+        load_weights(net, folder / "weights.pt")
     return net
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Load a state dict file into `model`; a file that is not one, or not this model's, is one line naming it."""
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as exc:  # torch raises many kinds for a damaged or foreign file: name the file instead
+        raise CodesignError(f"{path}: not a PyTorch state dict ({_first_line(exc)})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CodesignError(f"{path}: not a state dict (a dict of tensors, as `torch.save(model.state_dict())` writes)")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CodesignError(f"{path}: the weights do not fit this model ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first informative line of an exception (torch's start with a heading line)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {lines[1]}"[:300]
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+def _label(path: Path) -> str:
+    """How an export or a message names a file the user gave: its name, not the path as typed (which may
+    hold a home folder)."""
+    return path.name or path.resolve().name
 
 
 def trial_design(run: Run, trial: str | None = None, best: str = "score") -> Design:
@@ -112,12 +140,12 @@ def _folder_design(folder: Path, trial: str | None, best: str) -> Design:
     summary = _summary(folder / "summary.json")
     if (folder / "spec.json").is_file():  # an export or a `codesign train --out` folder
         spec = CandidateSpec.load(folder / "spec.json")
-        return Design(spec.build(), str(folder), spec, weights, summary, arch)
+        return Design(spec.build(), _label(folder), spec, weights, summary, arch)
     if summary and summary.get("spec"):
         spec = CandidateSpec.from_dict(summary["spec"], str(folder / "summary.json"))
-        return Design(spec.build(), str(folder), spec, weights, summary, arch)
+        return Design(spec.build(), _label(folder), spec, weights, summary, arch)
     if (folder / "model.py").is_file():
-        return Design(load_exported(folder), str(folder), arch=arch)
+        return Design(load_exported(folder), _label(folder), arch=arch)
     raise CodesignError(f"{folder}: not a search run, export or training folder (no trials.csv, spec.json or model.py)")
 
 
@@ -153,12 +181,12 @@ def load_design(
         design = Design(BUILTINS[text](num_classes, shape), text, image_shape=shape)
     elif ":" in text and text.rsplit(":", 1)[0].endswith(".py"):
         file, class_name = text.rsplit(":", 1)
-        design = Design(load_class(Path(file), class_name), text)
+        design = Design(load_class(Path(file), class_name), f"{_label(Path(file))}:{class_name}")
     elif path.suffix == ".py":
         raise CodesignError(f"{text}: name the class too, as `{text}:ClassName`")
     elif path.suffix == ".json" or path.is_file():
         spec = CandidateSpec.load(path)
-        design = Design(spec.build(), text, spec, facts=_summary(path.parent / "summary.json"))
+        design = Design(spec.build(), _label(path), spec, facts=_summary(path.parent / "summary.json"))
     else:
         raise CodesignError(
             f"unknown model {text!r}: give `file.py:ClassName`, a spec .json file, or one of {', '.join(BUILTINS)}"

@@ -3,7 +3,9 @@ and a README with its scores and training recipe."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -12,7 +14,7 @@ from torch import nn
 from codesign.arch import Arch, load_arch
 from codesign.cost import CostCache
 from codesign.cost.analytic import AnalyticEngine
-from codesign.designs import Design, load_exported
+from codesign.designs import Design, load_exported, load_weights
 from codesign.errors import CodesignError
 from codesign.hardware import HardwareParams, area_mm2, write_arch
 from codesign.profile import MAPPER_NOTE, ROLES, other_mapper, profile_workload
@@ -119,12 +121,33 @@ def export(design: Design, out: Path, onnx: bool = False, mapper: str | None = N
     """Write model.py, spec.json, weights.pt, model.onnx and README.md; returns the files written.
 
     The README gives the design's inference cost on its accelerator (its own, else the lab's) under the
-    analytic `mapper` (None: the arch's, random-pruned) with the other mapper's beside it.
+    analytic `mapper` (None: the arch's, random-pruned) with the other mapper's beside it. The files are
+    written into a staging folder beside `out` and moved into `out` only once all of them are written and
+    checked, so a failed export leaves nothing behind.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    except OSError as exc:
+        raise CodesignError(f"{out}: cannot write an export there ({exc.strerror or exc})") from None
+    try:
+        written = _write_files(design, staging, onnx, mapper)
+        out.mkdir(exist_ok=True)
+        for path in written:
+            os.replace(path, out / path.name)
+    except OSError as exc:
+        raise CodesignError(f"{out}: cannot write the export ({exc.strerror or exc})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out / path.name for path in written]
+
+
+def _write_files(design: Design, out: Path, onnx: bool, mapper: str | None) -> list[Path]:
+    """Write and check every file of an export in `out`; returns them."""
     model = design.module.eval()
     if design.weights is not None:
-        model.load_state_dict(torch.load(design.weights, weights_only=True))
+        load_weights(model, design.weights)
     doc = f"{design.label}: {sum(p.numel() for p in model.parameters()):,} parameters"
     source = module_source(model, f"{design.label}, exported by codesign.", doc)
     written = [out / "model.py"]

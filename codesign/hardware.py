@@ -142,6 +142,11 @@ def arch_yaml(arch: Arch) -> str:
 def write_arch(arch: Arch, path: Path) -> Path:
     """Write `arch` as YAML (creating the folder); returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(arch_yaml(arch))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(arch_yaml(arch))
+    except OSError as exc:
+        raise CodesignError(
+            f"{path}: cannot write it ({exc.strerror or exc}); give a path in a writable folder"
+        ) from None
     return path

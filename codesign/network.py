@@ -101,6 +101,8 @@ class CandidateSpec:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CodesignError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        except RecursionError:  # json recurses once per level: a hostile file nests thousands deep
+            raise CodesignError(f"{source}: nested too deeply to be a spec") from None
         return build(cls, data, source)
 
     @classmethod
@@ -109,7 +111,11 @@ class CandidateSpec:
         path = Path(path)
         if not path.is_file():
             raise CodesignError(f"{path}: spec file not found")
-        return cls.from_json(path.read_text(), str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CodesignError(f"{path}: not a spec JSON file ({type(exc).__name__}: {exc})") from None
+        return cls.from_json(text, str(path))
 
     def build(self) -> nn.Module:
         """The PyTorch model of this spec."""

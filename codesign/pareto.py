@@ -81,3 +81,29 @@ def hypervolume(points: np.ndarray, reference: np.ndarray) -> float:
         if top > z:
             volume += hypervolume(pts[: i + 1, :-1], reference[:-1]) * (top - z)
     return float(volume)
+
+
+# The fixed cube `front_volume` measures in: error in [0, 1]; energy (pJ), latency (cycles) and area (mm²) as
+# log10 over ranges far wider than any design codesign searches (1 pJ to 1 J, 1 to 10^10 cycles, 0.001 to 10^4 mm²).
+_VOLUME_LOG_RANGES = {"energy_pj": (0.0, 12.0), "cycles": (0.0, 10.0), "area_mm2": (-3.0, 4.0)}
+
+
+def front_volume(df: pd.DataFrame, objectives=OBJECTIVES) -> float:
+    """Hypervolume of the complete trials in a fixed unit cube (error; log energy, latency and area), in [0, 1].
+
+    The cube does not depend on the trials, so the volume only grows as a search finds better designs.
+    """
+    pool = eligible(df, objectives)
+    if pool.empty:
+        return 0.0
+    columns = []
+    for name, sense in objectives:
+        values = pool[name].to_numpy(dtype=float)
+        if name in _VOLUME_LOG_RANGES:
+            low, high = _VOLUME_LOG_RANGES[name]
+            scaled = (np.log10(np.maximum(values, 1e-300)) - low) / (high - low)
+        else:  # accuracy: error
+            scaled = 1.0 - values if sense == "max" else values
+        columns.append(np.clip(scaled, 0.0, 1.0))
+    points = np.stack(columns, axis=1)
+    return hypervolume(points[non_dominated(points)], np.ones(len(objectives)))

@@ -1,11 +1,21 @@
-"""From a PyTorch model to Timeloop-style layer problems and the lab's peak-activation figure."""
+"""From a PyTorch model to Timeloop-style layer problems and the lab's peak-activation figure.
+
+Every multiply-accumulate a model does must be costed or refused by name, never left out: while the model
+runs once, every torch function it calls is watched, and one that multiplies matrices or convolves (conv,
+linear, matmul, einsum, attention, recurrent cells, ...) is accepted only as the work of a Conv2d or Linear
+layer, the two codesign costs; anywhere else (inside `nn.MultiheadAttention`, or in a custom `forward`)
+the module running it is refused. What torch functions cannot show is not seen: arithmetic done in NumPy,
+in a compiled extension or by a module's own C++ code behind a single unwatched call.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from codesign.errors import CodesignError
 
@@ -47,6 +57,24 @@ _FREE = (
 )
 # torchvision residual blocks whose input the lab's counter keeps alive while the block runs
 _RESIDUAL_BLOCKS = ("BasicBlock", "Bottleneck")
+# torch functions (by name) that do multiply-accumulates; elementwise arithmetic, norms and pooling cost
+# nothing in the lab's model, as in Timeloop's
+_MAC_FUNCTIONS = frozenset(
+    {
+        "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv_tbc",
+        "convolution", "_convolution", "linear", "bilinear", "matmul", "__matmul__", "__rmatmul__", "mm", "bmm",
+        "addmm", "addmv", "addbmm", "baddbmm", "addr", "mv", "dot", "vdot", "inner", "outer", "ger", "einsum",
+        "tensordot", "chain_matmul", "linalg_multi_dot", "multi_dot", "kron", "scaled_dot_product_attention",
+        "multi_head_attention_forward", "lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell",
+        "rnn_tanh_cell", "rnn_relu_cell", "embedding_bag",
+    }
+)  # fmt: skip
+# the functions through which the two costed layers do their work
+_COSTED = ((nn.Conv2d, frozenset({"conv2d", "convolution", "_convolution"})), (nn.Linear, frozenset({"linear"})))
+_SUPPORTED = (
+    "codesign profiles Conv2d and Linear layers and knows norms, activations, pooling, Flatten and Dropout; "
+    "replace it or build it from those"
+)
 
 
 @dataclass(frozen=True)
@@ -196,6 +224,20 @@ def _footprint(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
     return 0
 
 
+class _MacWatch(TorchFunctionMode):
+    """Sees every torch function the model calls; refuses multiply-accumulates that no costed layer owns."""
+
+    def __init__(self, tracer: _Tracer):
+        super().__init__()
+        self.tracer = tracer
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        name = getattr(func, "__name__", "")
+        if name in _MAC_FUNCTIONS:
+            self.tracer.check_owner(name)
+        return func(*args, **(kwargs or {}))
+
+
 class _Tracer:
     """Forward hooks that collect a model's layers and its peak activation during one forward pass."""
 
@@ -205,6 +247,29 @@ class _Tracer:
         self.layers: list[Layer] = []
         self.peak_bytes, self.peak_module = 0, ""
         self.live_block_inputs: list[int] = []  # inputs of the residual blocks running now
+        self.running: list[nn.Module] = []  # the modules whose forward is running, outermost first
+        self.model = model
+
+    def check_owner(self, function: str) -> None:
+        """A multiply-accumulate function was called: only a costed layer may call its own."""
+        module = self.running[-1] if self.running else None
+        if module is None:
+            raise CodesignError(f"the model computes {function} outside its modules, which codesign cannot cost")
+        if not any(isinstance(module, kind) and function in own for kind, own in _COSTED):
+            who = "the model's own forward" if module is self.model else f"module `{self.names[module]}`"
+            raise CodesignError(
+                f"{who} ({type(module).__name__}) computes {function} outside a Conv2d or Linear layer, so "
+                f"codesign cannot cost it: {_SUPPORTED}"
+            )
+
+    def enter(self, module: nn.Module, inputs: tuple) -> None:
+        """A module's forward started."""
+        self.running.append(module)
+
+    def leave(self, module: nn.Module, inputs: tuple, output: Any) -> None:
+        """A module's forward ended."""
+        if self.running and self.running[-1] is module:
+            self.running.pop()
 
     def leaf(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         """A leaf module ran: record its layer (or refuse it) and its footprint."""
@@ -217,13 +282,16 @@ class _Tracer:
                 )
             self.layers.append(conv_layer(module, output.shape, name, self.batch))
         elif isinstance(module, nn.Linear):
+            x = inputs[0] if inputs else None
+            if isinstance(x, torch.Tensor) and x.dim() > 2 and x[0].numel() != module.in_features:
+                raise CodesignError(
+                    f"module `{name}` (Linear) is applied to each of {x[0].numel() // module.in_features} "
+                    f"vectors of a {tuple(x.shape)} input; codesign costs a Linear layer on (batch, features) "
+                    f"inputs: flatten first, or use a 1x1 Conv2d"
+                )
             self.layers.append(linear_layer(module, name, self.batch))
         elif not isinstance(module, _INPUT_ONLY + _FREE):
-            raise CodesignError(
-                f"module `{name}` ({type(module).__name__}) is not supported: codesign profiles Conv2d and "
-                f"Linear layers and knows norms, activations, pooling, Flatten and Dropout; replace it or "
-                f"wrap it in one of those"
-            )
+            raise CodesignError(f"module `{name}` ({type(module).__name__}) is not supported: {_SUPPORTED}")
         size = _footprint(module, inputs, output) + sum(self.live_block_inputs)
         if size > self.peak_bytes:
             self.peak_bytes, self.peak_module = size, name
@@ -237,9 +305,12 @@ class _Tracer:
         self.live_block_inputs.pop()
 
     def attach(self, model: nn.Module) -> list:
-        """Hook every leaf module and every torchvision residual block; returns the hook handles."""
+        """Hook every module (which one runs), every leaf and every torchvision residual block; returns the
+        hook handles."""
         handles = []
         for module in model.modules():
+            handles.append(module.register_forward_pre_hook(self.enter))
+            handles.append(module.register_forward_hook(self.leave))
             if type(module).__name__ in _RESIDUAL_BLOCKS and type(module).__module__.startswith("torchvision"):
                 handles.append(module.register_forward_pre_hook(self.block_start))
                 handles.append(module.register_forward_hook(self.block_end))
@@ -257,12 +328,14 @@ def trace(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> Wo
     was_training = model.training
     try:
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), _MacWatch(tracer):
             model(torch.zeros(input_shape))
     except CodesignError:
         raise
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # the user's forward may raise anything: name it in one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if not isinstance(exc, RuntimeError) or not first:
+            first = f"{type(exc).__name__}: {first}".rstrip(": ")
         raise CodesignError(f"the model does not run on input shape {tuple(input_shape)}: {first}") from None
     finally:
         for handle in handles:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 import torch
 
 from codesign.cli import main
@@ -61,3 +62,58 @@ def test_profile_a_trial_of_a_run_folder(tmp_path, capsys):
     assert main(["export", str(run), "--out", str(tmp_path / "best")]) == 0  # best by rubric score: a1
     assert (tmp_path / "best" / "spec.json").is_file() and not (tmp_path / "best" / "weights.pt").exists()
     assert main(["profile", str(tmp_path / "best"), "--json"]) == 0
+
+
+def test_a_failed_export_leaves_nothing_behind(tmp_path):
+    (tmp_path / "res.py").write_text(
+        "from torch import nn\n\nclass Res(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.a = nn.Conv2d(3, 3, 3, padding=1)\n        self.head = nn.Sequential(nn.Flatten(), nn.Linear(3072, 10))\n\n"
+        "    def forward(self, x):\n        return self.head(x + self.a(x))\n")
+    assert main(["export", f"{tmp_path / 'res.py'}:Res", "--out", str(tmp_path / "o")]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res.py"]  # no model.py, no staging folder
+
+
+@pytest.mark.parametrize("weights, message", [
+    (b"garbage, not a state dict", "not a PyTorch state dict"),
+    (b"", "not a PyTorch state dict"),
+    ("tensor", "not a state dict (a dict of tensors"),
+    ("other model", "the weights do not fit this model (Error(s) in loading state_dict for"),
+])
+def test_bad_weights_are_one_line_and_write_nothing(tmp_path, capsys, weights, message):
+    (tmp_path / "spec.json").write_text(_spec().to_json())
+    path = tmp_path / "weights.pt"
+    if weights == "tensor":
+        torch.save(torch.zeros(3), path)
+    elif weights == "other model":
+        torch.save(CandidateSpec(stages=(ConvStage(4),), head=()).build().state_dict(), path)
+    else:
+        path.write_bytes(weights)
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "spec.json"), "--weights", str(path), "--out", str(tmp_path / "o")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"codesign: error: {path}: {message}") and "\n" not in error
+    assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o.*"))
+
+
+def test_an_export_names_the_model_file_not_the_path_typed(tmp_path):
+    home = tmp_path / "home" / "someone" / "models"
+    home.mkdir(parents=True)
+    (home / "net.py").write_text(
+        "from torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(3600, 10))\n\n"
+        "    def forward(self, x):\n        return self.body(x)\n")
+    (home / "spec.json").write_text(_spec().to_json())
+    for model, label in ((f"{home / 'net.py'}:Net", "net.py:Net"), (str(home / "spec.json"), "spec.json")):
+        out = tmp_path / label.replace(":", "_")
+        assert main(["export", model, "--out", str(out)]) == 0
+        for name in ("README.md", "model.py"):
+            text = (out / name).read_text()
+            assert label in text and "someone" not in text, name
+
+
+def test_arch_out_where_nothing_can_be_written_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    for target in ("/proc/x.yaml", str(tmp_path / "file" / "x.yaml")):
+        assert main(["arch", "--pe-x", "8", "--out", target]) == 2
+        error = capsys.readouterr().err.strip()
+        assert error.startswith(f"codesign: error: {target}: cannot write it (") and "\n" not in error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -47,3 +48,14 @@ def test_validation_names_the_field(patch, message):
     with pytest.raises(CodesignError) as info:
         CandidateSpec.from_json(json.dumps(patch), "cand.json")
     assert message in str(info.value) and str(info.value).startswith("cand.json")
+
+
+@pytest.mark.parametrize("content, message", [
+    (bytes(range(256)) * 4, "not a spec JSON file (UnicodeDecodeError"),
+    (b"[" * 100_000, "nested too deeply to be a spec"),
+])
+def test_a_hostile_spec_file_is_one_line(tmp_path, content, message):
+    path = tmp_path / "spec.json"
+    path.write_bytes(content)
+    with pytest.raises(CodesignError, match=re.escape(f"{path}: {message}")):
+        CandidateSpec.load(path)

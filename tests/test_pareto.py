@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codesign.pareto import as_minimization, eligible, hypervolume, non_dominated, objective_columns, pareto_front
+from codesign.pareto import (
+    as_minimization,
+    eligible,
+    front_volume,
+    hypervolume,
+    non_dominated,
+    objective_columns,
+    pareto_front,
+)
 
 
 def test_non_dominated_keeps_ties_and_drops_dominated():
@@ -53,3 +61,14 @@ def test_hypervolume_matches_a_grid_count_in_3d(seed):
     cells = sum(1 for cell in itertools.product(range(6), repeat=3)
                 if np.any(np.all(points <= np.array(cell), axis=1)))
     assert hypervolume(points, ref) == pytest.approx(cells)
+
+
+def test_front_volume_is_measured_in_a_fixed_cube():
+    one = pd.DataFrame({"status": ["ok"], "val_accuracy": [0.9], "energy_pj": [1e6], "cycles": [1e5]})
+    # error 0.1; log10 energy 6 of 12; log10 cycles 5 of 10: (1 - 0.1) * (1 - 0.5) * (1 - 0.5)
+    assert front_volume(one) == pytest.approx(0.9 * 0.5 * 0.5)
+    better = pd.concat([one, pd.DataFrame({"status": ["ok", "error"], "val_accuracy": [0.8, 0.99],
+                                           "energy_pj": [1e3, 1.0], "cycles": [1e5, 1.0]})])
+    assert front_volume(better) > front_volume(one)  # only grows: the cube does not depend on the trials
+    assert front_volume(better.iloc[[2]]) == 0.0 and 0 < front_volume(better) <= 1
+    assert front_volume(one.iloc[0:0]) == 0.0

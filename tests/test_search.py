@@ -64,7 +64,11 @@ def test_six_trial_search_writes_everything(tmp_path, capsys):
     assert set(front["trial_id"]) == set(pareto_front(trials)["trial_id"])
     page = (run / "report.html").read_text()
     assert "plotly" in page and "Pareto front" in page and page.count('class="plotly-graph-div"') == 5
-    assert "Pareto front of complete trials" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Pareto front of complete trials" in out
+    # the console: a line per trial and a progress line, none of Ray's status blocks
+    assert sum(line.startswith("[codesign] trial ") for line in out.splitlines()) == 6
+    assert "[codesign] 6/6 trials (" in out and "| hypervolume " in out and "== Status ==" not in out
     # `codesign report` rebuilds the outputs from trials.csv alone
     for name in ("pareto.csv", "report.html", "pareto.png"):
         (run / name).unlink()

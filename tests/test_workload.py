@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+import torch
 from torch import nn
 
 from codesign.builtin_models import Lab2023Mobile, LeNet5
@@ -64,3 +67,67 @@ def test_model_that_does_not_run_gets_one_line():
         trace(nn.Sequential(nn.Linear(10, 2)), (1, 3, 32, 32))
     with pytest.raises(CodesignError, match="no Conv2d or Linear"):
         trace(nn.Sequential(nn.ReLU()))
+
+
+# --- every multiply-accumulate is costed or refused by name
+
+class _ConvAttention(nn.Module):
+    """A conv net with self-attention over its pixels: MultiheadAttention's work is outside its out_proj."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x):
+        tokens = self.conv(x).flatten(2).transpose(1, 2)
+        tokens, _ = self.attn(tokens, tokens, tokens)
+        return self.head(tokens.mean(1))
+
+
+class _OwnWeights(nn.Module):
+    """A custom forward that does a matrix product with its own parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, stride=4)
+        self.weight = nn.Parameter(torch.zeros(4 * 8 * 8, 10))
+
+    def forward(self, x):
+        return self.conv(x).flatten(1) @ self.weight
+
+
+class _Residual(nn.Module):
+    """Additions and scaling between costed layers cost nothing (as in Timeloop) and pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 3, 3, padding=1), nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        return x + 0.5 * self.b(torch.relu(self.a(x)))
+
+
+@pytest.mark.parametrize("model, message", [
+    (_ConvAttention(), "module `attn` (MultiheadAttention) computes multi_head_attention_forward outside a Conv2d "
+                       "or Linear layer, so codesign cannot cost it"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.TransformerEncoderLayer(30, 2, 16, batch_first=True)),
+     "module `1.self_attn` (MultiheadAttention) computes multi_head_attention_forward"),
+    (_OwnWeights(), "the model's own forward (_OwnWeights) computes matmul outside a Conv2d or Linear layer"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(2), nn.LSTM(900, 8)), "module `2` (LSTM) computes lstm"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv1d(4, 4, 3)), "module `1` (Conv1d) computes conv1d"),
+])
+def test_arithmetic_outside_conv2d_and_linear_is_refused_by_name(model, message):
+    with pytest.raises(CodesignError, match=re.escape(message)):
+        trace(model)
+
+
+def test_a_linear_layer_over_tokens_is_refused_not_undercounted():
+    model = nn.Sequential(nn.Conv2d(3, 8, 1), nn.Flatten(2), nn.Linear(1024, 10))  # 8 rows of 1024
+    with pytest.raises(CodesignError, match=re.escape("module `2` (Linear) is applied to each of 8 vectors")):
+        trace(model)
+
+
+def test_additions_between_costed_layers_pass():
+    assert len(trace(_Residual()).layers) == 1  # two identical convs, merged

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from codesign.arch import Arch, load_arch
+from codesign.cost import CostCache
 from codesign.data import locate_dataset
 from codesign.errors import CodesignError
 from codesign.hardware import write_arch
@@ -25,6 +26,7 @@ from codesign.pareto import objective_columns
 from codesign.report import write_outputs
 from codesign.rubric import Rubric, load_rubric
 from codesign.runs import Run
+from codesign.search.console import SearchConsole, library_output
 from codesign.search.sampler import SpaceSampler, make_sampler
 from codesign.search.settings import SearchSettings
 from codesign.search.table import TrialTable
@@ -46,7 +48,10 @@ def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
             trials=settings.tune.trials or saved.tune.trials,
         )
         resources = dataclasses.replace(
-            saved.resources, address=settings.resources.address, dashboard=settings.resources.dashboard
+            saved.resources,
+            address=settings.resources.address,
+            dashboard=settings.resources.dashboard,
+            verbose=settings.resources.verbose,
         )
         return dataclasses.replace(saved, tune=tune, resources=resources)
     if run.has_settings():
@@ -56,6 +61,7 @@ def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
     space = load_space(settings.space)
     rubric = load_rubric(settings.rubric)
     base_arch = load_arch(space.hardware_base or settings.arch or rubric.accelerator)
+    CostCache().close()  # a damaged cost cache is replaced here, where its warning is seen (workers' is not)
     data = settings.data
     locate_dataset(data.dataset, Path(data.data_dir) if data.data_dir else None, download=True)
     if settings.tune.budget_s is None and settings.tune.trials is None:
@@ -99,6 +105,7 @@ def _new_tuner(settings: SearchSettings, run: Run, trainable: Any, rubric: Rubri
 
     space = load_space(settings.space)
     columns = objective_columns(settings.objectives)
+    table = TrialTable(run.folder, base_arch)
     search = OptunaSearch(
         space=SpaceSampler(settings, space, rubric, base_arch),
         metric=[c for c, _ in columns],
@@ -128,8 +135,8 @@ def _new_tuner(settings: SearchSettings, run: Run, trainable: Any, rubric: Rubri
         run_config=tune.RunConfig(
             name=run.ray_dir.name,
             storage_path=str(run.folder),
-            callbacks=[TrialTable(run.folder, base_arch)],
-            verbose=1,
+            callbacks=[table, SearchConsole(table, columns, settings.tune.trials, settings.tune.budget_s)],
+            verbose=1 if settings.resources.verbose else 0,  # Ray's status table: only with -v
             failure_config=tune.FailureConfig(max_failures=0),
         ),
     )
@@ -151,11 +158,12 @@ def run_search(settings: SearchSettings, resume: bool = False) -> pd.DataFrame:
         resources["gpu"] = settings.resources.gpus_per_trial
     trainable = tune.with_resources(trainable, resources)
     try:
-        if resume and tune.Tuner.can_restore(str(run.ray_dir)):
-            tuner = tune.Tuner.restore(str(run.ray_dir), trainable, resume_unfinished=True, resume_errored=True)
-        else:
-            tuner = _new_tuner(settings, run, trainable, rubric, base_arch)
-        tuner.fit()
+        with library_output(settings.resources.verbose):  # Optuna's log and warnings: only with -v
+            if resume and tune.Tuner.can_restore(str(run.ray_dir)):
+                tuner = tune.Tuner.restore(str(run.ray_dir), trainable, resume_unfinished=True, resume_errored=True)
+            else:
+                tuner = _new_tuner(settings, run, trainable, rubric, base_arch)
+            tuner.fit()
     finally:
         if not settings.resources.address:
             ray.shutdown()

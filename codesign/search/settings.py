@@ -52,6 +52,7 @@ class ResourceSettings:
     cpus_per_trial: float | None = field(default=None, metadata=limits(above=0))  # None: CPUs / concurrency
     gpus_per_trial: float = field(default=0.0, metadata=limits(min=0))
     dashboard: bool = True
+    verbose: bool = False  # Ray Tune's status table and Optuna's log beside codesign's lines (search -v)
 
 
 @dataclass(frozen=True)

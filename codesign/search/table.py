@@ -93,13 +93,7 @@ class TrialTable(Callback):
         if trial.config.get("hardware"):
             self.run.save_arch(trial.trial_id, trial_arch(self.base_arch, trial.config["hardware"]))
         self.records[trial.trial_id] = record
-        self.run.write_trials(list(self.records.values()))
-        print(
-            f"[codesign] trial {trial.trial_id} {status}: val_acc {record.val_accuracy:.4f} "
-            f"energy {record.energy_mj:.4f} mJ, {record.cycles:,.0f} cycles, rubric {record.rubric_points} "
-            f"({len(self.records)} trials done)",
-            flush=True,
-        )
+        self.run.write_trials(list(self.records.values()))  # the SearchConsole listed after it announces it
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """Record a trial that ended normally."""

@@ -1,0 +1,691 @@
+"""Bad inputs and faults against the `codesign` command line (issue 12's list), each in a subprocess.
+
+Every case runs `python -m codesign.cli ...` from a scratch folder with a private cost cache, under a
+wall-clock timeout and a memory cap (the process tree's resident memory, polled), and is judged against
+what it should do: most should fail with one line and exit code 2, never a traceback; some should succeed
+(a damaged cache is replaced, `--help` prints). A case may also check what exit codes cannot show (a
+search that never stops, a file written outside --runs-dir, code run from a data file, NaN in JSON).
+
+    python benchmarks/hostile_inputs.py                       # this checkout
+    python benchmarks/hostile_inputs.py --root /tmp/before    # another checkout (its package on PYTHONPATH)
+    python benchmarks/hostile_inputs.py --json after.json     # also keep the results
+    python benchmarks/hostile_inputs.py --compare before.json after.json   # a before/after table
+
+It never imports codesign itself, so it runs against any version: fixtures are written in the formats'
+own bytes (YAML, JSON, CSV, idx, pickle, SQLite). Processes it starts (a search's Ray daemons included)
+are ended by their ids when each case ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import pickle
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Result:
+    """What one case did."""
+
+    case: str
+    expect: str
+    exit: int | str  # an exit code, or "timeout" / "memory"
+    line: str  # the last stderr line, or "traceback: <exception>"
+    problem: str = ""  # what was wrong ("" when the case behaved)
+    seconds: float = 0.0
+    peak_mb: float = 0.0
+
+    @property
+    def verdict(self) -> str:
+        return "ok" if not self.problem else "FAIL"
+
+
+@dataclass
+class Case:
+    """One bad input or fault: the command, what it should do, and checks beyond the exit code."""
+
+    name: str
+    args: list[str]
+    expect: str = "error"  # "error": one line, exit 2; "ok": exit 0; "warn": exit 0 and one warning line
+    check: Callable[[subprocess.CompletedProcess, Path], str] | None = None
+    timeout: float = 120.0
+    interrupt_after: Callable[[Path], bool] | None = None  # send SIGINT (Ctrl-C) once this holds
+    then: list[str] | None = None  # a second command after the first ends (e.g. --resume)
+    kill_after: Callable[[Path], bool] | None = None  # SIGKILL the first command once this holds
+
+
+# ----------------------------------------------------------------------------------------------- fixtures
+
+SPEC_28 = {"stages": [{"channels": 4, "pool": "max"}], "input_shape": [1, 28, 28], "head": [],
+           "sgd": {"epochs": 1, "batch_size": 64, "lr": 0.05}}
+SPEC_32 = {**SPEC_28, "input_shape": [3, 32, 32]}
+SPACE = {
+    "dataset": "mnist",
+    "network": {"depth": {"int": [1, 2]}, "stage": {"channels": {"choice": [4, 8]}, "kernel": 3, "pool": "max"},
+                "head_width": {"choice": [0, 16]}},
+    "sgd": {"lr": {"float": [0.02, 0.06], "log": True}, "batch_size": 64, "schedule": "onecycle", "epochs": 1},
+}
+MHA_MODEL = '''
+import torch
+from torch import nn
+
+class AttnNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        t = self.conv(x).flatten(2).transpose(1, 2)
+        t, _ = self.attn(t, t, t)
+        return self.fc(t.mean(1))
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 3, 3, padding=1)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(3072, 10))
+
+    def forward(self, x):
+        return self.head(x + self.a(x))
+
+class Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(3600, 10))
+
+    def forward(self, x):
+        return self.body(x)
+'''
+
+
+def _yaml(value) -> str:
+    return json.dumps(value)  # JSON is YAML
+
+
+def _idx(path: Path, array: np.ndarray, gz: bool = True) -> None:
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    (gzip.open if gz else open)(path, "wb").write(header + array.astype(np.uint8).tobytes())
+
+
+def _mnist(folder: Path, train: tuple[int, int] = (600, 600)) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    _idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (train[0], 28, 28)))
+    _idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, train[1]))
+    _idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (50, 28, 28)))
+    _idx(folder / "t10k-labels-idx1-ubyte.gz", rng.integers(0, 10, 50))
+    return folder
+
+
+class _RunsCode:
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def _cifar(folder: Path, crafted_marker: Path | None = None) -> Path:
+    batches = folder / "cifar-10-batches-py"
+    batches.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        entry = {"batch_label": name, "data": rng.integers(0, 256, (40, 3072), dtype=np.uint8),
+                 "labels": rng.integers(0, 10, 40).tolist(), "filenames": [f"{i}.png" for i in range(40)]}
+        if crafted_marker is not None and name == "data_batch_1":
+            entry["filenames"] = _RunsCode(str(crafted_marker))
+        (batches / name).write_bytes(pickle.dumps(entry, protocol=2))
+    return folder
+
+
+def _alias_bomb_field(field_name: str, levels: int = 9) -> str:
+    lines = [f"{field_name}:", "  - &a0 [" + ", ".join(["lol"] * 10) + "]"]
+    lines += [f"  - &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+TRIALS_CSV = None  # the good run folder's trials.csv text (written by `_fixtures`)
+
+
+def _run_folder(scratch: Path, name: str, text: str | bytes) -> Path:
+    folder = scratch / "runs-csv" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "trials.csv").write_bytes(text if isinstance(text, bytes) else text.encode())
+    return folder
+
+
+def _trials_csv(rows: list[dict]) -> str:
+    columns = ["trial_id", "status", "val_accuracy", "energy_pj", "cycles", "peak_activation_bytes",
+               "rubric_points", "spec"]
+    lines = [",".join(columns)]
+    for row in rows:
+        cells = []
+        for c in columns:
+            v = row.get(c, "")
+            v = json.dumps(v) if isinstance(v, dict) else str(v)
+            cells.append('"' + v.replace('"', '""') + '"' if ("," in v or '"' in v) else v)
+        lines.append(",".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+def _fixtures(scratch: Path, root: Path, python: str, env: dict) -> dict[str, Path]:
+    """Every file the cases read, in scratch."""
+    f: dict[str, Path] = {}
+    files = scratch / "files"
+    files.mkdir(parents=True, exist_ok=True)
+    binary = bytes(range(256)) * 16
+    for kind in ("arch", "space", "rubric"):
+        (files / f"binary-{kind}.yaml").write_bytes(binary)
+    (files / "binary.json").write_bytes(binary)
+    (files / "deep.yaml").write_text("x: " + "[" * 200_000 + "]" * 200_000 + "\n")
+    (files / "bomb-rubric.yaml").write_text(_alias_bomb_field("max_epochs"))
+    valid_space = "".join(f"{key}: {json.dumps(value)}\n" for key, value in SPACE.items())
+    (files / "bomb-space.yaml").write_text(valid_space + _alias_bomb_field("name"))
+    (files / "huge.yaml").write_text("name: '" + "y" * 50_000_000 + "'\n")
+    arch_text = (root / "arch" / "simple_weight_stationary.yaml").read_text()
+    (files / "arch-nan.yaml").write_text(arch_text.replace("energy_pj: 2.20035", "energy_pj: .nan"))
+    (files / "arch-inf.yaml").write_text(arch_text.replace("read_pj: 512.0", "read_pj: .inf"))
+    for name, change in {
+        "lr-negative": {"sgd": {**SPACE["sgd"], "lr": -0.1}},
+        "momentum-5": {"sgd": {**SPACE["sgd"], "momentum": {"float": [0.5, 5.0]}}},
+        "channels-negative": {"network": {**SPACE["network"], "stage": {"channels": {"choice": [-4, 0]}}}},
+        "log-string": {"sgd": {**SPACE["sgd"], "lr": {"float": [0.02, 0.06], "log": "false"}}},
+        "dataset-list": {"dataset": ["mnist"]},
+    }.items():
+        (files / f"space-{name}.yaml").write_text(_yaml({**SPACE, **change}))
+    (files / "space.yaml").write_text(_yaml(SPACE))
+    for name, text in {
+        "epochs-fraction": "max_epochs: 29.7\n",
+        "epochs-negative": "max_epochs: -5\n",
+        "accelerator-bogus": "accelerator: bogus\n",
+        "limit-nan": "max_test_error: .nan\n",
+    }.items():
+        (files / f"rubric-{name}.yaml").write_text(text)
+    (files / "spec28.json").write_text(json.dumps(SPEC_28))
+    (files / "spec32.json").write_text(json.dumps(SPEC_32))
+    (files / "models.py").write_text(MHA_MODEL)
+    home = scratch / "home" / "someone" / "secret-project"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "net.py").write_text(MHA_MODEL)
+    f["home"] = home
+    (files / "garbage.pt").write_bytes(b"definitely not a state dict")
+    # a state dict of another model (torch's zip format is needed: write it with the checkout's torch)
+    subprocess.run([python, "-c", "import torch, sys; from torch import nn; "
+                    "torch.save(nn.Sequential(nn.Conv2d(1, 2, 3)).state_dict(), sys.argv[1])",
+                    str(files / "wrong-shape.pt")], check=True, env=env, timeout=300)
+    # data sets
+    _mnist(scratch / "data" / "mnist-ok")
+    _mnist(scratch / "data" / "mnist-mismatch", train=(600, 100))
+    for name in ("mnist-truncated-gz", "mnist-truncated-raw"):
+        folder = _mnist(scratch / "data" / name)
+        path = folder / "train-images-idx3-ubyte.gz"
+        if name.endswith("raw"):
+            raw = gzip.decompress(path.read_bytes())
+            path.unlink()
+            path = folder / "train-images-idx3-ubyte"
+            path.write_bytes(raw[: len(raw) // 2])
+        else:
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    f["marker"] = scratch / "crafted-pickle-ran"
+    _cifar(scratch / "data" / "cifar-crafted", crafted_marker=f["marker"])
+    _cifar(scratch / "data" / "cifar-garbage")
+    (scratch / "data" / "cifar-garbage" / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"\x80\x02garbage")
+    # a cost cache filled by the checkout itself, then damaged in six ways
+    good = scratch / "cache-good.sqlite"
+    subprocess.run([python, "-m", "codesign.cli", "profile", "lenet5"], check=True, capture_output=True,
+                   env={**env, "CODESIGN_CACHE": str(good)}, timeout=300, cwd=scratch)
+    db = sqlite3.connect(good)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    raw = good.read_bytes()
+    damaged = {
+        "random-bytes": bytes(np.random.default_rng(1).integers(0, 256, len(raw), dtype=np.uint8)),
+        "header": b"\xff" * 16 + raw[16:],
+        "truncated": raw[: len(raw) // 2],
+        "pages": raw[: len(raw) // 2] + b"\xa5" * 4096 + raw[len(raw) // 2 + 4096:],
+        "text": b"this is not a database\n",
+    }
+    for name, data in damaged.items():
+        (scratch / f"cache-{name}.sqlite").write_bytes(data)
+    rows = scratch / "cache-entries.sqlite"
+    rows.write_bytes(raw)
+    db = sqlite3.connect(rows)
+    db.execute("UPDATE layer_costs SET cost = '{\"energy_pj\": [garbage'")
+    db.commit()
+    db.close()
+    # search run folders with damaged trials.csv
+    good_row = {"trial_id": "a1", "status": "ok", "val_accuracy": 0.8, "energy_pj": 2e6, "cycles": 5e4,
+                "peak_activation_bytes": 1e4, "rubric_points": 90, "spec": SPEC_32}
+    text = _trials_csv([good_row])
+    f["csv-empty"] = _run_folder(scratch, "empty", "")
+    f["csv-binary"] = _run_folder(scratch, "binary", binary)
+    f["csv-truncated"] = _run_folder(scratch, "truncated", text[: len(text) - 60])
+    f["csv-no-column"] = _run_folder(scratch, "no-column", text.replace("val_accuracy,", "val_acc,"))
+    f["csv-not-numbers"] = _run_folder(scratch, "not-numbers", text.replace(",0.8,", ",abc,"))
+    f["csv-short-row"] = _run_folder(scratch, "short-row", text.splitlines()[0] + "\na1,ok,0.8\n")
+    return f
+
+
+# ----------------------------------------------------------------------------------------------- checks
+
+def _strict_json(result: subprocess.CompletedProcess, scratch: Path) -> str:
+    if result.returncode != 0:
+        return ""
+    try:
+        json.loads(result.stdout, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    except ValueError as exc:
+        return f"--json printed invalid JSON ({exc})"
+    return "exit 0: accepted a non-finite energy"
+
+
+def _exists(path_of: Callable[[Path], Path], what: str) -> Callable:
+    def check(result: subprocess.CompletedProcess, scratch: Path) -> str:
+        return what if path_of(scratch).exists() else ""
+    return check
+
+
+def _trials_statuses(run: str) -> Callable:
+    def check(result: subprocess.CompletedProcess, scratch: Path) -> str:
+        table = scratch / "runs" / run / "trials.csv"
+        if result.returncode != 0 or not table.is_file():
+            return ""
+        text = table.read_text()
+        errors = text.count(",error,")
+        rows = max(0, len(text.strip().splitlines()) - 1)
+        return f"{errors} of {rows} trials marked error" if errors else ""
+    return check
+
+
+def _rows_and_duplicates(run: str, trials: int) -> Callable:
+    def check(result: subprocess.CompletedProcess, scratch: Path) -> str:
+        import csv
+
+        table = scratch / "runs" / run / "trials.csv"
+        if not table.is_file():
+            return "no trials.csv"
+        rows = list(csv.DictReader(table.open()))
+        done = [r for r in rows if r.get("status") in ("ok", "infeasible")]
+        specs = [r.get("spec") for r in done]
+        problems = []
+        if len(rows) > trials:
+            problems.append(f"{len(rows)} rows for --trials {trials}")
+        if len(set(specs)) < len(specs):
+            problems.append("a finished design ran twice")
+        return "; ".join(problems)
+    return check
+
+
+def _readme_leak(result: subprocess.CompletedProcess, scratch: Path) -> str:
+    out = scratch / "exports" / "by-path"
+    leaked = [p.name for p in out.glob("*") if p.suffix in (".md", ".py") and "someone" in p.read_text()]
+    return f"the path as typed is in {', '.join(leaked)}" if leaked else ""
+
+
+# ----------------------------------------------------------------------------------------------- cases
+
+def _cases(f: dict[str, Path], scratch: Path) -> list[Case]:
+    files = scratch / "files"
+    data = scratch / "data"
+    search = ["search", "--space", str(files / "space.yaml"), "--dataset", "mnist", "--data-dir",
+              str(data / "mnist-ok"), "--runs-dir", str(scratch / "runs"), "--no-dashboard", "--train-size", "300",
+              "--val-size", "100"]
+    quick = ["--trials", "2", "--budget", "120s"]
+
+    def in_search(space: str, name: str) -> list[str]:
+        return ["search", "--space", str(files / space), "--dataset", "mnist", "--data-dir", str(data / "mnist-ok"),
+                "--runs-dir", str(scratch / "runs"), "--no-dashboard", "--train-size", "300", "--val-size", "100",
+                "--name", name, *quick]
+
+    def rows_at_least(run: str, n: int) -> Callable[[Path], bool]:
+        def ready(s: Path) -> bool:
+            table = s / "runs" / run / "trials.csv"
+            return table.is_file() and len(table.read_text().strip().splitlines()) - 1 >= n
+        return ready
+
+    cases = [
+        # the first screen
+        Case("--help", ["--help"], expect="ok",
+             check=lambda r, s: "" if "search" in r.stdout and "The `codesign` command line." not in r.stdout
+             else "no one-sentence description of the tool"),
+        Case("--version", ["--version"], expect="ok"),
+        # built-ins on any data set
+        Case("profile lenet5 --input-shape 1,1,28,28", ["profile", "lenet5", "--input-shape", "1,1,28,28"], "ok"),
+        Case("train lenet5 --dataset mnist (fake data)", ["train", "lenet5", "--dataset", "mnist", "--data-dir",
+             str(data / "mnist-ok"), "--epochs", "1", "--quiet", "--val-size", "100", "--out",
+             str(scratch / "trained")], "ok", timeout=300),
+        # search flags
+        Case("search --trials 0", [*search, "--name", "t0", "--trials", "0"], timeout=90,
+             check=lambda r, s: "a search started that does not stop" if r.returncode == "timeout" else ""),
+        Case("search --budget 0", [*search, "--name", "b0", "--budget", "0"], timeout=90,
+             check=lambda r, s: "a search started that does not stop" if r.returncode == "timeout" else ""),
+        Case("search --trials=-1", [*search, "--name", "tm1", "--trials=-1"], timeout=90,
+             check=lambda r, s: "a search started that does not stop" if r.returncode == "timeout" else ""),
+        Case("search --name ../../escaped", [*search, "--runs-dir", str(scratch / "r1" / "r2"), "--name",
+             "../../escaped", *quick], timeout=300, check=_exists(lambda s: s / "escaped", "wrote outside --runs-dir")),
+        Case("search --name /abs", [*search, "--name", str(scratch / "abs-run"), *quick], timeout=300,
+             check=_exists(lambda s: s / "abs-run", "wrote outside --runs-dir")),
+        # shapes
+        Case("profile --input-shape 3,32,32 (rank 3)", ["profile", "lenet5", "--input-shape", "3,32,32"]),
+        Case("profile --input-shape 1,3,0,32", ["profile", "lenet5", "--input-shape", "1,3,0,32"]),
+        # files that are not YAML
+        Case("binary file as --arch", ["profile", "lenet5", "--arch", str(files / "binary-arch.yaml")]),
+        Case("binary file as --space", [*in_search("binary-space.yaml", "bin")]),
+        Case("binary file as --rubric", ["profile", "lenet5", "--rubric", str(files / "binary-rubric.yaml")]),
+        Case("binary spec .json as MODEL", ["profile", str(files / "binary.json")]),
+        Case("200k-deep nested YAML list", ["profile", "lenet5", "--arch", str(files / "deep.yaml")]),
+        Case("YAML alias bomb in rubric max_epochs", ["profile", "lenet5", "--rubric", str(files / "bomb-rubric.yaml")],
+             timeout=90),
+        Case("YAML alias bomb in space name", [*in_search("bomb-space.yaml", "bomb")], timeout=90),
+        Case("50 MB YAML file as --arch", ["profile", "lenet5", "--arch", str(files / "huge.yaml")], timeout=90),
+        # values
+        Case("arch energy .nan (--json)", ["profile", "lenet5", "--json", "--arch", str(files / "arch-nan.yaml")],
+             check=_strict_json),
+        Case("arch energy .inf (--json)", ["profile", "lenet5", "--json", "--arch", str(files / "arch-inf.yaml")],
+             check=_strict_json),
+        *[Case(f"space {label}", in_search(f"space-{name}.yaml", f"space-{name}"), timeout=300,
+               check=lambda r, s: "exit 0: the space was accepted" if r.returncode == 0 else "")
+          for name, label in (("lr-negative", "lr: -0.1"), ("momentum-5", "momentum up to 5"),
+                              ("channels-negative", "channels [-4, 0]"), ("log-string", 'log: "false"'),
+                              ("dataset-list", "dataset: [mnist]"))],
+        *[Case(f"rubric {label}", ["profile", "lenet5", "--rubric", str(files / f"rubric-{name}.yaml")],
+               check=lambda r, s: "exit 0: the rubric was accepted" if r.returncode == 0 else "")
+          for name, label in (("epochs-fraction", "max_epochs: 29.7"), ("epochs-negative", "max_epochs: -5"),
+                              ("accelerator-bogus", "accelerator: bogus"), ("limit-nan", "max_test_error: .nan"))],
+        # models
+        Case("MultiheadAttention in a conv net", ["profile", f"{files / 'models.py'}:AttnNet"],
+             check=lambda r, s: "exit 0: the attention was left out" if r.returncode == 0 else ""),
+        Case("profile m.py without :Class", ["profile", str(files / "models.py")]),
+        # data sets
+        Case("idx: 600 images, 100 labels", ["train", str(files / "spec28.json"), "--dataset", "mnist", "--data-dir",
+             str(data / "mnist-mismatch"), "--epochs", "1", "--quiet", "--val-size", "50", "--out",
+             str(scratch / "t-mismatch")], timeout=300,
+             check=lambda r, s: "exit 0: trained on mismatched images and labels" if r.returncode == 0 else ""),
+        Case("idx: truncated .gz", ["train", str(files / "spec28.json"), "--dataset", "mnist", "--data-dir",
+             str(data / "mnist-truncated-gz"), "--epochs", "1", "--quiet", "--out", str(scratch / "t-gz")]),
+        Case("idx: truncated raw file", ["train", str(files / "spec28.json"), "--dataset", "mnist", "--data-dir",
+             str(data / "mnist-truncated-raw"), "--epochs", "1", "--quiet", "--out", str(scratch / "t-raw")]),
+        Case("CIFAR-10 batch that runs code", ["train", str(files / "spec32.json"), "--dataset", "cifar10",
+             "--data-dir", str(data / "cifar-crafted"), "--epochs", "1", "--quiet", "--val-size", "20", "--out",
+             str(scratch / "t-crafted")], timeout=300,
+             check=_exists(lambda s: s / "crafted-pickle-ran", "the batch's code ran")),
+        Case("CIFAR-10 batch of garbage", ["train", str(files / "spec32.json"), "--dataset", "cifar10",
+             "--data-dir", str(data / "cifar-garbage"), "--epochs", "1", "--quiet", "--out", str(scratch / "t-g")]),
+        # the cost cache
+        *[Case(f"damaged cost cache: {name}", ["profile", "lenet5"], expect="warn",
+               check=lambda r, s: "", timeout=120)
+          for name in ("random-bytes", "header", "truncated", "pages", "text", "entries")],
+        Case("damaged cost cache in a search", [*search, "--name", "damaged-cache", *quick], expect="warn",
+             timeout=300, check=_trials_statuses("damaged-cache")),
+        # trials.csv
+        *[Case(f"trials.csv {kind}: {command}", [command, str(f[f"csv-{kind}"])]
+               + (["--out", str(scratch / "exports" / f"csv-{kind}")] if command == "export" else []),
+               check=lambda r, s: "exit 0 on a damaged trials.csv" if r.returncode == 0 else "")
+          for kind in ("empty", "binary", "truncated", "no-column", "not-numbers", "short-row")
+          for command in ("profile", "export", "report")],
+        # export
+        Case("export --weights garbage", ["export", str(files / "spec32.json"), "--weights",
+             str(files / "garbage.pt"), "--out", str(scratch / "exports" / "garbage")]),
+        Case("export --weights of another model", ["export", str(files / "spec32.json"), "--weights",
+             str(files / "wrong-shape.pt"), "--out", str(scratch / "exports" / "wrong")]),
+        Case("failed export leaves no model.py", ["export", f"{files / 'models.py'}:Residual", "--out",
+             str(scratch / "exports" / "failed")],
+             check=_exists(lambda s: s / "exports" / "failed" / "model.py", "a stray model.py is left")),
+        Case("export by path: no path in README", ["export", f"{f['home'] / 'net.py'}:Small", "--out",
+             str(scratch / "exports" / "by-path")], expect="ok", check=_readme_leak),
+        Case("arch --out /proc/x.yaml", ["arch", "--pe-x", "8", "--out", "/proc/x.yaml"]),
+        # interruptions
+        Case("Ctrl-C during a search", [*search, "--name", "ctrl-c", "--trials", "6"], expect="interrupted",
+             timeout=300, interrupt_after=rows_at_least("ctrl-c", 1)),
+        Case("SIGKILL, then --resume", [*search, "--name", "killed", "--trials", "4"], expect="ok", timeout=400,
+             kill_after=rows_at_least("killed", 2), then=[*search, "--name", "killed", "--trials", "4", "--resume"],
+             check=_rows_and_duplicates("killed", 4)),
+    ]
+    return cases
+
+
+CACHE_OF = {f"damaged cost cache: {name}": f"cache-{name}.sqlite"
+            for name in ("random-bytes", "header", "truncated", "pages", "text", "entries")}
+CACHE_OF["damaged cost cache in a search"] = "cache-random-bytes.sqlite"
+
+
+# ----------------------------------------------------------------------------------------------- running
+
+class _Tree:
+    """A started process and every descendant seen, to watch its memory and end them all by id."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.seen: dict[int, psutil.Process] = {}
+        self.peak = 0.0
+
+    def sample(self) -> float:
+        try:
+            root = psutil.Process(self.proc.pid)
+            members = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            members = []
+        rss = 0.0
+        for p in members:
+            self.seen.setdefault(p.pid, p)
+            try:
+                rss += p.memory_info().rss
+            except psutil.Error:
+                pass
+        self.peak = max(self.peak, rss)
+        return rss
+
+    def end(self) -> None:
+        for p in [psutil.Process(self.proc.pid)] if self.proc.poll() is None else []:
+            self.seen.setdefault(p.pid, p)
+        for p in self.seen.values():
+            try:
+                if p.is_running():  # is_running compares the creation time: never another process
+                    p.kill()
+            except psutil.Error:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _run_one(
+    args: list[str], env: dict, cwd: Path, timeout: float, memory_mb: float,
+    signal_when: Callable[[Path], bool] | None, sig: int, scratch: Path,
+) -> tuple[subprocess.CompletedProcess, float]:
+    """Run one command; end it (and every process it started) at the timeout or the memory cap."""
+    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen([env["CODESIGN_PYTHON"], "-m", "codesign.cli", *args], cwd=cwd, env=env, stdout=out,
+                            stderr=err, text=True, start_new_session=True)
+    tree = _Tree(proc)
+    start, code, signalled = time.monotonic(), None, False
+    while True:
+        code = proc.poll()
+        if code is not None:
+            break
+        if tree.sample() > memory_mb * 1e6:
+            code = "memory"
+            break
+        if time.monotonic() - start > timeout:
+            code = "timeout"
+            break
+        if signal_when is not None and not signalled and signal_when(scratch):
+            proc.send_signal(sig)
+            signalled = True
+        time.sleep(0.2)
+    tree.end()
+    out.seek(0)
+    err.seek(0)
+    return subprocess.CompletedProcess(args, code, out.read(), err.read()), tree.peak / 1e6
+
+
+def _last_line(result: subprocess.CompletedProcess) -> str:
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    if "Traceback (most recent call last)" in result.stderr:
+        errors = [ln for ln in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Warning)\b", ln)]
+        return "traceback: " + (errors[-1] if errors else lines[-1])[:160]
+    ours = [ln for ln in lines if re.match(r"codesign( \w+)?:", ln)]
+    if ours:
+        return ours[-1][:200]
+    if lines:
+        return lines[-1][:160]
+    out = [ln for ln in result.stdout.splitlines() if ln.strip()]
+    return ("stdout: " + out[-1][:150]) if out else ""
+
+
+def judge(case: Case, result: subprocess.CompletedProcess) -> str:
+    """What was wrong with what a case did ("" when it behaved)."""
+    code, err = result.returncode, result.stderr
+    if code == "timeout":
+        return "did not finish (killed at the timeout)"
+    if code == "memory":
+        return "killed at the memory cap"
+    if "Traceback (most recent call last)" in err:
+        return "traceback"
+    ours = [ln for ln in err.splitlines() if re.match(r"codesign( \w+)?: error", ln)]
+    if case.expect == "error":
+        if code != 2:
+            return f"exit {code}, not 2"
+        if len(ours) != 1 or any(ln.startswith("usage:") for ln in err.splitlines()):
+            return "no one-line error"
+    elif case.expect == "interrupted":
+        if code != 130:
+            return f"exit {code} after Ctrl-C, not 130"
+    elif code != 0:
+        return f"exit {code}"
+    elif case.expect == "warn":
+        warnings = [ln for ln in err.splitlines() if ln.startswith("codesign: warning")]
+        if len(warnings) != 1:
+            return f"{len(warnings)} warning lines, not 1"
+    return ""
+
+
+def run_cases(root: Path, python: str, timeout_scale: float, memory_mb: float, only: str | None,
+              scratch: Path) -> list[Result]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODESIGN_", "RAY_ADDRESS"))}
+    env.update(PYTHONPATH=str(root), CODESIGN_DATA=str(scratch / "no-data"), CODESIGN_PYTHON=python,
+               RAY_AUTH_MODE="disabled", PYTHONUNBUFFERED="1", CODESIGN_CACHE=str(scratch / "cache.sqlite"))
+    print(f"preparing fixtures in {scratch} ...", file=sys.stderr, flush=True)
+    fixtures = _fixtures(scratch, root, python, env)
+    results = []
+    for case in _cases(fixtures, scratch):
+        if only and not re.search(only, case.name):
+            continue
+        case_env = dict(env)
+        if case.name in CACHE_OF:
+            cache = scratch / "caches" / re.sub(r"\W+", "-", case.name) / "layer_costs.sqlite"
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(scratch / CACHE_OF[case.name], cache)
+            case_env["CODESIGN_CACHE"] = str(cache)
+        start = time.monotonic()
+        signal_when, sig = case.interrupt_after, signal.SIGINT
+        if case.kill_after is not None:
+            signal_when, sig = case.kill_after, signal.SIGKILL
+        result, peak = _run_one(case.args, case_env, scratch, case.timeout * timeout_scale, memory_mb, signal_when,
+                                sig, scratch)
+        if case.then is not None:
+            result, peak2 = _run_one(case.then, case_env, scratch, case.timeout * timeout_scale, memory_mb, None, 0,
+                                     scratch)
+            peak = max(peak, peak2)
+        problem = judge(case, result)
+        if case.check is not None and not problem.startswith(("traceback", "killed")):
+            extra = case.check(result, scratch)
+            if extra:
+                problem = f"{problem}; {extra}" if problem and problem != extra else extra
+        results.append(Result(case.name, case.expect, result.returncode, _last_line(result), problem,
+                              round(time.monotonic() - start, 1), round(peak)))
+        r = results[-1]
+        print(f"{r.verdict:4} {str(r.exit):8} {r.seconds:6.1f}s {r.case}: {r.problem or r.line}", file=sys.stderr,
+              flush=True)
+    return results
+
+
+# ----------------------------------------------------------------------------------------------- tables
+
+def _cell(text: str, width: int = 110) -> str:
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def table(results: list[Result]) -> str:
+    """A markdown table of one run."""
+    lines = ["| case | expect | exit | verdict | last line (stderr) |", "| --- | --- | --- | --- | --- |"]
+    for r in results:
+        verdict = r.verdict if not r.problem else f"FAIL: {r.problem}"
+        lines.append(f"| {_cell(r.case, 60)} | {r.expect} | {r.exit} | {_cell(verdict, 60)} | {_cell(r.line)} |")
+    return "\n".join(lines) + "\n\n" + summary(results)
+
+
+def summary(results: list[Result]) -> str:
+    """Counts: how many behaved, tracebacks, silent acceptances, hangs."""
+    ok = sum(not r.problem for r in results)
+    tracebacks = sum(r.problem.startswith("traceback") for r in results)
+    hung = sum(str(r.exit) in ("timeout", "memory") for r in results)
+    return (f"{len(results)} cases: {ok} behaved, {len(results) - ok} did not "
+            f"({tracebacks} tracebacks, {hung} killed at the timeout or memory cap)")
+
+
+def compare(before: list[Result], after: list[Result]) -> str:
+    """A markdown before/after table."""
+    by_case = {r.case: r for r in before}
+    lines = ["| case | before: exit | before: line | after: exit | after: line |",
+             "| --- | --- | --- | --- | --- |"]
+    for r in after:
+        b = by_case.get(r.case)
+        before_cell = "–" if b is None else (f"**{b.exit}**" if b.problem else str(b.exit))
+        before_line = "" if b is None else _cell((f"[{b.problem}] " if b.problem else "") + b.line, 80)
+        after_cell = f"**{r.exit}**" if r.problem else str(r.exit)
+        after_line = _cell((f"[{r.problem}] " if r.problem else "") + r.line, 80)
+        lines.append(f"| {_cell(r.case, 50)} | {before_cell} | {before_line} | {after_cell} | {after_line} |")
+    return ("\n".join(lines) + "\n\n(bold: the case misbehaved; [..]: how)\n\nbefore: " + summary(before)
+            + "\nafter: " + summary(after))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=HERE, help="checkout whose codesign to run (default: this)")
+    parser.add_argument("--python", default=sys.executable, help="interpreter with codesign's dependencies")
+    parser.add_argument("--timeout-scale", type=float, default=1.0, help="multiply every case's timeout")
+    parser.add_argument("--memory-mb", type=float, default=4000, help="memory cap per case (resident, whole tree)")
+    parser.add_argument("--only", help="run the cases whose name matches this regular expression")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"), help="print a table of two runs")
+    args = parser.parse_args()
+    if args.compare:
+        before, after = ([Result(**r) for r in json.loads(p.read_text())] for p in args.compare)
+        print(compare(before, after))
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="codesign-hostile-"))
+    try:
+        results = run_cases(args.root.resolve(), args.python, args.timeout_scale, args.memory_mb, args.only, scratch)
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps([r.__dict__ for r in results], indent=1))
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
