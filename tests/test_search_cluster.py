@@ -16,7 +16,7 @@ import yaml
 from ray import tune
 from ray.cluster_utils import Cluster
 
-import codesign.search.driver as driver
+from codesign.search import driver
 from codesign.cli import main
 from codesign.data import DEBIAN_FASHION_MNIST
 from codesign.network import CandidateSpec

@@ -97,6 +97,7 @@ class TrialTable(Callback):
         self, stop: Any = None, num_samples: int | None = None, total_num_samples: int | None = None, **info: Any
     ) -> None:
         """Read the rows of earlier sessions (resume)."""
+        self.run = Run(self.run.folder)  # unpickled from an earlier codesign, it may lack newer attributes
         self.records, self.last, self.claimed = {}, {}, {}
         if self.run.trials_file.is_file():
             self.records = {r.trial_id: r for r in self.run.records()}
