@@ -29,7 +29,7 @@ from codesign.arch import Arch, load_arch
 from codesign.cost import CostCache, get_engine
 from codesign.cost.analytic import cost_under_mapping
 from codesign.data import DATASETS, load_dataset
-from codesign.designs import Design, load_design
+from codesign.designs import Design, load_design, trial_design
 from codesign.errors import CodesignError
 from codesign.export import export as write_export
 from codesign.network import CandidateSpec, SGDConfig
@@ -46,6 +46,7 @@ from codesign.profile import (
 from codesign.rubric import PJ_PER_MJ, Rubric, load_rubric
 from codesign.runs import Run, TrialRecord
 from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings, parse_budget
+from codesign.storage import is_uri
 from codesign.train import EpochMetrics, accuracy, build_model, resolve_device
 from codesign.train import train as train_model
 from codesign.workload import trace
@@ -434,8 +435,8 @@ def _history(history: list[EpochMetrics]) -> pd.DataFrame:
 class SearchRun:
     """A search's results (running or finished): trials and front as DataFrames, best designs, figures."""
 
-    def __init__(self, path: str | Path):
-        self._run = Run(path)
+    def __init__(self, path: str | Path | Run):
+        self._run = path if isinstance(path, Run) else Run(path)
         if not self._run.folder.is_dir():
             raise CodesignError(f"{self._run.folder}: no such run folder")
 
@@ -471,7 +472,7 @@ class SearchRun:
 
     def design(self, trial: str | None = None, by: str = "score") -> Design:
         """A trial's design (its trained weights and accelerator attached), the best by `by` if no id."""
-        return load_design(str(self.path), trial, by)
+        return trial_design(self._run, trial, by)
 
     def plot(self, kind: str = "3d") -> Any:
         """A Plotly figure of the trials, front highlighted: `3d`, a pair like `energy-accuracy`, or `points`."""
@@ -528,7 +529,9 @@ class SearchRun:
 
 
 def load_run(path: str | Path) -> SearchRun:
-    """An existing search run folder (finished, interrupted or still running)."""
+    """An existing search run (finished, interrupted or still running): its folder, or its storage URI."""
+    if is_uri(path):  # e.g. s3://bucket/runs/NAME: its files are fetched into ~/.cache/codesign/runs/
+        return SearchRun(Run.open(path))
     if not Run.holds_run(path) and not Run(path).has_settings():
         raise CodesignError(f"{path}: not a codesign search folder (no trials.csv or search.json)")
     return SearchRun(path)
@@ -562,6 +565,8 @@ def search_settings(
     rubric: str | Path | None = None,
     mapper: str | None = None,
     resume: bool = False,
+    storage: str | Path | None = None,
+    max_failures: int = 2,
 ) -> SearchSettings:
     """The SearchSettings `search` runs with (what `codesign search`'s flags make)."""
     from codesign.space import load_space
@@ -604,6 +609,8 @@ def search_settings(
             gpus_per_trial=gpus_per_trial,
             dashboard=dashboard,
             verbose=verbose,
+            storage=None if storage is None else str(storage),
+            max_failures=max_failures,
         ),
     )
 
@@ -613,9 +620,11 @@ def search(space: str | Path = "rubric_cnn", dataset: str | None = None, **optio
 
     Give a `budget` ("30m", "8h" or seconds) and/or a number of `trials`; every other keyword is one of
     `search_settings`'s (name, runs_dir, sampler, seed, concurrency, gpus_per_trial, asha, address, dashboard,
-    verbose, data_dir, train_size, val_size, split_seed, arch, rubric). Ray starts in-process unless `address`
-    names a cluster. It prints a line per finished trial and a progress line; `verbose=True` adds Ray Tune's
-    status table and Optuna's log.
+    verbose, data_dir, train_size, val_size, split_seed, arch, rubric, mapper, storage, max_failures). Ray starts
+    in-process unless `address` names a cluster; on a cluster, `storage` is a path every node sees or a URI
+    (s3://...). It prints a line per finished trial and a progress line; `verbose=True` adds Ray Tune's status
+    table and Optuna's log. Ctrl-C writes the outputs, then raises `codesign.search.driver.SearchInterrupted`
+    (a KeyboardInterrupt holding the trials table).
     """
     from codesign.search.driver import run_search
 
@@ -643,9 +652,12 @@ def export(
     `source` is a SearchRun or a run folder (its `trial`, else its best by `best`), or any model `profile`
     accepts; `weights` a state dict to include.
     """
-    if isinstance(source, SearchRun):
-        source = source.path
-    if isinstance(source, (str, Path)) and Run.holds_run(source):
+    if isinstance(source, SearchRun) or (isinstance(source, (str, Path)) and is_uri(source)):
+        source = source if isinstance(source, SearchRun) else load_run(source)
+        if weights is not None:
+            raise CodesignError("weights= is for a MODEL; a search run exports its trial's own weights")
+        design = source.design(trial, best)
+    elif isinstance(source, (str, Path)) and Run.holds_run(source):
         if weights is not None:
             raise CodesignError("weights= is for a MODEL; a search run exports its trial's own weights")
         design = load_design(str(source), trial, best)

@@ -205,6 +205,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         rubric=args.rubric,
         mapper=args.mapper,
         resume=args.resume,
+        storage=args.storage,
+        max_failures=args.max_failures,
     )
     _print_front(run)
     return 0
@@ -322,6 +324,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--runs-dir", default="runs")
     s.add_argument("--resume", action="store_true", help="continue the run --name, keeping every finished trial")
     s.add_argument("--address", help="join an existing Ray cluster (e.g. auto or ray://host:10001)")
+    s.add_argument(
+        "--storage",
+        help="where trials write their checkpoints: a path every node sees, or s3://, gs://, file:// "
+        "(default: --runs-dir); run files are copied there too",
+    )
+    s.add_argument(
+        "--max-failures", type=int, default=2, help="retries of a trial whose process or node dies (default 2)"
+    )
     s.add_argument("--concurrency", type=_positive(int), default=1, help="trials running at once")
     s.add_argument("--cpus-per-trial", type=_positive(float), help="default: CPUs / concurrency")
     s.add_argument(
@@ -368,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_arch)
 
     r = sub.add_parser("report", help="rebuild a run's pareto.csv, report.html and pareto.png")
-    r.add_argument("run", help="runs/<name>")
+    r.add_argument("run", help="runs/<name>, or the run in its storage (e.g. s3://bucket/runs/<name>)")
     r.set_defaults(func=cmd_report)
     return parser
 
@@ -381,8 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     except CodesignError as exc:
         print(f"codesign: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("codesign: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a search stopped by Ctrl-C says what it kept
+        print(f"codesign: {exc or 'interrupted'}", file=sys.stderr)
         return 130
 
 

@@ -1,7 +1,8 @@
 """Where a design comes from: the one reader of every form a user names a network in.
 
 MODEL is a built-in name (lenet5, lab2023), `path/to/file.py:ClassName` (built with no arguments), a spec
-.json file, a search run folder (with a trial id, else its best trial), or an exported or trained folder.
+.json file, a search run folder or its storage URI (with a trial id, else its best trial), or an exported or
+trained folder.
 `.py` files and exported folders without spec.json run Python code when loaded.
 """
 
@@ -23,6 +24,7 @@ from codesign.builtin_models import BUILTINS, CIFAR_SHAPE
 from codesign.errors import CodesignError
 from codesign.network import CandidateSpec
 from codesign.runs import Run
+from codesign.storage import is_uri
 
 
 @dataclass
@@ -172,7 +174,9 @@ def load_design(
     `image_shape` and `num_classes` shape the built-ins for a data set (CIFAR-10's 3×32×32 by default).
     """
     path = Path(text)
-    if path.is_dir():
+    if is_uri(text):  # a search run in its storage (s3://bucket/runs/<name>, file://...)
+        design = trial_design(Run.open(text), trial, best)
+    elif path.is_dir():
         design = _folder_design(path, trial, best)
     elif trial is not None:
         raise CodesignError(f"{text}: --trial needs a search run folder (one with trials.csv)")

@@ -50,15 +50,16 @@ _SHOWN = [
 ]
 
 
-def write_outputs(run_dir: Path) -> pd.DataFrame:
-    """Rebuild pareto.csv, report.html and pareto.png from trials.csv; returns the trials."""
-    run = Run(run_dir)
+def write_outputs(run: Run | Path) -> pd.DataFrame:
+    """Rebuild pareto.csv, report.html and pareto.png from trials.csv (and copy them to the run's storage)."""
+    run = run if isinstance(run, Run) else Run(run)
     trials = run.trials()
     objectives = run.objectives()
     front = pareto_front(trials, objectives)
     front.to_csv(run.front_file, index=False)
     run.report_file.write_text(render_html(trials, front, run.name, objectives))
     render_png(trials, front, run.plot_file, objectives)
+    run.publish(run.front_file, run.report_file, run.plot_file)
     return trials
 
 

@@ -5,15 +5,23 @@ runs/<name>/
   arch.yaml        the accelerator the search costs designs on (a joint search's base)
   trials.csv       one TrialRecord per finished trial, rewritten as each trial ends
   pareto.csv       the front of complete trials;  report.html, pareto.png: the report
-  weights/<id>.pt  a complete trial's trained weights (what export hands over)
-  archs/<id>.yaml  a joint-search trial's own accelerator
-  ray/             Ray Tune's experiment (what --resume restores)
+  ray/             Ray Tune's experiment (what --resume restores), with each complete trial's checkpoint:
+    <trial>/checkpoint_000000/  weights.pt (what export hands over), arch.yaml (a joint-search trial's
+                                accelerator), summary.json (its config and final result)
+
+The trials write their checkpoints to the run's storage (`--storage`, Tune's storage_path): by default the
+run folder itself. With a storage elsewhere (a shared path, s3://, gs://, file://) the Tune experiment lives
+at STORAGE/<name>/ray, every file above is also copied there as it is written (the storage alone is a
+complete run: `codesign report|export|profile STORAGE/<name>`), and a checkpoint's files are fetched into the
+same relative place in the local folder when first read. Runs of earlier versions kept weights/<id>.pt and
+archs/<id>.yaml: still read.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -26,11 +34,13 @@ import pandas as pd
 from codesign.arch import Arch, load_arch
 from codesign.errors import CodesignError, ConfigError
 from codesign.hardware import FIELDS as HARDWARE_FIELDS
-from codesign.hardware import HardwareParams, write_arch
+from codesign.hardware import HardwareParams, derive_arch
 from codesign.network import CandidateSpec
 from codesign.pareto import OBJECTIVES, objective_columns
+from codesign.paths import cache_home
 from codesign.rubric import PJ_PER_MJ
 from codesign.search.settings import SearchSettings
+from codesign.storage import Storage, is_uri
 
 
 class Status(enum.StrEnum):
@@ -65,7 +75,10 @@ _NUMBERS = {
     "trial_seconds": math.nan,
     "area_mm2": math.nan,
     "val_accuracy_float": math.nan,
+    "failures": 0,
 }
+# the text columns a reader must never take for numbers (a node id may look like 12e45...)
+_TEXTS = ("trial_id", "node_ip", "node_id", "checkpoint")
 _BEST = {
     "score": (["rubric_points", "val_accuracy"], False),
     "accuracy": (["val_accuracy"], False),
@@ -128,6 +141,10 @@ class TrialRecord:
     hardware: HardwareParams | None = None  # a joint-search trial's accelerator sizes
     area_mm2: float = math.nan
     val_accuracy_float: float = math.nan  # before quantization to a narrow-word accelerator
+    node_ip: str = ""  # the node the trial ran on (its last attempt)
+    node_id: str = ""  # Ray's id of that node (several nodes may share an IP)
+    failures: int = 0  # times its process or node died (each retried while --max-failures allows)
+    checkpoint: str = ""  # its checkpoint folder, relative to the run's storage
     reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # columns a later codesign may add
 
@@ -162,6 +179,7 @@ class TrialRecord:
             row["val_accuracy_float"] = self.val_accuracy_float
         row.update(spec_columns(self.spec))
         row.update(self.extra)
+        row.update(node_ip=self.node_ip, node_id=self.node_id, failures=self.failures, checkpoint=self.checkpoint)
         row["reason"] = self.reason
         row["spec"] = self.spec.to_json(indent=None) if self.spec is not None else ""
         return row
@@ -178,27 +196,30 @@ class TrialRecord:
         if all(_present(row.get(name)) for name in HARDWARE_FIELDS):
             hardware = HardwareParams(**{name: int(row[name]) for name in HARDWARE_FIELDS})
         numbers: dict[str, Any] = {k: (row[k] if _present(row.get(k)) else d) for k, d in _NUMBERS.items()}
-        for k in ("epochs_done", "rubric_points"):
+        for k in ("epochs_done", "rubric_points", "failures"):
             numbers[k] = int(numbers[k])
+        texts = {k: str(row[k]) if _present(row.get(k)) else "" for k in ("node_ip", "node_id", "checkpoint", "reason")}
         known: set[Any] = {
             "trial_id",
             "status",
             "energy_mj",
             "spec",
-            "reason",
+            *texts,
             *_NUMBERS,
             *HARDWARE_FIELDS,
             *spec_columns(spec),
         }
         extra = {k: v for k, v in row.items() if k not in known and _present(v)}
-        reason = row.get("reason")
         return cls(
             trial_id=trial_id,
             status=Status(row["status"]),
             spec=spec,
             hardware=hardware,
-            reason=reason if isinstance(reason, str) else "",
             extra=extra,
+            node_ip=texts["node_ip"],
+            node_id=texts["node_id"],
+            checkpoint=texts["checkpoint"],
+            reason=texts["reason"],
             **numbers,
         )
 
@@ -208,10 +229,33 @@ def _present(value: Any) -> bool:
 
 
 class Run:
-    """The run folder of one search (local)."""
+    """The run folder of one search (local), and the storage its trials' checkpoints are written to.
 
-    def __init__(self, folder: str | Path):
+    `storage` is where the run's checkpoints live (STORAGE/<name>); by default the one search.json names,
+    else the folder itself.
+    """
+
+    def __init__(self, folder: str | Path, storage: str | None = None):
         self.folder = Path(folder)
+        self._storage = None if storage is None else Storage.at(storage)
+
+    @classmethod
+    def open(cls, location: str | Path) -> Run:
+        """The run at a local folder, or at a storage URI (its files are fetched into ~/.cache/codesign/runs/)."""
+        if not is_uri(location):
+            folder = Path(location)
+            if not folder.is_dir():
+                raise CodesignError(f"{folder}: no such run folder")
+            return cls(folder)
+        storage = Storage.at(location)
+        where = hashlib.sha256(storage.location.encode()).hexdigest()[:16]
+        run = cls(cache_home() / "runs" / where / storage.location.rsplit("/", 1)[-1], storage.location)
+        if not storage.download("search.json", run.settings_file):
+            raise CodesignError(f"{storage.location}: not a codesign search (no search.json there)")
+        for path in (run.trials_file, run.search_arch_file):
+            path.unlink(missing_ok=True)  # never mix in a stale copy
+            storage.download(path.name, path)
+        return run
 
     @property
     def name(self) -> str:
@@ -242,15 +286,37 @@ class Run:
         return self.folder / "arch.yaml"
 
     @property
-    def ray_dir(self) -> Path:
-        return self.folder / "ray"
+    def storage(self) -> Storage:
+        """Where the trials' checkpoints (and, when elsewhere, a copy of every run file) are kept."""
+        if self._storage is None:
+            if not self.has_settings():  # a bare folder (tests, old runs): its own storage, until search.json
+                return Storage.at(self.folder)
+            settings = self.settings()  # no --storage: the folder itself, wherever it has moved
+            self._storage = Storage.at(self.folder if settings.resources.storage is None else settings.storage_dir)
+        return self._storage
+
+    @property
+    def experiment(self) -> str:
+        """Ray Tune's experiment folder (a path or URI): what --resume restores."""
+        return self.storage.child("ray").location
+
+    @property
+    def mirrored(self) -> bool:
+        """Whether the storage is elsewhere than the local folder (so run files are copied there)."""
+        return self.storage.local_path != self.folder.resolve()
+
+    def publish(self, *files: Path) -> None:
+        """Copy run files (search.json, trials.csv, the report) to the storage when it is elsewhere."""
+        if self.mirrored:
+            for path in files:
+                self.storage.upload(path, path.relative_to(self.folder).as_posix())
 
     def weights_file(self, trial_id: str) -> Path:
-        """Where a complete trial's weights are kept."""
+        """Where runs of earlier versions kept a complete trial's weights."""
         return self.folder / "weights" / f"{trial_id}.pt"
 
     def arch_file(self, trial_id: str) -> Path:
-        """Where a joint-search trial's accelerator is kept."""
+        """Where runs of earlier versions kept a joint-search trial's accelerator."""
         return self.folder / "archs" / f"{trial_id}.yaml"
 
     @staticmethod
@@ -266,6 +332,7 @@ class Run:
         """Write search.json, its file paths relative to the run folder (a run moves with its inputs)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.settings_file.write_text(_with_paths(settings, self._relative).to_json())
+        self.publish(self.settings_file)
 
     def settings(self) -> SearchSettings:
         """The run's SearchSettings, its file paths usable from here."""
@@ -299,7 +366,7 @@ class Run:
         if not path.is_file():
             raise CodesignError(f"{self.folder}: no trials.csv yet (has the search finished a trial?)")
         try:
-            table = pd.read_csv(path, dtype={"trial_id": str}, keep_default_na=False, na_values=[""])
+            table = pd.read_csv(path, dtype=dict.fromkeys(_TEXTS, str), keep_default_na=False, na_values=[""])
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CodesignError(
@@ -318,6 +385,7 @@ class Run:
         tmp = self.trials_file.with_suffix(".csv.tmp")
         pd.DataFrame([r.to_row() for r in records]).to_csv(tmp, index=False)
         tmp.replace(self.trials_file)
+        self.publish(self.trials_file)
 
     def pick(self, trial: str | None = None, best: str = "score") -> TrialRecord:
         """A trial by id, or the best complete one by rubric score, accuracy, energy or latency."""
@@ -337,22 +405,31 @@ class Run:
             done.sort_values(columns, ascending=ascending).iloc[0].to_dict(), str(self.trials_file)
         )
 
-    def save_arch(self, trial_id: str, arch: Arch) -> None:
-        """Keep a joint-search trial's accelerator beside its record."""
-        write_arch(arch, self.arch_file(trial_id))
+    def checkpoint_file(self, record: TrialRecord, name: str) -> Path | None:
+        """A file of a trial's checkpoint (weights.pt, arch.yaml, summary.json) as a local file, fetched once."""
+        if not record.checkpoint:
+            return None
+        relative = f"{record.checkpoint}/{name}"
+        local = self.folder / relative
+        if self.mirrored and not local.is_file():
+            self.storage.download(relative, local)
+        return local if local.is_file() else None
 
     def arch_of(self, record: TrialRecord) -> Arch | None:
         """The accelerator a trial was costed on (None for a run that did not record it)."""
+        base = load_arch(self.search_arch_file) if self.search_arch_file.is_file() else None
         if record.hardware is None:
-            return load_arch(self.search_arch_file) if self.search_arch_file.is_file() else None
-        path = self.arch_file(record.trial_id)
-        if not path.is_file():
+            return base
+        path = self.checkpoint_file(record, "arch.yaml") or self.arch_file(record.trial_id)
+        if path.is_file():
+            return load_arch(path)
+        if base is None:
             raise CodesignError(f"{path}: trial {record.trial_id}'s accelerator is missing from the run folder")
-        return load_arch(path)
+        return derive_arch(base, record.hardware)  # a trial without a checkpoint (e.g. infeasible): re-derived
 
     def weights_of(self, record: TrialRecord) -> Path | None:
-        """A trial's saved weights, if the search kept them."""
-        path = self.weights_file(record.trial_id)
+        """A trial's saved weights (from its checkpoint), if the search kept them."""
+        path = self.checkpoint_file(record, "weights.pt") or self.weights_file(record.trial_id)
         return path if path.is_file() else None
 
 

@@ -14,14 +14,14 @@ import codesign
 PACKAGE = Path(codesign.__file__).parent
 # Lowest first: a module may import only from its own layer or below (and never in a cycle).
 LAYERS = [
-    {"errors", "paths", "config", "yamlfile"},
+    {"errors", "paths", "config", "yamlfile", "storage"},
     {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models"},
     {"hardware", "train", "cost"},
     {"quantize", "profile", "space"},
-    {"search.settings"},
+    {"search.settings", "search.shared"},
     {"runs"},
     {"designs", "report"},
-    {"export", "search.sampler", "search.trainable", "search.table"},
+    {"export", "search.sampler", "search.replay", "search.trainable", "search.table"},
     {"search.driver", "search"},
     {"api"},
     {"cli", "__init__"},  # the package's face: codesign/__init__.py re-exports the API

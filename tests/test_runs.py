@@ -1,15 +1,18 @@
-"""The run folder: trials read back with every number checked, the best trial picked, a trial's arch."""
+"""The run folder: trials read back with every number checked, the best trial picked, a trial's arch and
+weights, a run kept in a storage elsewhere (a file:// URI stands for s3:// or gs://)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
+import torch
 
 from codesign.arch import load_arch
 from codesign.errors import CodesignError
-from codesign.hardware import HardwareParams, derive_arch
+from codesign.hardware import HardwareParams, derive_arch, write_arch
 from codesign.network import CandidateSpec, ConvStage
 from codesign.runs import Run, Status, TrialRecord
+from codesign.search.settings import ResourceSettings, SearchSettings
 
 
 def _records():
@@ -52,12 +55,42 @@ def test_a_damaged_trials_table_is_one_line(tmp_path):
         run.trials()
 
 
-def test_a_trials_arch_comes_from_the_run_folder(tmp_path):
+def test_a_trials_arch_comes_from_its_checkpoint(tmp_path):
     run = Run(tmp_path)
     small = derive_arch(load_arch(), HardwareParams(pe_x=8))
-    joint = TrialRecord("j", Status.OK, hardware=HardwareParams(pe_x=8))
+    joint = TrialRecord("j", Status.OK, hardware=HardwareParams(pe_x=8), checkpoint="ray/j/checkpoint_000000")
     with pytest.raises(CodesignError, match="accelerator is missing"):
         run.arch_of(joint)
-    run.save_arch("j", small)
+    write_arch(small, tmp_path / "ray/j/checkpoint_000000/arch.yaml")
     assert run.arch_of(joint) == small
     assert run.arch_of(TrialRecord("f", Status.OK)) is None  # no arch.yaml: the profile's default
+    write_arch(load_arch(), run.search_arch_file)  # a trial without a checkpoint: derived from the run's arch
+    assert run.arch_of(TrialRecord("i", Status.INFEASIBLE, hardware=HardwareParams(pe_x=8))) == small
+
+
+def test_a_run_in_remote_storage_is_read_back_from_there(tmp_path, monkeypatch):
+    """Run files are copied to a storage elsewhere as they are written; Run.open(URI) reads the run from it."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    storage = f"file://{tmp_path}/store/r"
+    spec = CandidateSpec(stages=(ConvStage(8),))
+    settings = SearchSettings(name="r", space="s.yaml", runs_dir=str(tmp_path / "runs"),
+                              resources=ResourceSettings(storage=f"file://{tmp_path}/store"))
+    run = Run(settings.run_dir)
+    run.save_settings(settings)
+    assert run.storage.location == storage and run.mirrored
+    record = TrialRecord("a", Status.OK, val_accuracy=0.8, spec=spec, node_ip="10.0.0.2", node_id="12e45",
+                         failures=1, checkpoint="ray/a/checkpoint_000000")
+    run.write_trials([record])
+    assert (tmp_path / "store/r/trials.csv").read_bytes() == run.trials_file.read_bytes()
+    # the trial's checkpoint, as Tune writes it into the storage
+    (tmp_path / "store/r/ray/a/checkpoint_000000").mkdir(parents=True)
+    torch.save(spec.build().state_dict(), tmp_path / "store/r/ray/a/checkpoint_000000/weights.pt")
+    assert run.weights_of(record) == run.folder / "ray/a/checkpoint_000000/weights.pt"  # fetched locally
+
+    remote = Run.open(storage)
+    assert remote.folder != run.folder and remote.storage.location == storage and remote.name == "r"
+    back = remote.pick()
+    assert (back.node_ip, back.node_id, back.failures) == ("10.0.0.2", "12e45", 1)  # a node id stays text
+    assert torch.load(remote.weights_of(back), weights_only=True).keys() == spec.build().state_dict().keys()
+    with pytest.raises(CodesignError, match="no search.json"):
+        Run.open(f"file://{tmp_path}/store/nothing")

@@ -88,7 +88,7 @@ def _export_best_trial(run, tmp_path):
     row = Run(run).pick()
     spec = CandidateSpec.load(out / "spec.json")
     original = spec.build().eval()
-    original.load_state_dict(torch.load(run / "weights" / f"{row.trial_id}.pt", weights_only=True))
+    original.load_state_dict(torch.load(Run(run).weights_of(row), weights_only=True))  # its Tune checkpoint
     torch.manual_seed(0)
     x = torch.randn(4, *spec.input_shape)
     torch.save(x, tmp_path / "x.pt")
@@ -103,33 +103,69 @@ def _export_best_trial(run, tmp_path):
     assert accuracy(load_exported(out), data, data.val) == pytest.approx(row.val_accuracy, abs=1e-12)
 
 
-def test_killed_search_resumes_without_losing_trials(tmp_path):
-    args = _args(tmp_path, "resume", "--trials", "5")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "codesign.cli", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    table = tmp_path / "runs" / "resume" / "trials.csv"
+def _start(args, **env):
+    """`codesign ARGS` in its own process group, as a terminal runs a job."""
+    return subprocess.Popen([sys.executable, "-m", "codesign.cli", *args], cwd=ROOT,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def _wait_for_rows(proc, table, rows):
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
-        if table.is_file() and len(pd.read_csv(table)) >= 2:
-            break
-        time.sleep(0.5)
-    assert proc.poll() is None, "the search ended before it could be interrupted:\n" + proc.stdout.read()
+        if table.is_file() and len(pd.read_csv(table)) >= rows:
+            return
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError(f"the search never reached {rows} trials while running:\n" + proc.stdout.read())
+
+
+def _kept(earlier, later):
+    """Every finished trial of an earlier table is in the later one, unchanged (an interrupted one may change)."""
+    later = later.set_index("trial_id")
+    for _, row in earlier[earlier["status"].isin(["ok", "infeasible"])].iterrows():
+        kept = later.loc[row["trial_id"]]
+        assert kept["status"] == row["status"] and kept["spec"] == row["spec"]
+        assert kept["val_accuracy"] == pytest.approx(row["val_accuracy"], nan_ok=True)
+        assert kept["energy_pj"] == pytest.approx(row["energy_pj"], nan_ok=True)
+
+
+def test_a_killed_or_interrupted_search_resumes_without_losing_or_repeating_trials(tmp_path):
+    """SIGKILL, --resume, Ctrl-C, --resume: every finished trial is kept unchanged and none runs twice; Ctrl-C
+    writes the outputs and exits 130. (Before: resumed after SIGKILL, the finished designs ran again under new
+    ids, `--trials 4` giving 5 rows and a design twice on the front; Ctrl-C exited 0.)"""
+    args = _args(tmp_path, "resume", "--trials", "5")
+    table = tmp_path / "runs" / "resume" / "trials.csv"
+    read = lambda: pd.read_csv(table, dtype={"trial_id": str})
+
+    # SIGKILL after a trial finished, with Ray Tune's snapshot of the search (its trials, the sampler's state)
+    # older than that: the worst case of the seconds between two snapshots, every time
+    proc = _start(args, TUNE_GLOBAL_CHECKPOINT_S="3600")
+    _wait_for_rows(proc, table, 1)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
+    proc.wait(timeout=60)
+    killed = read()
+
+    # resumed: Tune draws the finished designs again, and they report their records instead of training
+    proc = _start([*args, "--resume"])
+    _wait_for_rows(proc, table, len(killed) + 1)
     proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
     try:
         proc.wait(timeout=120)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         raise
-    before = pd.read_csv(table, dtype={"trial_id": str})
-    finished = before[before["status"].isin(["ok", "infeasible"])]
-    assert len(finished) >= 2
+    output = proc.stdout.read()
+    assert proc.returncode == 130, output  # scripts can tell an interrupted search from a finished one
+    assert "search interrupted" in output and "--resume" in output
+    assert (tmp_path / "runs" / "resume" / "pareto.csv").is_file()  # the outputs are written all the same
+    assert output.count("not trained again") == len(killed), output
+    interrupted = read()
+    _kept(killed, interrupted)
 
-    assert main(args + ["--resume"]) == 0
-    after = pd.read_csv(table, dtype={"trial_id": str}).set_index("trial_id")
-    assert (after["status"].isin(["ok", "infeasible"])).sum() >= 5
-    for _, row in finished.iterrows():  # every trial finished before the kill is kept, unchanged
-        kept = after.loc[row["trial_id"]]
-        assert kept["status"] == row["status"]
-        assert kept["val_accuracy"] == pytest.approx(row["val_accuracy"], nan_ok=True)
-        assert kept["energy_pj"] == pytest.approx(row["energy_pj"], nan_ok=True)
+    assert main([*args, "--resume"]) == 0
+    after = read()
+    assert len(after) == 5 and after["trial_id"].is_unique
+    assert after["spec"].is_unique  # no design twice (the seeded sampler draws 5 different ones)
+    assert (after["status"].isin(["ok", "infeasible"])).all()
+    _kept(interrupted, after)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 from codesign.network import CandidateSpec, ConvStage
-from codesign.runs import Run, Status
-from codesign.search.table import final_status, trial_record
+from codesign.runs import Run, Status, TrialRecord
+from codesign.search.replay import Replays
+from codesign.search.table import TrialTable, final_status, trial_record
 
 
 def test_status_rules():
@@ -35,3 +37,29 @@ def test_a_trial_record_survives_trials_csv(tmp_path):
     assert (back.val_accuracy, back.val_accuracy_float, back.energy_mj, back.cycles) == (0.8, 0.81, 0.002, 1000)
     assert back.to_row() == record.to_row()
     assert other.spec is None and other.reason == "too big" and math.isnan(other.val_accuracy)
+
+
+def test_a_trial_that_repeats_a_finished_one_adds_no_row(tmp_path):
+    """After a hard kill Tune may run a finished design again (search/replay.py): the first trial that repeats
+    a record reports it and adds no row; a second trial of the same design counts as a trial of its own."""
+    spec = CandidateSpec(stages=(ConvStage(8),))
+    run = Run(tmp_path)
+    run.write_trials([TrialRecord("old", Status.OK, val_accuracy=0.8, epochs_done=1, spec=spec,
+                                  checkpoint="ray/old/checkpoint_000000")])
+    config = {"spec": spec.to_dict(), "feasible": True}
+    assert Replays.of(run.records(), finished_in_tune={"old"}).match("new", config) is None  # Tune knows it
+    replays = Replays.of(run.records(), finished_in_tune=set())
+    assert replays.match("new", config).trial_id == "old"
+    assert replays.match("new", {"spec": CandidateSpec(stages=(ConvStage(4),)).to_dict()}) is None
+    table = TrialTable(tmp_path)
+    table.setup()
+    result = {"status": "ok", "epoch": 1, "planned_epochs": 1, "val_accuracy": 0.8, "replay_of": "old"}
+    for trial_id in ("new", "again"):
+        trial = SimpleNamespace(trial_id=trial_id, config=config, last_result=result, num_failures=0,
+                                checkpoint=None)
+        table.on_trial_result(0, [], trial, result)
+        table.on_trial_complete(0, [], trial)
+    table.on_experiment_end([])
+    old, again = run.records()
+    assert (old.trial_id, again.trial_id) == ("old", "again") and again.val_accuracy == 0.8
+    assert again.checkpoint == old.checkpoint  # the same design's weights

@@ -6,12 +6,19 @@ budgets), telling Optuna through `trial.set_constraint`; an infeasible design re
 trains. A feasible one is costed on the accelerator (shared SQLite cache), trained with SGD on the
 training split, and reports validation accuracy every epoch (ASHA may cut it). The TrialTable callback
 rewrites runs/<name>/trials.csv each time a trial finishes, so no finished trial is ever lost.
+
+On a cluster (`--address`): the driver reads the data once and shares it through the object store
+(search/shared.py), trials write their checkpoints to the run's storage (`--storage`: a path every node sees
+or a URI), and a trial whose process or node dies runs again, up to `--max-failures` times.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +34,22 @@ from codesign.report import write_outputs
 from codesign.rubric import Rubric, load_rubric
 from codesign.runs import Run
 from codesign.search.console import SearchConsole, library_output
+from codesign.search.replay import Replays
 from codesign.search.sampler import SpaceSampler, make_sampler
 from codesign.search.settings import SearchSettings
+from codesign.search.shared import SharedData, load_split
 from codesign.search.table import TrialTable
 from codesign.search.trainable import run_trial
 from codesign.space import load_space
+from codesign.storage import Storage
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the search: its outputs are written, every finished trial is kept, --resume continues it."""
+
+    def __init__(self, message: str, trials: pd.DataFrame):
+        super().__init__(message)
+        self.trials = trials
 
 
 def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
@@ -47,6 +65,10 @@ def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
             budget_s=settings.tune.budget_s or saved.tune.budget_s,
             trials=settings.tune.trials or saved.tune.trials,
         )
+        if settings.resources.storage is not None and Storage.at(settings.storage_dir) != run.storage:
+            raise CodesignError(
+                f"{run.folder}: this search keeps its trials in {run.storage.location}; resume it without --storage"
+            )
         resources = dataclasses.replace(
             saved.resources,
             address=settings.resources.address,
@@ -70,34 +92,61 @@ def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
     if resources.cpus_per_trial is None:
         cpus = max(1.0, (os.cpu_count() or 1) // settings.tune.concurrency)
         resources = dataclasses.replace(resources, cpus_per_trial=cpus)
+    if resources.storage is not None:  # every node must find it: an absolute path, or a URI as given
+        resources = dataclasses.replace(resources, storage=Storage.at(resources.storage).location)
     settings = dataclasses.replace(settings, objectives=space.objectives, resources=resources)
     run.save_settings(settings)
     write_arch(base_arch, run.search_arch_file)
+    run.publish(run.search_arch_file)
     return settings
 
 
-def _start_ray(settings: SearchSettings) -> None:
-    """Join the cluster at --address, or start a local Ray; print the dashboard's address."""
+def _start_ray(settings: SearchSettings) -> bool:
+    """Join the cluster at --address (or $RAY_ADDRESS), or start a private local Ray; print the dashboard's address.
+
+    Returns whether this call connected (so the search disconnects at its end); a caller already connected
+    to Ray keeps its connection. Without an address a search never joins a cluster some other program started.
+    """
     import ray
 
+    if ray.is_initialized():
+        return False
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     resources = settings.resources
+    address = resources.address or os.environ.get("RAY_ADDRESS") or "local"
     context = ray.init(
-        address=resources.address,
+        address=address,
         include_dashboard=resources.dashboard,
-        ignore_reinit_error=True,
         log_to_driver=False,
         configure_logging=False,
     )
+    if address != "local":
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        cpus = sum(n.get("Resources", {}).get("CPU", 0) for n in nodes)
+        print(f"[codesign] Ray cluster at {address}: {len(nodes)} nodes, {cpus:g} CPUs", flush=True)
+        if len(nodes) > 1 and resources.storage is None:
+            print(
+                f"[codesign] warning: trials on other machines cannot write checkpoints to {settings.run_dir}: "
+                f"give --storage a path every node sees, or a URI (s3://, gs://)",
+                flush=True,
+            )
     if resources.dashboard and getattr(context, "dashboard_url", None):
         print(
             f"[codesign] Ray dashboard: http://{context.dashboard_url} (it asks for a token: run "
             f"`ray get-auth-token`, or start with RAY_AUTH_MODE=disabled on a trusted machine)",
             flush=True,
         )
+    return True
 
 
-def _new_tuner(settings: SearchSettings, run: Run, trainable: Any, rubric: Rubric, base_arch: Arch) -> Any:
+def _trial_folder(trial: Any) -> str:
+    """A trial's folder in the experiment (its checkpoints' path in storage): `trial_<id>`."""
+    return f"trial_{trial.trial_id}"
+
+
+def _new_tuner(
+    settings: SearchSettings, run: Run, trainable: Any, rubric: Rubric, base_arch: Arch, callbacks: Sequence[Any]
+) -> Any:
     """A fresh Tuner: Optuna samples the space (constraints first), ASHA optionally cuts weak trials."""
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -105,7 +154,7 @@ def _new_tuner(settings: SearchSettings, run: Run, trainable: Any, rubric: Rubri
 
     space = load_space(settings.space)
     columns = objective_columns(settings.objectives)
-    table = TrialTable(run.folder, base_arch)
+    table = TrialTable(run.folder)
     search = OptunaSearch(
         space=SpaceSampler(settings, space, rubric, base_arch),
         metric=[c for c, _ in columns],
@@ -131,19 +180,71 @@ def _new_tuner(settings: SearchSettings, run: Run, trainable: Any, rubric: Rubri
             max_concurrent_trials=settings.tune.concurrency,
             time_budget_s=settings.tune.budget_s,
             reuse_actors=True,
+            trial_dirname_creator=_trial_folder,
         ),
         run_config=tune.RunConfig(
-            name=run.ray_dir.name,
-            storage_path=str(run.folder),
-            callbacks=[table, SearchConsole(table, columns, settings.tune.trials, settings.tune.budget_s)],
+            name="ray",  # the experiment folder, inside the run's storage
+            storage_path=run.storage.location,
+            callbacks=[table, SearchConsole(table, columns, settings.tune.trials, settings.tune.budget_s), *callbacks],
             verbose=1 if settings.resources.verbose else 0,  # Ray's status table: only with -v
-            failure_config=tune.FailureConfig(max_failures=0),
+            failure_config=tune.FailureConfig(max_failures=settings.resources.max_failures),
         ),
     )
 
 
-def run_search(settings: SearchSettings, resume: bool = False) -> pd.DataFrame:
-    """Run (or resume) a search; returns the trials table. Outputs land in runs/<name>/."""
+def _replays(run: Run, restoring: bool) -> Replays:
+    """The recorded trials that Tune's last snapshot does not hold as finished (search/replay.py)."""
+    if not run.trials_file.is_file():
+        return Replays()
+    finished: set[str] = set()
+    if restoring:
+        from ray.tune import ExperimentAnalysis
+
+        finished = {t.trial_id for t in ExperimentAnalysis(run.experiment).trials if t.status == "TERMINATED"}
+    replays = Replays.of(run.records(), finished)
+    if len(replays):
+        print(
+            f"[codesign] {len(replays)} finished trials are newer than Ray Tune's last snapshot of the search: "
+            f"a trial that repeats one reports its recorded result instead of training again",
+            flush=True,
+        )
+    return replays
+
+
+class _CtrlC:
+    """Whether Ctrl-C stopped Tune's loop during the block.
+
+    Tune catches the first SIGINT, stops the trials, saves the experiment and returns normally, then puts back
+    the handler it found: so one is installed here first, and after the block it is back iff SIGINT came.
+    """
+
+    def __enter__(self) -> _CtrlC:
+        self.interrupted = False
+        self.watching = threading.current_thread() is threading.main_thread() and not int(
+            os.environ.get("TUNE_DISABLE_SIGINT_HANDLER", "0")
+        )
+        if self.watching:
+            self.previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, _second_ctrl_c)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.watching:
+            self.interrupted = signal.getsignal(signal.SIGINT) is _second_ctrl_c
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _second_ctrl_c(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # Ctrl-C again while Tune saves its state: stop at once (finished trials are kept)
+
+
+def run_search(settings: SearchSettings, resume: bool = False, callbacks: Sequence[Any] = ()) -> pd.DataFrame:
+    """Run (or resume) a search; returns the trials table. Outputs land in runs/<name>/ (and its storage).
+
+    Ctrl-C stops it cleanly: the outputs are written, then SearchInterrupted (a KeyboardInterrupt holding the
+    trials table) is raised. `callbacks`: more Ray Tune callbacks (a logger...) for a new search; a resumed
+    one keeps those it started with.
+    """
     import ray
     from ray import tune
 
@@ -151,20 +252,37 @@ def run_search(settings: SearchSettings, resume: bool = False) -> pd.DataFrame:
     run = Run(settings.run_dir)
     rubric = load_rubric(settings.rubric)
     base_arch = load_arch(run.search_arch_file)
-    _start_ray(settings)
-    trainable = tune.with_parameters(run_trial, settings=settings, rubric=rubric, base_arch=base_arch)
-    resources = {"cpu": settings.resources.cpus_per_trial or 1}
-    if settings.resources.gpus_per_trial:
-        resources["gpu"] = settings.resources.gpus_per_trial
-    trainable = tune.with_resources(trainable, resources)
+    split = load_split(settings.data)  # the only read of the data set: trials get it from the object store
+    connected = _start_ray(settings)
     try:
-        with library_output(settings.resources.verbose):  # Optuna's log and warnings: only with -v
-            if resume and tune.Tuner.can_restore(str(run.ray_dir)):
-                tuner = tune.Tuner.restore(str(run.ray_dir), trainable, resume_unfinished=True, resume_errored=True)
+        restoring = resume and tune.Tuner.can_restore(run.experiment)
+        trainable = tune.with_parameters(
+            run_trial,
+            settings=settings,
+            rubric=rubric,
+            base_arch=base_arch,
+            data=SharedData.put(split),
+            replays=_replays(run, restoring) if resume else Replays(),
+        )
+        del split
+        resources = {"cpu": settings.resources.cpus_per_trial or 1}
+        if settings.resources.gpus_per_trial:
+            resources["gpu"] = settings.resources.gpus_per_trial
+        trainable = tune.with_resources(trainable, resources)
+        with library_output(settings.resources.verbose), _CtrlC() as ctrl_c:  # Optuna's log: only with -v
+            if restoring:
+                tuner = tune.Tuner.restore(run.experiment, trainable, resume_unfinished=True, resume_errored=True)
             else:
-                tuner = _new_tuner(settings, run, trainable, rubric, base_arch)
+                tuner = _new_tuner(settings, run, trainable, rubric, base_arch, callbacks)
             tuner.fit()
     finally:
-        if not settings.resources.address:
+        if connected:
             ray.shutdown()
-    return write_outputs(run.folder)
+    trials = write_outputs(run)
+    if ctrl_c.interrupted:
+        raise SearchInterrupted(
+            f"search interrupted: {len(trials)} finished trials kept in {run.trials_file}; "
+            f"the same command with --resume continues it",
+            trials,
+        )
+    return trials

@@ -17,6 +17,7 @@ from codesign.config import build, check, limits
 from codesign.data import DATASETS
 from codesign.errors import CodesignError
 from codesign.pareto import COLUMNS
+from codesign.storage import is_uri
 
 SAMPLERS = ("tpe", "nsga2", "random")
 
@@ -46,13 +47,16 @@ class TuneSettings:
 
 @dataclass(frozen=True)
 class ResourceSettings:
-    """Where trials run: the Ray cluster and what each trial asks of it."""
+    """Where trials run: the Ray cluster, what each trial asks of it, where its files go, how often it may fail."""
 
     address: str | None = None  # None: a local Ray started for this search
     cpus_per_trial: float | None = field(default=None, metadata=limits(above=0))  # None: CPUs / concurrency
     gpus_per_trial: float = field(default=0.0, metadata=limits(min=0))
     dashboard: bool = True
     verbose: bool = False  # Ray Tune's status table and Optuna's log beside codesign's lines (search -v)
+    # Tune's storage_path: a path every node sees or a URI (s3://, gs://, file://); None: the runs folder
+    storage: str | None = None
+    max_failures: int = field(default=2, metadata=limits(min=0))  # retries of a trial whose process or node dies
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,14 @@ class SearchSettings:
     @property
     def run_dir(self) -> Path:
         return Path(self.runs_dir).resolve() / self.name
+
+    @property
+    def storage_dir(self) -> str:
+        """Where the run's trials keep their checkpoints (Tune's storage): STORAGE/NAME, else the run folder."""
+        storage = self.resources.storage
+        if storage is None:
+            return str(self.run_dir)
+        return f"{storage.rstrip('/')}/{self.name}" if is_uri(storage) else str(Path(storage).resolve() / self.name)
 
     def to_json(self) -> str:
         """search.json's text."""
