@@ -214,7 +214,9 @@ def cmd_search(args: argparse.Namespace) -> int:
             sampler=args.sampler,
             seed=args.seed,
             asha=args.asha,
+            multi_fidelity=args.multi_fidelity,
             concurrency=args.concurrency,
+            seed_designs=tuple(args.seed_designs),
         ),
         resources=ResourceSettings(
             address=args.address,
@@ -335,8 +337,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--concurrency", type=int, default=1, help="trials running at once")
     s.add_argument("--cpus-per-trial", type=float, help="default: CPUs / concurrency")
     s.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPU fraction per trial (e.g. 0.25)")
-    s.add_argument("--sampler", default="tpe", choices=["tpe", "nsga2", "random"], help="Optuna sampler")
+    s.add_argument(
+        "--sampler",
+        default="ehvi",
+        choices=["ehvi", "tpe", "nsga2", "random"],
+        help="ehvi (default): cost many candidates per trial, predict their accuracy, train the one with the best "
+        "expected hypervolume improvement; or one of Optuna's samplers",
+    )
+    s.add_argument(
+        "--seed-designs",
+        nargs="+",
+        default=(),
+        metavar="DESIGN",
+        help="designs to train first: lenet5, spec .json files, export folders, or past runs (their front)",
+    )
     s.add_argument("--asha", action="store_true", help="early-stop weak trials (ASHA on validation accuracy)")
+    s.add_argument(
+        "--multi-fidelity",
+        action="store_true",
+        help="train short first: at epochs 1, 3, 9... keep the best third by non-dominated sorting of all objectives",
+    )
     s.add_argument("--seed", type=int, default=0, help="sampler and training seed")
     s.add_argument("--train-size", type=int, help="train each trial on the first N training images only")
     s.add_argument("--val-size", type=int, help="validation images carved from the training set")

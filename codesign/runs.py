@@ -5,6 +5,7 @@ runs/<name>/
   arch.yaml        the accelerator the search costs designs on (a joint search's base)
   trials.csv       one TrialRecord per finished trial, rewritten as each trial ends
   pareto.csv       the front of complete trials;  report.html, pareto.png: the report
+  sampler.csv      one row per suggestion: the sampler's own seconds and, for ehvi, its choice
   weights/<id>.pt  a complete trial's trained weights (what export hands over)
   archs/<id>.yaml  a joint-search trial's own accelerator
   ray/             Ray Tune's experiment (what --resume restores)
@@ -224,6 +225,10 @@ class Run:
     @property
     def search_arch_file(self) -> Path:
         return self.folder / "arch.yaml"
+
+    @property
+    def sampler_file(self) -> Path:
+        return self.folder / "sampler.csv"
 
     @property
     def ray_dir(self) -> Path:

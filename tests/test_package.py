@@ -14,15 +14,16 @@ import codesign
 PACKAGE = Path(codesign.__file__).parent
 # Lowest first: a module may import only from its own layer or below (and never in a cycle).
 LAYERS = [
-    {"errors", "paths", "config", "yamlfile"},
+    {"errors", "paths", "config", "yamlfile", "search.acquisition"},
     {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models"},
-    {"hardware", "train", "cost"},
+    {"hardware", "train", "cost", "spec_workload", "search.surrogate"},
     {"quantize", "profile", "space"},
     {"search.settings"},
     {"runs"},
     {"designs", "report"},
-    {"export", "search.sampler", "search.trainable", "search.table"},
-    {"search.driver", "search"},
+    {"export", "search.sampler", "search.seeds", "search.candidates", "search.ehvi", "search.trainable",
+     "search.table", "search.fidelity"},
+    {"search.driver", "search.searcher", "search"},
     {"cli"},
 ]
 

@@ -27,7 +27,7 @@ def test_settings_round_trip_through_search_json(tmp_path):
 @pytest.mark.parametrize("tune, message", [
     ({"trials": 0}, "`tune.trials` must be a positive integer, got 0"),
     ({"concurrency": -1}, "`tune.concurrency` must be a positive integer"),
-    ({"sampler": "cmaes"}, "`tune.sampler` must be one of tpe, nsga2, random"),
+    ({"sampler": "cmaes"}, "`tune.sampler` must be one of ehvi, tpe, nsga2, random"),
     ({"budget_s": -5.0}, "`tune.budget_s` must be a positive number"),
 ])
 def test_bad_settings_name_the_field(tune, message):
