@@ -66,10 +66,12 @@ def check_keys(data: Any, allowed: tuple[str, ...], source: str, path: str = "")
             )
 
 
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    """A dataclass's resolved type hints (resolving them is most of the cost of checking a small dataclass)."""
-    return typing.get_type_hints(cls)
+_resolved_hints = functools.cache(typing.get_type_hints)
+
+
+def _hints(cls: Any) -> dict[str, Any]:
+    """A dataclass's resolved type hints, resolved once (resolving is most of the cost of checking one)."""
+    return _resolved_hints(cls)
 
 
 def check(instance: Any, source: str, path: str = "") -> None:

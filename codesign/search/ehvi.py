@@ -8,8 +8,8 @@ candidate with the largest expected hypervolume improvement over the front of co
 (codesign/search/acquisition.py). A candidate that a complete trial matches or beats in every known
 objective, and whose optimistic accuracy (mean + 3 std of the prediction, at most 100 %) does not exceed
 that trial's, cannot improve the front and is never trained; when nothing in the pool can, the trial is
-vetoed (reported infeasible, not trained). The first trials, before the surrogate has data, are spread out
-over the space (the candidate farthest from every design trained so far).
+vetoed (reported infeasible, not trained). The first trials, before the surrogate has data, train feasible
+designs drawn at random.
 
 It is an Optuna sampler: the choice is made in `before_trial` and served parameter by parameter through
 `sample_independent`, so the search's define-by-run function draws exactly the chosen design and Optuna's
@@ -38,7 +38,7 @@ from codesign.search.acquisition import cannot_improve, expected_improvement, mi
 from codesign.search.candidates import Candidate, CandidateScreen, ParamDraw
 from codesign.search.sampler import SpaceSampler
 from codesign.search.seeds import SEED_DESIGN
-from codesign.search.surrogate import AccuracyModel, Features, FeatureScale, design_features
+from codesign.search.surrogate import AccuracyModel, Features, design_features
 
 # user attributes the Tune searcher writes on each finished trial (codesign/search/searcher.py)
 STATUS, EPOCHS_DONE, PLANNED_EPOCHS = "status", "epochs_done", "planned_epochs"
@@ -65,11 +65,11 @@ class EHVISampler(BaseSampler):
         self,
         design: SpaceSampler,
         seed: int = 0,
-        pool_size: int = 2000,
-        startup: int = 5,
+        pool_size: int = 600,
+        startup: int = 4,
         optimism: float = 3.0,
-        budget_share: float = 0.05,
-        min_budget_s: float = 0.25,
+        budget_share: float = 0.1,
+        min_budget_s: float = 0.5,
         max_budget_s: float = 5.0,
     ):
         self.design, self.seed = design, seed
@@ -77,7 +77,6 @@ class EHVISampler(BaseSampler):
         self.budget_share, self.min_budget_s, self.max_budget_s = budget_share, min_budget_s, max_budget_s
         self.objectives = tuple(design.space.objectives)
         self.screen = CandidateScreen(design)
-        self.rng = np.random.default_rng(seed)
         self.fallback = optuna.samplers.RandomSampler(seed=seed)
         self.choices: dict[int, dict[str, Any]] = {}  # trial number -> what was decided, and how long it took
         self._serving: dict[int, dict[str, Any]] = {}
@@ -121,7 +120,6 @@ class EHVISampler(BaseSampler):
 
     def reseed_rng(self) -> None:
         """Fresh random streams (Optuna calls this for parallel workers)."""
-        self.rng = np.random.default_rng()
         self.fallback.reseed_rng()
 
     def veto(self, number: int) -> str | None:
@@ -133,14 +131,14 @@ class EHVISampler(BaseSampler):
         """Screen a pool, pick the design for trial `number` and remember it; returns what was decided."""
         start = time.perf_counter() if start is None else start
         history = self.history(study)
-        pool, drawn = self._pool(history, start + self._budget(study))
+        pool, drawn = self._pool(history, number, start + self._budget(study))
         complete = [h for h in history if h.status == Status.OK.value]
         info: dict[str, Any] = {"drawn": drawn, "candidates": len(pool), "complete": len(complete)}
         if not pool:
             info["mode"] = "random"  # nothing feasible was drawn in time: the space's own draw decides
             return info
         if len(complete) < self.startup:
-            pick = self._farthest(history, pool)
+            pick = 0  # a feasible design drawn at random, as other samplers start
             info |= {"mode": "startup"}
         else:
             scores = self._score(history, complete, pool)
@@ -176,19 +174,23 @@ class EHVISampler(BaseSampler):
             return 4 * self.min_budget_s  # the layer cache is cold at the start
         return min(max(self.budget_share * statistics.median(durations), self.min_budget_s), self.max_budget_s)
 
-    def _pool(self, history: list[_Trained], deadline: float) -> tuple[list[Candidate], int]:
-        """Feasible, costed candidates not trained yet: until `pool_size` or the deadline (at least one)."""
+    def _pool(self, history: list[_Trained], number: int, deadline: float) -> tuple[list[Candidate], int]:
+        """Feasible, costed candidates not trained yet, up to `pool_size`; the deadline may cut the pool short
+        (never below one). Each draw has its own random stream, so a pool that was not cut short is the same
+        on every machine: the search is reproducible when screening keeps within its budget."""
         front = _front(history)
         parents = [h.params for h in front if h.params]
         seen = {h.key for h in history}
         pool: list[Candidate] = []
         drawn = 0
-        while len(pool) < self.pool_size and drawn < 50 * self.pool_size:
-            if (time.perf_counter() > deadline and pool) or time.perf_counter() > deadline + 10 * self.max_budget_s:
+        while len(pool) < self.pool_size and drawn < 20 * self.pool_size:
+            now = time.perf_counter()
+            if (now > deadline and pool) or now > deadline + 10 * self.max_budget_s:
                 break
-            parent = parents[int(self.rng.integers(len(parents)))] if parents and self.rng.random() < 0.5 else None
+            rng = np.random.default_rng([self.seed, number, drawn])
+            parent = parents[int(rng.integers(len(parents)))] if parents and rng.random() < 0.5 else None
             drawn += 1
-            candidate = self.screen.candidate(ParamDraw(self.rng, parent))
+            candidate = self.screen.candidate(ParamDraw(rng, parent))
             if candidate is None:
                 continue
             key = (candidate.spec, candidate.hardware)
@@ -199,17 +201,6 @@ class EHVISampler(BaseSampler):
 
     def _features(self, candidate: Candidate) -> Features:
         return design_features(candidate.spec, candidate.workload, candidate.hardware) | {"trained_fraction": 1.0}
-
-    def _farthest(self, history: list[_Trained], pool: list[Candidate]) -> int:
-        """The candidate farthest (in scaled features) from every design trained so far."""
-        rows = [self._features(c) for c in pool]
-        if not history:
-            return 0
-        done = [h.features for h in history]
-        scale = FeatureScale.fit(rows + done)
-        x, y = scale.transform(rows), scale.transform(done)
-        distance = np.sqrt(((x[:, None, :] - y[None, :, :]) ** 2).sum(axis=2)).min(axis=1)
-        return int(np.argmax(distance))
 
     def _score(self, history: list[_Trained], complete: list[_Trained], pool: list[Candidate]) -> dict[str, Any]:
         """Predicted accuracy, EHVI and the cannot-improve mask of every candidate."""
