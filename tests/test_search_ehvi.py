@@ -110,6 +110,12 @@ def test_draws_what_it_chose_never_an_infeasible_design_and_survives_pickling(tm
     history = {h.status for h in restored.history(study)}
     assert history == {"ok", "stopped"}
     assert restored.choices[6]["complete"] == 5
+    # trials running at once (--concurrency): the second is told about the first and picks another design
+    first = study.ask()
+    first_spec = CandidateSpec.from_dict(design(first)["spec"])
+    second = study.ask()
+    assert [c.spec for c in restored.running(study, second.number)] == [first_spec]
+    assert CandidateSpec.from_dict(design(second)["spec"]) != first_spec
 
 
 def test_a_joint_search_screens_the_accelerator_too(tmp_path):

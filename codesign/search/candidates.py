@@ -61,8 +61,8 @@ class ParamDraw:
             x = to(parent) + self.rng.normal(0.0, _NUDGE * (hi - lo))
         else:
             x = self.rng.uniform(lo, hi)
-        x = min(max(x, lo), hi)
-        return math.exp(x) if log else x
+        value = math.exp(x) if log else x
+        return min(max(value, low), high)  # exp(log(high)) may land a rounding error past high
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
         """An int on the range's grid."""

@@ -11,6 +11,9 @@ that trial's, cannot improve the front and is never trained; when nothing in the
 vetoed (reported infeasible, not trained). The first trials, before the surrogate has data, train feasible
 designs drawn at random.
 
+Designs training at the same time (`--concurrency`) are never drawn again and count in the front at their
+predicted accuracy, so concurrent trials spread out.
+
 It is an Optuna sampler: the choice is made in `before_trial` and served parameter by parameter through
 `sample_independent`, so the search's define-by-run function draws exactly the chosen design and Optuna's
 study records it like any other (`--resume` and the report work as with TPE). Trials enqueued with fixed
@@ -32,6 +35,8 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FixedTrial, FrozenTrial, TrialState
 
 from codesign.errors import ConfigError
+from codesign.hardware import HardwareParams
+from codesign.network import CandidateSpec
 from codesign.pareto import non_dominated
 from codesign.runs import Status
 from codesign.search.acquisition import cannot_improve, expected_improvement, minimised
@@ -130,8 +135,8 @@ class EHVISampler(BaseSampler):
     def choose(self, study: Any, number: int, start: float | None = None) -> dict[str, Any]:
         """Screen a pool, pick the design for trial `number` and remember it; returns what was decided."""
         start = time.perf_counter() if start is None else start
-        history = self.history(study)
-        pool, drawn = self._pool(history, number, start + self._budget(study))
+        history, running = self.history(study), self.running(study, number)
+        pool, drawn = self._pool(history, running, number, start + self._budget(study))
         complete = [h for h in history if h.status == Status.OK.value]
         info: dict[str, Any] = {"drawn": drawn, "candidates": len(pool), "complete": len(complete)}
         if not pool:
@@ -141,7 +146,7 @@ class EHVISampler(BaseSampler):
             pick = 0  # a feasible design drawn at random, as other samplers start
             info |= {"mode": "startup"}
         else:
-            scores = self._score(history, complete, pool)
+            scores = self._score(history, complete, pool, running)
             info |= {"mode": "ehvi", "pruned": int(scores["pruned"].sum())}
             open_ = np.flatnonzero(~scores["pruned"])
             if len(open_) == 0:
@@ -174,13 +179,15 @@ class EHVISampler(BaseSampler):
             return 4 * self.min_budget_s  # the layer cache is cold at the start
         return min(max(self.budget_share * statistics.median(durations), self.min_budget_s), self.max_budget_s)
 
-    def _pool(self, history: list[_Trained], number: int, deadline: float) -> tuple[list[Candidate], int]:
+    def _pool(
+        self, history: list[_Trained], running: list[Candidate], number: int, deadline: float
+    ) -> tuple[list[Candidate], int]:
         """Feasible, costed candidates not trained yet, up to `pool_size`; the deadline may cut the pool short
         (never below one). Each draw has its own random stream, so a pool that was not cut short is the same
         on every machine: the search is reproducible when screening keeps within its budget."""
         front = _front(history)
         parents = [h.params for h in front if h.params]
-        seen = {h.key for h in history}
+        seen = {h.key for h in history} | {(c.spec, c.hardware) for c in running}
         pool: list[Candidate] = []
         drawn = 0
         while len(pool) < self.pool_size and drawn < 20 * self.pool_size:
@@ -202,8 +209,11 @@ class EHVISampler(BaseSampler):
     def _features(self, candidate: Candidate) -> Features:
         return design_features(candidate.spec, candidate.workload, candidate.hardware) | {"trained_fraction": 1.0}
 
-    def _score(self, history: list[_Trained], complete: list[_Trained], pool: list[Candidate]) -> dict[str, Any]:
-        """Predicted accuracy, EHVI and the cannot-improve mask of every candidate."""
+    def _score(
+        self, history: list[_Trained], complete: list[_Trained], pool: list[Candidate], running: list[Candidate]
+    ) -> dict[str, Any]:
+        """Predicted accuracy, EHVI and the cannot-improve mask of every candidate. Designs training now count
+        in the front at their predicted accuracy (so concurrent trials spread out), never in the mask."""
         rows = [self._features(c) for c in pool]
         model = AccuracyModel(self.seed).fit(
             [h.features for h in history], np.array([h.accuracy for h in history]), rows
@@ -214,6 +224,15 @@ class EHVISampler(BaseSampler):
         # column 0: the predicted objective (error), then the known ones, all minimised
         order = sorted(range(len(names)), key=lambda i: names[i] != "accuracy")
         done = np.array([h.values for h in complete])[:, order]
+        believed = np.zeros((0, len(names)))
+        if running and names[order[0]] == "accuracy":
+            guess, _ = model.predict([self._features(c) for c in running])
+            believed = np.array(
+                [
+                    [1.0 - a, *(minimised(names[i], _known(c, names[i])) for i in order[1:])]
+                    for c, a in zip(running, guess)
+                ]
+            )
         known = np.array([[minimised(names[i], _known(c, names[i])) for i in order[1:]] for c in pool])
         if names[order[0]] == "accuracy":
             m, s, floor = 1.0 - mean, std, 1.0 - ceiling
@@ -228,7 +247,8 @@ class EHVISampler(BaseSampler):
         scaled_known = (known - low[1:]) / span[1:]
         m_s, s_s, f_s = (m - low[0]) / span[0], s / span[0], (floor - low[0]) / span[0]
         reference = np.full(len(names), REFERENCE)
-        ehvi = expected_improvement(scaled_done, reference, scaled_known, m_s, s_s, f_s)
+        front = np.vstack([scaled_done, (believed - low) / span]) if len(believed) else scaled_done
+        ehvi = expected_improvement(front, reference, scaled_known, m_s, s_s, f_s)
         pruned = cannot_improve(scaled_done, scaled_known, f_s)
         ehvi[pruned] = 0.0
         return {"mean": mean, "std": std, "ehvi": ehvi, "pruned": pruned}
@@ -245,21 +265,43 @@ class EHVISampler(BaseSampler):
                 out.append(entry)
         return out
 
-    def _trained(self, trial: FrozenTrial) -> _Trained | None:
-        """A finished trial's design and results; None for one that did not train."""
-        status = trial.user_attrs.get(STATUS)
-        if status is None:  # a study driven without the Tune searcher: constraints tell the infeasible ones
-            broken = any(k.startswith("constraints:") and v > 0 for k, v in trial.system_attrs.items())
-            status = Status.INFEASIBLE.value if broken else Status.OK.value
-        if status not in (Status.OK.value, Status.STOPPED.value, Status.DIVERGED.value) or trial.values is None:
-            return None
+    def running(self, study: Any, number: int) -> list[Candidate]:
+        """The feasible designs training now (other than trial `number`), costed like candidates."""
+        out = []
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.number == number or _broken(trial):
+                continue
+            drawn = self._replay(trial)
+            if drawn is not None:
+                spec, hardware = drawn
+                workload = self.screen.workload(spec)
+                energy, cycles = self.screen.cost(workload, hardware)
+                area = self.screen.arch(hardware)[1]
+                out.append(Candidate(dict(trial.params), spec, hardware, workload, energy, cycles, area))
+        return out
+
+    def _replay(self, trial: FrozenTrial) -> tuple[CandidateSpec, HardwareParams | None] | None:
+        """The design a trial drew, drawn again from its parameters; None when it cannot be (no spec, another
+        space's parameters)."""
         replay = FixedTrial(trial.params)
         for key, value in trial.user_attrs.items():
             replay.set_user_attr(key, value)
         try:
-            spec, hardware = self.design.draw(replay)
-        except (ConfigError, ValueError):  # a trial of another space, say: it teaches nothing here
+            return self.design.draw(replay)
+        except (ConfigError, ValueError):
             return None
+
+    def _trained(self, trial: FrozenTrial) -> _Trained | None:
+        """A finished trial's design and results; None for one that did not train."""
+        status = trial.user_attrs.get(STATUS)
+        if status is None:  # a study driven without the Tune searcher: constraints tell the infeasible ones
+            status = Status.INFEASIBLE.value if _broken(trial) else Status.OK.value
+        if status not in (Status.OK.value, Status.STOPPED.value, Status.DIVERGED.value) or trial.values is None:
+            return None
+        drawn = self._replay(trial)
+        if drawn is None:  # a trial of another space, say: it teaches nothing here
+            return None
+        spec, hardware = drawn
         workload = self.screen.workload(spec)
         fraction = 1.0
         if status == Status.STOPPED.value:
@@ -277,6 +319,11 @@ class EHVISampler(BaseSampler):
             accuracy=float(accuracy) if not math.isnan(accuracy) else 0.0,
             status=status,
         )
+
+
+def _broken(trial: FrozenTrial) -> bool:
+    """Whether the trial broke a constraint (it never trains)."""
+    return any(k.startswith("constraints:") and v > 0 for k, v in trial.system_attrs.items())
 
 
 def _known(candidate: Candidate, name: str) -> float:
