@@ -2,7 +2,10 @@
 after the same number of trials and after the same wall-clock time, over several seeds (same run).
 
     python benchmarks/bench_search.py [--trials 30] [--seeds 0 1 2 3 4] [--samplers ehvi random nsga2 tpe]
-                                      [--train-size 2000] [--val-size 1000] [--out results.csv]
+                                      [--train-size 2000] [--val-size 1000] [--space FILE] [--out results.csv]
+
+`--samplers ehvi ehvi+mf --space benchmarks/bench_space_epochs.yaml` compares multi-fidelity at equal
+wall-clock on a space whose designs train for several epochs.
 
 Samplers run one after the other within each seed (so that a shared machine's load falls on all of them). Per
 seed, every run's complete trials are scaled together (error, log10 energy, log10 cycles to [0, 1] over all
@@ -68,14 +71,16 @@ def trial_end_times(run: Run) -> dict[str, float]:
     return {trial: end - origin for trial, end in ends.items()}
 
 
-def one_run(sampler: str, seed: int, args: argparse.Namespace, runs_dir: Path) -> dict:
-    """Run one search; its trials, their end times and the sampler's seconds per suggestion."""
+def one_run(config: str, seed: int, args: argparse.Namespace, runs_dir: Path) -> dict:
+    """Run one search (`config`: a sampler, `+mf` for --multi-fidelity); its trials, their end times and the
+    sampler's seconds per suggestion."""
+    sampler, _, extra = config.partition("+")
     settings = SearchSettings(
-        name=f"{sampler}-{seed}",
-        space=str(SPACE),
+        name=f"{config}-{seed}",
+        space=str(args.space),
         runs_dir=str(runs_dir),
         data=DataSettings(dataset="fashion-mnist", train_size=args.train_size, val_size=args.val_size),
-        tune=TuneSettings(trials=args.trials, sampler=sampler, seed=seed),
+        tune=TuneSettings(trials=args.trials, sampler=sampler, seed=seed, multi_fidelity=extra == "mf"),
         resources=ResourceSettings(dashboard=False),
     )
     start = time.perf_counter()
@@ -155,7 +160,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--samplers", nargs="+", default=["ehvi", "random", "nsga2", "tpe"])
+    parser.add_argument("--samplers", nargs="+", default=["ehvi", "random", "nsga2", "tpe"],
+                        help="samplers to compare; SAMPLER+mf adds --multi-fidelity (needs a space of several epochs)")
+    parser.add_argument("--space", type=Path, default=SPACE)
     parser.add_argument("--train-size", type=int, default=2000)
     parser.add_argument("--val-size", type=int, default=1000)
     parser.add_argument("--out", type=Path, help="also write the per-seed table as CSV")
