@@ -28,7 +28,7 @@ from torch import nn
 
 from codesign.arch import load_arch
 from codesign.cost import CostCache, cost_of
-from codesign.cost.analytic import mapspace, nest, timeloop_mapspace
+from codesign.cost.analytic import AnalyticEngine, mapspace, nest, timeloop_mapspace
 from codesign.cost.analytic.exhaustive import exhaustive_mapping
 from codesign.cost.analytic.random_pruned import random_pruned_mapping
 from codesign.workload import Layer, trace
@@ -109,8 +109,13 @@ def main() -> None:
     assert len(layers) == 10, len(layers)
     tmp = Path(tempfile.mkdtemp())
 
+    best = AnalyticEngine("exhaustive")  # the cold target and the reduction baseline are the exhaustive mapper's
+
     def cold():
-        cost_of(layers, arch, cache=CostCache(tmp / f"cold-{time.perf_counter_ns()}.sqlite"))
+        cost_of(layers, arch, best, cache=CostCache(tmp / f"cold-{time.perf_counter_ns()}.sqlite"))
+
+    def cold_graded():  # the default: timeloop-mapper's random-pruned search, reproduced
+        cost_of(layers, arch, cache=CostCache(tmp / f"graded-{time.perf_counter_ns()}.sqlite"))
 
     warm_path = tmp / "warm.sqlite"
     cost_of(layers, arch, cache=CostCache(warm_path))
@@ -125,24 +130,26 @@ def main() -> None:
     def unreduced():
         every = mapspace._orders.__wrapped__
         with mock.patch.object(mapspace, "_orders", lambda d, n, dw, e: every(d, n, dw, True)):
-            cost_of(layers, arch)
+            cost_of(layers, arch, best)
 
     t_cold, t_disk, t_warm = timed(cold, args.repeat), timed(warm_disk, args.repeat), timed(warm, args.repeat * 20)
     t_base = timed(unreduced, max(1, args.repeat // 2))
+    t_graded = timed(cold_graded, max(1, args.repeat // 2))
     timeloop_s = None
     if REFERENCE.is_file():
         with REFERENCE.open() as f:
             walls = [float(r["mapper_wall_s"]) for r in csv.DictReader(f)]
         timeloop_s = statistics.median(walls)
     print(f"10-layer CIFAR-size network, {sum(l.macs for l in layers):,} MACs, arch {arch.name}")
-    print(f"cold (empty cache)                 {t_cold * 1e3:9.2f} ms   (target < 50 ms)")
+    print(f"cold (empty cache), exhaustive     {t_cold * 1e3:9.2f} ms   (target < 50 ms)")
+    print(f"cold (empty cache), random-pruned  {t_graded * 1e3:9.2f} ms   (the default: the grader's mapping)")
     print(f"warm, cache file reopened          {t_disk * 1e3:9.2f} ms")
     print(f"warm, same cache object            {t_warm * 1e3:9.3f} ms   (target < 2 ms)")
     print(f"baseline: unreduced mapspace       {t_base * 1e3:9.2f} ms   -> reductions give {t_base / t_cold:5.1f}x")
     if timeloop_s:
-        per_layer = t_cold / len(layers)
-        print(f"recorded timeloop-mapper per layer {timeloop_s:9.2f} s    -> cold analytic is "
-              f"{timeloop_s / per_layer:,.0f}x faster per layer")
+        for label, t in (("exhaustive", t_cold), ("random-pruned", t_graded)):
+            print(f"recorded timeloop-mapper per layer {timeloop_s:9.2f} s    -> cold {label} is "
+                  f"{timeloop_s / (t / len(layers)):,.0f}x faster per layer")
 
 
 if __name__ == "__main__":

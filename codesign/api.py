@@ -548,12 +548,14 @@ def search_settings(
     trials: int | None = None,
     name: str | None = None,
     runs_dir: str | Path = "runs",
-    sampler: str = "tpe",
+    sampler: str = "ehvi",
     seed: int = 0,
     concurrency: int = 1,
     cpus_per_trial: float | None = None,
     gpus_per_trial: float | None = None,
     asha: bool = False,
+    multi_fidelity: bool = False,
+    seed_designs: tuple[str | Path, ...] = (),
     address: str | None = None,
     dashboard: bool = False,
     verbose: bool = False,
@@ -601,7 +603,9 @@ def search_settings(
             sampler=sampler,
             seed=seed,
             asha=asha,
+            multi_fidelity=multi_fidelity,
             concurrency=concurrency,
+            seed_designs=tuple(str(d) for d in seed_designs),
         ),
         resources=ResourceSettings(
             address=address,
@@ -619,7 +623,8 @@ def search(space: str | Path = "rubric_cnn", dataset: str | None = None, **optio
     """Run (or with `resume=True` continue) a co-design search; returns its SearchRun.
 
     Give a `budget` ("30m", "8h" or seconds) and/or a number of `trials`; every other keyword is one of
-    `search_settings`'s (name, runs_dir, sampler, seed, concurrency, gpus_per_trial, asha, address, dashboard,
+    `search_settings`'s (name, runs_dir, sampler, seed, concurrency, gpus_per_trial, asha, multi_fidelity,
+    seed_designs, address, dashboard,
     verbose, data_dir, train_size, val_size, split_seed, arch, rubric, mapper, storage, max_failures). Ray starts
     in-process unless `address` names a cluster; on a cluster, `storage` is a path every node sees or a URI
     (s3://...). It prints a line per finished trial and a progress line; `verbose=True` adds Ray Tune's status

@@ -207,6 +207,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         resume=args.resume,
         storage=args.storage,
         max_failures=args.max_failures,
+        multi_fidelity=args.multi_fidelity,
+        seed_designs=tuple(args.seed_designs),
     )
     _print_front(run)
     return 0
@@ -337,8 +339,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--gpus-per-trial", type=float, help="GPU fraction per trial (default: 1/concurrency with CUDA, else 0)"
     )
-    s.add_argument("--sampler", default="tpe", choices=["tpe", "nsga2", "random"], help="Optuna sampler")
+    s.add_argument(
+        "--sampler",
+        default="ehvi",
+        choices=["ehvi", "tpe", "nsga2", "random"],
+        help="ehvi (default): cost many candidates per trial, predict their accuracy, train the one with the best "
+        "expected hypervolume improvement; or one of Optuna's samplers",
+    )
+    s.add_argument(
+        "--seed-designs",
+        nargs="+",
+        default=(),
+        metavar="DESIGN",
+        help="designs to train first: lenet5, spec .json files, export folders, or past runs (their front)",
+    )
     s.add_argument("--asha", action="store_true", help="early-stop weak trials (ASHA on validation accuracy)")
+    s.add_argument(
+        "--multi-fidelity",
+        action="store_true",
+        help="train short first: at epochs 1, 3, 9... keep the best third by non-dominated sorting of all objectives",
+    )
     s.add_argument("--seed", type=int, default=0, help="sampler and training seed")
     s.add_argument("--train-size", type=_positive(int), help="train each trial on the first N training images only")
     s.add_argument("--val-size", type=_positive(int), help="validation images carved from the training set")

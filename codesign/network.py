@@ -166,8 +166,10 @@ class CandidateNet(nn.Module):
             head.append(nn.AdaptiveAvgPool2d(1))
             width = channels
         else:
+            # eval mode: a batch of one cannot pass BatchNorm in training mode when the map is down to 1x1
             with torch.no_grad():
-                width = self.features(torch.zeros(1, *spec.input_shape)).numel()
+                width = self.features.eval()(torch.zeros(1, *spec.input_shape)).numel()
+            self.features.train()
         head.append(nn.Flatten())
         for hidden in spec.head:
             head += [nn.Linear(width, hidden), nn.ReLU()]

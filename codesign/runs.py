@@ -5,6 +5,7 @@ runs/<name>/
   arch.yaml        the accelerator the search costs designs on (a joint search's base)
   trials.csv       one TrialRecord per finished trial, rewritten as each trial ends
   pareto.csv       the front of complete trials;  report.html, pareto.png: the report
+  sampler.csv      one row per suggestion: the sampler's own seconds and, for ehvi, its choice
   ray/             Ray Tune's experiment (what --resume restores), with each complete trial's checkpoint:
     <trial>/checkpoint_000000/  weights.pt (what export hands over), arch.yaml (a joint-search trial's
                                 accelerator), summary.json (its config and final result)
@@ -310,6 +311,11 @@ class Run:
         if self.mirrored:
             for path in files:
                 self.storage.upload(path, path.relative_to(self.folder).as_posix())
+
+    @property
+    def sampler_file(self) -> Path:
+        """The sampler's log: one row per suggestion."""
+        return self.folder / "sampler.csv"
 
     def weights_file(self, trial_id: str) -> Path:
         """Where runs of earlier versions kept a complete trial's weights."""

@@ -206,15 +206,18 @@ class SearchSpace:
         net = {name: p.sample(trial, name) for name, p in self.network.items()}
         width = int(net.pop("head_width", 0) or 0)
         head_depth = int(net.pop("head_depth", 1 if width else 0) or 0)
-        sgd = {name: p.sample(trial, name) for name, p in self.sgd.items()}
         return CandidateSpec(
             stages=tuple(stages),
             input_shape=input_shape,
             num_classes=num_classes,
             head=(width,) * head_depth if width else (),
-            sgd=SGDConfig(seed=seed, **sgd),
+            sgd=self.sample_sgd(trial, seed),
             **net,
         )
+
+    def sample_sgd(self, trial: Any, seed: int) -> SGDConfig:
+        """Define-by-run: draw the SGD hyper-parameters alone (a seed design's, when it brings none)."""
+        return SGDConfig(seed=seed, **{name: p.sample(trial, name) for name, p in self.sgd.items()})
 
     @property
     def max_epochs(self) -> int:

@@ -59,3 +59,12 @@ def test_a_hostile_spec_file_is_one_line(tmp_path, content, message):
     path.write_bytes(content)
     with pytest.raises(CodesignError, match=re.escape(f"{path}: {message}")):
         CandidateSpec.load(path)
+
+
+def test_a_map_down_to_1x1_builds_with_batch_norm():
+    # the classifier's width is measured with one image: BatchNorm must not see it in training mode
+    spec = CandidateSpec(stages=(ConvStage(16, stride=2, pool="max"),) * 2 + (ConvStage(16, stride=2),))
+    model = spec.build()
+    assert model.training and model.features.training
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert trace(model).layers[-1].C == 16

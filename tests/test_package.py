@@ -14,15 +14,16 @@ import codesign
 PACKAGE = Path(codesign.__file__).parent
 # Lowest first: a module may import only from its own layer or below (and never in a cycle).
 LAYERS = [
-    {"errors", "paths", "config", "yamlfile", "storage"},
+    {"errors", "paths", "config", "yamlfile", "storage", "search.acquisition"},
     {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models"},
-    {"hardware", "train", "cost"},
+    {"hardware", "train", "cost", "spec_workload", "search.surrogate"},
     {"quantize", "profile", "space"},
     {"search.settings", "search.shared"},
     {"runs"},
     {"designs", "report"},
-    {"export", "search.sampler", "search.replay", "search.trainable", "search.table"},
-    {"search.driver", "search"},
+    {"export", "search.sampler", "search.seeds", "search.candidates", "search.ehvi", "search.replay",
+     "search.trainable", "search.table", "search.fidelity"},
+    {"search.driver", "search.searcher", "search"},
     {"api"},
     {"cli", "__init__"},  # the package's face: codesign/__init__.py re-exports the API
 ]

@@ -36,15 +36,16 @@ SPACE = {
 }
 
 
-def _args(tmp_path, name, *extra):
-    space = tmp_path / "space.yaml"
-    space.write_text(yaml.safe_dump(SPACE))
-    return ["search", "--space", str(space), "--name", name, "--runs-dir", str(tmp_path / "runs"),
-            "--train-size", "6000", "--val-size", "1000", "--no-dashboard", "--seed", "0", *extra]
+def _args(tmp_path, name, *extra, space=SPACE, train_size=6000):
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(space))
+    return ["search", "--space", str(path), "--name", name, "--runs-dir", str(tmp_path / "runs"),
+            "--train-size", str(train_size), "--val-size", "1000", "--no-dashboard", "--seed", "0", *extra]
 
 
 def test_six_trial_search_writes_everything(tmp_path, capsys):
-    assert main(_args(tmp_path, "six", "--trials", "6", "--budget", "10m")) == 0
+    # TPE, which draws infeasible designs (ehvi, the default, screens them out before proposing any)
+    assert main(_args(tmp_path, "six", "--trials", "6", "--budget", "10m", "--sampler", "tpe")) == 0
     run = tmp_path / "runs" / "six"
     for name in ("trials.csv", "pareto.csv", "report.html", "pareto.png", "search.json"):
         assert (run / name).is_file(), name
@@ -169,3 +170,23 @@ def test_a_killed_or_interrupted_search_resumes_without_losing_or_repeating_tria
     assert after["spec"].is_unique  # no design twice (the seeded sampler draws 5 different ones)
     assert (after["status"].isin(["ok", "infeasible"])).all()
     _kept(interrupted, after)
+
+
+def test_multi_fidelity_search_starts_from_a_seed_design(tmp_path, capsys):
+    """The default sampler (ehvi) with --multi-fidelity and --seed-designs: lenet5 trains first, a trial cut at
+    epoch 1 is `stopped` and never on the front, a complete one trained all its epochs; suggestions are logged."""
+    space = {**SPACE, "sgd": {**SPACE["sgd"], "epochs": 3}}
+    args = _args(tmp_path, "mf", "--trials", "5", "--multi-fidelity", "--seed-designs", "lenet5", "-v",
+                 space=space, train_size=500)
+    assert main(args) == 0
+    assert "ParetoHalving:" in capsys.readouterr().out  # Tune's status table (-v) names the scheduler
+    run = Run(tmp_path / "runs" / "mf")
+    trials = run.trials()
+    log = pd.read_csv(run.sampler_file, keep_default_na=False)
+    assert len(trials) == len(log) == 5 and log["seed_design"].tolist()[0] == "lenet5"
+    assert set(log["mode"][1:]) <= {"startup", "ehvi"} and (log["seconds"] > 0).all()
+    assert set(trials["status"]) <= {"ok", "stopped"}
+    stopped, ok = trials[trials["status"] == "stopped"], trials[trials["status"] == "ok"]
+    assert (stopped["epochs_done"] == 1).all() and (ok["epochs_done"] == 3).all() and len(ok) >= 2
+    front = pd.read_csv(run.front_file, dtype={"trial_id": str})
+    assert not set(front["trial_id"]) & set(stopped["trial_id"]) and set(front["status"]) == {"ok"}

@@ -19,16 +19,22 @@ def test_budgets_in_words():
 
 def test_settings_round_trip_through_search_json(tmp_path):
     settings = SearchSettings(name="s", space="lenet", data=DataSettings(dataset="mnist", train_size=100),
-                              tune=TuneSettings(trials=3, sampler="nsga2"), resources=ResourceSettings(dashboard=False))
+                              tune=TuneSettings(trials=3, sampler="nsga2", multi_fidelity=True, seed_designs=("lenet5",)),
+                              resources=ResourceSettings(dashboard=False))
     again = SearchSettings.from_json(settings.to_json(), "search.json")
     assert again == settings and again.tune.trials == 3 and again.data.dataset == "mnist"
+    assert again.tune.seed_designs == ("lenet5",) and TuneSettings().sampler == "ehvi"
+    # a search.json written before these settings existed still reads (--resume of an older run)
+    old = SearchSettings.from_json('{"name": "s", "space": "x", "tune": {"sampler": "tpe", "asha": true}}', "s.json")
+    assert old.tune.sampler == "tpe" and not old.tune.multi_fidelity and old.tune.seed_designs == ()
 
 
 @pytest.mark.parametrize("tune, message", [
     ({"trials": 0}, "`tune.trials` must be a positive integer, got 0"),
     ({"concurrency": -1}, "`tune.concurrency` must be a positive integer"),
-    ({"sampler": "cmaes"}, "`tune.sampler` must be one of tpe, nsga2, random"),
+    ({"sampler": "cmaes"}, "`tune.sampler` must be one of ehvi, tpe, nsga2, random"),
     ({"budget_s": -5.0}, "`tune.budget_s` must be a positive number"),
+    ({"asha": True, "multi_fidelity": True}, "`tune.multi_fidelity` cannot go with `asha`"),
 ])
 def test_bad_settings_name_the_field(tune, message):
     with pytest.raises(CodesignError, match=message):

@@ -26,7 +26,7 @@ import pandas as pd
 
 from codesign.arch import Arch, load_arch
 from codesign.cost import CostCache
-from codesign.data import locate_dataset
+from codesign.data import DATASETS, locate_dataset
 from codesign.errors import CodesignError
 from codesign.hardware import write_arch
 from codesign.pareto import objective_columns
@@ -34,8 +34,10 @@ from codesign.report import write_outputs
 from codesign.rubric import Rubric, load_rubric
 from codesign.runs import Run
 from codesign.search.console import SearchConsole, library_output
+from codesign.search.fidelity import make_scheduler
 from codesign.search.replay import Replays
-from codesign.search.sampler import SpaceSampler, make_sampler
+from codesign.search.searcher import make_search
+from codesign.search.seeds import load_seeds, resolve_seed_names
 from codesign.search.settings import SearchSettings
 from codesign.search.shared import SharedData, load_split
 from codesign.search.table import TrialTable
@@ -94,7 +96,10 @@ def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
         resources = dataclasses.replace(resources, cpus_per_trial=cpus)
     if resources.storage is not None:  # every node must find it: an absolute path, or a URI as given
         resources = dataclasses.replace(resources, storage=Storage.at(resources.storage).location)
-    settings = dataclasses.replace(settings, objectives=space.objectives, resources=resources)
+    # seed designs are checked now (one line each) and named by absolute path in search.json
+    tune = dataclasses.replace(settings.tune, seed_designs=resolve_seed_names(settings.tune.seed_designs))
+    load_seeds(tune.seed_designs, DATASETS[data.dataset], tune.seed)
+    settings = dataclasses.replace(settings, objectives=space.objectives, resources=resources, tune=tune)
     run.save_settings(settings)
     write_arch(base_arch, run.search_arch_file)
     run.publish(run.search_arch_file)
@@ -147,30 +152,15 @@ def _trial_folder(trial: Any) -> str:
 def _new_tuner(
     settings: SearchSettings, run: Run, trainable: Any, rubric: Rubric, base_arch: Arch, callbacks: Sequence[Any]
 ) -> Any:
-    """A fresh Tuner: Optuna samples the space (constraints first), ASHA optionally cuts weak trials."""
+    """A fresh Tuner: the sampler draws from the space (constraints first, seed designs first), ASHA or
+    ParetoHalving optionally cut weak trials."""
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search.optuna import OptunaSearch
 
     space = load_space(settings.space)
     columns = objective_columns(settings.objectives)
     table = TrialTable(run.folder)
-    search = OptunaSearch(
-        space=SpaceSampler(settings, space, rubric, base_arch),
-        metric=[c for c, _ in columns],
-        mode=[m for _, m in columns],
-        sampler=make_sampler(settings.tune.sampler, settings.tune.seed),
-    )
-    scheduler = None
-    if settings.tune.asha:
-        scheduler = ASHAScheduler(
-            time_attr="epoch",
-            metric="val_accuracy",
-            mode="max",
-            max_t=max(space.max_epochs, 1),
-            grace_period=1,
-            reduction_factor=3,
-        )
+    search = make_search(settings, space, rubric, base_arch, log_file=run.sampler_file)
+    scheduler = make_scheduler(settings, space)
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(

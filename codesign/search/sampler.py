@@ -12,6 +12,7 @@ from codesign.errors import UnbuildableDesign
 from codesign.hardware import HardwareParams, area_mm2, derive_arch
 from codesign.network import CandidateSpec
 from codesign.rubric import Rubric
+from codesign.search.seeds import SEED_DESIGN, SEED_SGD_FROM_SPACE, SEED_SPEC
 from codesign.search.settings import SearchSettings
 from codesign.space import SearchSpace, SpaceConstraints
 from codesign.workload import Workload, trace
@@ -74,7 +75,9 @@ def check_constraints(
 class SpaceSampler:
     """Optuna define-by-run function: sample a spec, check the no-training constraints, hand it to Tune.
 
-    The returned dict is the Tune trial's config; an infeasible design is marked so and never trains.
+    The returned dict is the Tune trial's config; an infeasible design is marked so and never trains. A
+    trial enqueued with a seed design (codesign/search/seeds.py) trains that design; a guided sampler may
+    veto a trial when nothing it could draw can improve the front (reported infeasible, never trained).
     """
 
     def __init__(self, settings: SearchSettings, space: SearchSpace, rubric: Rubric, base_arch: Arch):
@@ -83,18 +86,37 @@ class SpaceSampler:
         self.rubric = rubric
         self.info = DATASETS[settings.data.dataset]
         self.base_arch = base_arch
+        self.mapper = settings.mapper  # the analytic mapper the objectives are costed with (None: the arch's)
+
+    def draw(self, trial: Any) -> tuple[CandidateSpec, HardwareParams | None]:
+        """The design `trial` stands for (anything with Optuna's suggest_* and user_attrs): drawn from the
+        space, or the seed design it was enqueued with; raises UnbuildableDesign."""
+        seed_spec = trial.user_attrs.get(SEED_SPEC)
+        if seed_spec is None:
+            spec = self.space.sample(trial, self.info.input_shape, self.info.num_classes, self.seed)
+        else:
+            spec = CandidateSpec.from_dict(seed_spec, "seed design")
+            if trial.user_attrs.get(SEED_SGD_FROM_SPACE):
+                spec = dataclasses.replace(spec, sgd=self.space.sample_sgd(trial, self.seed))
+        return spec, self.space.sample_hardware(trial, HardwareParams.of(self.base_arch))
 
     def __call__(self, trial: Any) -> dict[str, Any]:
+        veto = getattr(trial.study.sampler, "veto", None)
+        reason = veto(trial.number) if veto is not None else None
+        if reason:
+            trial.set_constraint("improvable", 1.0)
+            return {"spec": None, "feasible": False, "reason": reason}
         try:
-            spec = self.space.sample(trial, self.info.input_shape, self.info.num_classes, self.seed)
+            spec, hardware = self.draw(trial)
         except UnbuildableDesign as exc:  # e.g. the stages shrink the image to nothing
             trial.set_constraint("buildable", 1.0)
             return {"spec": None, "feasible": False, "reason": exc.message}
-        hardware = self.space.sample_hardware(trial, HardwareParams.of(self.base_arch))
         area = None if hardware is None else area_mm2(derive_arch(self.base_arch, hardware))
         extra: dict[str, Any] = {}
         if hardware is not None:
             extra = {"hardware": dataclasses.asdict(hardware), "area_mm2": area}
+        if SEED_DESIGN in trial.user_attrs:
+            extra["seed_design"] = trial.user_attrs[SEED_DESIGN]
         workload = trace(spec.build(), (1, *spec.input_shape))
         checks = check_constraints(spec, workload, self.rubric, self.space.constraints, hardware, area)
         for check in checks:
@@ -111,7 +133,7 @@ class SpaceSampler:
 
 
 def make_sampler(name: str, seed: int) -> Any:
-    """The Optuna sampler called `name` (tpe, nsga2, random), seeded."""
+    """Optuna's sampler called `name` (tpe, nsga2, random), seeded; ehvi is codesign.search.ehvi's."""
     import optuna
 
     if name == "tpe":
@@ -120,4 +142,6 @@ def make_sampler(name: str, seed: int) -> Any:
         return optuna.samplers.TPESampler(multivariate=True, group=True, seed=seed, n_startup_trials=8)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=16)
-    return optuna.samplers.RandomSampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise ValueError(f"no Optuna sampler {name!r} here (ehvi is built by codesign.search.searcher)")

@@ -15,11 +15,11 @@ from pathlib import Path
 from codesign.arch import MAPPER_ALGORITHMS
 from codesign.config import build, check, limits
 from codesign.data import DATASETS
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, ConfigError
 from codesign.pareto import COLUMNS
 from codesign.storage import is_uri
 
-SAMPLERS = ("tpe", "nsga2", "random")
+SAMPLERS = ("ehvi", "tpe", "nsga2", "random")  # ehvi: codesign/search/ehvi.py
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,16 @@ class TuneSettings:
 
     trials: int | None = field(default=None, metadata=limits(min=1))
     budget_s: float | None = field(default=None, metadata=limits(above=0))
-    sampler: str = field(default="tpe", metadata=limits(choices=SAMPLERS))
+    sampler: str = field(default="ehvi", metadata=limits(choices=SAMPLERS))
     seed: int = field(default=0, metadata=limits(min=0))
     asha: bool = False  # early-stop weak trials on validation accuracy
+    multi_fidelity: bool = False  # early-stop trials by non-dominated sorting of all objectives (search/fidelity.py)
     concurrency: int = field(default=1, metadata=limits(min=1))
+    seed_designs: tuple[str, ...] = ()  # trained first (search/seeds.py): built-in names, spec files, run folders
+
+    def __post_init__(self) -> None:
+        if self.asha and self.multi_fidelity:
+            raise ConfigError("search settings", "tune.multi_fidelity", "cannot go with `asha`: pick one scheduler")
 
 
 @dataclass(frozen=True)

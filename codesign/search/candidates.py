@@ -1,0 +1,161 @@
+"""Candidate designs for the guided sampler: drawn from the space without Optuna, known before training.
+
+A candidate is a set of parameter values (the names the space's define-by-run code asks for), the design
+they draw (through the search's own SpaceSampler.draw, so exactly what the trial would train), and every
+number that needs no training: its workload (from the spec's shapes), the hard constraints, and energy,
+cycles and area from the cost model (`profile_workload` with the persistent layer cache, so a layer shape
+is mapped once per machine). Workloads and network costs are also kept in memory for the search's life.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from codesign.arch import Arch
+from codesign.cost import CostCache
+from codesign.cost.analytic import AnalyticEngine
+from codesign.errors import ConfigError
+from codesign.hardware import HardwareParams, area_mm2, derive_arch
+from codesign.network import CandidateSpec
+from codesign.profile import profile_workload
+from codesign.search.sampler import SpaceSampler, check_constraints
+from codesign.spec_workload import spec_workload
+from codesign.workload import Workload
+
+_NUDGE = 0.15  # a mutated number moves by about this share of its range (in log space for log ranges)
+
+
+class ParamDraw:
+    """An Optuna-trial stand-in: draws each parameter at random, or (with a parent) keeps the parent's value
+    except with probability `change`, when a number moves near it and a choice is redrawn. Records the values."""
+
+    def __init__(self, rng: np.random.Generator, parent: Mapping[str, Any] | None = None, change: float = 0.25):
+        self.rng, self.parent, self.change = rng, parent or {}, change
+        self.params: dict[str, Any] = {}
+        self.user_attrs: dict[str, Any] = {}
+
+    def _inherit(self, name: str) -> bool:
+        return name in self.parent and self.rng.random() >= self.change
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        """A choice: the parent's, or any."""
+        if self._inherit(name) and self.parent[name] in choices:
+            value = self.parent[name]
+        else:
+            value = choices[int(self.rng.integers(len(choices)))]
+        self.params[name] = value
+        return value
+
+    def _number(self, name: str, low: float, high: float, log: bool) -> float:
+        """A number in [low, high]: the parent's, one near it, or uniform (log-uniform with `log`)."""
+        to = (lambda v: math.log(v)) if log else (lambda v: v)
+        lo, hi = to(low), to(high)
+        parent = self.parent.get(name)
+        if isinstance(parent, int | float) and low <= parent <= high:
+            if self._inherit(name):
+                return float(parent)
+            x = to(parent) + self.rng.normal(0.0, _NUDGE * (hi - lo))
+        else:
+            x = self.rng.uniform(lo, hi)
+        value = math.exp(x) if log else x
+        return min(max(value, low), high)  # exp(log(high)) may land a rounding error past high
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        """An int on the range's grid."""
+        x = self._number(name, low, high, log)
+        value = int(min(max(low + round((x - low) / step) * step, low), high - (high - low) % step))
+        self.params[name] = value
+        return value
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
+        """A float, on the range's grid when it has a step."""
+        value = self._number(name, low, high, log)
+        if step:
+            value = min(low + round((value - low) / step) * step, high)
+        self.params[name] = value
+        return value
+
+
+@dataclass
+class Candidate:
+    """A design the sampler may train, with everything known about it before training."""
+
+    params: dict[str, Any]
+    spec: CandidateSpec
+    hardware: HardwareParams | None
+    workload: Workload
+    energy_pj: float
+    cycles: float
+    area_mm2: float
+
+
+class CandidateScreen:
+    """Turns parameter draws into feasible, costed candidates (None for the ones that cannot train)."""
+
+    def __init__(self, design: SpaceSampler):
+        self.design = design
+        self._workloads: dict[tuple, Workload] = {}
+        self._costs: dict[tuple, tuple[float, float]] = {}
+        self._archs: dict[HardwareParams | None, tuple[Arch, float]] = {}
+        self._cache: CostCache | None = None
+        self._engine: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles the searcher (and so this) with its state: no SQLite handle, no memory caches
+        return {"design": self.design}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["design"])  # type: ignore[misc]
+
+    def workload(self, spec: CandidateSpec) -> Workload:
+        """The spec's workload (its SGD settings do not change it), remembered."""
+        key = (spec.stages, spec.input_shape, spec.num_classes, spec.head, spec.global_pool, spec.dropout)
+        found = self._workloads.get(key)
+        if found is None:
+            found = self._workloads[key] = spec_workload(spec)
+        return found
+
+    def arch(self, hardware: HardwareParams | None) -> tuple[Arch, float]:
+        """The accelerator a design runs on and its area (the search's arch when the hardware is fixed)."""
+        found = self._archs.get(hardware)
+        if found is None:
+            base = self.design.base_arch
+            arch = base if hardware is None else derive_arch(base, hardware)
+            found = self._archs[hardware] = (arch, area_mm2(arch))
+        return found
+
+    def cost(self, workload: Workload, hardware: HardwareParams | None) -> tuple[float, float]:
+        """Energy (pJ) and cycles of a workload on its accelerator, through the layer cache."""
+        key = (workload.layers, hardware)
+        found = self._costs.get(key)
+        if found is None:
+            if self._cache is None:
+                # the mapper the trials report their objectives under, so predictions and results agree
+                self._cache, self._engine = CostCache(), AnalyticEngine(self.design.mapper)
+            net = profile_workload(workload, self.arch(hardware)[0], self._engine, cache=self._cache)
+            found = self._costs[key] = (float(net.energy_pj), float(net.cycles))
+        return found
+
+    def candidate(self, draw: ParamDraw) -> Candidate | None:
+        """The feasible, costed design a draw stands for; None when it cannot be built or breaks a constraint."""
+        try:
+            spec, hardware = self.design.draw(draw)
+        except ConfigError:  # unbuildable, or values that make no valid spec together
+            return None
+        workload = self.workload(spec)
+        arch_area = self.arch(hardware)[1] if hardware is not None else None
+        checks = check_constraints(
+            spec, workload, self.design.rubric, self.design.space.constraints, hardware, arch_area
+        )
+        if any(c.broken for c in checks):
+            return None
+        energy, cycles = self.cost(workload, hardware)
+        area = arch_area if arch_area is not None else self.arch(None)[1]
+        return Candidate(dict(draw.params), spec, hardware, workload, energy, cycles, area)

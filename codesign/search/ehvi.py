@@ -1,0 +1,340 @@
+"""The `ehvi` sampler: screen many candidate designs per trial, train the one that can push the front out most.
+
+Energy, cycles (and a joint search's area) of a design are known before training, from the cost model in
+milliseconds; only accuracy costs a training run. So for each trial the sampler draws a pool of candidates
+from the space (half at random, half mutations of designs on the current front), drops the infeasible ones,
+costs the rest, predicts their accuracy with a Gaussian process fitted to the trials so far, and picks the
+candidate with the largest expected hypervolume improvement over the front of complete trials
+(codesign/search/acquisition.py). A candidate that a complete trial matches or beats in every known
+objective, and whose optimistic accuracy (mean + 3 std of the prediction, at most 100 %) does not exceed
+that trial's, cannot improve the front and is never trained; when nothing in the pool can, the trial is
+vetoed (reported infeasible, not trained). The first trials, before the surrogate has data, train feasible
+designs drawn at random.
+
+Designs training at the same time (`--concurrency`) are never drawn again and count in the front at their
+predicted accuracy, so concurrent trials spread out.
+
+It is an Optuna sampler: the choice is made in `before_trial` and served parameter by parameter through
+`sample_independent`, so the search's define-by-run function draws exactly the chosen design and Optuna's
+study records it like any other (`--resume` and the report work as with TPE). Trials enqueued with fixed
+parameters (seed designs) are left alone. How long screening may take per trial is a share of a typical
+trial's duration (`budget_share`, within [min_budget_s, max_budget_s]); every choice is kept in `choices`.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.samplers import BaseSampler
+from optuna.trial import FixedTrial, FrozenTrial, TrialState
+
+from codesign.errors import ConfigError
+from codesign.hardware import HardwareParams
+from codesign.network import CandidateSpec
+from codesign.pareto import non_dominated
+from codesign.runs import Status
+from codesign.search.acquisition import cannot_improve, expected_improvement, minimised
+from codesign.search.candidates import Candidate, CandidateScreen, ParamDraw
+from codesign.search.sampler import SpaceSampler
+from codesign.search.seeds import SEED_DESIGN
+from codesign.search.surrogate import AccuracyModel, Features, design_features
+
+# user attributes the Tune searcher writes on each finished trial (codesign/search/searcher.py)
+STATUS, EPOCHS_DONE, PLANNED_EPOCHS = "status", "epochs_done", "planned_epochs"
+REFERENCE = 1.1  # the reference point, in objectives scaled to [0, 1] over what is known (as bench_search does)
+_MIN_SPAN = {"accuracy": 0.02}  # scaled objectives never divide by less (log10 units for the others)
+
+
+@dataclass
+class _Trained:
+    """A finished trial as the sampler sees it."""
+
+    key: tuple  # the design: (spec, hardware)
+    params: dict[str, Any]
+    features: Features
+    values: np.ndarray  # objectives, minimised: 1 - accuracy, log10 of the others
+    accuracy: float  # what the surrogate learns (a diverged trial: chance)
+    status: str
+
+
+class EHVISampler(BaseSampler):
+    """Cheap-objective-aware Optuna sampler: expected hypervolume improvement over screened candidates."""
+
+    def __init__(
+        self,
+        design: SpaceSampler,
+        seed: int = 0,
+        pool_size: int = 600,
+        startup: int = 4,
+        optimism: float = 3.0,
+        budget_share: float = 0.1,
+        min_budget_s: float = 0.5,
+        max_budget_s: float = 5.0,
+    ):
+        self.design, self.seed = design, seed
+        self.pool_size, self.startup, self.optimism = pool_size, startup, optimism
+        self.budget_share, self.min_budget_s, self.max_budget_s = budget_share, min_budget_s, max_budget_s
+        self.objectives = tuple(design.space.objectives)
+        self.screen = CandidateScreen(design)
+        self.fallback = optuna.samplers.RandomSampler(seed=seed)
+        self.choices: dict[int, dict[str, Any]] = {}  # trial number -> what was decided, and how long it took
+        self._serving: dict[int, dict[str, Any]] = {}
+        self._vetoes: dict[int, str] = {}
+        self._history: dict[int, _Trained | None] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_history"], state["choices"] = {}, {}  # rebuilt from the study, logged already
+        return state
+
+    # -- Optuna's sampler interface ------------------------------------------------------------------------
+    def infer_relative_search_space(self, study: Any, trial: FrozenTrial) -> dict[str, Any]:
+        """Nothing is sampled jointly by Optuna: the whole design is chosen in before_trial."""
+        return {}
+
+    def sample_relative(self, study: Any, trial: FrozenTrial, search_space: dict[str, Any]) -> dict[str, Any]:
+        """Nothing (see infer_relative_search_space)."""
+        return {}
+
+    def sample_independent(self, study: Any, trial: FrozenTrial, param_name: str, param_distribution: Any) -> Any:
+        """The chosen candidate's value of a parameter; at random for a trial nothing was chosen for."""
+        chosen = self._serving.get(trial.number)
+        if chosen is not None and param_name in chosen:
+            return chosen[param_name]
+        return self.fallback.sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study: Any, trial: FrozenTrial) -> None:
+        """Choose the design this trial will train (seed designs and other enqueued trials excepted)."""
+        if trial.system_attrs.get("fixed_params") or SEED_DESIGN in trial.user_attrs:
+            return
+        start = time.perf_counter()
+        info = self.choose(study, trial.number, start)
+        info["seconds"] = time.perf_counter() - start
+        self.choices[trial.number] = info
+
+    def after_trial(self, study: Any, trial: FrozenTrial, state: TrialState, values: Any) -> None:
+        """Forget what was served to a finished trial."""
+        self._serving.pop(trial.number, None)
+        self._vetoes.pop(trial.number, None)
+
+    def reseed_rng(self) -> None:
+        """Fresh random streams (Optuna calls this for parallel workers)."""
+        self.fallback.reseed_rng()
+
+    def veto(self, number: int) -> str | None:
+        """Why trial `number` must not train (nothing could improve the front), or None."""
+        return self._vetoes.get(number)
+
+    # -- the choice ----------------------------------------------------------------------------------------
+    def choose(self, study: Any, number: int, start: float | None = None) -> dict[str, Any]:
+        """Screen a pool, pick the design for trial `number` and remember it; returns what was decided."""
+        start = time.perf_counter() if start is None else start
+        history, running = self.history(study), self.running(study, number)
+        pool, drawn = self._pool(history, running, number, start + self._budget(study))
+        complete = [h for h in history if h.status == Status.OK.value]
+        info: dict[str, Any] = {"drawn": drawn, "candidates": len(pool), "complete": len(complete)}
+        if not pool:
+            info["mode"] = "random"  # nothing feasible was drawn in time: the space's own draw decides
+            return info
+        if len(complete) < self.startup:
+            pick = 0  # a feasible design drawn at random, as other samplers start
+            info |= {"mode": "startup"}
+        else:
+            scores = self._score(history, complete, pool, running)
+            info |= {"mode": "ehvi", "pruned": int(scores["pruned"].sum())}
+            open_ = np.flatnonzero(~scores["pruned"])
+            if len(open_) == 0:
+                self._vetoes[number] = (
+                    f"none of {len(pool)} feasible candidates can improve the front (each is matched or beaten in "
+                    f"every known objective by a complete trial at least as accurate as it could be)"
+                )
+                info["mode"] = "veto"
+                return info
+            order = np.lexsort((scores["std"][open_], scores["ehvi"][open_]))
+            pick = int(open_[order[-1]])
+            info |= {
+                "ehvi": float(scores["ehvi"][pick]),
+                "predicted_accuracy": float(scores["mean"][pick]),
+                "predicted_std": float(scores["std"][pick]),
+            }
+        chosen = pool[pick]
+        self._serving[number] = chosen.params
+        info |= {"energy_pj": chosen.energy_pj, "cycles": chosen.cycles}
+        return info
+
+    def _budget(self, study: Any) -> float:
+        """Seconds of screening per trial: a share of a typical complete trial's duration."""
+        durations = [
+            t.duration.total_seconds()
+            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.duration is not None and t.user_attrs.get(STATUS, Status.OK.value) == Status.OK.value
+        ]
+        if not durations:
+            return 4 * self.min_budget_s  # the layer cache is cold at the start
+        return min(max(self.budget_share * statistics.median(durations), self.min_budget_s), self.max_budget_s)
+
+    def _pool(
+        self, history: list[_Trained], running: list[Candidate], number: int, deadline: float
+    ) -> tuple[list[Candidate], int]:
+        """Feasible, costed candidates not trained yet, up to `pool_size`; the deadline may cut the pool short
+        (never below one). Each draw has its own random stream, so a pool that was not cut short is the same
+        on every machine: the search is reproducible when screening keeps within its budget."""
+        front = _front(history)
+        parents = [h.params for h in front if h.params]
+        seen = {h.key for h in history} | {(c.spec, c.hardware) for c in running}
+        pool: list[Candidate] = []
+        drawn = 0
+        while len(pool) < self.pool_size and drawn < 20 * self.pool_size:
+            now = time.perf_counter()
+            if (now > deadline and pool) or now > deadline + 10 * self.max_budget_s:
+                break
+            rng = np.random.default_rng([self.seed, number, drawn])
+            parent = parents[int(rng.integers(len(parents)))] if parents and rng.random() < 0.5 else None
+            drawn += 1
+            candidate = self.screen.candidate(ParamDraw(rng, parent))
+            if candidate is None:
+                continue
+            key = (candidate.spec, candidate.hardware)
+            if key not in seen:
+                seen.add(key)
+                pool.append(candidate)
+        return pool, drawn
+
+    def _features(self, candidate: Candidate) -> Features:
+        return design_features(candidate.spec, candidate.workload, candidate.hardware) | {"trained_fraction": 1.0}
+
+    def _score(
+        self, history: list[_Trained], complete: list[_Trained], pool: list[Candidate], running: list[Candidate]
+    ) -> dict[str, Any]:
+        """Predicted accuracy, EHVI and the cannot-improve mask of every candidate. Designs training now count
+        in the front at their predicted accuracy (so concurrent trials spread out), never in the mask."""
+        rows = [self._features(c) for c in pool]
+        model = AccuracyModel(self.seed).fit(
+            [h.features for h in history], np.array([h.accuracy for h in history]), rows
+        )
+        mean, std = model.predict(rows)
+        ceiling = np.minimum(mean + self.optimism * std, 1.0)
+        names = self.objectives
+        # column 0: the predicted objective (error), then the known ones, all minimised
+        order = sorted(range(len(names)), key=lambda i: names[i] != "accuracy")
+        done = np.array([h.values for h in complete])[:, order]
+        believed = np.zeros((0, len(names)))
+        if running and names[order[0]] == "accuracy":
+            guess, _ = model.predict([self._features(c) for c in running])
+            believed = np.array(
+                [
+                    [1.0 - a, *(minimised(names[i], _known(c, names[i])) for i in order[1:])]
+                    for c, a in zip(running, guess)
+                ]
+            )
+        known = np.array([[minimised(names[i], _known(c, names[i])) for i in order[1:]] for c in pool])
+        if names[order[0]] == "accuracy":
+            m, s, floor = 1.0 - mean, std, 1.0 - ceiling
+        else:  # every objective is known: the first is "predicted" exactly
+            m = np.array([minimised(names[order[0]], _known(c, names[order[0]])) for c in pool])
+            s, floor = np.full(len(pool), 1e-12), m
+            known = known.reshape(len(pool), -1)
+        low = np.concatenate(([done[:, 0].min()], np.minimum(done[:, 1:].min(axis=0), known.min(axis=0))))
+        high = np.concatenate(([done[:, 0].max()], np.maximum(done[:, 1:].max(axis=0), known.max(axis=0))))
+        span = np.maximum(high - low, [_MIN_SPAN.get(names[i], 0.05) for i in order])
+        scaled_done = (done - low) / span
+        scaled_known = (known - low[1:]) / span[1:]
+        m_s, s_s, f_s = (m - low[0]) / span[0], s / span[0], (floor - low[0]) / span[0]
+        reference = np.full(len(names), REFERENCE)
+        front = np.vstack([scaled_done, (believed - low) / span]) if len(believed) else scaled_done
+        ehvi = expected_improvement(front, reference, scaled_known, m_s, s_s, f_s)
+        pruned = cannot_improve(scaled_done, scaled_known, f_s)
+        ehvi[pruned] = 0.0
+        return {"mean": mean, "std": std, "ehvi": ehvi, "pruned": pruned}
+
+    # -- what has been trained -----------------------------------------------------------------------------
+    def history(self, study: Any) -> list[_Trained]:
+        """Every finished trial that trained (complete, stopped early or diverged), as the sampler sees it."""
+        out = []
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if trial.number not in self._history:
+                self._history[trial.number] = self._trained(trial)
+            entry = self._history[trial.number]
+            if entry is not None:
+                out.append(entry)
+        return out
+
+    def running(self, study: Any, number: int) -> list[Candidate]:
+        """The feasible designs training now (other than trial `number`), costed like candidates."""
+        out = []
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.number == number or _broken(trial):
+                continue
+            drawn = self._replay(trial)
+            if drawn is not None:
+                spec, hardware = drawn
+                workload = self.screen.workload(spec)
+                energy, cycles = self.screen.cost(workload, hardware)
+                area = self.screen.arch(hardware)[1]
+                out.append(Candidate(dict(trial.params), spec, hardware, workload, energy, cycles, area))
+        return out
+
+    def _replay(self, trial: FrozenTrial) -> tuple[CandidateSpec, HardwareParams | None] | None:
+        """The design a trial drew, drawn again from its parameters; None when it cannot be (no spec, another
+        space's parameters)."""
+        replay = FixedTrial(trial.params)
+        for key, value in trial.user_attrs.items():
+            replay.set_user_attr(key, value)
+        try:
+            return self.design.draw(replay)
+        except (ConfigError, ValueError):
+            return None
+
+    def _trained(self, trial: FrozenTrial) -> _Trained | None:
+        """A finished trial's design and results; None for one that did not train."""
+        status = trial.user_attrs.get(STATUS)
+        if status is None:  # a study driven without the Tune searcher: constraints tell the infeasible ones
+            status = Status.INFEASIBLE.value if _broken(trial) else Status.OK.value
+        if status not in (Status.OK.value, Status.STOPPED.value, Status.DIVERGED.value) or trial.values is None:
+            return None
+        drawn = self._replay(trial)
+        if drawn is None:  # a trial of another space, say: it teaches nothing here
+            return None
+        spec, hardware = drawn
+        workload = self.screen.workload(spec)
+        fraction = 1.0
+        if status == Status.STOPPED.value:
+            done, planned = trial.user_attrs.get(EPOCHS_DONE, 0), trial.user_attrs.get(PLANNED_EPOCHS, 1)
+            fraction = min(max(float(done) / max(float(planned), 1.0), 0.0), 1.0)
+        values = dict(zip(self.objectives, trial.values))
+        accuracy = values.get("accuracy", math.nan)
+        if status == Status.DIVERGED.value:
+            accuracy = 1.0 / self.design.info.num_classes
+        return _Trained(
+            key=(spec, hardware),
+            params=dict(trial.params),
+            features=design_features(spec, workload, hardware) | {"trained_fraction": fraction},
+            values=np.array([minimised(n, values[n]) for n in self.objectives]),
+            accuracy=float(accuracy) if not math.isnan(accuracy) else 0.0,
+            status=status,
+        )
+
+
+def _broken(trial: FrozenTrial) -> bool:
+    """Whether the trial broke a constraint (it never trains)."""
+    return any(k.startswith("constraints:") and v > 0 for k, v in trial.system_attrs.items())
+
+
+def _known(candidate: Candidate, name: str) -> float:
+    """A candidate's known value of a cost objective."""
+    return {"energy": candidate.energy_pj, "latency": candidate.cycles, "area": candidate.area_mm2}[name]
+
+
+def _front(history: list[_Trained]) -> list[_Trained]:
+    """The complete trials no other complete trial dominates."""
+    complete = [h for h in history if h.status == Status.OK.value]
+    if not complete:
+        return []
+    keep = non_dominated(np.array([h.values for h in complete]))
+    return [h for h, k in zip(complete, keep) if k]
