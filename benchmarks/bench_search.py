@@ -60,7 +60,7 @@ def normalised_front_volume(runs: dict[str, pd.DataFrame]) -> dict[str, float]:
 def trial_end_times(run: Run) -> dict[str, float]:
     """Seconds from the run's first trial start to each trial's last report (Ray's result.json files)."""
     ends, starts = {}, []
-    for path in run.ray_dir.glob("*/result.json"):
+    for path in Path(run.experiment).glob("*/result.json"):  # the default storage: the run folder
         lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
         if not lines:
             continue
