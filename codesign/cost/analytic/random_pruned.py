@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codesign.arch import Arch
+from codesign.arch import Arch, MapperSettings
 from codesign.cost.analytic.nest import (
     TENSORS,
     NestBatch,
@@ -357,18 +357,22 @@ def take_chunk(groups: Iterator, n_keep: int) -> Chunk | None:
     )
 
 
-def scan(
-    space: Mapspace,
-    arch: Arch,
-    table: IfTable,
-    chunk: Chunk,
-    state: ThreadState,
-    thread: int,
-    log: Logger | None = None,
-) -> None:
-    """Replay Timeloop's per-ID bookkeeping over one chunk; sets `state.stop` when the thread ends."""
-    settings = arch.mapper
-    metrics = tuple(settings.optimization_metrics)
+@dataclass
+class ChunkIds:
+    """A chunk expanded to one entry per mapping ID (an evaluated group holds one ID per keep choice)."""
+
+    group: np.ndarray  # the ID's group in the chunk
+    keep: np.ndarray  # its keep/bypass choice
+    key: np.ndarray  # per group: (thread-local IF, permutation, split), to spot bypass-only steps
+    valid: np.ndarray
+    invalid_counted: np.ndarray  # invalid IDs that count towards the timeout
+    candidate: np.ndarray  # valid IDs that count towards victory
+    cycles: np.ndarray
+    energy: np.ndarray
+
+
+def expand_chunk(space: Mapspace, table: IfTable, chunk: Chunk, state: ThreadState) -> ChunkIds:
+    """Per mapping ID of a chunk: validity, what Timeloop's counters count, and its cost."""
     n_keep = space.n_keep
     g = len(chunk.rows)
     evaluated = chunk.status == EVALUATED
@@ -385,39 +389,56 @@ def scan(
     before = state.total + np.arange(n)
     bypass_only = (before > 1) & ((keep > 0) | same_group[group])
     valid = evaluated[group] & table.ok[chunk.rows[group], keep]
-    invalid_counted = ~valid & (~evaluated[group] | ~bypass_only)
-    candidate = valid & ~bypass_only
     cycles = np.full(n, np.nan)
     energy = np.full(n, np.nan)
     costed = chunk.costed[group]
     has = valid & (costed >= 0)
     cycles[has] = chunk.costs[costed[has], keep[has], 0]
     energy[has] = chunk.costs[costed[has], keep[has], 1]
+    return ChunkIds(
+        group=group,
+        keep=keep,
+        key=key,
+        valid=valid,
+        invalid_counted=~valid & (~evaluated[group] | ~bypass_only),
+        candidate=valid & ~bypass_only,
+        cycles=cycles,
+        energy=energy,
+    )
 
-    # Invalid mappings counted since the last valid one, before each ID.
+
+def invalid_runs(ids: ChunkIds, state: ThreadState) -> np.ndarray:
+    """Invalid mappings counted since the last valid one, before each ID (the timeout's counter)."""
+    n = len(ids.group)
     idx = np.arange(n)
-    counted = np.cumsum(invalid_counted)
-    counted_before = counted - invalid_counted
-    last_valid = np.maximum.accumulate(np.where(valid, idx, -1))
+    counted = np.cumsum(ids.invalid_counted)
+    counted_before = counted - ids.invalid_counted
+    last_valid = np.maximum.accumulate(np.where(ids.valid, idx, -1))
     last_valid_before = np.concatenate([[-1], last_valid[:-1]])
-    invalid_before = np.where(
+    return np.where(
         last_valid_before >= 0,
         counted_before - counted[np.maximum(last_valid_before, 0)],
         state.invalid_run + counted_before,
     )
-    timeout_at = np.flatnonzero(invalid_before == settings.timeout) if settings.timeout > 0 else np.zeros(0, int)
-    valid_idx = np.flatnonzero(valid)
-    candidates_before = np.cumsum(candidate) - candidate
 
+
+def walk_updates(
+    ids: ChunkIds, chunk: Chunk, state: ThreadState, invalid_before: np.ndarray, settings: MapperSettings
+) -> tuple[list[tuple[int, int]], int, int]:
+    """Where the best changes and where the thread stops (-1: not in this chunk); updates `state.best` and
+    `state.stop`. Returns the updates (ID, victory count before it), the stop and the victory count after."""
+    metrics = tuple(settings.optimization_metrics)
+    timeout_at = np.flatnonzero(invalid_before == settings.timeout) if settings.timeout > 0 else np.zeros(0, int)
+    valid_idx = np.flatnonzero(ids.valid)
+    candidates_before = np.cumsum(ids.candidate) - ids.candidate
     pos, since = 0, state.since_update
     updates: list[tuple[int, int]] = []
-    stop = -1
     while True:
         later = valid_idx[valid_idx >= pos]
         if state.best is None:
             j = int(later[0]) if len(later) else -1
         else:
-            better = _betterness(cycles[later], energy[later], state.best.cost, metrics) > 0
+            better = _betterness(ids.cycles[later], ids.energy[later], state.best.cost, metrics) > 0
             hit = np.flatnonzero(better)
             j = int(later[hit[0]]) if len(hit) else -1
         # Termination is checked before each ID: victory once `since` reaches the condition.
@@ -433,33 +454,60 @@ def scan(
             stops.append(int(after[0]))
         first_stop = min(stops) if stops else -1
         if first_stop >= 0 and (j < 0 or first_stop <= j):
-            stop = first_stop
             state.stop = "timeout" if len(after) and first_stop == int(after[0]) else "victory"
-            break
+            return updates, first_stop, since
         if j < 0:
-            since += int(candidates_before[-1] + candidate[-1] - candidates_before[pos])
-            break
+            since += int(candidates_before[-1] + ids.candidate[-1] - candidates_before[pos])
+            return updates, -1, since
         updates.append((j, since + int(candidates_before[j] - candidates_before[pos])))
-        r = chunk.rows[group[j]]
+        group = ids.group[j]
         state.best = Best(
-            (float(cycles[j]), float(energy[j])),
-            int(r),
-            int(chunk.lps[group[j]]),
-            int(chunk.splits[group[j]]),
-            int(keep[j]),
+            (float(ids.cycles[j]), float(ids.energy[j])),
+            int(chunk.rows[group]),
+            int(chunk.lps[group]),
+            int(chunk.splits[group]),
+            int(ids.keep[j]),
         )
         since, pos = 0, j + 1
-    end = stop if stop >= 0 else n
+
+
+def scan(
+    space: Mapspace,
+    arch: Arch,
+    table: IfTable,
+    chunk: Chunk,
+    state: ThreadState,
+    thread: int,
+    log: Logger | None = None,
+) -> None:
+    """Replay Timeloop's per-ID bookkeeping over one chunk; sets `state.stop` when the thread ends."""
+    ids = expand_chunk(space, table, chunk, state)
+    invalid_before = invalid_runs(ids, state)
+    updates, stop, since = walk_updates(ids, chunk, state, invalid_before, arch.mapper)
+    end = stop if stop >= 0 else len(ids.group)
     if log is not None:
         _log_chunk(
-            space, table, chunk, state, thread, log, group, keep, valid, invalid_before, cycles, energy, updates, end
+            space,
+            table,
+            chunk,
+            state,
+            thread,
+            log,
+            ids.group,
+            ids.keep,
+            ids.valid,
+            invalid_before,
+            ids.cycles,
+            ids.energy,
+            updates,
+            end,
         )
     state.total += end
-    state.valid += int(valid[:end].sum())
+    state.valid += int(ids.valid[:end].sum())
     if stop < 0:
         state.since_update = since
-        state.invalid_run = 0 if valid[-1] else int(invalid_before[-1] + invalid_counted[-1])
-        state.prev_key = tuple(key[-1].tolist())
+        state.invalid_run = 0 if ids.valid[-1] else int(invalid_before[-1] + ids.invalid_counted[-1])
+        state.prev_key = tuple(ids.key[-1].tolist())
 
 
 def _log_chunk(
