@@ -28,7 +28,7 @@ from torch import nn
 from codesign.arch import Arch, load_arch
 from codesign.cost import CostCache, get_engine
 from codesign.cost.analytic import cost_under_mapping
-from codesign.data import DATASETS, load_dataset
+from codesign.data import DATASETS, Dataset, load_dataset
 from codesign.designs import Design, load_design, trial_design
 from codesign.errors import CodesignError
 from codesign.export import export as write_export
@@ -47,7 +47,7 @@ from codesign.rubric import PJ_PER_MJ, Rubric, load_rubric
 from codesign.runs import Run, TrialRecord
 from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings, parse_budget
 from codesign.storage import is_uri
-from codesign.train import EpochMetrics, accuracy, build_model, resolve_device
+from codesign.train import EpochMetrics, TrainResult, accuracy, build_model, resolve_device
 from codesign.train import train as train_model
 from codesign.workload import trace
 
@@ -338,16 +338,7 @@ def train(
     """
     rules = _rubric(rubric)
     design = design_of(model, dataset=dataset)
-    unknown = sorted(set(sgd) - {f.name for f in dataclasses.fields(SGDConfig)})
-    if unknown:
-        raise CodesignError(
-            f"unknown SGD setting `{unknown[0]}` (SGDConfig has: "
-            f"{', '.join(f.name for f in dataclasses.fields(SGDConfig))})"
-        )
-    recipe = dataclasses.replace(
-        design.spec.sgd if design.spec else SGDConfig(epochs=rules.max_epochs),
-        **{k: v for k, v in sgd.items() if v is not None},
-    )
+    recipe = _recipe(design, rules, sgd)
     where = resolve_device(device)
     data = load_dataset(dataset, data_dir, where, split_seed=split_seed, val_size=val_size)
     net = _fresh_model(model, design, recipe, data.info.input_shape)
@@ -359,6 +350,40 @@ def train(
             f"{recipe.epochs} epochs {recipe.schedule}, seed {recipe.seed}"
         )
     result = train_model(net, data, recipe, rules, on_epoch=on_epoch, progress=progress)
+    done = _training(net, design, data, recipe, result, split_seed, str(where))
+    if final:
+        done.test_accuracy = accuracy(net, data, data.load_test())
+        done.profile = profile(net.cpu(), (1, *data.info.input_shape), arch=arch, rubric=rules)
+        score = done.profile._net.score(rules, error=1.0 - done.test_accuracy)
+        done.summary.update(
+            test_accuracy=done.test_accuracy,
+            energy_pj=done.profile.energy_pj,
+            cycles=done.profile.cycles,
+            peak_activation_bytes=done.profile.peak_activation_bytes,
+            rubric=score.to_dict(),
+            arch=done.profile.arch.name,
+        )
+    return done
+
+
+def _recipe(design: Design, rules: Rubric, sgd: dict[str, Any]) -> SGDConfig:
+    """The design's SGD recipe (a spec's own, else the rubric's epochs) with `sgd`'s overrides."""
+    unknown = sorted(set(sgd) - {f.name for f in dataclasses.fields(SGDConfig)})
+    if unknown:
+        raise CodesignError(
+            f"unknown SGD setting `{unknown[0]}` (SGDConfig has: "
+            f"{', '.join(f.name for f in dataclasses.fields(SGDConfig))})"
+        )
+    return dataclasses.replace(
+        design.spec.sgd if design.spec else SGDConfig(epochs=rules.max_epochs),
+        **{k: v for k, v in sgd.items() if v is not None},
+    )
+
+
+def _training(
+    net: nn.Module, design: Design, data: Dataset, recipe: SGDConfig, result: TrainResult, split_seed: int, device: str
+) -> Training:
+    """The Training result of a finished run, with the summary `codesign train` writes."""
     summary: dict[str, Any] = {
         "model": design.label,
         "spec": design.spec.to_dict() if design.spec else None,
@@ -367,7 +392,7 @@ def train(
         "split_seed": split_seed,
         "train_size": len(data.train),
         "val_size": len(data.val),
-        "device": str(where),
+        "device": device,
         "sgd": dataclasses.asdict(recipe),
         "seed": recipe.seed,
         "status": result.status,
@@ -378,7 +403,7 @@ def train(
         "images_per_second": result.images_per_second,
         "history": [dataclasses.asdict(h) for h in result.history],
     }
-    done = Training(
+    return Training(
         net,
         design.label,
         result.status,
@@ -391,19 +416,6 @@ def train(
         summary,
         design.spec,
     )
-    if final:
-        done.test_accuracy = accuracy(net, data, data.load_test())
-        done.profile = profile(net.cpu(), (1, *data.info.input_shape), arch=arch, rubric=rules)
-        score = done.profile._net.score(rules, error=1.0 - done.test_accuracy)
-        summary.update(
-            test_accuracy=done.test_accuracy,
-            energy_pj=done.profile.energy_pj,
-            cycles=done.profile.cycles,
-            peak_activation_bytes=done.profile.peak_activation_bytes,
-            rubric=score.to_dict(),
-            arch=done.profile.arch.name,
-        )
-    return done
 
 
 def _fresh_model(model: ModelLike, design: Design, sgd: SGDConfig, image_shape: tuple[int, ...]) -> nn.Module:
