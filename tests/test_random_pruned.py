@@ -167,3 +167,23 @@ def test_derived_archs_map_within_their_sizes(hw, arch):
         x = np.prod([b for _, _, b, kind in nest.loops(0) if kind == "X"])
         y = np.prod([b for _, _, b, kind in nest.loops(0) if kind == "Y"])
         assert x <= hw.pe_x and y <= hw.pe_y
+
+
+def test_a_best_found_on_a_chunks_last_id_ends_the_chunk_cleanly():
+    """The walk over a chunk stops after an update on its last ID (it once indexed past the end), and the
+    next chunk starts with no non-improving mappings counted."""
+    from codesign.arch import MapperSettings
+    from codesign.cost.analytic.random_pruned import Chunk, ChunkIds, ThreadState, invalid_runs, walk_updates
+
+    n = 3
+    ids = ChunkIds(
+        group=np.arange(n), keep=np.zeros(n, dtype=np.int64), key=np.zeros((n, 3), dtype=np.int64),
+        valid=np.ones(n, dtype=bool), invalid_counted=np.zeros(n, dtype=bool), candidate=np.ones(n, dtype=bool),
+        cycles=np.array([300.0, 200.0, 100.0]), energy=np.array([1.0, 1.0, 1.0]),
+    )
+    chunk = Chunk(rows=np.arange(n), lps=np.zeros(n, dtype=np.int64), splits=np.zeros(n, dtype=np.int64),
+                  status=np.zeros(n, dtype=np.int64))
+    state = ThreadState()
+    updates, stop, since = walk_updates(ids, chunk, state, invalid_runs(ids, state), MapperSettings())
+    assert [j for j, _ in updates] == [0, 1, 2] and stop == -1 and since == 0
+    assert state.best is not None and state.best.cost == (100.0, 1.0) and state.best.row == 2

@@ -57,6 +57,18 @@ def test_candidates_are_feasible_and_costed_as_the_trainable_costs_them(design):
         assert (candidate.energy_pj, candidate.cycles) == pytest.approx((net.energy_pj, net.cycles))
 
 
+
+def test_a_design_the_cost_model_cannot_map_is_skipped_with_one_warning(design, monkeypatch, capsys):
+    screen, rng = CandidateScreen(design), np.random.default_rng(1)
+
+    def broken(workload, hardware):
+        raise IndexError("index 4096 is out of bounds")
+
+    monkeypatch.setattr(screen, "cost", broken)
+    assert [screen.candidate(ParamDraw(rng)) for _ in range(20)] == [None] * 20
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["codesign: warning: a candidate could not be costed and is skipped (index 4096 is out of bounds)"]
+
 def test_the_surrogate_learns_and_knows_where_it_has_not_looked(design):
     screen, rng = CandidateScreen(design), np.random.default_rng(2)
     pool = [c for c in (screen.candidate(ParamDraw(rng)) for _ in range(80)) if c is not None]

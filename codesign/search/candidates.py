@@ -10,6 +10,7 @@ is mapped once per machine). Workloads and network costs are also kept in memory
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -106,6 +107,7 @@ class CandidateScreen:
         self._archs: dict[HardwareParams | None, tuple[Arch, float]] = {}
         self._cache: CostCache | None = None
         self._engine: Any = None
+        self._warned = False  # one warning line per screen for designs the cost model cannot map
 
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles the searcher (and so this) with its state: no SQLite handle, no memory caches
@@ -156,6 +158,13 @@ class CandidateScreen:
         )
         if any(c.broken for c in checks):
             return None
-        energy, cycles = self.cost(workload, hardware)
+        try:
+            energy, cycles = self.cost(workload, hardware)
+        except Exception as exc:  # one design the cost model cannot map must not end an 8-hour search
+            if not self._warned:
+                self._warned = True
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                print(f"codesign: warning: a candidate could not be costed and is skipped ({first})", file=sys.stderr)
+            return None
         area = arch_area if arch_area is not None else self.arch(None)[1]
         return Candidate(dict(draw.params), spec, hardware, workload, energy, cycles, area)

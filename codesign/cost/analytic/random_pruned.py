@@ -434,6 +434,8 @@ def walk_updates(
     pos, since = 0, state.since_update
     updates: list[tuple[int, int]] = []
     while True:
+        if pos == len(ids.group):  # the best changed on the chunk's last ID: nothing left to check here
+            return updates, -1, since
         later = valid_idx[valid_idx >= pos]
         if state.best is None:
             j = int(later[0]) if len(later) else -1
