@@ -635,13 +635,12 @@ def search(space: str | Path = "rubric_cnn", dataset: str | None = None, **optio
     """Run (or with `resume=True` continue) a co-design search; returns its SearchRun.
 
     Give a `budget` ("30m", "8h" or seconds) and/or a number of `trials`; every other keyword is one of
-    `search_settings`'s (name, runs_dir, sampler, seed, concurrency, gpus_per_trial, asha, multi_fidelity,
-    seed_designs, address, dashboard,
-    verbose, data_dir, train_size, val_size, split_seed, arch, rubric, mapper, storage, max_failures). Ray starts
-    in-process unless `address` names a cluster; on a cluster, `storage` is a path every node sees or a URI
-    (s3://...). It prints a line per finished trial and a progress line; `verbose=True` adds Ray Tune's status
-    table and Optuna's log. Ctrl-C writes the outputs, then raises `codesign.search.driver.SearchInterrupted`
-    (a KeyboardInterrupt holding the trials table).
+    `search_settings`'s (name, runs_dir, sampler, seed, concurrency, cpus_per_trial, gpus_per_trial, asha,
+    multi_fidelity, seed_designs, address, dashboard, verbose, data_dir, train_size, val_size, split_seed, arch,
+    rubric, mapper, storage, max_failures). Ray starts in-process unless `address` names a cluster; on a
+    cluster, `storage` is a path every node sees or a URI (s3://...). It prints a line per finished trial and
+    a progress line; `verbose=True` adds Ray Tune's status table and Optuna's log. Ctrl-C writes the outputs,
+    then raises `codesign.search.driver.SearchInterrupted` (a KeyboardInterrupt holding the trials table).
     """
     from codesign.search.driver import run_search
 
