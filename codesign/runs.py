@@ -58,6 +58,8 @@ class Status(enum.StrEnum):
         return self.value
 
 
+# what every reader of trials.csv relies on (the objectives are what the front and the report are made of)
+_REQUIRED = ("trial_id", "status", "val_accuracy", "energy_pj", "cycles")
 # the numeric columns of trials.csv, and what each one's missing value reads as
 _NUMBERS = {
     "val_accuracy": math.nan,
@@ -441,7 +443,7 @@ class Run:
 
 def _check_table(table: pd.DataFrame, source: str) -> None:
     """Every column a reader relies on is there and holds what it should."""
-    for column in ("trial_id", "status"):
+    for column in _REQUIRED:
         if column not in table:
             raise ConfigError(source, column, "missing column {field}: not a trials table written by codesign")
     statuses = {s.value for s in Status}
@@ -461,6 +463,22 @@ def _check_table(table: pd.DataFrame, source: str) -> None:
                 f"{source}: row {i + 2}: column `{column}` holds {str(table[column].iloc[i])[:40]!r}, not a number"
             )
         table[column] = numbers
+    complete = table["status"] == Status.OK.value
+    for column in _REQUIRED[2:]:  # a complete trial always has its objectives: an empty cell is a cut-off row
+        empty = complete & table[column].isna()
+        if empty.any():
+            i = int(empty.to_numpy().nonzero()[0][0])
+            raise CodesignError(
+                f"{source}: row {i + 2}: column `{column}` is empty in a complete trial (a cut-off row?); "
+                f"rebuild the table or start a new run"
+            )
+    for mj, pj in (
+        ("energy_mj", "energy_pj"),
+        ("graded_energy_mj", "graded_energy_pj"),
+        ("best_energy_mj", "best_energy_pj"),
+    ):
+        if pj in table:  # derived columns: recomputed, so a table trimmed by hand or a tool still reads
+            table[mj] = table[pj] / PJ_PER_MJ
 
 
 def _with_paths(settings: SearchSettings, move: Callable[[str], str]) -> SearchSettings:

@@ -55,6 +55,27 @@ def test_a_damaged_trials_table_is_one_line(tmp_path):
         run.trials()
 
 
+
+def test_a_trimmed_or_cut_off_trials_table_is_one_line_or_reads(tmp_path):
+    run = Run(tmp_path)
+    run.write_trials(_records())
+    full = pd.read_csv(run.trials_file, dtype=str, keep_default_na=False)
+    full.drop(columns=["energy_mj", "graded_energy_pj", "best_energy_pj"]).to_csv(run.trials_file, index=False)
+    assert run.trials()["energy_mj"].tolist()[:2] == [0.002, 0.005]  # derived columns come back
+    assert run.pick().trial_id == "b"
+    full.drop(columns=["val_accuracy"]).to_csv(run.trials_file, index=False)
+    with pytest.raises(CodesignError, match="missing column `val_accuracy`: not a trials table written by codesign"):
+        run.trials()
+    header = run.trials_file.read_text().splitlines()[0]
+    run.trials_file.write_text(header.replace("val_accuracy,", "") + "\n" + "a,ok,0.8\n")
+    with pytest.raises(CodesignError, match="missing column `val_accuracy`"):
+        run.trials()
+    full.to_csv(run.trials_file, index=False)
+    run.trials_file.write_text(run.trials_file.read_text().splitlines()[0] + "\na,ok,0.8\n")  # a cut-off row
+    with pytest.raises(CodesignError, match="row 2: column `energy_pj` is empty in a complete trial"):
+        run.trials()
+
+
 def test_a_trials_arch_comes_from_its_checkpoint(tmp_path):
     run = Run(tmp_path)
     small = derive_arch(load_arch(), HardwareParams(pe_x=8))
@@ -78,7 +99,8 @@ def test_a_run_in_remote_storage_is_read_back_from_there(tmp_path, monkeypatch):
     run = Run(settings.run_dir)
     run.save_settings(settings)
     assert run.storage.location == storage and run.mirrored
-    record = TrialRecord("a", Status.OK, val_accuracy=0.8, spec=spec, node_ip="10.0.0.2", node_id="12e45",
+    record = TrialRecord("a", Status.OK, val_accuracy=0.8, energy_pj=2e6, cycles=100, spec=spec, node_ip="10.0.0.2",
+                         node_id="12e45",
                          failures=1, checkpoint="ray/a/checkpoint_000000")
     run.write_trials([record])
     assert (tmp_path / "store/r/trials.csv").read_bytes() == run.trials_file.read_bytes()

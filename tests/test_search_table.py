@@ -44,7 +44,7 @@ def test_a_trial_that_repeats_a_finished_one_adds_no_row(tmp_path):
     a record reports it and adds no row; a second trial of the same design counts as a trial of its own."""
     spec = CandidateSpec(stages=(ConvStage(8),))
     run = Run(tmp_path)
-    run.write_trials([TrialRecord("old", Status.OK, val_accuracy=0.8, epochs_done=1, spec=spec,
+    run.write_trials([TrialRecord("old", Status.OK, val_accuracy=0.8, energy_pj=2e6, cycles=100, epochs_done=1, spec=spec,
                                   checkpoint="ray/old/checkpoint_000000")])
     config = {"spec": spec.to_dict(), "feasible": True}
     assert Replays.of(run.records(), finished_in_tune={"old"}).match("new", config) is None  # Tune knows it
@@ -53,7 +53,8 @@ def test_a_trial_that_repeats_a_finished_one_adds_no_row(tmp_path):
     assert replays.match("new", {"spec": CandidateSpec(stages=(ConvStage(4),)).to_dict()}) is None
     table = TrialTable(tmp_path)
     table.setup()
-    result = {"status": "ok", "epoch": 1, "planned_epochs": 1, "val_accuracy": 0.8, "replay_of": "old"}
+    result = {"status": "ok", "epoch": 1, "planned_epochs": 1, "val_accuracy": 0.8, "energy_pj": 2e6, "cycles": 100,
+              "replay_of": "old"}
     for trial_id in ("new", "again"):
         trial = SimpleNamespace(trial_id=trial_id, config=config, last_result=result, num_failures=0,
                                 checkpoint=None)
