@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import json
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -472,6 +473,15 @@ def _check_table(table: pd.DataFrame, source: str) -> None:
                 f"{source}: row {i + 2}: column `{column}` is empty in a complete trial (a cut-off row?); "
                 f"rebuild the table or start a new run"
             )
+    for i, value in enumerate(table.get("spec", ())):  # a table cut inside a spec still parses as CSV
+        if isinstance(value, str) and value.strip():
+            try:
+                json.loads(value)
+            except ValueError:
+                raise CodesignError(
+                    f"{source}: row {i + 2}: column `spec` is not valid JSON (a cut-off row?); "
+                    f"rebuild the table or start a new run"
+                ) from None
     for mj, pj in (
         ("energy_mj", "energy_pj"),
         ("graded_energy_mj", "graded_energy_pj"),

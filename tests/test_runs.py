@@ -74,6 +74,11 @@ def test_a_trimmed_or_cut_off_trials_table_is_one_line_or_reads(tmp_path):
     run.trials_file.write_text(run.trials_file.read_text().splitlines()[0] + "\na,ok,0.8\n")  # a cut-off row
     with pytest.raises(CodesignError, match="row 2: column `energy_pj` is empty in a complete trial"):
         run.trials()
+    run.write_trials(_records()[:2])
+    text = run.trials_file.read_text().rstrip("\n")
+    run.trials_file.write_text(text[:-62] + text[-2:] + "\n")  # 60 characters of the last spec lost, quotes kept
+    with pytest.raises(CodesignError, match="column `spec` is not valid JSON"):
+        run.trials()
 
 
 def test_a_trials_arch_comes_from_its_checkpoint(tmp_path):
