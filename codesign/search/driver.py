@@ -136,11 +136,13 @@ def _start_ray(settings: SearchSettings) -> bool:
                 flush=True,
             )
     if resources.dashboard and getattr(context, "dashboard_url", None):
-        print(
-            f"[codesign] Ray dashboard: http://{context.dashboard_url} (it asks for a token: run "
-            f"`ray get-auth-token`, or start with RAY_AUTH_MODE=disabled on a trusted machine)",
-            flush=True,
+        token = (
+            ""
+            if os.environ.get("RAY_AUTH_MODE") == "disabled"
+            else " (it asks for a token: run `ray get-auth-token`, or start with RAY_AUTH_MODE=disabled on a "
+            "trusted machine)"
         )
+        print(f"[codesign] Ray dashboard: http://{context.dashboard_url}{token}", flush=True)
     return True
 
 
