@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# One Ray auth mode for the whole test process: Ray reads it once per process, so a test that starts a
+# cluster with token auth off (tests/test_search_cluster.py) after one that started Ray with the default
+# (token auth on) would hand its nodes a mode the driver no longer speaks. Every Ray here is private to a test.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 from codesign.arch import load_arch
 
