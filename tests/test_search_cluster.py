@@ -5,7 +5,10 @@ lost in the middle of a trial."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import tempfile
 
 import pandas as pd
@@ -110,7 +113,9 @@ def test_a_search_on_two_nodes_never_reads_the_data_and_keeps_checkpoints_in_sto
 
 
 class _LoseWorkerMidTrial(tune.Callback):
-    """Removes the worker node (all its processes, as a lost machine) when a trial there reports epoch 1 of 2."""
+    """Removes the worker node when a trial there reports epoch 1 of 2, and kills that trial's process with it,
+    as a lost machine would: a node's worker processes outlive its raylet for a moment, long enough for a
+    short trial to deliver its last epoch straight to the driver."""
 
     def __init__(self, cluster, node):
         self.cluster, self.node, self.trial = cluster, node, None
@@ -123,6 +128,8 @@ class _LoseWorkerMidTrial(tune.Callback):
                 and result.get("epoch") == 1:
             self.trial = trial.trial_id
             self.cluster.remove_node(self.node, allow_graceful=False)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(result["pid"], signal.SIGKILL)
 
 
 def test_a_trial_on_a_lost_node_runs_again_on_the_other(cluster, tmp_path, capsys):
@@ -130,7 +137,8 @@ def test_a_trial_on_a_lost_node_runs_again_on_the_other(cluster, tmp_path, capsy
     lose = _LoseWorkerMidTrial(cluster, worker)
     settings = SearchSettings(
         name="lost", space=_space(tmp_path), runs_dir=str(tmp_path / "runs"),
-        data=DataSettings(dataset="fashion-mnist", train_size=3000, val_size=1000),
+        # an epoch long beside the driver's handling of a result, so the trial is still training when it is lost
+        data=DataSettings(dataset="fashion-mnist", train_size=12000, val_size=1000),
         tune=TuneSettings(trials=3, concurrency=2),
         resources=ResourceSettings(address=cluster.address, cpus_per_trial=1, dashboard=False, max_failures=1),
     )
