@@ -28,28 +28,38 @@ from codesign.api import (
 )
 from codesign.arch import Arch, load_arch
 from codesign.designs import Design
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, SearchInterrupted
+from codesign.hardware import HardwareParams
 from codesign.network import CandidateSpec, ConvStage, SGDConfig
+from codesign.rubric import Rubric, Score, load_rubric
 from codesign.runs import Status, TrialRecord
-from codesign.search.settings import SearchSettings
+from codesign.search.settings import DataSettings, ResourceSettings, SearchSettings, TuneSettings
 
 __all__ = [
     "Arch",
     "CandidateSpec",
     "CodesignError",
     "ConvStage",
+    "DataSettings",
     "Design",
+    "HardwareParams",
     "Profile",
+    "ResourceSettings",
+    "Rubric",
     "SGDConfig",
+    "Score",
+    "SearchInterrupted",
     "SearchRun",
     "SearchSettings",
     "Status",
     "Training",
     "TrialRecord",
+    "TuneSettings",
     "__version__",
     "derive",
     "export",
     "load_arch",
+    "load_rubric",
     "load_run",
     "profile",
     "search",

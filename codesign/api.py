@@ -640,7 +640,7 @@ def search(space: str | Path = "rubric_cnn", dataset: str | None = None, **optio
     rubric, mapper, storage, max_failures). Ray starts in-process unless `address` names a cluster; on a
     cluster, `storage` is a path every node sees or a URI (s3://...). It prints a line per finished trial and
     a progress line; `verbose=True` adds Ray Tune's status table and Optuna's log. Ctrl-C writes the outputs,
-    then raises `codesign.search.driver.SearchInterrupted` (a KeyboardInterrupt holding the trials table).
+    then raises `codesign.SearchInterrupted` (a KeyboardInterrupt holding the trials table).
     """
     from codesign.search.driver import run_search
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 class CodesignError(Exception):
     """A problem with the user's input, reported as one line (the CLI exits with code 2)."""
@@ -36,3 +41,11 @@ class UnbuildableDesign(ConfigError):
 
     The search's sampler catches it and records the design as infeasible; everywhere else it is an error.
     """
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the search: its outputs are written, every finished trial is kept, --resume continues it."""
+
+    def __init__(self, message: str, trials: pd.DataFrame):
+        super().__init__(message)
+        self.trials = trials  # the trials table as written to trials.csv

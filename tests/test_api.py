@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
+import typing
 
 import pandas as pd
 import pytest
@@ -113,3 +116,30 @@ def test_public_names():
     assert isinstance(codesign.derive(pe_x=8).pe_array.x, int)
     assert isinstance(codesign.profile(nn.Sequential(nn.Flatten(), nn.Linear(12, 2)), (1, 12)).cycles, int)
     assert torch.cuda.is_available() or codesign.search_settings("lenet", trials=1).resources.gpus_per_trial == 0
+
+
+def _codesign_classes(hint: typing.Any) -> set[type]:
+    found = {hint} if isinstance(hint, type) and hint.__module__.startswith("codesign") else set()
+    for arg in typing.get_args(hint):
+        found |= _codesign_classes(arg)
+    return found
+
+
+def test_no_public_name_leaks_an_internal_type():
+    """What the public names take and give (arguments, returns, properties, fields) is itself public: a notebook
+    user can name every type they meet. An Arch's sections (pe_array, dram, ...) are its parts, in codesign.arch."""
+    leaks = set()
+    for name in codesign.__all__:
+        obj = getattr(codesign, name)
+        typed = [obj] if inspect.isfunction(obj) else []
+        if inspect.isclass(obj):
+            members = [m for k, m in vars(obj).items() if not k.startswith("_")]
+            typed += [m for m in members if inspect.isfunction(m)]
+            typed += [m.fget for m in members if isinstance(m, property)]
+        hints = [h for fn in typed for h in typing.get_type_hints(fn).values()]
+        if dataclasses.is_dataclass(obj) and obj is not codesign.Arch:
+            fields = typing.get_type_hints(obj)
+            hints += [fields[f.name] for f in dataclasses.fields(obj) if not f.name.startswith("_")]
+        leaks |= {f"{name}: {c.__module__}.{c.__name__}" for h in hints for c in _codesign_classes(h)
+                  if c.__name__ not in codesign.__all__}
+    assert not leaks, sorted(leaks)

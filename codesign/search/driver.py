@@ -27,7 +27,7 @@ import pandas as pd
 from codesign.arch import Arch, load_arch
 from codesign.cost import CostCache
 from codesign.data import DATASETS, locate_dataset
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, SearchInterrupted
 from codesign.hardware import write_arch
 from codesign.pareto import objective_columns
 from codesign.report import write_outputs
@@ -44,14 +44,6 @@ from codesign.search.table import TrialTable
 from codesign.search.trainable import run_trial
 from codesign.space import load_space
 from codesign.storage import Storage
-
-
-class SearchInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the search: its outputs are written, every finished trial is kept, --resume continues it."""
-
-    def __init__(self, message: str, trials: pd.DataFrame):
-        super().__init__(message)
-        self.trials = trials
 
 
 def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
