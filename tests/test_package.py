@@ -14,7 +14,7 @@ import codesign
 PACKAGE = Path(codesign.__file__).parent
 # Lowest first: a module may import only from its own layer or below (and never in a cycle).
 LAYERS = [
-    {"errors", "paths", "config", "yamlfile", "storage", "search.acquisition"},
+    {"errors", "paths", "config", "yamlfile", "storage", "search.acquisition", "search.nsga2"},
     {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models"},
     {"hardware", "train", "cost", "spec_workload", "search.surrogate"},
     {"quantize", "profile", "space"},

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
+
 import optuna
 import pytest
 import yaml
 
 from codesign.arch import load_arch
 from codesign.hardware import HardwareParams, area_mm2, derive_arch, write_arch
+from codesign.search.sampler import make_sampler
 from tests.helpers import sampler_for
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -74,3 +77,18 @@ def test_sizes_a_space_leaves_out_are_the_base_archs(tmp_path):
     assert config["hardware"] == {**vars(HardwareParams.of(small)), "word_bits": 8}
     assert config["hardware"]["pe_x"] == 8 and config["hardware"]["glb_depth"] == 16384
     assert config["area_mm2"] == pytest.approx(area_mm2(derive_arch(small, HardwareParams(**config["hardware"]))))
+
+
+@pytest.mark.parametrize("name", ["tpe", "nsga2", "random"])
+def test_optunas_samplers_pickle_as_tune_saves_them(name):
+    """Tune pickles the searcher with its sampler when a search starts (Optuna 5.1's NSGA-II held a lock that
+    does not pickle: `--sampler nsga2` failed before its first trial); the copy samples as the original would."""
+    sampler = make_sampler(name, seed=3)
+    copy = pickle.loads(pickle.dumps(sampler))
+    assert type(copy) is type(sampler)
+    studies = [optuna.create_study(directions=["maximize", "minimize"], sampler=s) for s in (sampler, copy)]
+    for study in studies:
+        study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_int("n", 1, 9)), n_trials=20)
+    assert [t.params for t in studies[0].trials] == [t.params for t in studies[1].trials]
+    if name == "nsga2":  # generations recorded under NSGA-II's own key, as a plain NSGAIISampler reads them
+        assert "NSGAIISampler:generation" in studies[0].trials[-1].system_attrs

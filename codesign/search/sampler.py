@@ -141,7 +141,9 @@ def make_sampler(name: str, seed: int) -> Any:
         # grouping lets multivariate TPE model each subspace jointly (bench_search: 1.21-1.28x random).
         return optuna.samplers.TPESampler(multivariate=True, group=True, seed=seed, n_startup_trials=8)
     if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=16)
+        from codesign.search.nsga2 import PicklableNSGAIISampler
+
+        return PicklableNSGAIISampler(seed=seed, population_size=16)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     raise ValueError(f"no Optuna sampler {name!r} here (ehvi is built by codesign.search.searcher)")
