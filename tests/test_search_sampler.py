@@ -79,6 +79,7 @@ def test_sizes_a_space_leaves_out_are_the_base_archs(tmp_path):
     assert config["area_mm2"] == pytest.approx(area_mm2(derive_arch(small, HardwareParams(**config["hardware"]))))
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # TPE's group=True
 @pytest.mark.parametrize("name", ["tpe", "nsga2", "random"])
 def test_optunas_samplers_pickle_as_tune_saves_them(name):
     """Tune pickles the searcher with its sampler when a search starts (Optuna 5.1's NSGA-II held a lock that
