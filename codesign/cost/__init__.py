@@ -65,6 +65,11 @@ def cost_of(
                     costs[i] = futures[i].result()
                 except CodesignError as exc:  # keep the other layers' hour of work: cache them, then report
                     failures.append(exc)
+    elif len(missing) > 1 and (threads := min(getattr(engine, "threads", 1), len(missing))) > 1:
+        # the analytic engine's compiled core releases the GIL: new layers are costed on every core at once
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for i, done in zip(missing, pool.map(lambda i: _timed(engine, layers[i], arch), missing)):
+                costs[i] = done
     else:
         for i in missing:
             costs[i] = _timed(engine, layers[i], arch)
