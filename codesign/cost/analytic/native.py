@@ -19,6 +19,7 @@ codesign was installed) every function here says so once and the callers run the
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -48,7 +49,7 @@ from codesign.workload import Layer
 
 _core: ModuleType | None
 try:
-    from codesign.cost.analytic import _native as _core  # type: ignore[attr-defined,no-redef]
+    _core = importlib.import_module("codesign.cost.analytic._native")
 except ImportError as exc:  # not built: no C++ compiler or Python headers when codesign was installed
     _core, _MISSING = None, str(exc)
 else:
