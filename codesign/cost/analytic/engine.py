@@ -2,7 +2,8 @@
 
 A mapper picks one mapping of a layer (a one-row NestBatch); the engine evaluates it. `exhaustive` is
 codesign's own search for the best mapping ([cycles, energy] lexicographic); `random-pruned` is
-timeloop-mapper's own search, reproduced mapping for mapping (the mapping the lab's grader gets).
+timeloop-mapper's own search, reproduced mapping for mapping (the mapping the lab's grader gets). Both,
+and the costing, run in the compiled core (native.py) where it is built, else in their NumPy reference.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The exhaustive mapper: the best mapping in the constrained mapspace, lexicographic [cycles, energy]."""
+"""The exhaustive mapper: the best mapping in the constrained mapspace, lexicographic [cycles, energy].
+
+This module and mapspace.py are the reference; `best_mapping` runs the compiled core (native.py,
+csrc/exhaustive.hpp) where it is built, which finds the same mapping by branch and bound, ties included.
+"""
 
 from __future__ import annotations
 

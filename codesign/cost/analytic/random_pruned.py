@@ -22,6 +22,9 @@ ahead in chunks (walk), the valid mappings of all threads' chunks are costed in 
 `evaluate` (each distinct loop nest once, every keep choice from the same evaluation), and the
 counters are then replayed with array operations (scan), with a Python step only per update of a
 thread's best.
+
+This module is the reference: `search` runs the compiled core (native.py, csrc/random_pruned.hpp) where
+it is built, which walks the same IDs one at a time and finds the same mappings, bit for bit.
 """
 
 from __future__ import annotations

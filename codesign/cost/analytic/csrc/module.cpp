@@ -209,8 +209,10 @@ Space parse_space(PyObject* obj) {
         sp.options[d] = options.i64(d);
         read_int64s(tables[d], sp.table[d], "space.tables[d]");
         if (static_cast<int64_t>(sp.table[d].size()) != sp.options[d] * sp.nlevels) throw ParseError("space: table size");
+        int64_t bound = 1;  // every row multiplies out to the dimension's bound
+        for (int lv = 0; lv < sp.nlevels && !sp.table[d].empty(); ++lv) bound *= sp.table[d][lv];
         for (int64_t v : sp.table[d])
-            if (v < 1 || v > INT32_MAX) throw ParseError("space: factors must be positive 32-bit integers");
+            if (v < 1 || bound > INT32_MAX) throw ParseError("space: bounds must be positive 32-bit integers");
     }
     Seq prune(s[4], "space.prune"), part(s[5], "space.part"), rank(s[6], "space.rank");
     for (int lv = 0; lv < sp.nlevels; ++lv) {
@@ -331,6 +333,9 @@ PyObject* py_evaluate(PyObject*, PyObject* args) {
     } catch (const ParseError& e) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, e.what());
         return nullptr;
+    } catch (const std::exception& e) {  // out of memory, mostly
+        PyErr_SetString(PyExc_RuntimeError, e.what());
+        return nullptr;
     }
 }
 
@@ -362,7 +367,7 @@ PyObject* py_random_pruned(PyObject*, PyObject* args) {
         const Keeps keeps = parse_keeps(keep, tp.ns);
         const std::vector<Prices> variants = parse_prices(prices, tp.ns);
         Space sp = parse_space(space);
-        sp.prepare(pb, keeps);
+        sp.prepare(pb);
 
         const Settings st = parse_settings(settings);
         std::vector<std::vector<VariantState>> states(st.threads, std::vector<VariantState>(variants.size()));
@@ -388,6 +393,9 @@ PyObject* py_random_pruned(PyObject*, PyObject* args) {
                              static_cast<long long>(walker.evaluated));
     } catch (const ParseError& e) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, e.what());
+        return nullptr;
+    } catch (const std::exception& e) {  // out of memory, mostly
+        PyErr_SetString(PyExc_RuntimeError, e.what());
         return nullptr;
     }
 }
@@ -446,6 +454,9 @@ PyObject* py_exhaustive(PyObject*, PyObject* args) {
     } catch (const ParseError& e) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, e.what());
         return nullptr;
+    } catch (const std::exception& e) {  // out of memory, mostly
+        PyErr_SetString(PyExc_RuntimeError, e.what());
+        return nullptr;
     }
 }
 
@@ -487,6 +498,9 @@ PyObject* py_splits(PyObject*, PyObject* args) {
         return Py_BuildValue("(Nn)", data, rows);
     } catch (const ParseError& e) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, e.what());
+        return nullptr;
+    } catch (const std::exception& e) {  // out of memory, mostly
+        PyErr_SetString(PyExc_RuntimeError, e.what());
         return nullptr;
     }
 }

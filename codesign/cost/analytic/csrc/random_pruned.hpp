@@ -64,10 +64,7 @@ struct Space {
     };
     int nterms[NT][MAXC] = {};
     Term terms[NT][MAXC][NDIM];
-    bool checks[MAXS][NT] = {};  // some keep choice keeps the tensor at this level
     unsigned free_mask[MAXL] = {};  // dimensions the level's permutation moves (before pruning unit factors)
-    // Per dimension and factorization row: bit 8 lv + d set where the factor at level lv is 1, and the
-    // product of the factors at or inside each storage level (what the capacity checks multiply out).
     // One cache line per factorization row of a dimension: what decoding an IF reads.
     struct alignas(64) Row {
         uint64_t unit_word;             // bit 8 lv + d: the factor at level lv is 1
@@ -77,7 +74,7 @@ struct Space {
     std::vector<Row> rows[NDIM];
     Divider by_options[NDIM];
 
-    void prepare(const Problem& pb, const Keeps& keeps) {
+    void prepare(const Problem& pb) {
         for (int d = 0; d < ndims; ++d) {
             const int64_t n = options[d];
             by_options[d] = Divider(static_cast<u64>(n));
@@ -99,13 +96,13 @@ struct Space {
         }
         for (int lv = 0; lv < nlevels; ++lv)
             for (int d = 0; d < ndims; ++d)
-                if (part[lv][d] == 3) free_mask[lv] |= 1u << d;
+                if (part[lv][d] == FREE) free_mask[lv] |= 1u << d;
         for (int lv = 0; lv < nlevels; ++lv) {
             canonical[lv] = true;
-            for (int d = 0; d < ndims; ++d) canonical[lv] &= part[lv][d] == 0;
-            for (int which : {2, 4}) {  // PREFIX, SUFFIX dimensions by their rank
-                int* out = which == 2 ? prefix[lv] : suffix[lv];
-                int& n = which == 2 ? nprefix[lv] : nsuffix[lv];
+            for (int d = 0; d < ndims; ++d) canonical[lv] &= part[lv][d] == CANONICAL;
+            for (int which : {PREFIX, SUFFIX}) {  // the constraint's dimensions by their rank
+                int* out = which == PREFIX ? prefix[lv] : suffix[lv];
+                int& n = which == PREFIX ? nprefix[lv] : nsuffix[lv];
                 for (int d = 0; d < ndims; ++d)
                     if (part[lv][d] == which) out[n++] = d;
                 std::sort(out, out + n, [&](int x, int y) { return rank[lv][x] < rank[lv][y]; });
@@ -116,10 +113,6 @@ struct Space {
                 for (int d = 0; d < NDIM; ++d)
                     if (pb.a[t][c][d] != 0)
                         terms[t][c][nterms[t][c]++] = Term{d, static_cast<int64_t>(pb.a[t][c][d])};
-        for (int s = 0; s < nstorage; ++s) {
-            for (int t = 0; t < NT; ++t)
-                for (int k = 0; k < keeps.n; ++k) checks[s][t] |= keeps.keep[k][t][s];
-        }
     }
 };
 
@@ -235,7 +228,7 @@ inline void decode_if(const Space& sp, const Keeps& keeps, int64_t if_id, IfDeco
         for (int d = 0; d < sp.ndims; ++d) running[sp.our_dim[d]] = out.row[d]->inner[s];
         int64_t ws[NT] = {};
         for (int t = 0; t < NT; ++t) {
-            if (!sp.checks[s][t]) continue;
+            if (!keeps.ever[t][s]) continue;
             int64_t p = 1;
             for (int c = 0; c < MAXC; ++c) {
                 if (sp.nterms[t][c] == 0) continue;
