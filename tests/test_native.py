@@ -14,6 +14,7 @@ from codesign.cost import cost_of
 from codesign.cost.analytic import AnalyticEngine, native
 from codesign.cost.analytic.engine import cost_of_mapping
 from codesign.cost.analytic.exhaustive import best_mapping
+from codesign.cost.analytic.mapspace import spatial_choices, spatial_table
 from codesign.cost.analytic.nest import INPUTS, LEVEL_NAMES, Prepared, evaluate
 from codesign.cost.analytic.random_pruned import mapspace_of, search
 from codesign.cost.analytic.timeloop_mapspace import _cofactor_table, cofactor_table
@@ -188,6 +189,17 @@ def test_a_one_word_window_moved_by_its_innermost_loop_is_filled_at_every_step(a
                     checked += 1
             fewer += int(np.sum(sliding[one] < prepared._run_fills(level, INPUTS)[one]))
     assert checked > 1000 and fewer > 0  # the exception exists: the bound is right to avoid it
+
+
+def test_spatial_table_lists_the_spatial_choices_in_order(arch):
+    """The exhaustive core's PE-array assignments (arrays) are mapspace.spatial_choices, in the same order."""
+    for case_arch in [arch, *_archs(arch)]:
+        for layer in REFERENCE_LAYERS + ODD_LAYERS + CIFAR_LAYERS[::4]:
+            choices = spatial_choices(layer, case_arch)
+            factors, on_x = spatial_table(layer, case_arch)
+            assert factors.tolist() == [[s.factor(d) for d in range(7)] for s in choices]
+            axes = [{d: axis for d, _, axis in s.factors} for s in choices]
+            assert on_x.tolist() == [[a.get(d, "x") == "x" for d in range(7)] for a in axes]
 
 
 def test_cofactor_tables_are_the_references():

@@ -12,7 +12,7 @@ import numpy as np
 
 from codesign.arch import Arch
 from codesign.cost.analytic import native as native_core
-from codesign.cost.analytic.mapspace import SpatialChoice, candidates, concatenate, spatial_choices
+from codesign.cost.analytic.mapspace import candidates, concatenate, spatial_choices, spatial_table
 from codesign.cost.analytic.nest import DIMS, TENSORS, NestBatch, Prepared, evaluate, stretched_cycles
 from codesign.errors import CodesignError
 from codesign.workload import Layer
@@ -85,17 +85,18 @@ def _native_best(layer: Layer, arch: Arch) -> tuple[NestBatch, float, float]:
 
 def _native_bests(layer: Layer, archs: list[Arch]) -> list[tuple[NestBatch, float, float]]:
     """The compiled core's best mapping for each of `archs` (same sizes, other prices), in one enumeration."""
-    groups = [
-        (product, list(group)) for product, group in itertools.groupby(spatial_choices(layer, archs[0]), key=_product)
-    ]
-    packed = [(product, [_factors(s) for s in group]) for product, group in groups]
+    factors, on_x = spatial_table(layer, archs[0])
+    products = np.prod(factors, axis=1)
+    starts = np.flatnonzero(np.r_[True, products[1:] != products[:-1]])  # groups of equal parallelism
+    bounds = np.r_[starts, len(products)]
+    packed = [(int(products[a]), factors[a:b].tolist()) for a, b in itertools.pairwise(bounds)]
     found, _ = native_core.exhaustive(layer, archs, packed, _KEEP_CHOICES)
     out = []
     for arch, best in zip(archs, found):
         if best is None:
             raise CodesignError(f"layer {layer.shape}: no valid mapping on {arch.name} (is a buffer too small?)")
-        spatial = groups[best.group][1][best.choice]
-        axes = {d: axis for d, _, axis in spatial.factors}  # the mapspace's axes (mapspace._assemble)
+        choice = int(bounds[best.group]) + best.choice
+        axes = {d: "x" if on_x[choice, d] else "y" for d in range(len(DIMS))}  # the mapspace's axes
         out.append((native_core.nest_of_loops(best.loops, _KEEP_CHOICES[best.keep], axes), best.cycles, best.energy))
     return out
 
@@ -111,18 +112,6 @@ def exhaustive_mappings(layer: Layer, archs: list[Arch], native: bool | None = N
     if not native_core.enabled(native):
         return [best_mapping(layer, arch, native=False)[0] for arch in archs]
     return [nest for nest, _, _ in _native_bests(layer, archs)]
-
-
-def _product(spatial: SpatialChoice) -> int:
-    return spatial.product
-
-
-def _factors(spatial: SpatialChoice) -> list[int]:
-    """The factor of every dimension (nest.DIMS order) spread over the array."""
-    out = [1] * len(DIMS)
-    for d, f, _ in spatial.factors:
-        out[d] *= f
-    return out
 
 
 def exhaustive_mapping(layer: Layer, arch: Arch) -> NestBatch:
