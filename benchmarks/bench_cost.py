@@ -30,7 +30,7 @@ from torch import nn
 
 from codesign.arch import load_arch
 from codesign.cost import CostCache, cost_of
-from codesign.cost.analytic import AnalyticEngine, mapspace, native, nest, timeloop_mapspace
+from codesign.cost.analytic import AnalyticEngine, core, mapspace, native, nest, timeloop_mapspace
 from codesign.workload import Layer, trace
 
 REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "timeloop" / "dev.csv"
@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--mappers-only", action="store_true", help="only the per-layer tables")
     args = parser.parse_args()
     arch = load_arch()
-    where = native._core.__file__ if native.built() and native._core is not None else None
+    where = core.module().__file__ if core.built() else None
     print(f"compiled core: {'built, ' + Path(where).name if where else 'NOT BUILT (every number is the reference)'}; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     layers = trace(cifar_net()).layers

@@ -11,7 +11,7 @@ import pytest
 from codesign.arch import MapperSettings
 from codesign.builtin_models import LeNet5
 from codesign.cost import cost_of
-from codesign.cost.analytic import AnalyticEngine, native
+from codesign.cost.analytic import AnalyticEngine, core, native
 from codesign.cost.analytic.engine import cost_of_mapping
 from codesign.cost.analytic.exhaustive import best_mapping
 from codesign.cost.analytic.mapspace import spatial_choices, spatial_table
@@ -24,7 +24,7 @@ from codesign.hardware import HardwareParams, derive_arch
 from codesign.workload import Layer, trace
 from tests.helpers import layer_of, reference_rows
 
-pytestmark = pytest.mark.skipif(not native.built(), reason="the compiled core is not built (pip install -e .)")
+pytestmark = pytest.mark.skipif(not core.built(), reason="the compiled core is not built (pip install -e .)")
 
 REFERENCE_LAYERS = [layer_of(r) for r in reference_rows()]
 # The 10-layer CIFAR-size network of benchmarks/bench_cost.py: 3x3 convs 3-16-32-32-64-64-96-128, a 1x1 conv,
@@ -239,14 +239,14 @@ def test_without_the_core_codesign_says_so_once_and_runs_the_reference(arch, mon
     """An install without a compiler: one warning line, then the NumPy reference, with the same numbers."""
     layers = trace(LeNet5()).layers
     expected = cost_of(layers, arch, AnalyticEngine())
-    monkeypatch.setattr(native, "_core", None)
-    monkeypatch.setattr(native, "_MISSING", "No module named 'codesign.cost.analytic._native'")
-    native._say_missing.cache_clear()
+    monkeypatch.setattr(core, "_core", None)
+    monkeypatch.setattr(core, "_MISSING", "No module named 'codesign.cost.analytic._native'")
+    core._say_missing.cache_clear()
     try:
         got = cost_of(layers, arch, AnalyticEngine())
         cost_of(layers[:1], arch, AnalyticEngine("exhaustive"))
     finally:
-        native._say_missing.cache_clear()
+        core._say_missing.cache_clear()
     err = capsys.readouterr().err
     assert err.count("codesign: warning:") == 1 and "compiled core is not built" in err and "pip install" in err
     for a, b in zip(got, expected):
@@ -258,6 +258,6 @@ def test_without_the_core_codesign_says_so_once_and_runs_the_reference(arch, mon
 def test_the_reference_can_be_asked_for(arch, monkeypatch):
     """CODESIGN_NATIVE=0 runs the NumPy reference on purpose, without a warning."""
     monkeypatch.setenv("CODESIGN_NATIVE", "0")
-    assert not native.enabled() and native.enabled(True)
+    assert not core.enabled() and core.enabled(True)
     monkeypatch.setenv("CODESIGN_NATIVE", "1")
-    assert native.enabled() and not native.enabled(False)
+    assert core.enabled() and not core.enabled(False)

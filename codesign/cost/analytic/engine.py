@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codesign.arch import Arch
+from codesign.cost.analytic import core
 from codesign.cost.analytic import native as native_core
 from codesign.cost.analytic.exhaustive import exhaustive_mapping
 from codesign.cost.analytic.nest import LEVEL_ORDER, NestBatch, evaluate
@@ -33,7 +34,7 @@ def cost_of_mapping(
 ) -> LayerCost:
     """The LayerCost of the one mapping in `nest`; a mapping that overflows a buffer is an error. `native`
     picks the compiled core or nest.evaluate (the same numbers, bit for bit)."""
-    if native_core.enabled(native):
+    if core.enabled(native):
         one = native_core.evaluate(layer, arch, nest)
         valid, cycles_f, energy, level_energy = one.valid, one.cycles, one.energy_pj, one.level_energy
     else:
@@ -88,7 +89,7 @@ class AnalyticEngine:
     @property
     def threads(self) -> int:
         """Layers worth costing at once: the compiled core runs without the GIL, one layer per usable core."""
-        if not native_core.enabled():
+        if not core.enabled():
             return 1
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 

@@ -11,6 +11,7 @@ import itertools
 import numpy as np
 
 from codesign.arch import Arch
+from codesign.cost.analytic import core
 from codesign.cost.analytic import native as native_core
 from codesign.cost.analytic.mapspace import candidates, concatenate, spatial_choices, spatial_table
 from codesign.cost.analytic.nest import DIMS, TENSORS, NestBatch, Prepared, evaluate, stretched_cycles
@@ -57,7 +58,7 @@ def best_mapping(layer: Layer, arch: Arch, native: bool | None = None) -> tuple[
     `native` picks the compiled core (native.py, the default where it is built) or this module's NumPy
     reference; both choose the same mapping, ties included.
     """
-    if native_core.enabled(native):
+    if core.enabled(native):
         return _native_best(layer, arch)
     best: tuple[float, float, NestBatch] | None = None
     for product, group in itertools.groupby(spatial_choices(layer, arch), key=lambda s: s.product):
@@ -109,7 +110,7 @@ def exhaustive_mappings(layer: Layer, archs: list[Arch], native: bool | None = N
     }
     if len(sizes) > 1:
         raise CodesignError("exhaustive_mappings: the archs differ in sizes")
-    if not native_core.enabled(native):
+    if not core.enabled(native):
         return [best_mapping(layer, arch, native=False)[0] for arch in archs]
     return [nest for nest, _, _ in _native_bests(layer, archs)]
 

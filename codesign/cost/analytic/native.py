@@ -11,24 +11,20 @@ types.
 Each tensor's chain of buffers comes from the keep masks of Timeloop's constraints (which storage level keeps
 which tensor), not from code per tensor, so other dataflows of the template are other constraint sets.
 
-The core is a C++17 extension built by `pip install` (setup.py). Where it is missing (no compiler when
-codesign was installed) every function here says so once and the callers run the NumPy reference;
-`CODESIGN_NATIVE=0` asks for the reference on purpose.
+The core is a C++17 extension built by `pip install` (setup.py); core.py loads it, and callers ask
+`enabled()` before using this module (where it is missing, they run the NumPy reference).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
-import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import ModuleType
 
 import numpy as np
 
 from codesign.arch import Arch, MapperSettings
+from codesign.cost.analytic.core import module
 from codesign.cost.analytic.nest import (
     DRAM,
     GLB,
@@ -46,14 +42,6 @@ from codesign.cost.analytic.timeloop_mapspace import GLB_STORAGE, STORAGE, Mapsp
 from codesign.cost.external.timeloop import constraints
 from codesign.errors import CodesignError
 from codesign.workload import Layer
-
-_core: ModuleType | None
-try:
-    _core = importlib.import_module("codesign.cost.analytic._native")
-except ImportError as exc:  # not built: no C++ compiler or Python headers when codesign was installed
-    _core, _MISSING = None, str(exc)
-else:
-    _MISSING = ""
 
 # Where each storage level's loops sit in a nest (timeloop_mapspace's tiling levels, innermost first).
 NEST_LEVEL = (OREG, IREG, WREG, SPAD, GLB, DRAM)
@@ -75,39 +63,6 @@ EVENT = np.dtype(
         ("energy", "<f8"),
     ]
 )
-
-
-@functools.cache
-def _say_missing() -> None:
-    print(
-        "codesign: warning: the analytic engine's compiled core is not built "
-        f"({_MISSING}); running its NumPy reference, about 50x slower. Reinstall codesign with a C++17 "
-        "compiler and Python's headers (e.g. apt-get install g++ python3-dev; pip install -e .)",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
-def enabled(native: bool | None = None) -> bool:
-    """Whether to run the compiled core: `native` when given, else unless CODESIGN_NATIVE=0 (warns once when
-    it is wanted but not built)."""
-    if native is None:
-        native = os.environ.get("CODESIGN_NATIVE", "1").strip().lower() not in ("0", "false", "no", "off")
-    if native and _core is None:
-        _say_missing()
-        return False
-    return native
-
-
-def built() -> bool:
-    """Whether the compiled core is installed."""
-    return _core is not None
-
-
-def _need_core() -> ModuleType:
-    if _core is None:
-        raise CodesignError(f"the analytic engine's compiled core is not built ({_MISSING}); reinstall codesign")
-    return _core
 
 
 # ----- packing the model's inputs -----
@@ -196,12 +151,6 @@ def _settings(settings: MapperSettings) -> tuple:
     )
 
 
-def splits(n: int, order: int, factors: tuple[int, ...]) -> np.ndarray:
-    """timeloop_mapspace._splits as a (rows, order) array, by the compiled core."""
-    data, rows = _need_core().splits(n, order, factors)
-    return np.frombuffer(data, dtype=np.int64).reshape(rows, order)
-
-
 # ----- one loop nest -----
 
 
@@ -219,7 +168,7 @@ class NestCost:
 
 def evaluate(layer: Layer, arch: Arch, nest: NestBatch, i: int = 0) -> NestCost:
     """Mapping `i` of `nest` costed by the compiled core (nest.evaluate, one row)."""
-    core = _need_core()
+    core = module()
     masks = template_keeps(layer.depthwise)
     glb = np.asarray(nest.glb_keep[i], dtype=bool)
     match = np.flatnonzero(np.all(masks[:, :, GLB_STORAGE] == glb, axis=1))
@@ -267,7 +216,7 @@ def random_pruned(
     their prices and bandwidth differ). Returns per arch the threads' results, the log's records (EVENT
     dtype, the first arch's, when `log`) and what the walk did (IFs decoded, permutations drawn, groups,
     distinct loop nests evaluated)."""
-    core = _need_core()
+    core = module()
     settings = archs[0].mapper
     per_arch, events, work = core.random_pruned(
         _problem(space.layer),
@@ -310,7 +259,7 @@ def exhaustive(
     """The exhaustive mapper over product groups [(product, [per-dim factors of each spatial choice])] for each
     arch (same sizes, other prices); `keep_choices` are the global buffer's (W, I, O) keeps in tie-break order.
     Also returns how many mappings were evaluated and how many bounds were computed."""
-    core = _need_core()
+    core = module()
     base = template_keeps(layer.depthwise)[0].copy()
     masks = np.repeat(base[None], len(keep_choices), axis=0)
     masks[:, :, GLB_STORAGE] = keep_choices

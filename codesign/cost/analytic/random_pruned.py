@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codesign.arch import Arch, MapperSettings
+from codesign.cost.analytic import core
 from codesign.cost.analytic import native as native_core
 from codesign.cost.analytic.nest import (
     TENSORS,
@@ -625,7 +626,7 @@ def search(
     reference; both walk the same IDs and find the same mappings, bit for bit.
     """
     space = mapspace_of(layer, arch)
-    if native_core.enabled(native):
+    if core.enabled(native):
         results = _native_search(space, arch, log)
     else:
         results = _reference_search(space, arch, log)
@@ -756,7 +757,7 @@ def random_pruned_mappings(layer: Layer, archs: list[Arch], native: bool | None 
     stop counters (the compiled core; the reference searches arch by arch)."""
     if any(not same_mapspace(archs[0], a) for a in archs[1:]):
         raise CodesignError("random_pruned_mappings: the archs differ in sizes or mapper settings")
-    if not native_core.enabled(native):
+    if not core.enabled(native):
         return [random_pruned_mapping(layer, arch) for arch in archs]
     space = mapspace_of(layer, archs[0])
     per_arch, _, _ = native_core.random_pruned(space, archs)

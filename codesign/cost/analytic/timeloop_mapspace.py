@@ -30,6 +30,7 @@ from functools import cache, lru_cache
 import numpy as np
 
 from codesign.arch import Arch
+from codesign.cost.analytic import core
 from codesign.cost.analytic.nest import (
     DIMS,
     DRAM,
@@ -110,10 +111,8 @@ def _cofactor_table(n: int, levels: int, fixed_items: tuple, maxima_items: tuple
             partial *= fixed[level]
             given[level] = fixed[level]
     free, factors = levels - len(given), tuple(all_factors(n))
-    from codesign.cost.analytic import native  # (it imports this module)
-
-    if native.enabled():
-        table = native.splits(n // partial, free, factors)
+    if core.enabled():
+        table = core.splits(n // partial, free, factors)
     else:
         rows = _splits(n // partial, free, factors)
         table = np.array(rows, dtype=np.int64).reshape(len(rows), free)

@@ -136,6 +136,7 @@ Template parse_template(PyObject* obj) {
     if (tp.ns > MAXS) throw ParseError("template: too many storage levels");
     for (int s = 0; s < tp.ns; ++s) {
         tp.nest_level[s] = static_cast<int>(nest_level.i64(s));
+        if (tp.nest_level[s] < 0 || tp.nest_level[s] >= MAXLEVELS) throw ParseError("template: nest level");
         tp.per_pe[s] = per_pe.i64(s) != 0;
         tp.capacity[s] = cap.i64(s);
     }
@@ -193,7 +194,11 @@ Nest parse_loops(PyObject* obj) {
     for (Py_ssize_t i = 0; i < loops.size(); ++i) {
         Seq l(loops[i], "loops[i]");
         if (nest.n == MAXLOOPS) throw ParseError("loops: too many");
-        nest.add(static_cast<int>(l.i64(0)), static_cast<int>(l.i64(1)), l.f64(2), l.i64(3) != 0);
+        const int64_t level = l.i64(0), dim = l.i64(1);
+        const double bound = l.f64(2);
+        if (level < 0 || level >= MAXLEVELS || dim < 0 || dim >= NDIM || !(bound >= 1))
+            throw ParseError("loops: (level, dimension, bound >= 1, axis) out of range");
+        nest.add(static_cast<int>(level), static_cast<int>(dim), bound, l.i64(3) != 0);
     }
     return nest;
 }
@@ -207,6 +212,7 @@ Space parse_space(PyObject* obj) {
     Seq tables(s[2], "space.tables"), options(s[3], "space.options");
     for (int d = 0; d < sp.ndims; ++d) {
         sp.options[d] = options.i64(d);
+        if (sp.options[d] < 1) throw ParseError("space: a dimension without factorizations");
         read_int64s(tables[d], sp.table[d], "space.tables[d]");
         if (static_cast<int64_t>(sp.table[d].size()) != sp.options[d] * sp.nlevels) throw ParseError("space: table size");
         int64_t bound = 1;  // every row multiplies out to the dimension's bound
@@ -223,6 +229,7 @@ Space parse_space(PyObject* obj) {
         }
     }
     sp.spatial_level = static_cast<int>(s.i64(7));
+    if (sp.spatial_level >= sp.nlevels) throw ParseError("space: spatial level");
     sp.fixed_split = static_cast<int>(s.i64(8));
     sp.fanout_x = s.i64(9);
     sp.fanout_y = s.i64(10);
@@ -231,13 +238,18 @@ Space parse_space(PyObject* obj) {
     if (sp.nstorage > MAXS - 2) throw ParseError("space: too many storage levels");
     for (int i = 0; i < sp.nstorage; ++i) {
         sp.temporal_of[i] = static_cast<int>(temporal_of.i64(i));
+        if (sp.temporal_of[i] < 0 || sp.temporal_of[i] >= sp.nlevels) throw ParseError("space: tiling level");
         sp.capacity[i] = capacity.i64(i);
     }
     Seq our_dim(s[13], "space.our_dim"), level_nest(s[14], "space.level_nest"),
         level_spatial(s[15], "space.level_spatial");
-    for (int d = 0; d < sp.ndims; ++d) sp.our_dim[d] = static_cast<int>(our_dim.i64(d));
+    for (int d = 0; d < sp.ndims; ++d) {
+        sp.our_dim[d] = static_cast<int>(our_dim.i64(d));
+        if (sp.our_dim[d] < 0 || sp.our_dim[d] >= NDIM) throw ParseError("space: dimension");
+    }
     for (int lv = 0; lv < sp.nlevels; ++lv) {
         sp.level_nest[lv] = static_cast<int>(level_nest.i64(lv));
+        if (sp.level_nest[lv] < 0 || sp.level_nest[lv] >= MAXLEVELS) throw ParseError("space: nest level");
         sp.level_spatial[lv] = level_spatial.i64(lv) != 0;
     }
     sp.if_size = s.i64(16);

@@ -97,7 +97,7 @@ struct Prices {
 struct Keeps {
     int n = 0;
     bool keep[MAXKEEP][NT][MAXS] = {};
-    // Distinct chains per tensor (a choice's tensor t uses chain[choice][t]).
+    // Distinct chains per tensor: under choice k, tensor t takes chain[t][chain_of[k][t]].
     int nchain[NT] = {};
     int chain_of[MAXKEEP][NT] = {};
     bool chain[NT][MAXCHAIN][MAXS] = {};
@@ -158,7 +158,7 @@ struct Chain {
     Access acc[MAXS];
 };
 
-// Ids of distinct-offset counts over the PE array are remembered across nests (nest.py's _OFFSET_COUNTS).
+// Distinct-offset counts over the PE array, remembered across nests by layout (nest.py's _OFFSET_COUNTS).
 using OffsetMemo = std::unordered_map<std::string, double>;
 
 inline double ceil_blocks(double count, double block) {
