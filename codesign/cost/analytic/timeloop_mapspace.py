@@ -116,8 +116,11 @@ def _cofactor_table(n: int, levels: int, fixed_items: tuple, maxima_items: tuple
     else:
         rows = _splits(n // partial, free, factors)
         table = np.array(rows, dtype=np.int64).reshape(len(rows), free)
-    for level in sorted(given):
-        table = np.insert(table, level, given[level], axis=1)
+    full = np.empty((len(table), levels), dtype=np.int64)  # the pinned factors in their columns
+    full[:, [lv for lv in range(levels) if lv not in given]] = table
+    for level, factor in given.items():
+        full[:, level] = factor
+    table = full
     for level, m in maxima.items():
         table = table[table[:, level] <= m]
     table = np.ascontiguousarray(table)
