@@ -1,16 +1,16 @@
-"""Time to profile a whole 10-layer CIFAR-size network: cold (empty cache) and warm (cache hit); and
-per layer, the two analytic mappers: random-pruned (timeloop-mapper's search, reproduced) and
-exhaustive (codesign's best mapping), on the reference layers and the CIFAR-size network.
+"""How long the analytic engine takes to cost a new layer: per layer and for a whole 10-layer CIFAR-size network,
+with both mappers (random-pruned: timeloop-mapper's search reproduced, the default; exhaustive: codesign's
+best mapping), cold (empty cache) and warm (cache hit).
 
-Prints figures, not pass/fail: these machines are noisy. The baseline measured in the same run is the
-same search without the mapspace reductions (every loop order at every level, every keep/bypass
-choice evaluated separately); the recorded Timeloop wall time per layer (tests/data/timeloop/dev.csv,
-timeloop-mapper with the lab's settings on this kind of machine) is printed beside it.
+Prints figures, not pass/fail: these machines are noisy. The baseline, measured in the same run, is the NumPy
+reference of the same model (CODESIGN_NATIVE=0: the modules the compiled core follows); both give the same
+mappings and numbers bit for bit (tests/test_native.py). The recorded timeloop-mapper wall time per layer
+(tests/data/timeloop/dev.csv, the lab's settings on this kind of machine) is printed beside.
 
-    python benchmarks/bench_cost.py [--repeat 5]
+    python benchmarks/bench_cost.py [--repeat 5] [--reference-repeat 1] [--mappers-only]
 
-Per-layer mapper times are process CPU seconds (one core; the machine may be shared), the best of
-`--repeat` runs, each with the mapper's in-process memo tables emptied first (cold).
+Per-layer times are process CPU seconds of the mapper and the final costing (one core; the machine may be
+shared), the best of the repeats, each with every in-process memo table emptied first (a fresh process).
 """
 
 from __future__ import annotations
@@ -18,22 +18,23 @@ from __future__ import annotations
 import argparse
 import csv
 import functools
+import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
-from unittest import mock
 
 from torch import nn
 
 from codesign.arch import load_arch
 from codesign.cost import CostCache, cost_of
-from codesign.cost.analytic import AnalyticEngine, mapspace, nest, timeloop_mapspace
-from codesign.cost.analytic.exhaustive import exhaustive_mapping
-from codesign.cost.analytic.random_pruned import random_pruned_mapping
+from codesign.cost.analytic import AnalyticEngine, core, mapspace, native, nest, timeloop_mapspace
 from codesign.workload import Layer, trace
 
 REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "timeloop" / "dev.csv"
+MAPPERS = ("random-pruned", "exhaustive")
 
 
 def cifar_net() -> nn.Module:
@@ -47,25 +48,51 @@ def cifar_net() -> nn.Module:
                          nn.Linear(256, 10))
 
 
-def timed(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+@contextmanager
+def path(use_native: bool):
+    """The compiled core (the default) or the NumPy reference, for everything inside."""
+    before = os.environ.get("CODESIGN_NATIVE")
+    os.environ["CODESIGN_NATIVE"] = "1" if use_native else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["CODESIGN_NATIVE"]
+        else:
+            os.environ["CODESIGN_NATIVE"] = before
 
 
-def cpu_cold(fn, repeat: int) -> float:
-    """Best-of-`repeat` CPU seconds of `fn`, its memo tables emptied before each run."""
+def forget() -> None:
+    """Empty every in-process memo table the engine keeps (what a fresh process starts with)."""
+    timeloop_mapspace._cofactor_table.cache_clear()
+    mapspace.ordered_splits.cache_clear()
+    mapspace._orders.cache_clear()
+    native.template_keeps.cache_clear()
+    nest._OFFSET_COUNTS.clear()
+
+
+def cpu_cold(fn: Callable[[], object], repeat: int) -> float:
+    """Best-of-`repeat` CPU seconds of `fn`, the memo tables emptied before each run."""
     best = float("inf")
     for _ in range(repeat):
-        timeloop_mapspace._cofactor_table.cache_clear()
-        nest._OFFSET_COUNTS.clear()
+        forget()
         start = time.process_time()
         fn()
         best = min(best, time.process_time() - start)
     return best
+
+
+def wall(fn: Callable[[], object], repeat: int, before: Callable[[], object] = lambda: None) -> tuple[float, float]:
+    """Median wall seconds of `fn` over `repeat` runs (`before` run untimed ahead of each), and its least CPU
+    seconds (every thread's)."""
+    times, cpu = [], []
+    for _ in range(repeat):
+        before()
+        start, start_cpu = time.perf_counter(), time.process_time()
+        fn()
+        times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(times), min(cpu)
 
 
 def reference_layers() -> list[tuple[str, Layer]]:
@@ -78,78 +105,87 @@ def reference_layers() -> list[tuple[str, Layer]]:
             for r in rows]
 
 
-def mapper_table(title: str, named: list[tuple[str, Layer]], arch, repeat: int) -> None:
-    """Per-layer random-pruned and exhaustive mapper times, with median and max."""
-    print(f"\n{title}: mapper CPU seconds per layer, cold (best of {repeat})")
-    print(f"  {'layer':14s} {'shape':30s} {'random-pruned':>14s} {'exhaustive':>11s}")
-    rp, ex = [], []
+def layer_table(title: str, named: list[tuple[str, Layer]], arch, repeat: int, reference_repeat: int) -> None:
+    """Per layer, each mapper through the compiled core and through the NumPy reference, with median and max."""
+    print(f"\n{title}: CPU ms per new layer (mapper + costing, best of {repeat}; reference best of "
+          f"{reference_repeat})")
+    print(f"  {'layer':14s} {'shape':28s} {'random-pruned':>14s} {'reference':>10s} {'exhaustive':>11s} "
+          f"{'reference':>10s}")
+    columns: dict[str, list[float]] = {}
     for name, layer in named:
-        rp.append(cpu_cold(functools.partial(random_pruned_mapping, layer, arch), repeat))
-        ex.append(cpu_cold(functools.partial(exhaustive_mapping, layer, arch), repeat))
-        print(f"  {name:14s} {layer.shape:30s} {rp[-1]:14.3f} {ex[-1]:11.3f}")
-    print(f"  {'median':45s} {statistics.median(rp):14.3f} {statistics.median(ex):11.3f}   (target: random-pruned < 0.5 s)")
-    print(f"  {'max':45s} {max(rp):14.3f} {max(ex):11.3f}")
+        row = []
+        for mapper in MAPPERS:
+            engine = AnalyticEngine(mapper)
+            for use_native, n in ((True, repeat), (False, reference_repeat)):
+                with path(use_native):
+                    seconds = cpu_cold(functools.partial(engine.cost, layer, arch), n)
+                columns.setdefault(f"{mapper}-{use_native}", []).append(seconds)
+                row.append(seconds * 1e3)
+        print(f"  {name:14s} {layer.shape:28s} {row[0]:14.2f} {row[1]:10.1f} {row[2]:11.2f} {row[3]:10.1f}")
+    for label, reduce in (("median", statistics.median), ("max", max)):
+        values = [reduce(columns[f"{m}-{n}"]) * 1e3 for m in MAPPERS for n in (True, False)]
+        print(f"  {label:43s} {values[0]:14.2f} {values[1]:10.1f} {values[2]:11.2f} {values[3]:10.1f}")
+    for mapper in MAPPERS:
+        ratio = statistics.median(columns[f"{mapper}-False"]) / statistics.median(columns[f"{mapper}-True"])
+        print(f"  {mapper}: the compiled core is {ratio:,.0f}x the reference (medians)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--mappers-only", action="store_true", help="only the per-layer mapper tables")
+    parser.add_argument("--reference-repeat", type=int, default=1, help="runs of the (slow) NumPy reference")
+    parser.add_argument("--mappers-only", action="store_true", help="only the per-layer tables")
     args = parser.parse_args()
-    arch0 = load_arch()
-    if REFERENCE.is_file():
-        mapper_table("reference layers (tests/data/timeloop)", reference_layers(), arch0, max(1, args.repeat // 2))
-    cifar = trace(cifar_net()).layers
-    mapper_table("10-layer CIFAR-size network", [(f"layer{i + 1}", layer) for i, layer in enumerate(cifar)], arch0,
-                 max(1, args.repeat // 2))
-    if args.mappers_only:
-        return
     arch = load_arch()
+    where = core.module().__file__ if core.built() else None
+    print(f"compiled core: {'built, ' + Path(where).name if where else 'NOT BUILT (every number is the reference)'}; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     layers = trace(cifar_net()).layers
     assert len(layers) == 10, len(layers)
+    if REFERENCE.is_file():
+        layer_table("reference layers (tests/data/timeloop)", reference_layers(), arch, args.repeat,
+                    args.reference_repeat)
+    layer_table("10-layer CIFAR-size network", [(f"layer{i + 1}", layer) for i, layer in enumerate(layers)], arch,
+                args.repeat, args.reference_repeat)
+    if args.mappers_only:
+        return
+
     tmp = Path(tempfile.mkdtemp())
+    made: list[CostCache] = []
 
-    best = AnalyticEngine("exhaustive")  # the cold target and the reduction baseline are the exhaustive mapper's
+    def new_cache() -> None:  # an empty cache file, made before the clock starts (once per machine in real use)
+        forget()
+        made.append(CostCache(tmp / f"cold-{time.perf_counter_ns()}.sqlite"))
 
-    def cold():
-        cost_of(layers, arch, best, cache=CostCache(tmp / f"cold-{time.perf_counter_ns()}.sqlite"))
-
-    def cold_graded():  # the default: timeloop-mapper's random-pruned search, reproduced
-        cost_of(layers, arch, cache=CostCache(tmp / f"graded-{time.perf_counter_ns()}.sqlite"))
-
+    print(f"\n10-layer CIFAR-size network, {sum(layer.macs for layer in layers):,} MACs, arch {arch.name}: "
+          f"wall ms from an empty cache (new layers costed on {AnalyticEngine().threads} threads), load average "
+          f"{os.getloadavg()[0]:.1f}")
+    results = {}
+    for mapper in MAPPERS:
+        engine = AnalyticEngine(mapper)
+        for use_native, n in ((True, args.repeat), (False, args.reference_repeat)):
+            with path(use_native):
+                results[(mapper, use_native)] = wall(
+                    lambda engine=engine: cost_of(layers, arch, engine, cache=made[-1]), n, new_cache)
+        (fast, fast_cpu), (slow, _) = results[(mapper, True)], results[(mapper, False)]
+        print(f"  cold, {mapper:14s} {fast * 1e3:9.2f} ms   ({fast_cpu * 1e3:.1f} ms CPU; target < 50 ms; NumPy "
+              f"reference {slow * 1e3:,.0f} ms: {slow / fast:,.0f}x)")
+    start = time.perf_counter()
+    CostCache(tmp / "new.sqlite")
+    print(f"  a new cache file (once per machine)   {(time.perf_counter() - start) * 1e3:6.2f} ms")
     warm_path = tmp / "warm.sqlite"
     cost_of(layers, arch, cache=CostCache(warm_path))
     warm_cache = CostCache(warm_path)
-
-    def warm_disk():  # a fresh process's view: SQLite hits, empty memory layer
-        cost_of(layers, arch, cache=CostCache(warm_path))
-
-    def warm():  # a long-lived worker's view: the same CostCache object
-        cost_of(layers, arch, cache=warm_cache)
-
-    def unreduced():
-        every = mapspace._orders.__wrapped__
-        with mock.patch.object(mapspace, "_orders", lambda d, n, dw, e: every(d, n, dw, True)):
-            cost_of(layers, arch, best)
-
-    t_cold, t_disk, t_warm = timed(cold, args.repeat), timed(warm_disk, args.repeat), timed(warm, args.repeat * 20)
-    t_base = timed(unreduced, max(1, args.repeat // 2))
-    t_graded = timed(cold_graded, max(1, args.repeat // 2))
-    timeloop_s = None
+    t_disk = wall(lambda: cost_of(layers, arch, cache=CostCache(warm_path)), args.repeat)[0]
+    t_warm = wall(lambda: cost_of(layers, arch, cache=warm_cache), args.repeat * 20)[0]
+    print(f"  warm, cache file reopened             {t_disk * 1e3:6.2f} ms")
+    print(f"  warm, same cache object               {t_warm * 1e3:6.3f} ms   (target < 2 ms)")
     if REFERENCE.is_file():
         with REFERENCE.open() as f:
-            walls = [float(r["mapper_wall_s"]) for r in csv.DictReader(f)]
-        timeloop_s = statistics.median(walls)
-    print(f"10-layer CIFAR-size network, {sum(l.macs for l in layers):,} MACs, arch {arch.name}")
-    print(f"cold (empty cache), exhaustive     {t_cold * 1e3:9.2f} ms   (target < 50 ms)")
-    print(f"cold (empty cache), random-pruned  {t_graded * 1e3:9.2f} ms   (the default: the grader's mapping)")
-    print(f"warm, cache file reopened          {t_disk * 1e3:9.2f} ms")
-    print(f"warm, same cache object            {t_warm * 1e3:9.3f} ms   (target < 2 ms)")
-    print(f"baseline: unreduced mapspace       {t_base * 1e3:9.2f} ms   -> reductions give {t_base / t_cold:5.1f}x")
-    if timeloop_s:
-        for label, t in (("exhaustive", t_cold), ("random-pruned", t_graded)):
-            print(f"recorded timeloop-mapper per layer {timeloop_s:9.2f} s    -> cold {label} is "
-                  f"{timeloop_s / (t / len(layers)):,.0f}x faster per layer")
+            timeloop_s = statistics.median(float(r["mapper_wall_s"]) for r in csv.DictReader(f))
+        per_layer = results[("random-pruned", True)][0] / len(layers)
+        print(f"  recorded timeloop-mapper per layer    {timeloop_s:6.2f} s    -> the same search here is "
+              f"{timeloop_s / per_layer:,.0f}x faster per layer")
 
 
 if __name__ == "__main__":

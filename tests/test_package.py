@@ -33,6 +33,8 @@ def _modules() -> dict[str, Path]:
     found = {"codesign": PACKAGE / "__init__.py"}
     for info in pkgutil.walk_packages([str(PACKAGE)], "codesign."):
         path = PACKAGE.joinpath(*info.name.split(".")[1:])
+        if not info.ispkg and not path.with_suffix(".py").is_file():
+            continue  # a compiled extension (the analytic engine's core): no Python imports to follow
         found[info.name] = path / "__init__.py" if info.ispkg else path.with_suffix(".py")
     return found
 

@@ -4,7 +4,8 @@ One interface for every engine (`Engine`): `cost_of(layers, arch, engine)` retur
 going through the persistent cache so that no layer is ever mapped twice. Engines: `analytic` (our
 Timeloop-exact model with a choice of mapper, milliseconds), `timeloop` (the real timeloop-mapper, about
 a minute per layer) and `accelforge` (AccelForge, Timeloop's successor); the two real engines run in
-parallel over layers.
+parallel over layers. `cost_variants(layer, archs)` costs one layer on many accelerators of one mapspace
+(the joint search's word bits and bandwidths) in one walk.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from codesign.cost.engine import Engine
 from codesign.cost.external.accelforge import AccelForgeEngine
 from codesign.cost.external.timeloop import TimeloopEngine
 from codesign.cost.layer_cost import LayerCost
+from codesign.cost.variants import cost_variants
 from codesign.errors import CodesignError
 from codesign.workload import Layer
 
@@ -65,6 +67,11 @@ def cost_of(
                     costs[i] = futures[i].result()
                 except CodesignError as exc:  # keep the other layers' hour of work: cache them, then report
                     failures.append(exc)
+    elif len(missing) > 1 and (threads := min(getattr(engine, "threads", 1), len(missing))) > 1:
+        # the analytic engine's compiled core releases the GIL: new layers are costed on every core at once
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for i, done in zip(missing, pool.map(lambda i: _timed(engine, layers[i], arch), missing)):
+                costs[i] = done
     else:
         for i in missing:
             costs[i] = _timed(engine, layers[i], arch)
@@ -88,4 +95,4 @@ def _timed(engine: Engine, layer: Layer, arch: Arch) -> LayerCost:
     return cost
 
 
-__all__ = ["ENGINES", "CostCache", "Engine", "LayerCost", "cost_of", "get_engine"]
+__all__ = ["ENGINES", "CostCache", "Engine", "LayerCost", "cost_of", "cost_variants", "get_engine"]

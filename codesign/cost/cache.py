@@ -98,6 +98,9 @@ class CostCache:
         stat = self.path.stat()
         self._inode = (stat.st_dev, stat.st_ino)
         self._retry(lambda: self._sql("PRAGMA journal_mode=WAL"))
+        # A disposable cache: commits need not wait for the disk (WAL keeps the file consistent; a power cut
+        # loses at most the last entries). With the default FULL, each new layer's commit waited on an fsync.
+        self._retry(lambda: self._sql("PRAGMA synchronous=NORMAL"))
         self._retry(lambda: self._sql(_SCHEMA))
         columns = tuple(row[1] for row in self._sql("PRAGMA table_info(layer_costs)").fetchall())
         if columns != _COLUMNS:

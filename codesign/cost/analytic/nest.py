@@ -13,6 +13,9 @@ each row has its own dimensions and bounds, so permutations vary per row. Every 
 * the parent of a PE-level buffer serves each distinct child tile once per step (multicast; spatial
   reduction for outputs), so its accesses = child fills x distinct tiles over the PE array.
 * outputs: updates = what children send up, reads = updates - partition size.
+
+This is the reference of the counting; the compiled core (native.py, csrc/nest.hpp) repeats it one
+mapping at a time, in the same floating-point operation order, for the mappers and the final costing.
 """
 
 from __future__ import annotations

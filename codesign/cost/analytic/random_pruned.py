@@ -22,6 +22,9 @@ ahead in chunks (walk), the valid mappings of all threads' chunks are costed in 
 `evaluate` (each distinct loop nest once, every keep choice from the same evaluation), and the
 counters are then replayed with array operations (scan), with a Python step only per update of a
 thread's best.
+
+This module is the reference: `search` runs the compiled core (native.py, csrc/random_pruned.hpp) where
+it is built, which walks the same IDs one at a time and finds the same mappings, bit for bit.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codesign.arch import Arch, MapperSettings
+from codesign.cost.analytic import core
+from codesign.cost.analytic import native as native_core
 from codesign.cost.analytic.nest import (
     TENSORS,
     NestBatch,
@@ -89,7 +94,25 @@ def _betterness(cycles, energy, incumbent: tuple[float, float], metrics: tuple[s
 
 def is_better(candidate: tuple[float, float], incumbent: tuple[float, float], metrics: tuple[str, ...]) -> bool:
     """Whether (cycles, energy) `candidate` replaces `incumbent` under Timeloop's rule."""
-    return bool(_betterness(candidate[0], candidate[1], incumbent, metrics) > 0)
+    return _scalar_betterness(float(candidate[0]), float(candidate[1]), incumbent, metrics) > 0
+
+
+def _scalar_betterness(cycles: float, energy: float, incumbent: tuple[float, float], metrics: tuple[str, ...]) -> int:
+    """_betterness for one candidate, in Python floats (the same double arithmetic, without NumPy's overhead)."""
+    verdict = 0
+    for i in reversed(range(len(metrics))):
+        c = float(_metric(cycles, energy, metrics[i]))
+        b = float(_metric(*incumbent, metrics[i]))
+        gain = b - c
+        if b == 0:
+            relative = 0.0 if c == 0 else gain / c
+        else:
+            relative = gain / b
+        slight = 1 if relative > 0 else -1
+        if i + 1 < len(metrics) and abs(verdict) == 2:
+            slight = verdict
+        verdict = (2 if relative > 0 else -2) if abs(relative) > TOLERANCE else slight
+    return verdict
 
 
 # ----- one thread's walk through the mapspace -----
@@ -521,9 +544,10 @@ def _log_chunk(
     rows, lps, splits = chunk.rows[group[ids]], chunk.lps[group[ids]], chunk.splits[group[ids]]
     orders = space.orders(table.factors[rows], table.parts[rows], table.radices[rows], lps)
     count = state.valid
+    global_ids = np.array(table.local, dtype=np.int64)[rows] * space.arch.mapper.num_threads + thread
     for n, i in enumerate(ids.tolist()):
         count += 1
-        mapping = Candidate(space, table, int(rows[n]), int(lps[n]), int(splits[n]), int(keep[i]))
+        mapping = Candidate(space, int(global_ids[n]), int(lps[n]), int(splits[n]), int(keep[i]))
         mapping.cached = (table.factors[rows[n]], orders[n], int(table.split_base[rows[n]] + splits[n]))
         log(
             thread,
@@ -543,27 +567,33 @@ def _log_chunk(
 
 @dataclass
 class Candidate:
-    """One mapping of a thread's walk, decoded on demand."""
+    """One mapping of a thread's walk (global IndexFactorization ID, permutation, split, keep), decoded on demand."""
 
     space: Mapspace
-    table: IfTable
-    row: int
+    if_id: int
     lp: int
-    split: int
+    split: int  # the split ID: the number of loops on X is the IF's first split plus this
     keep: int
 
     cached: tuple | None = field(default=None, repr=False)
+    loops: tuple | None = field(default=None, repr=False)  # its loop nest, where the compiled core gave it
 
     def decoded(self) -> tuple[np.ndarray, np.ndarray, int]:
         """(factors (levels, dims), orders (levels, dims), number of loops on X)."""
         if self.cached is not None:
             return self.cached
-        t, r = self.table, slice(self.row, self.row + 1)
-        orders = self.space.orders(t.factors[r], t.parts[r], t.radices[r], np.array([self.lp]))
-        return t.factors[self.row], orders[0], int(t.split_base[self.row] + self.split)
+        space = self.space
+        factors = space.factors(np.array([self.if_id]))
+        parts = space.parts(factors)
+        orders = space.orders(factors, parts, space.radices(parts), np.array([self.lp]))
+        base, _ = space.spatial_subspace(factors)
+        self.cached = (factors[0], orders[0], int(base[0] + self.split))
+        return self.cached
 
     def nest(self) -> NestBatch:
         """This mapping as a one-row NestBatch."""
+        if self.loops is not None:  # the same loops (those above 1), without decoding the IDs again
+            return native_core.nest_of_loops(self.loops, self.space.keep_masks[self.keep][:, GLB_STORAGE])
         factors, orders, split = self.decoded()
         return self.space.nest(factors[None], orders[None], np.array([split]), self.space.keep_masks[self.keep][None])
 
@@ -587,9 +617,74 @@ def mapspace_of(layer: Layer, arch: Arch) -> Mapspace:
     return Mapspace(layer, arch, constraints(layer.depthwise)["architecture_constraints"]["targets"])
 
 
-def search(layer: Layer, arch: Arch, log: Logger | None = None) -> tuple[Mapspace, list[ThreadResult], int]:
-    """Run every thread; returns the mapspace, each thread's result and the winning thread (-1: none)."""
+def search(
+    layer: Layer, arch: Arch, log: Logger | None = None, native: bool | None = None
+) -> tuple[Mapspace, list[ThreadResult], int]:
+    """Run every thread; returns the mapspace, each thread's result and the winning thread (-1: none).
+
+    `native` picks the compiled core (native.py, the default where it is built) or this module's NumPy
+    reference; both walk the same IDs and find the same mappings, bit for bit.
+    """
     space = mapspace_of(layer, arch)
+    if core.enabled(native):
+        results = _native_search(space, arch, log)
+    else:
+        results = _reference_search(space, arch, log)
+    return space, results, winning_thread(results, arch.mapper)
+
+
+def winning_thread(results: list[ThreadResult], settings: MapperSettings) -> int:
+    """The thread whose best wins, the threads' bests reduced in thread order (-1: none found any)."""
+    metrics = tuple(settings.optimization_metrics)
+    winner, winning = -1, None
+    for t, r in enumerate(results):
+        if r.cost is not None and (winning is None or is_better(r.cost, winning, metrics)):
+            winner, winning = t, r.cost
+    return winner
+
+
+def native_results(space: Mapspace, threads: list[native_core.ThreadBest]) -> list[ThreadResult]:
+    """The compiled core's per-thread answers as ThreadResults."""
+    return [
+        ThreadResult(
+            None if r.cost is None else Candidate(space, r.if_id, r.lp, r.split, r.keep, loops=r.loops),
+            r.cost,
+            r.total,
+            r.valid,
+            r.stop,
+        )
+        for r in threads
+    ]
+
+
+def _native_search(space: Mapspace, arch: Arch, log: Logger | None) -> list[ThreadResult]:
+    per_arch, records, _ = native_core.random_pruned(space, [arch], log=log is not None)
+    if log is not None and records is not None:
+        _replay_log(space, records, log)
+    return native_results(space, per_arch[0])
+
+
+def _replay_log(space: Mapspace, records: np.ndarray, log: Logger) -> None:
+    """The compiled core's log records as the reference's log events, the mappings decoded in one batch."""
+    valid = records[records["kind"] == 0]
+    if np.any(valid["lp_high"]):
+        raise CodesignError("a permutation ID of this mapspace does not fit 64 bits; log it with native=False")
+    factors = space.factors(valid["if_id"])
+    parts = space.parts(factors)
+    orders = space.orders(factors, parts, space.radices(parts), valid["lp_low"].astype(np.int64))
+    base, _ = space.spatial_subspace(factors)
+    n = 0
+    for r in records.tolist():
+        thread, kind, total, count_valid, count, if_id, lp, _, split, keep, cycles, energy = r
+        if kind == 1:
+            log(thread, ("update", total, count_valid, count))
+            continue
+        mapping = Candidate(space, if_id, lp, split, keep, cached=(factors[n], orders[n], int(base[n] + split)))
+        log(thread, ("valid", total, count_valid, count, mapping, keep, (cycles, energy)))
+        n += 1
+
+
+def _reference_search(space: Mapspace, arch: Arch, log: Logger | None) -> list[ThreadResult]:
     settings = arch.mapper
     threads = settings.num_threads
     walks = [Walk(space, t, threads, settings.max_permutations_per_if_visit) for t in range(threads)]
@@ -622,25 +717,52 @@ def search(layer: Layer, arch: Arch, log: Logger | None = None) -> tuple[Mapspac
         active = [t for t in active if not states[t].stop]
     results = []
     for t, st in enumerate(states):
-        best = (
-            None
-            if st.best is None
-            else Candidate(space, walks[t].table, st.best.row, st.best.lp, st.best.split, st.best.keep)
-        )
+        best = None
+        if st.best is not None:
+            if_id = walks[t].table.local[st.best.row] * threads + t
+            best = Candidate(space, if_id, st.best.lp, st.best.split, st.best.keep)
         results.append(ThreadResult(best, None if st.best is None else st.best.cost, st.total, st.valid, st.stop))
-    metrics = tuple(settings.optimization_metrics)
-    winner, winning = -1, None
-    for t, r in enumerate(results):
-        if r.cost is not None and (winning is None or is_better(r.cost, winning, metrics)):
-            winner, winning = t, r.cost
-    return space, results, winner
+    return results
 
 
 def random_pruned_mapping(layer: Layer, arch: Arch) -> NestBatch:
     """The mapper seam: the mapping timeloop-mapper's random-pruned search picks, as a one-row nest."""
     _, results, winner = search(layer, arch)
+    return _winning_nest(layer, arch, results, winner)
+
+
+def _winning_nest(layer: Layer, arch: Arch, results: list[ThreadResult], winner: int) -> NestBatch:
     if winner < 0:
         raise CodesignError(f"layer {layer.shape}: the random-pruned search found no valid mapping on {arch.name}")
     best = results[winner].best
     assert best is not None  # a winning thread has a best mapping
     return best.nest()
+
+
+def same_mapspace(a: Arch, b: Arch) -> bool:
+    """Whether two archs give every layer the same mapspace and walk (they may differ in energies and bandwidth)."""
+    return (
+        a.template == b.template
+        and a.pe_array == b.pe_array
+        and a.registers.depth_words == b.registers.depth_words
+        and a.weight_spad.depth_words == b.weight_spad.depth_words
+        and a.global_buffer.depth_words == b.global_buffer.depth_words
+        and a.mapper == b.mapper
+    )
+
+
+def random_pruned_mappings(layer: Layer, archs: list[Arch], native: bool | None = None) -> list[NestBatch]:
+    """random_pruned_mapping on each of `archs`, which share a mapspace (same_mapspace): one walk of the IDs,
+    each distinct loop nest's accesses counted once and priced per arch, each arch with its own bests and
+    stop counters (the compiled core; the reference searches arch by arch)."""
+    if any(not same_mapspace(archs[0], a) for a in archs[1:]):
+        raise CodesignError("random_pruned_mappings: the archs differ in sizes or mapper settings")
+    if not core.enabled(native):
+        return [random_pruned_mapping(layer, arch) for arch in archs]
+    space = mapspace_of(layer, archs[0])
+    per_arch, _, _ = native_core.random_pruned(space, archs)
+    out = []
+    for arch, threads in zip(archs, per_arch):
+        results = native_results(space, threads)
+        out.append(_winning_nest(layer, arch, results, winning_thread(results, arch.mapper)))
+    return out

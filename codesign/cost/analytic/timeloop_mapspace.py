@@ -30,6 +30,7 @@ from functools import cache, lru_cache
 import numpy as np
 
 from codesign.arch import Arch
+from codesign.cost.analytic import core
 from codesign.cost.analytic.nest import (
     DIMS,
     DRAM,
@@ -78,17 +79,22 @@ def all_factors(n: int) -> list[int]:
     return out
 
 
-def _splits(n: int, order: int, factors: tuple[int, ...]) -> list[list[int]]:
-    """Every way to write n as `order` factors, in Timeloop's recursion order (the last varies slowest)."""
-    if order == 0:
-        return [[]]
-    if order == 1:
-        return [[n]]
-    out: list[list[int]] = []
-    for f in factors:
-        if n % f == 0:
-            out.extend([*rest, f] for rest in _splits(n // f, order - 1, factors))
-    return out
+def _splits(n: int, order: int, factors: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Every way to write n as `order` factors, in Timeloop's recursion order (the last varies slowest):
+    for each factor f of the original bound dividing n, the splits of n / f over one level less, then f."""
+    memo: dict[tuple[int, int], list[tuple[int, ...]]] = {}  # the recursion meets each (n, order) many times
+
+    def splits(m: int, k: int) -> list[tuple[int, ...]]:
+        found = memo.get((m, k))
+        if found is None:
+            if k <= 1:
+                found = [(m,)] if k == 1 else [()]
+            else:
+                found = [(*rest, f) for f in factors if m % f == 0 for rest in splits(m // f, k - 1)]
+            memo[(m, k)] = found
+        return found
+
+    return splits(n, order)
 
 
 def cofactor_table(n: int, levels: int, fixed: dict[int, int], maxima: dict[int, int]) -> np.ndarray:
@@ -104,12 +110,20 @@ def _cofactor_table(n: int, levels: int, fixed_items: tuple, maxima_items: tuple
         if n % (fixed[level] * partial) == 0:  # a factor that cannot divide is dropped (Timeloop warns)
             partial *= fixed[level]
             given[level] = fixed[level]
-    rows = _splits(n // partial, levels - len(given), tuple(all_factors(n)))
-    for row in rows:
-        for level in sorted(given):
-            row.insert(level, given[level])
-    rows = [r for r in rows if all(r[level] <= m for level, m in maxima.items())]
-    table = np.array(rows, dtype=np.int64).reshape(len(rows), levels)
+    free, factors = levels - len(given), tuple(all_factors(n))
+    if core.enabled():
+        table = core.splits(n // partial, free, factors)
+    else:
+        rows = _splits(n // partial, free, factors)
+        table = np.array(rows, dtype=np.int64).reshape(len(rows), free)
+    full = np.empty((len(table), levels), dtype=np.int64)  # the pinned factors in their columns
+    full[:, [lv for lv in range(levels) if lv not in given]] = table
+    for level, factor in given.items():
+        full[:, level] = factor
+    table = full
+    for level, m in maxima.items():
+        table = table[table[:, level] <= m]
+    table = np.ascontiguousarray(table)
     table.flags.writeable = False  # shared by every mapspace with this bound
     return table
 
@@ -131,6 +145,38 @@ def permutations_list(k: int) -> list[tuple[int, ...]]:
 def rank_table(k: int) -> np.ndarray:
     """(k!, k): where each of the k items lands in the i-th permutation (the inverse permutations)."""
     return np.argsort(permutation_table(k), axis=1)
+
+
+_BYPASS_TYPES = ("datatype", "bypass", "bypassing")
+
+
+def keep_masks(targets: list[dict]) -> np.ndarray:
+    """(choices, dataspaces, storage levels): which level keeps which tensor under each keep/bypass choice the
+    constraint targets leave open, in the order Timeloop expands its per-tensor 'X' positions."""
+    bypass = {t: ["X"] * (len(STORAGE) - 1) + ["1"] for t in range(len(DATASPACES))}
+    for target in targets:
+        name = target["target"]
+        if target["type"] not in _BYPASS_TYPES:
+            continue
+        if name not in STORAGE:
+            raise CodesignError(f"mapspace constraint on unknown level {name!r}")
+        for key, char in (("keep", "1"), ("bypass", "0")):
+            for tensor in target.get(key) or []:
+                bypass[DATASPACES.index(tensor)][STORAGE.index(name)] = char
+    masks = [np.ones((len(DATASPACES), len(STORAGE)), dtype=bool)]
+    for t in range(len(DATASPACES)):
+        for s, char in enumerate(bypass[t]):
+            if char in "01":
+                for m in masks:
+                    m[t, s] = char == "1"
+            else:
+                kept = [m.copy() for m in masks]
+                for m in masks:
+                    m[t, s] = False
+                for m in kept:
+                    m[t, s] = True
+                masks = masks + kept
+    return np.array(masks)
 
 
 @dataclass(frozen=True)
@@ -180,16 +226,12 @@ class Mapspace:
         self.maxima: dict[int, dict[int, int]] = {}
         self.perms: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self.splits: dict[int, int] = {}
-        bypass = {t: ["X"] * (len(STORAGE) - 1) + ["1"] for t in range(len(DATASPACES))}
         for target in targets:
             name, kind = target["target"], target["type"]
             if name not in STORAGE:
                 raise CodesignError(f"mapspace constraint on unknown level {name!r}")
             storage = STORAGE.index(name)
-            if kind in ("datatype", "bypass", "bypassing"):
-                for key, char in (("keep", "1"), ("bypass", "0")):
-                    for tensor in target.get(key) or []:
-                        bypass[DATASPACES.index(tensor)][storage] = char
+            if kind in _BYPASS_TYPES:
                 continue
             if kind == "temporal":
                 level = self.temporal_of[storage]
@@ -216,21 +258,7 @@ class Mapspace:
                 )
             if kind == "spatial" and "split" in target:
                 self.splits[level] = int(target["split"])
-        # Keep/bypass choices, in the order Timeloop expands its per-tensor 'X' positions.
-        masks = [np.ones((len(DATASPACES), len(STORAGE)), dtype=bool)]
-        for t in range(len(DATASPACES)):
-            for s, char in enumerate(bypass[t]):
-                if char in "01":
-                    for m in masks:
-                        m[t, s] = char == "1"
-                else:
-                    kept = [m.copy() for m in masks]
-                    for m in masks:
-                        m[t, s] = False
-                    for m in kept:
-                        m[t, s] = True
-                    masks = masks + kept
-        self.keep_masks = np.array(masks)  # (choices, dataspaces, storage levels)
+        self.keep_masks = keep_masks(targets)  # (choices, dataspaces, storage levels)
         varies = self.keep_masks.any(axis=0) & ~self.keep_masks.all(axis=0)
         if np.any(np.delete(varies, GLB_STORAGE, axis=1)):
             raise CodesignError("only the global buffer's keep/bypass may be left to the mapper on this template")
