@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from codesign.arch import Arch
 from codesign.cost import CostCache, Engine, LayerCost, cost_of, get_engine
 from codesign.cost.analytic import AnalyticEngine
+from codesign.registry import MAPPERS
 from codesign.rubric import PJ_PER_MJ, Rubric, Score
 from codesign.workload import Layer, Workload
 
@@ -93,8 +94,8 @@ def profile_workload(
     return NetworkCost(workload, arch, cost_of(workload.layers, arch, engine, cache, progress), engine.name)
 
 
-# What each analytic mapper's numbers mean to a user of the lab's rubric.
-ROLES = {"random-pruned": "graded", "exhaustive": "best"}
+# What each analytic mapper's numbers mean to a user of the lab's rubric (graded, best).
+ROLES = {entry.name: entry.role for entry in MAPPERS.entries()}
 
 
 def other_mapper(net: NetworkCost, cache: CostCache | None = None) -> NetworkCost | None:

@@ -14,7 +14,7 @@ import codesign
 PACKAGE = Path(codesign.__file__).parent
 # Lowest first: a module may import only from its own layer or below (and never in a cycle).
 LAYERS = [
-    {"errors", "paths", "config", "yamlfile", "storage", "search.acquisition", "search.nsga2"},
+    {"errors", "paths", "config", "registry", "yamlfile", "storage", "search.acquisition", "search.nsga2"},
     {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models"},
     {"hardware", "train", "cost", "spec_workload", "search.surrogate"},
     {"quantize", "profile", "space"},
@@ -22,7 +22,7 @@ LAYERS = [
     {"runs"},
     {"designs", "report"},
     {"export", "search.sampler", "search.seeds", "search.candidates", "search.ehvi", "search.replay",
-     "search.trainable", "search.table", "search.fidelity"},
+     "search.trainable", "search.table", "search.fidelity", "search.samplers"},
     {"search.driver", "search.searcher", "search"},
     {"api"},
     {"cli", "__init__"},  # the package's face: codesign/__init__.py re-exports the API

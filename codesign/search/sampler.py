@@ -1,4 +1,5 @@
-"""Drawing designs: Optuna samplers, and the hard constraints checked on a design before it trains."""
+"""Drawing designs: the define-by-run function Optuna samples through, and the hard constraints checked on a
+design before it trains."""
 
 from __future__ import annotations
 
@@ -130,20 +131,3 @@ class SpaceSampler:
             "parameters": workload.parameters,
             **extra,
         }
-
-
-def make_sampler(name: str, seed: int) -> Any:
-    """Optuna's sampler called `name` (tpe, nsga2, random), seeded; ehvi is codesign.search.ehvi's."""
-    import optuna
-
-    if name == "tpe":
-        # group=True: per-stage parameters exist only for the stages a trial has (conditional space);
-        # grouping lets multivariate TPE model each subspace jointly (bench_search: 1.21-1.28x random).
-        return optuna.samplers.TPESampler(multivariate=True, group=True, seed=seed, n_startup_trials=8)
-    if name == "nsga2":
-        from codesign.search.nsga2 import PicklableNSGAIISampler
-
-        return PicklableNSGAIISampler(seed=seed, population_size=16)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    raise ValueError(f"no Optuna sampler {name!r} here (ehvi is built by codesign.search.searcher)")

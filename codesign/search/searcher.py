@@ -22,8 +22,9 @@ from codesign.arch import Arch
 from codesign.data import DATASETS
 from codesign.pareto import objective_columns
 from codesign.rubric import Rubric
-from codesign.search.ehvi import EPOCHS_DONE, PLANNED_EPOCHS, STATUS, EHVISampler
-from codesign.search.sampler import SpaceSampler, make_sampler
+from codesign.search.ehvi import EPOCHS_DONE, PLANNED_EPOCHS, STATUS
+from codesign.search.sampler import SpaceSampler
+from codesign.search.samplers import make_sampler
 from codesign.search.seeds import SEED_DESIGN, enqueue_seeds, load_seeds
 from codesign.search.settings import SearchSettings
 from codesign.search.table import final_status
@@ -49,10 +50,8 @@ LOG_COLUMNS = (
 
 
 def build_sampler(settings: SearchSettings, design: SpaceSampler) -> Any:
-    """The search's Optuna sampler: ehvi (screens `design`'s space) or one of Optuna's own."""
-    if settings.tune.sampler == "ehvi":
-        return EHVISampler(design, settings.tune.seed)
-    return make_sampler(settings.tune.sampler, settings.tune.seed)
+    """The search's Optuna sampler (codesign.registry.SAMPLERS), seeded."""
+    return make_sampler(settings.tune.sampler, settings.tune.seed, design)
 
 
 class RecordingSearch(OptunaSearch):

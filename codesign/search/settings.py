@@ -17,9 +17,8 @@ from codesign.config import build, check, limits
 from codesign.data import DATASETS
 from codesign.errors import CodesignError, ConfigError
 from codesign.pareto import COLUMNS
+from codesign.registry import SAMPLERS
 from codesign.storage import is_uri
-
-SAMPLERS = ("ehvi", "tpe", "nsga2", "random")  # ehvi: codesign/search/ehvi.py
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class TuneSettings:
 
     trials: int | None = field(default=None, metadata=limits(min=1))
     budget_s: float | None = field(default=None, metadata=limits(above=0))
-    sampler: str = field(default="ehvi", metadata=limits(choices=SAMPLERS))
+    sampler: str = field(default="ehvi", metadata=limits(choices=SAMPLERS.names()))
     seed: int = field(default=0, metadata=limits(min=0))
     asha: bool = False  # early-stop weak trials on validation accuracy
     multi_fidelity: bool = False  # early-stop trials by non-dominated sorting of all objectives (search/fidelity.py)

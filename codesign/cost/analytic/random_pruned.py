@@ -52,7 +52,7 @@ from codesign.cost.analytic.timeloop_mapspace import (
     permutations_list,
 )
 from codesign.cost.analytic.timeloop_random import RandomGenerator128
-from codesign.cost.external.timeloop import constraints
+from codesign.cost.constraints import constraints
 from codesign.errors import CodesignError
 from codesign.workload import Layer
 

@@ -15,7 +15,7 @@ A mapping ID has four coordinates, each an integer Timeloop decodes in a fixed w
 
 Tiling levels are the storage levels, innermost first, each preceded by a spatial level where the level
 fans out to several children (here only the global buffer, to the PE array). Sizes come from the Arch;
-the constraints are Timeloop's own YAML targets (codesign.cost.external.timeloop.constraints). Everything
+the constraints are Timeloop's own YAML targets (codesign.cost.constraints). Everything
 that is decoded for many IDs at once is vectorised over rows.
 """
 
