@@ -34,6 +34,7 @@ from codesign.network import CandidateSpec, ConvStage, SGDConfig
 from codesign.rubric import Rubric, Score, load_rubric
 from codesign.runs import Status, TrialRecord
 from codesign.search.settings import DataSettings, ResourceSettings, SearchSettings, TuneSettings
+from codesign.settings import ProfileSettings, TrainSettings
 
 __all__ = [
     "Arch",
@@ -44,6 +45,7 @@ __all__ = [
     "Design",
     "HardwareParams",
     "Profile",
+    "ProfileSettings",
     "ResourceSettings",
     "Rubric",
     "SGDConfig",
@@ -52,6 +54,7 @@ __all__ = [
     "SearchRun",
     "SearchSettings",
     "Status",
+    "TrainSettings",
     "Training",
     "TrialRecord",
     "TuneSettings",

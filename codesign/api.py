@@ -14,9 +14,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
-import re
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from codesign.designs import Design, load_design, trial_design
 from codesign.errors import CodesignError
 from codesign.export import export as write_export
 from codesign.network import CandidateSpec, SGDConfig
+from codesign.options import apply, options, python_defaults, takes_settings, unknown
 from codesign.pareto import pareto_front
 from codesign.profile import (
     MAPPER_NOTE,
@@ -45,12 +44,15 @@ from codesign.profile import (
 )
 from codesign.rubric import PJ_PER_MJ, Rubric, load_rubric
 from codesign.runs import Run, TrialRecord
-from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings, parse_budget
+from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings
+from codesign.settings import ProfileSettings, TrainSettings
 from codesign.storage import is_uri
-from codesign.train import EpochMetrics, TrainResult, accuracy, build_model, resolve_device
+from codesign.train import EpochMetrics, TrainResult, accuracy, build_model, check_recipe, resolve_device
 from codesign.train import train as train_model
 from codesign.workload import trace
 
+# what `codesign train` defaults to where a setting's declared default is not it
+TRAIN_DEFAULTS = {"epochs": "the spec's, else the rubric's maximum (29)"}
 ModelLike = str | Path | nn.Module | CandidateSpec | Design
 """What names a design: a MODEL string (built-in, `file.py:Class`, spec JSON, run or export folder), a path, an
 nn.Module instance, a CandidateSpec or a Design."""
@@ -101,6 +103,7 @@ class Profile:
     rubric: Rubric
     _net: NetworkCost = field(repr=False)
     _other: NetworkCost | None = field(default=None, repr=False)  # the analytic engine's other mapper
+    baseline: Profile | None = None  # with compare=True: the analytic engine's profile of the same design
 
     @property
     def mapper(self) -> str:
@@ -200,6 +203,13 @@ class Profile:
         """This profile beside another engine's, layer by layer, with the % difference."""
         return format_comparison(self._net, other._net)
 
+    def comparison(self) -> str:
+        """The analytic engine's profile beside this one, layer by layer (what `codesign profile --compare`
+        prints); profile with compare=True."""
+        if self.baseline is None:
+            raise CodesignError("no comparison: profile with compare=True and another engine")
+        return self.baseline.compare(self)
+
     def __str__(self) -> str:
         return self.table()
 
@@ -221,51 +231,56 @@ class Profile:
         return f"<div><p>{head}</p>{body}</div>"
 
 
+@takes_settings(ProfileSettings)
 def profile(
     model: ModelLike,
     input_shape: Sequence[int] | None = None,
     *,
-    arch: str | Path | Arch | None = None,
-    engine: str = "analytic",
-    mapper: str | None = None,
-    dataset: str | None = None,
-    trial: str | None = None,
-    rubric: str | Path | Rubric | None = None,
-    timeloop_map: str | Path | None = None,
-    timeloop_lab: str | Path | None = None,
-    cache: bool | str | Path = True,
+    settings: ProfileSettings | None = None,
     progress: bool = False,
+    **overrides: Any,
 ) -> Profile:
     """Energy, cycles, peak activation and rubric points of `model` on an accelerator (the rubric's by default).
 
-    `input_shape` is batch first (default: the spec's, the dataset's images, else 1×3×32×32); `engine` is
-    analytic (milliseconds), timeloop or accelforge; `mapper` the analytic engine's: random-pruned (the lab's
-    timeloop-mapper search, the numbers the rubric awards; the arch's default) or exhaustive (the best mapping);
-    the other one's totals are kept beside (`graded_*`, `best_*`); `cache` a cache file, True or False.
+    With the analytic engine (milliseconds) the other mapper's totals are kept beside (`graded_*`, `best_*`);
+    `compare=True` also profiles with the analytic engine, to put it beside another `engine` (`comparison()`).
+
+    Args:
+        model: a MODEL string (built-in, `file.py:Class`, spec JSON, run or export folder), a path, an
+            nn.Module instance, a CandidateSpec or a Design.
+        input_shape: batch first, e.g. (1, 3, 32, 32).
+        settings: a ProfileSettings to start from; the keywords below override it.
+        progress: a progress bar while a slow engine maps the layers.
+        {settings}
     """
-    rules = _rubric(rubric)
-    design = design_of(model, trial, dataset, tuple(input_shape)[1:] if input_shape else None)
-    on = arch if arch is not None else design.arch
-    accelerator = _arch(on, rules)
-    shape = tuple(input_shape) if input_shape else design.input_shape or (1, *(_image_shape(dataset) or (3, 32, 32)))
-    if len(shape) < 2 or any(not isinstance(v, int) or v < 1 for v in shape):
-        raise CodesignError(f"input shape {shape} must be positive sizes, batch first (e.g. 1,3,32,32)")
+    chosen = apply(
+        settings or ProfileSettings(),
+        {"input_shape": input_shape, **overrides},
+        what="profile",
+        source="profile settings",
+    )
+    rules = _rubric(chosen.rubric)
+    shape_given = chosen.input_shape
+    design = design_of(model, chosen.trial, chosen.dataset, shape_given[1:] if shape_given else None)
+    accelerator = _arch(chosen.arch if chosen.arch is not None else design.arch, rules)
+    shape = shape_given or design.input_shape or (1, *(_image_shape(chosen.dataset) or (3, 32, 32)))
     workload = trace(design.module, shape)
-    if timeloop_map is not None:
+    if chosen.timeloop_map is not None:
         if len(workload.layers) != 1:
             raise CodesignError(
                 f"a Timeloop map.yaml evaluates one layer, but {design.label} has "
                 f"{len(workload.layers)} distinct Conv2d/Linear layers"
             )
-        net = NetworkCost(
-            workload, accelerator, [cost_under_mapping(workload.layers[0], accelerator, timeloop_map)], "timeloop-map"
-        )
-    else:
-        store = None if cache is False else CostCache(None if cache is True else cache)
-        chosen = get_engine(engine, mapper=mapper, timeloop_lab=Path(timeloop_lab) if timeloop_lab else None)
-        net = profile_workload(workload, accelerator, chosen, store, progress=progress and chosen.parallel)
-        return Profile(design.label, rules, net, other_mapper(net, store))
-    return Profile(design.label, rules, net)
+        cost = cost_under_mapping(workload.layers[0], accelerator, chosen.timeloop_map)
+        return Profile(design.label, rules, NetworkCost(workload, accelerator, [cost], "timeloop-map"))
+    store = None if chosen.cache is False else CostCache(None if chosen.cache is True else chosen.cache)
+    engine = get_engine(chosen.engine, mapper=chosen.mapper, timeloop_lab=chosen.timeloop_lab)
+    net = profile_workload(workload, accelerator, engine, store, progress=progress and engine.parallel)
+    result = Profile(design.label, rules, net, other_mapper(net, store))
+    if chosen.compare:
+        analytic = profile_workload(workload, accelerator, get_engine("analytic", mapper=chosen.mapper), store)
+        result.baseline = Profile(design.label, rules, analytic)
+    return result
 
 
 # ------------------------------------------------------------------------------------------------ train
@@ -315,45 +330,61 @@ class Training:
         return f"<div><p>{head}</p>{self.history.to_html(index=False, border=0)}</div>"
 
 
+@takes_settings(TrainSettings, SGDConfig, notes=TRAIN_DEFAULTS)
 def train(
     model: ModelLike,
-    dataset: str = "cifar10",
+    dataset: str | None = None,
     *,
-    data_dir: str | Path | None = None,
-    device: str = "auto",
-    split_seed: int = 0,
-    val_size: int | None = None,
-    final: bool = False,
-    arch: str | Path | Arch | None = None,
-    rubric: str | Path | Rubric | None = None,
+    settings: TrainSettings | None = None,
     progress: bool = False,
-    on_epoch: Any = None,
-    **sgd: Any,
+    on_epoch: Callable[[EpochMetrics], bool | None] | None = None,
+    **overrides: Any,
 ) -> Training:
     """Train `model` with SGD (the rubric's rules) on `dataset`'s training split; report validation accuracy.
 
-    `**sgd` overrides SGDConfig fields (lr, momentum, nesterov, weight_decay, batch_size, epochs, schedule,
-    warmup_epochs, seed); a spec brings its own recipe. `final=True` evaluates the test set once and scores
-    the design with the rubric.
+    A spec brings its own SGD recipe (another model: SGDConfig's, for the rubric's most epochs); the SGD keywords
+    override it. `final=True` evaluates the test set once and scores the design with the rubric.
+
+    Args:
+        model: a MODEL string (built-in, `file.py:Class`, spec JSON, run or export folder), a path, an
+            nn.Module instance (trained in place), a CandidateSpec or a Design.
+        dataset: the data set (TrainSettings.dataset).
+        settings: a TrainSettings to start from; the keywords below override it.
+        progress: a progress bar and a line saying what is trained on what.
+        on_epoch: called with each epoch's EpochMetrics; returning True stops training.
+        {settings}
     """
-    rules = _rubric(rubric)
-    design = design_of(model, dataset=dataset)
-    recipe = _recipe(design, rules, sgd)
-    where = resolve_device(device)
-    data = load_dataset(dataset, data_dir, where, split_seed=split_seed, val_size=val_size)
+    sgd_names = {o.name for o in options(SGDConfig)}
+    train_names = {o.name for o in options(TrainSettings)}
+    for key in overrides:
+        if key not in sgd_names | train_names:
+            raise unknown(key, [*sgd_names, *train_names], "SGD")
+    ours = {k: v for k, v in overrides.items() if k in train_names}
+    chosen = apply(settings or TrainSettings(), {"dataset": dataset, **ours}, what="train", source="train settings")
+    rules = _rubric(chosen.rubric)
+    design = design_of(model, dataset=chosen.dataset)
+    recipe = apply(
+        design.spec.sgd if design.spec else SGDConfig(epochs=rules.max_epochs),
+        {k: v for k, v in overrides.items() if k in sgd_names},
+        what="SGD",
+        source="SGD settings",
+    )
+    check_recipe(recipe, rules)  # before any data is read
+    where = resolve_device(chosen.device)
+    data = load_dataset(chosen.dataset, chosen.data_dir, where, split_seed=chosen.split_seed, val_size=chosen.val_size)
     net = _fresh_model(model, design, recipe, data.info.input_shape)
     if progress:
         print(
             f"training {design.label} on {data.info.name} ({len(data.train):,} train / {len(data.val):,} "
-            f"validation, split seed {split_seed}) on {where}: SGD lr {recipe.lr} momentum {recipe.momentum} "
+            f"validation, split seed {chosen.split_seed}) on {where}: SGD lr {recipe.lr} momentum {recipe.momentum} "
             f"{'nesterov ' if recipe.nesterov else ''}wd {recipe.weight_decay} batch {recipe.batch_size} "
             f"{recipe.epochs} epochs {recipe.schedule}, seed {recipe.seed}"
         )
     result = train_model(net, data, recipe, rules, on_epoch=on_epoch, progress=progress)
-    done = _training(net, design, data, recipe, result, split_seed, str(where))
-    if final:
+    done = _training(net, design, data, recipe, result, chosen.split_seed, str(where))
+    if chosen.final:
         done.test_accuracy = accuracy(net, data, data.load_test())
-        done.profile = profile(net.cpu(), (1, *data.info.input_shape), arch=arch, rubric=rules)
+        done.profile = profile(net.cpu(), (1, *data.info.input_shape), arch=chosen.arch, rubric=rules)
         score = done.profile._net.score(rules, error=1.0 - done.test_accuracy)
         done.summary.update(
             test_accuracy=done.test_accuracy,
@@ -364,20 +395,6 @@ def train(
             arch=done.profile.arch.name,
         )
     return done
-
-
-def _recipe(design: Design, rules: Rubric, sgd: dict[str, Any]) -> SGDConfig:
-    """The design's SGD recipe (a spec's own, else the rubric's epochs) with `sgd`'s overrides."""
-    unknown = sorted(set(sgd) - {f.name for f in dataclasses.fields(SGDConfig)})
-    if unknown:
-        raise CodesignError(
-            f"unknown SGD setting `{unknown[0]}` (SGDConfig has: "
-            f"{', '.join(f.name for f in dataclasses.fields(SGDConfig))})"
-        )
-    return dataclasses.replace(
-        design.spec.sgd if design.spec else SGDConfig(epochs=rules.max_epochs),
-        **{k: v for k, v in sgd.items() if v is not None},
-    )
 
 
 def _training(
@@ -549,105 +566,85 @@ def load_run(path: str | Path) -> SearchRun:
     return SearchRun(path)
 
 
-_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-
+@takes_settings(SearchSettings)
 def search_settings(
-    space: str | Path = "rubric_cnn",
+    space: str | Path | None = None,
     dataset: str | None = None,
     *,
-    budget: str | float | None = None,
-    trials: int | None = None,
-    name: str | None = None,
-    runs_dir: str | Path = "runs",
-    sampler: str = "ehvi",
-    seed: int = 0,
-    concurrency: int = 1,
-    cpus_per_trial: float | None = None,
-    gpus_per_trial: float | None = None,
-    asha: bool = False,
-    multi_fidelity: bool = False,
-    seed_designs: tuple[str | Path, ...] = (),
-    address: str | None = None,
-    dashboard: bool = False,
-    verbose: bool = False,
-    data_dir: str | Path | None = None,
-    train_size: int | None = None,
-    val_size: int | None = None,
-    split_seed: int = 0,
-    arch: str | Path | None = None,
-    rubric: str | Path | None = None,
-    mapper: str | None = None,
-    resume: bool = False,
-    storage: str | Path | None = None,
-    max_failures: int = 2,
+    settings: SearchSettings | None = None,
+    data: DataSettings | None = None,
+    tune: TuneSettings | None = None,
+    resources: ResourceSettings | None = None,
+    **overrides: Any,
 ) -> SearchSettings:
-    """The SearchSettings `search` runs with (what `codesign search`'s flags make)."""
-    from codesign.space import load_space
+    """The SearchSettings `search` runs with (what `codesign search`'s flags make), resolved for this machine.
 
-    name = name or f"search-{time.strftime('%Y%m%d-%H%M%S')}"
-    if not _RUN_NAME.fullmatch(name) or name in (".", ".."):
-        raise CodesignError(
-            f"run name {name!r}: use letters, digits, '.', '_' and '-' (it names a folder in "
-            f"{runs_dir}; choose where runs go with runs_dir / --runs-dir)"
-        )
-    dataset = dataset or (None if resume else load_space(space).dataset)
-    if gpus_per_trial is None:  # a GPU notebook shares its one GPU between the trials running at once
-        gpus_per_trial = 1.0 / concurrency if torch.cuda.is_available() else 0.0
-    seconds = parse_budget(budget) if budget is None or isinstance(budget, str) else float(budget)
-    return SearchSettings(
-        name=name,
-        space=str(space),
-        runs_dir=str(runs_dir),
-        arch=None if arch is None else str(arch),
-        rubric=None if rubric is None else str(rubric),
-        mapper=mapper,
-        data=DataSettings(
-            dataset=dataset or "cifar10",
-            data_dir=None if data_dir is None else str(data_dir),
-            train_size=train_size,
-            val_size=val_size,
-            split_seed=split_seed,
-        ),
-        tune=TuneSettings(
-            trials=trials,
-            budget_s=None if seconds is None else float(seconds),
-            sampler=sampler,
-            seed=seed,
-            asha=asha,
-            multi_fidelity=multi_fidelity,
-            concurrency=concurrency,
-            seed_designs=tuple(str(d) for d in seed_designs),
-        ),
-        resources=ResourceSettings(
-            address=address,
-            cpus_per_trial=cpus_per_trial,
-            gpus_per_trial=gpus_per_trial,
-            dashboard=dashboard,
-            verbose=verbose,
-            storage=None if storage is None else str(storage),
-            max_failures=max_failures,
-        ),
+    Takes what `search` takes, as Ray Tune's Tuner does: whole groups of settings (`settings`, or its parts
+    `data`, `tune`, `resources`), and flat keywords that override single settings, each checked against the
+    settings' names (a misspelled one is one line naming the closest) and against its type and limits.
+
+    Args:
+        space: the search space (SearchSettings.space).
+        dataset: the data set (DataSettings.dataset).
+        settings: a SearchSettings to start from (e.g. a run's, `codesign.load_run(path).settings`).
+        data: DataSettings replacing `settings.data`.
+        tune: TuneSettings replacing `settings.tune`.
+        resources: ResourceSettings replacing `settings.resources`.
+        {settings}
+
+    Example:
+        >>> import codesign
+        >>> codesign.search_settings("lenet", trials=12, budget="30m", sampler="tpe").tune.budget_s
+        1800.0
+    """
+    base = settings or python_defaults(SearchSettings())
+    base = dataclasses.replace(
+        base, data=data or base.data, tune=tune or base.tune, resources=resources or base.resources
     )
+    chosen = apply(base, {"space": space, "dataset": dataset, **overrides}, what="search", source="search settings")
+    return chosen.resolved()
 
 
-def search(space: str | Path = "rubric_cnn", dataset: str | None = None, **options: Any) -> SearchRun:
+@takes_settings(SearchSettings)
+def search(
+    space: str | Path | None = None,
+    dataset: str | None = None,
+    *,
+    settings: SearchSettings | None = None,
+    data: DataSettings | None = None,
+    tune: TuneSettings | None = None,
+    resources: ResourceSettings | None = None,
+    resume: bool = False,
+    **overrides: Any,
+) -> SearchRun:
     """Run (or with `resume=True` continue) a co-design search; returns its SearchRun.
 
-    Give a `budget` ("30m", "8h" or seconds) and/or a number of `trials`; every other keyword is one of
-    `search_settings`'s (name, runs_dir, sampler, seed, concurrency, cpus_per_trial, gpus_per_trial, asha,
-    multi_fidelity, seed_designs, address, dashboard, verbose, data_dir, train_size, val_size, split_seed, arch,
-    rubric, mapper, storage, max_failures). Ray starts in-process unless `address` names a cluster; on a
+    Give a `budget` and/or a number of `trials`. Ray starts in-process unless `address` names a cluster; on a
     cluster, `storage` is a path every node sees or a URI (s3://...). It prints a line per finished trial and
     a progress line; `verbose=True` adds Ray Tune's status table and Optuna's log. Ctrl-C writes the outputs,
     then raises `codesign.SearchInterrupted` (a KeyboardInterrupt holding the trials table).
+
+    Args:
+        space: the search space: a YAML file or a built-in name (SearchSettings.space).
+        dataset: the data set (DataSettings.dataset; default: the space's).
+        settings: a SearchSettings to start from; the keywords below override it.
+        data: DataSettings replacing `settings.data`.
+        tune: TuneSettings replacing `settings.tune`.
+        resources: ResourceSettings replacing `settings.resources`.
+        resume: continue the run `name` (its saved settings; `budget`, `trials` and where it runs may change),
+            keeping every finished trial.
+        {settings}
+
+    Example:
+        >>> import codesign
+        >>> run = codesign.search("lenet", "fashion-mnist", trials=12, name="quickstart")  # doctest: +SKIP
+        >>> run.front  # doctest: +SKIP
     """
     from codesign.search.driver import run_search
 
-    resume = bool(options.get("resume", False))
-    settings = search_settings(space, dataset, **options)
-    run_search(settings, resume=resume)
-    return SearchRun(settings.run_dir)
+    chosen = search_settings(space, dataset, settings=settings, data=data, tune=tune, resources=resources, **overrides)
+    run_search(chosen, resume=resume)
+    return SearchRun(chosen.run_dir)
 
 
 # ----------------------------------------------------------------------------------------------- export

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from codesign.config import build, check, limits
+from codesign.config import build, check, limits, setting
 from codesign.errors import CodesignError, ConfigError, UnbuildableDesign
 
 ACTIVATIONS = {
@@ -47,17 +47,18 @@ class ConvStage:
 class SGDConfig:
     """SGD hyper-parameters; the rubric allows nothing but SGD."""
 
-    lr: float = field(default=0.05, metadata=limits(above=0))
-    momentum: float = field(default=0.9, metadata=limits(min=0, below=1))
-    nesterov: bool = True
-    weight_decay: float = field(default=5e-4, metadata=limits(min=0))
-    batch_size: int = field(default=128, metadata=_POSITIVE)
-    epochs: int = field(default=10, metadata=_POSITIVE)
-    schedule: str = field(default="cosine", metadata=limits(choices=SCHEDULES))
-    warmup_epochs: float = field(default=0.0, metadata=limits(min=0))
-    seed: int = field(default=0, metadata=limits(min=0))
+    lr: float = setting(0.05, above=0, help="learning rate (peak of the schedule)")
+    momentum: float = setting(0.9, min=0, below=1, help="SGD momentum")
+    nesterov: bool = setting(True, negatable=True, help="Nesterov momentum")
+    weight_decay: float = setting(5e-4, min=0, help="L2 weight decay")
+    batch_size: int = setting(128, min=1, help="images per step")
+    epochs: int = setting(10, min=1, help="passes over the training split (fewer than the rubric's limit)")
+    schedule: str = setting("cosine", choices=SCHEDULES, help="learning-rate schedule")
+    warmup_epochs: float = setting(0.0, min=0, help="epochs of linear warm-up (at most `epochs`)")
+    seed: int = setting(0, min=0, help="training seed (weights and batch order)")
 
     def __post_init__(self) -> None:
+        check(self, "SGD settings")
         if self.nesterov and self.momentum == 0:
             raise ConfigError("SGD settings", "nesterov", "needs `momentum` > 0")
         if self.warmup_epochs > self.epochs:

@@ -58,6 +58,10 @@ class Registry:
             raise CodesignError(f"unknown {self.kind} {name!r} (available: {', '.join(self._entries)})")
         return found
 
+    def describe(self) -> str:
+        """Every name with its one line of help: `a (does this); b (does that)`."""
+        return "; ".join(f"{e.name} ({e.help})" for e in self._entries.values())
+
     def load(self, name: str) -> Any:
         """The implementation called `name`, its module imported now if it was not yet."""
         module, _, attribute = self.entry(name).target.partition(":")
@@ -72,17 +76,17 @@ ENGINES = Registry(
     Entry(
         "analytic",
         "codesign.cost.analytic.engine:AnalyticEngine",
-        "Timeloop's counting on our loop nests under the chosen mapper's mapping (milliseconds per layer)",
+        "Timeloop's counting on our loop nests under the mapper's mapping, milliseconds per layer",
     ),
     Entry(
         "timeloop",
         "codesign.cost.external.timeloop:TimeloopEngine",
-        "the real timeloop-mapper and Accelergy (about a minute per layer; needs the binary on PATH)",
+        "the real timeloop-mapper and Accelergy, about a minute per layer, the binary on PATH",
     ),
     Entry(
         "accelforge",
         "codesign.cost.external.accelforge:AccelForgeEngine",
-        "AccelForge, the Timeloop project's successor (minutes per convolution; needs Python >= 3.12)",
+        "AccelForge, the Timeloop project's successor, minutes per convolution, Python >= 3.12",
     ),
 )
 """Cost engines (`codesign.cost.Engine`): each is a frozen dataclass whose fields are its options."""
@@ -117,3 +121,15 @@ SAMPLERS = Registry(
     Entry("random", "codesign.search.samplers:random", "Optuna's random sampler"),
 )
 """The search's Optuna samplers: `(objective, seed) -> optuna.samplers.BaseSampler`."""
+
+SCHEDULERS = Registry(
+    "scheduler",
+    Entry("none", "codesign.search.fidelity:no_scheduler", "every trial trains for all its epochs"),
+    Entry("asha", "codesign.search.fidelity:asha", "ASHA cuts weak trials on validation accuracy alone"),
+    Entry(
+        "multi-fidelity",
+        "codesign.search.fidelity:pareto_halving",
+        "train short first: at epochs 1, 3, 9, ... keep the best third by non-dominated sorting of all objectives",
+    ),
+)
+"""How a search cuts weak trials early (Ray Tune trial schedulers): `(prepared search) -> TrialScheduler | None`."""

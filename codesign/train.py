@@ -58,6 +58,12 @@ def resolve_device(device: str | None = None) -> torch.device:
     return dev
 
 
+def check_recipe(sgd: SGDConfig, rubric: Rubric) -> None:
+    """A recipe the rubric's training rules allow (its fields are checked by SGDConfig itself)."""
+    if sgd.epochs > rubric.max_epochs:
+        raise CodesignError(f"{sgd.epochs} epochs breaks the rubric ({rubric.name}: at most {rubric.max_epochs})")
+
+
 def build_model(spec: CandidateSpec, seed: int | None = None) -> nn.Module:
     """The spec's model with weights initialised from `seed` (default: the spec's SGD seed)."""
     torch.manual_seed(spec.sgd.seed if seed is None else seed)
@@ -177,8 +183,7 @@ def train(
     `on_epoch` may return True to stop (early stopping); a NaN/inf loss ends the run as "diverged".
     """
     rubric = rubric or Rubric()
-    if sgd.epochs > rubric.max_epochs:
-        raise CodesignError(f"{sgd.epochs} epochs breaks the rubric ({rubric.name}: at most {rubric.max_epochs})")
+    check_recipe(sgd, rubric)
     loop = _SGDLoop(model, data, sgd, progress)
     _check_input(model, data)
     history: list[EpochMetrics] = []

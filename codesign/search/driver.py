@@ -78,20 +78,18 @@ def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
     rubric = load_rubric(settings.rubric)
     base_arch = load_arch(space.hardware_base or settings.arch or rubric.accelerator)
     CostCache().close()  # a damaged cost cache is replaced here, where its warning is seen (workers' is not)
-    data = settings.data
-    locate_dataset(data.dataset, Path(data.data_dir) if data.data_dir else None, download=True)
+    dataset = settings.data.dataset or space.dataset
+    data = dataclasses.replace(settings.data, dataset=dataset)
+    locate_dataset(dataset, Path(data.data_dir) if data.data_dir else None, download=True)
     if settings.tune.budget_s is None and settings.tune.trials is None:
         raise CodesignError("give a --budget (e.g. 8h) or a number of --trials")
-    resources = settings.resources
-    if resources.cpus_per_trial is None:
-        cpus = max(1.0, (os.cpu_count() or 1) // settings.tune.concurrency)
-        resources = dataclasses.replace(resources, cpus_per_trial=cpus)
+    resources = settings.resolved().resources
     if resources.storage is not None:  # every node must find it: an absolute path, or a URI as given
         resources = dataclasses.replace(resources, storage=Storage.at(resources.storage).location)
     # seed designs are checked now (one line each) and named by absolute path in search.json
     tune = dataclasses.replace(settings.tune, seed_designs=resolve_seed_names(settings.tune.seed_designs))
-    load_seeds(tune.seed_designs, DATASETS[data.dataset], tune.seed)
-    settings = dataclasses.replace(settings, objectives=space.objectives, resources=resources, tune=tune)
+    load_seeds(tune.seed_designs, DATASETS[dataset], tune.seed)
+    settings = dataclasses.replace(settings, objectives=space.objectives, data=data, resources=resources, tune=tune)
     run.save_settings(settings)
     write_arch(base_arch, run.search_arch_file)
     run.publish(run.search_arch_file)

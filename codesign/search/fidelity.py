@@ -17,6 +17,7 @@ import numpy as np
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from codesign.pareto import COLUMNS, non_dominated
+from codesign.registry import SCHEDULERS
 from codesign.search.acquisition import minimised
 from codesign.search.settings import SearchSettings
 from codesign.space import SearchSpace
@@ -88,17 +89,29 @@ class ParetoHalving(FIFOScheduler):
         return f"ParetoHalving: {self.stopped} stopped, rungs {sorted(self.rungs)}"
 
 
-def make_scheduler(settings: SearchSettings, space: SearchSpace) -> TrialScheduler | None:
-    """The search's trial scheduler: ASHA on accuracy (--asha), ParetoHalving (--multi-fidelity) or none."""
-    if settings.tune.multi_fidelity:
-        return ParetoHalving(settings.objectives)
-    if settings.tune.asha:
-        return ASHAScheduler(
-            time_attr="epoch",
-            metric="val_accuracy",
-            mode="max",
-            max_t=max(space.max_epochs, 1),
-            grace_period=1,
-            reduction_factor=3,
-        )
+def no_scheduler(settings: SearchSettings, space: SearchSpace) -> TrialScheduler | None:
+    """Every trial trains for all its epochs."""
     return None
+
+
+def asha(settings: SearchSettings, space: SearchSpace) -> TrialScheduler | None:
+    """ASHA on validation accuracy alone (Ray Tune's)."""
+    return ASHAScheduler(
+        time_attr="epoch",
+        metric="val_accuracy",
+        mode="max",
+        max_t=max(space.max_epochs, 1),
+        grace_period=1,
+        reduction_factor=3,
+    )
+
+
+def pareto_halving(settings: SearchSettings, space: SearchSpace) -> TrialScheduler | None:
+    """ParetoHalving over the search's objectives."""
+    return ParetoHalving(settings.objectives)
+
+
+def make_scheduler(settings: SearchSettings, space: SearchSpace) -> TrialScheduler | None:
+    """The search's trial scheduler (codesign.registry.SCHEDULERS: none, asha or multi-fidelity)."""
+    scheduler: TrialScheduler | None = SCHEDULERS.load(settings.tune.scheduler)(settings, space)
+    return scheduler

@@ -85,7 +85,7 @@ class SpaceSampler:
         self.seed = settings.tune.seed
         self.space = space
         self.rubric = rubric
-        self.info = DATASETS[settings.data.dataset]
+        self.info = DATASETS[settings.data.dataset or space.dataset]
         self.base_arch = base_arch
         self.mapper = settings.mapper  # the analytic mapper the objectives are costed with (None: the arch's)
 

@@ -116,7 +116,7 @@ def make_search(
         sampler=sampler,
         directions=["maximize" if mode == "max" else "minimize" for _, mode in columns],
     )
-    seeds = load_seeds(settings.tune.seed_designs, DATASETS[settings.data.dataset], settings.tune.seed)
+    seeds = load_seeds(settings.tune.seed_designs, DATASETS[settings.data.dataset or space.dataset], settings.tune.seed)
     enqueue_seeds(study, seeds, space)
     return RecordingSearch(
         space=design,

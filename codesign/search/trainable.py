@@ -191,7 +191,7 @@ def run_trial(
     net = profile_workload(trace(model, (1, *spec.input_shape)), arch, AnalyticEngine(settings.mapper), cache)
     both = mapper_columns(net, other_mapper(net, cache))  # graded (the lab's mapper) and best, side by side
     torch.set_num_threads(max(1, int(settings.resources.cpus_per_trial or 1)))
-    device = "cuda" if settings.resources.gpus_per_trial > 0 and torch.cuda.is_available() else "cpu"
+    device = "cuda" if (settings.resources.gpus_per_trial or 0) > 0 and torch.cuda.is_available() else "cpu"
     area = {"area_mm2": config["area_mm2"]} if "area_mm2" in config else {}
     keep = {k: config[k] for k in ("spec", "hardware") if config.get(k) is not None}
     reporter = _EpochReporter(net, rubric, model, data.on(device), spec.sgd.epochs, {**area, **both}, keep)
