@@ -46,6 +46,7 @@ from codesign.rubric import PJ_PER_MJ, Rubric, load_rubric
 from codesign.runs import Run, TrialRecord
 from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings
 from codesign.settings import ProfileSettings, TrainSettings
+from codesign.status import Status
 from codesign.storage import is_uri
 from codesign.train import EpochMetrics, TrainResult, accuracy, build_model, check_recipe, resolve_device
 from codesign.train import train as train_model
@@ -292,7 +293,7 @@ class Training:
 
     model: nn.Module
     label: str
-    status: str  # ok, diverged or stopped
+    status: Status  # ok, diverged or stopped
     val_accuracy: float
     best_val_accuracy: float
     epochs: int

@@ -20,6 +20,7 @@ from codesign.registry import MAPPERS
 from codesign.rubric import PJ_PER_MJ
 from codesign.search.settings import SearchSettings
 from codesign.settings import ProfileSettings, TrainSettings
+from codesign.status import Status
 
 MODEL_HELP = (
     "a built-in (lenet5, lab2023), `path/to/file.py:ClassName` (built with no arguments; runs that file's code), "
@@ -79,7 +80,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     out = done.save(args.out or Path("runs") / f"train-{_slug(args.model)}")
     print(f"saved {out / 'weights.pt'} and {out / 'summary.json'}")
-    return 0 if done.status != "diverged" else 1
+    return 0 if done.status is not Status.DIVERGED else 1
 
 
 def _slug(model: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from codesign.status import Status
+
 # objective name (as a space's `objectives` lists it) -> (trials.csv column, direction)
 COLUMNS = {
     "accuracy": ("val_accuracy", "max"),
@@ -13,7 +15,7 @@ COLUMNS = {
     "area": ("area_mm2", "min"),
 }
 OBJECTIVES: tuple[tuple[str, str], ...] = tuple(COLUMNS[k] for k in ("accuracy", "energy", "latency"))
-COMPLETE = "ok"  # the status of a fully trained, feasible trial: the only kind a front may hold
+COMPLETE = Status.OK  # the status of a fully trained, feasible trial: the only kind a front may hold
 
 
 def objective_columns(names: tuple[str, ...] | list[str]) -> tuple[tuple[str, str], ...]:

@@ -15,6 +15,7 @@ from codesign.data import Dataset, Split
 from codesign.errors import CodesignError
 from codesign.network import CandidateSpec, SGDConfig
 from codesign.rubric import Rubric
+from codesign.status import Status
 
 EVAL_BATCH = 1000
 
@@ -34,9 +35,9 @@ class EpochMetrics:
 
 @dataclass
 class TrainResult:
-    """The outcome of a training run; `status` is "ok", "diverged" (NaN/inf loss) or "stopped" (callback)."""
+    """The outcome of a training run; `status` is ok, diverged (NaN/inf loss) or stopped (by `on_epoch`)."""
 
-    status: str
+    status: Status
     val_accuracy: float
     best_val_accuracy: float
     epochs: int
@@ -187,12 +188,12 @@ def train(
     loop = _SGDLoop(model, data, sgd, progress)
     _check_input(model, data)
     history: list[EpochMetrics] = []
-    status, start_all = "ok", time.perf_counter()
+    status, start_all = Status.OK, time.perf_counter()
     for epoch in range(1, sgd.epochs + 1):
         start = time.perf_counter()
         done = loop.epoch()
         if done is None:
-            status = "diverged"
+            status = Status.DIVERGED
             break
         val = accuracy(model, data, data.val)
         seconds = time.perf_counter() - start
@@ -210,7 +211,7 @@ def train(
         if loop.bar is not None:
             loop.bar.set_postfix(epoch=epoch, loss=f"{metrics.train_loss:.3f}", val=f"{val:.4f}")
         if on_epoch is not None and on_epoch(metrics):
-            status = "stopped"
+            status = Status.STOPPED
             break
     if loop.bar is not None:
         loop.bar.close()

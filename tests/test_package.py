@@ -14,11 +14,11 @@ import codesign
 PACKAGE = Path(codesign.__file__).parent
 # Lowest first: a module may import only from its own layer or below (and never in a cycle).
 LAYERS = [
-    {"errors", "paths", "config", "options", "registry", "yamlfile", "storage", "search.acquisition", "search.nsga2"},
+    {"errors", "paths", "config", "options", "registry", "status", "yamlfile", "storage", "search.acquisition", "search.nsga2"},
     {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models"},
     {"hardware", "train", "cost", "spec_workload", "search.surrogate", "settings"},
     {"quantize", "profile", "space"},
-    {"search.settings", "search.shared"},
+    {"search.settings", "search.shared", "search.trial"},
     {"runs"},
     {"designs", "report"},
     {"export", "search.sampler", "search.seeds", "search.candidates", "search.ehvi", "search.replay",

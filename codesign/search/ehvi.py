@@ -38,12 +38,12 @@ from codesign.errors import ConfigError
 from codesign.hardware import HardwareParams
 from codesign.network import CandidateSpec
 from codesign.pareto import non_dominated
-from codesign.runs import Status
 from codesign.search.acquisition import cannot_improve, expected_improvement, minimised
 from codesign.search.candidates import Candidate, CandidateScreen, ParamDraw
 from codesign.search.sampler import SpaceSampler
 from codesign.search.seeds import SEED_DESIGN
 from codesign.search.surrogate import AccuracyModel, Features, design_features
+from codesign.status import Status
 
 # user attributes the Tune searcher writes on each finished trial (codesign/search/searcher.py)
 STATUS, EPOCHS_DONE, PLANNED_EPOCHS = "status", "epochs_done", "planned_epochs"
@@ -60,7 +60,7 @@ class _Trained:
     features: Features
     values: np.ndarray  # objectives, minimised: 1 - accuracy, log10 of the others
     accuracy: float  # what the surrogate learns (a diverged trial: chance)
-    status: str
+    status: Status
 
 
 class EHVISampler(BaseSampler):
@@ -137,7 +137,7 @@ class EHVISampler(BaseSampler):
         start = time.perf_counter() if start is None else start
         history, running = self.history(study), self.running(study, number)
         pool, drawn = self._pool(history, running, number, start + self._budget(study))
-        complete = [h for h in history if h.status == Status.OK.value]
+        complete = [h for h in history if h.status is Status.OK]
         info: dict[str, Any] = {"drawn": drawn, "candidates": len(pool), "complete": len(complete)}
         if not pool:
             info["mode"] = "random"  # nothing feasible was drawn in time: the space's own draw decides
@@ -173,7 +173,7 @@ class EHVISampler(BaseSampler):
         durations = [
             t.duration.total_seconds()
             for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if t.duration is not None and t.user_attrs.get(STATUS, Status.OK.value) == Status.OK.value
+            if t.duration is not None and t.user_attrs.get(STATUS, Status.OK) == Status.OK
         ]
         if not durations:
             return 4 * self.min_budget_s  # the layer cache is cold at the start
@@ -293,10 +293,12 @@ class EHVISampler(BaseSampler):
 
     def _trained(self, trial: FrozenTrial) -> _Trained | None:
         """A finished trial's design and results; None for one that did not train."""
-        status = trial.user_attrs.get(STATUS)
-        if status is None:  # a study driven without the Tune searcher: constraints tell the infeasible ones
-            status = Status.INFEASIBLE.value if _broken(trial) else Status.OK.value
-        if status not in (Status.OK.value, Status.STOPPED.value, Status.DIVERGED.value) or trial.values is None:
+        recorded = trial.user_attrs.get(STATUS)  # Optuna's boundary: a user attribute is text
+        if recorded is None:  # a study driven without the Tune searcher: constraints tell the infeasible ones
+            status = Status.INFEASIBLE if _broken(trial) else Status.OK
+        else:
+            status = Status(recorded)
+        if status not in (Status.OK, Status.STOPPED, Status.DIVERGED) or trial.values is None:
             return None
         drawn = self._replay(trial)
         if drawn is None:  # a trial of another space, say: it teaches nothing here
@@ -304,12 +306,12 @@ class EHVISampler(BaseSampler):
         spec, hardware = drawn
         workload = self.screen.workload(spec)
         fraction = 1.0
-        if status == Status.STOPPED.value:
+        if status is Status.STOPPED:
             done, planned = trial.user_attrs.get(EPOCHS_DONE, 0), trial.user_attrs.get(PLANNED_EPOCHS, 1)
             fraction = min(max(float(done) / max(float(planned), 1.0), 0.0), 1.0)
         values = dict(zip(self.objectives, trial.values))
         accuracy = values.get("accuracy", math.nan)
-        if status == Status.DIVERGED.value:
+        if status is Status.DIVERGED:
             accuracy = 1.0 / self.design.info.num_classes
         return _Trained(
             key=(spec, hardware),
@@ -333,7 +335,7 @@ def _known(candidate: Candidate, name: str) -> float:
 
 def _front(history: list[_Trained]) -> list[_Trained]:
     """The complete trials no other complete trial dominates."""
-    complete = [h for h in history if h.status == Status.OK.value]
+    complete = [h for h in history if h.status is Status.OK]
     if not complete:
         return []
     keep = non_dominated(np.array([h.values for h in complete]))

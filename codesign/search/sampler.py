@@ -15,6 +15,7 @@ from codesign.network import CandidateSpec
 from codesign.rubric import Rubric
 from codesign.search.seeds import SEED_DESIGN, SEED_SGD_FROM_SPACE, SEED_SPEC
 from codesign.search.settings import SearchSettings
+from codesign.search.trial import TrialConfig
 from codesign.space import SearchSpace, SpaceConstraints
 from codesign.workload import Workload, trace
 
@@ -76,7 +77,8 @@ def check_constraints(
 class SpaceSampler:
     """Optuna define-by-run function: sample a spec, check the no-training constraints, hand it to Tune.
 
-    The returned dict is the Tune trial's config; an infeasible design is marked so and never trains. A
+    The trial's config (TrialConfig, a dict for Tune) says what was drawn; an infeasible design is marked so and
+    never trains. A
     trial enqueued with a seed design (codesign/search/seeds.py) trains that design; a guided sampler may
     veto a trial when nothing it could draw can improve the front (reported infeasible, never trained).
     """
@@ -101,33 +103,35 @@ class SpaceSampler:
                 spec = dataclasses.replace(spec, sgd=self.space.sample_sgd(trial, self.seed))
         return spec, self.space.sample_hardware(trial, HardwareParams.of(self.base_arch))
 
-    def __call__(self, trial: Any) -> dict[str, Any]:
+    def config(self, trial: Any) -> TrialConfig:
+        """The design `trial` draws and what is known of it before training (its constraints told to Optuna)."""
         veto = getattr(trial.study.sampler, "veto", None)
         reason = veto(trial.number) if veto is not None else None
         if reason:
             trial.set_constraint("improvable", 1.0)
-            return {"spec": None, "feasible": False, "reason": reason}
+            return TrialConfig(reason=reason)
         try:
             spec, hardware = self.draw(trial)
         except UnbuildableDesign as exc:  # e.g. the stages shrink the image to nothing
             trial.set_constraint("buildable", 1.0)
-            return {"spec": None, "feasible": False, "reason": exc.message}
+            return TrialConfig(reason=exc.message)
         area = None if hardware is None else area_mm2(derive_arch(self.base_arch, hardware))
-        extra: dict[str, Any] = {}
-        if hardware is not None:
-            extra = {"hardware": dataclasses.asdict(hardware), "area_mm2": area}
-        if SEED_DESIGN in trial.user_attrs:
-            extra["seed_design"] = trial.user_attrs[SEED_DESIGN]
         workload = trace(spec.build(), (1, *spec.input_shape))
         checks = check_constraints(spec, workload, self.rubric, self.space.constraints, hardware, area)
         for check in checks:
             trial.set_constraint(check.name, check.value)
         reason = "; ".join(c.why for c in checks if c.broken)
-        return {
-            "spec": spec.to_dict(),
-            "feasible": not reason,
-            "reason": reason,
-            "peak_activation_bytes": workload.peak_activation_bytes,
-            "parameters": workload.parameters,
-            **extra,
-        }
+        return TrialConfig(
+            spec=spec,
+            feasible=not reason,
+            reason=reason,
+            peak_activation_bytes=workload.peak_activation_bytes,
+            parameters=workload.parameters,
+            hardware=hardware,
+            area_mm2=area,
+            seed_design=trial.user_attrs.get(SEED_DESIGN),
+        )
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        """Optuna's define-by-run call from Ray's OptunaSearch: the trial's config, as Tune keeps it."""
+        return self.config(trial).to_tune()

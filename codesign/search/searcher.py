@@ -28,6 +28,7 @@ from codesign.search.samplers import make_sampler
 from codesign.search.seeds import SEED_DESIGN, enqueue_seeds, load_seeds
 from codesign.search.settings import SearchSettings
 from codesign.search.table import final_status
+from codesign.search.trial import TrialReport
 from codesign.space import SearchSpace
 
 STUDY = "codesign"
@@ -85,10 +86,11 @@ class RecordingSearch(OptunaSearch):
         """Write how the trial ended into its Optuna trial, then tell Optuna its values."""
         ot_trial = self._ot_trials.get(trial_id)
         if ot_trial is not None and trial_id not in self._completed_trials:
-            ot_trial.set_user_attr(STATUS, final_status(result, error).value)
-            if result:
-                ot_trial.set_user_attr(EPOCHS_DONE, int(result.get("epoch", 0)))
-                ot_trial.set_user_attr(PLANNED_EPOCHS, int(result.get("planned_epochs", 0)))
+            report = TrialReport.from_tune(result)  # Tune's boundary
+            ot_trial.set_user_attr(STATUS, final_status(report, error).value)
+            if report is not None:
+                ot_trial.set_user_attr(EPOCHS_DONE, report.epoch)
+                ot_trial.set_user_attr(PLANNED_EPOCHS, report.planned_epochs or 0)
         super().on_trial_complete(trial_id, result=result, error=error)
 
 
