@@ -21,8 +21,8 @@ LAYERS = [
     {"search.settings", "search.shared", "search.trial"},
     {"runs"},
     {"designs", "report"},
-    {"export", "search.sampler", "search.seeds", "search.candidates", "search.ehvi", "search.replay",
-     "search.trainable", "search.table", "search.fidelity", "search.samplers"},
+    {"export", "search.constraints", "search.objective", "search.prepared", "search.seeds", "search.candidates",
+     "search.ehvi", "search.replay", "search.trainable", "search.table", "search.fidelity", "search.samplers"},
     {"search.driver", "search.searcher", "search"},
     {"api"},
     {"cli", "__init__"},  # the package's face: codesign/__init__.py re-exports the API

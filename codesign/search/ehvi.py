@@ -39,8 +39,8 @@ from codesign.hardware import HardwareParams
 from codesign.network import CandidateSpec
 from codesign.pareto import non_dominated
 from codesign.search.acquisition import cannot_improve, expected_improvement, minimised
-from codesign.search.candidates import Candidate, CandidateScreen, ParamDraw
-from codesign.search.sampler import SpaceSampler
+from codesign.search.candidates import CandidateScreen, ParamDraw, ScreenedDesign
+from codesign.search.objective import DesignObjective
 from codesign.search.seeds import SEED_DESIGN
 from codesign.search.surrogate import AccuracyModel, Features, design_features
 from codesign.status import Status
@@ -68,7 +68,7 @@ class EHVISampler(BaseSampler):
 
     def __init__(
         self,
-        design: SpaceSampler,
+        objective: DesignObjective,
         seed: int = 0,
         pool_size: int = 600,
         startup: int = 4,
@@ -77,11 +77,11 @@ class EHVISampler(BaseSampler):
         min_budget_s: float = 0.5,
         max_budget_s: float = 5.0,
     ):
-        self.design, self.seed = design, seed
+        self.objective, self.seed = objective, seed
         self.pool_size, self.startup, self.optimism = pool_size, startup, optimism
         self.budget_share, self.min_budget_s, self.max_budget_s = budget_share, min_budget_s, max_budget_s
-        self.objectives = tuple(design.space.objectives)
-        self.screen = CandidateScreen(design)
+        self.objectives = tuple(objective.space.objectives)
+        self.screen = CandidateScreen(objective)
         self.fallback = optuna.samplers.RandomSampler(seed=seed)
         self.choices: dict[int, dict[str, Any]] = {}  # trial number -> what was decided, and how long it took
         self._serving: dict[int, dict[str, Any]] = {}
@@ -180,15 +180,15 @@ class EHVISampler(BaseSampler):
         return min(max(self.budget_share * statistics.median(durations), self.min_budget_s), self.max_budget_s)
 
     def _pool(
-        self, history: list[_Trained], running: list[Candidate], number: int, deadline: float
-    ) -> tuple[list[Candidate], int]:
+        self, history: list[_Trained], running: list[ScreenedDesign], number: int, deadline: float
+    ) -> tuple[list[ScreenedDesign], int]:
         """Feasible, costed candidates not trained yet, up to `pool_size`; the deadline may cut the pool short
         (never below one). Each draw has its own random stream, so a pool that was not cut short is the same
         on every machine: the search is reproducible when screening keeps within its budget."""
         front = _front(history)
         parents = [h.params for h in front if h.params]
         seen = {h.key for h in history} | {(c.spec, c.hardware) for c in running}
-        pool: list[Candidate] = []
+        pool: list[ScreenedDesign] = []
         drawn = 0
         while len(pool) < self.pool_size and drawn < 20 * self.pool_size:
             now = time.perf_counter()
@@ -206,11 +206,15 @@ class EHVISampler(BaseSampler):
                 pool.append(candidate)
         return pool, drawn
 
-    def _features(self, candidate: Candidate) -> Features:
+    def _features(self, candidate: ScreenedDesign) -> Features:
         return design_features(candidate.spec, candidate.workload, candidate.hardware) | {"trained_fraction": 1.0}
 
     def _score(
-        self, history: list[_Trained], complete: list[_Trained], pool: list[Candidate], running: list[Candidate]
+        self,
+        history: list[_Trained],
+        complete: list[_Trained],
+        pool: list[ScreenedDesign],
+        running: list[ScreenedDesign],
     ) -> dict[str, Any]:
         """Predicted accuracy, EHVI and the cannot-improve mask of every candidate. Designs training now count
         in the front at their predicted accuracy (so concurrent trials spread out), never in the mask."""
@@ -265,7 +269,7 @@ class EHVISampler(BaseSampler):
                 out.append(entry)
         return out
 
-    def running(self, study: Any, number: int) -> list[Candidate]:
+    def running(self, study: Any, number: int) -> list[ScreenedDesign]:
         """The feasible designs training now (other than trial `number`), costed like candidates."""
         out = []
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -277,7 +281,7 @@ class EHVISampler(BaseSampler):
                 workload = self.screen.workload(spec)
                 energy, cycles = self.screen.cost(workload, hardware)
                 area = self.screen.arch(hardware)[1]
-                out.append(Candidate(dict(trial.params), spec, hardware, workload, energy, cycles, area))
+                out.append(ScreenedDesign(dict(trial.params), spec, hardware, workload, energy, cycles, area))
         return out
 
     def _replay(self, trial: FrozenTrial) -> tuple[CandidateSpec, HardwareParams | None] | None:
@@ -287,7 +291,7 @@ class EHVISampler(BaseSampler):
         for key, value in trial.user_attrs.items():
             replay.set_user_attr(key, value)
         try:
-            return self.design.draw(replay)
+            return self.objective.draw(replay)
         except (ConfigError, ValueError):
             return None
 
@@ -312,7 +316,7 @@ class EHVISampler(BaseSampler):
         values = dict(zip(self.objectives, trial.values))
         accuracy = values.get("accuracy", math.nan)
         if status is Status.DIVERGED:
-            accuracy = 1.0 / self.design.info.num_classes
+            accuracy = 1.0 / self.objective.info.num_classes
         return _Trained(
             key=(spec, hardware),
             params=dict(trial.params),
@@ -328,7 +332,7 @@ def _broken(trial: FrozenTrial) -> bool:
     return any(k.startswith("constraints:") and v > 0 for k, v in trial.system_attrs.items())
 
 
-def _known(candidate: Candidate, name: str) -> float:
+def _known(candidate: ScreenedDesign, name: str) -> float:
     """A candidate's known value of a cost objective."""
     return {"energy": candidate.energy_pj, "latency": candidate.cycles, "area": candidate.area_mm2}[name]
 

@@ -19,9 +19,8 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from codesign.pareto import COLUMNS, non_dominated
 from codesign.registry import SCHEDULERS
 from codesign.search.acquisition import minimised
-from codesign.search.settings import SearchSettings
+from codesign.search.prepared import PreparedSearch
 from codesign.search.trial import TrialReport
-from codesign.space import SearchSpace
 from codesign.status import Status
 
 
@@ -99,29 +98,29 @@ class ParetoHalving(FIFOScheduler):
         return f"ParetoHalving: {self.stopped} stopped, rungs {sorted(self.rungs)}"
 
 
-def no_scheduler(settings: SearchSettings, space: SearchSpace) -> TrialScheduler | None:
+def no_scheduler(prepared: PreparedSearch) -> TrialScheduler | None:
     """Every trial trains for all its epochs."""
     return None
 
 
-def asha(settings: SearchSettings, space: SearchSpace) -> TrialScheduler | None:
+def asha(prepared: PreparedSearch) -> TrialScheduler | None:
     """ASHA on validation accuracy alone (Ray Tune's)."""
     return ASHAScheduler(
         time_attr="epoch",
         metric="val_accuracy",
         mode="max",
-        max_t=max(space.max_epochs, 1),
+        max_t=max(prepared.space.max_epochs, 1),
         grace_period=1,
         reduction_factor=3,
     )
 
 
-def pareto_halving(settings: SearchSettings, space: SearchSpace) -> TrialScheduler | None:
+def pareto_halving(prepared: PreparedSearch) -> TrialScheduler | None:
     """ParetoHalving over the search's objectives."""
-    return ParetoHalving(settings.objectives)
+    return ParetoHalving(prepared.settings.objectives)
 
 
-def make_scheduler(settings: SearchSettings, space: SearchSpace) -> TrialScheduler | None:
+def make_scheduler(prepared: PreparedSearch) -> TrialScheduler | None:
     """The search's trial scheduler (codesign.registry.SCHEDULERS: none, asha or multi-fidelity)."""
-    scheduler: TrialScheduler | None = SCHEDULERS.load(settings.tune.scheduler)(settings, space)
+    scheduler: TrialScheduler | None = SCHEDULERS.load(prepared.settings.tune.scheduler)(prepared)
     return scheduler

@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING, Any
 from codesign.registry import SAMPLERS
 
 if TYPE_CHECKING:
-    from codesign.search.sampler import SpaceSampler
+    from codesign.search.objective import DesignObjective
 
 
-def ehvi(objective: SpaceSampler, seed: int) -> Any:
+def ehvi(objective: DesignObjective, seed: int) -> Any:
     """Expected hypervolume improvement over candidates screened on their known costs."""
     from codesign.search.ehvi import EHVISampler
 
     return EHVISampler(objective, seed)
 
 
-def tpe(objective: SpaceSampler | None, seed: int) -> Any:
+def tpe(objective: DesignObjective | None, seed: int) -> Any:
     """Optuna's TPE, multivariate and grouped."""
     import optuna
 
@@ -30,21 +30,21 @@ def tpe(objective: SpaceSampler | None, seed: int) -> Any:
     return optuna.samplers.TPESampler(multivariate=True, group=True, seed=seed, n_startup_trials=8)
 
 
-def nsga2(objective: SpaceSampler | None, seed: int) -> Any:
+def nsga2(objective: DesignObjective | None, seed: int) -> Any:
     """Optuna's NSGA-II (a subclass that Tune can pickle)."""
     from codesign.search.nsga2 import PicklableNSGAIISampler
 
     return PicklableNSGAIISampler(seed=seed, population_size=16)
 
 
-def random(objective: SpaceSampler | None, seed: int) -> Any:
+def random(objective: DesignObjective | None, seed: int) -> Any:
     """Optuna's random sampler."""
     import optuna
 
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def make_sampler(name: str, seed: int, objective: SpaceSampler | None = None) -> Any:
+def make_sampler(name: str, seed: int, objective: DesignObjective | None = None) -> Any:
     """The sampler registered as `name`, seeded (ehvi needs the search's objective to screen its space)."""
     if objective is None and name == "ehvi":
         raise ValueError("the ehvi sampler screens the search's space: give its objective")

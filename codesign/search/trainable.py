@@ -28,8 +28,8 @@ from codesign.profile import NetworkCost, mapper_columns, other_mapper, profile_
 from codesign.quantize import quantized_accuracy
 from codesign.rubric import Rubric
 from codesign.runs import TrialRecord
+from codesign.search.prepared import PreparedSearch
 from codesign.search.replay import Replays
-from codesign.search.settings import SearchSettings
 from codesign.search.shared import SharedData
 from codesign.search.trial import (
     WORST_ACCURACY,
@@ -181,14 +181,7 @@ class _EpochReporter:
         tune.report(report.to_tune())
 
 
-def run_trial(
-    config: dict[str, Any],
-    settings: SearchSettings,
-    rubric: Rubric,
-    base_arch: Arch,
-    data: SharedData,
-    replays: Replays,
-) -> None:
+def run_trial(config: dict[str, Any], prepared: PreparedSearch, data: SharedData, replays: Replays) -> None:
     """One Tune trial: cost the design, train it on the shared split, report every epoch (never a NaN)."""
     trial = TrialConfig.from_tune(config)  # Tune's boundary: the config as the sampler made it
     repeated = replays.match(tune.get_context().get_trial_id(), trial)
@@ -200,13 +193,14 @@ def run_trial(
         return
     spec = trial.spec
     model = build_model(spec)
-    arch = trial_arch(base_arch, trial.hardware)
+    settings = prepared.settings
+    arch = trial_arch(prepared.base_arch, trial.hardware)
     cache = CostCache()
     net = profile_workload(trace(model, (1, *spec.input_shape)), arch, AnalyticEngine(settings.mapper), cache)
     both = mapper_columns(net, other_mapper(net, cache))  # graded (the lab's mapper) and best, side by side
     torch.set_num_threads(max(1, int(settings.resources.cpus_per_trial or 1)))
     device = "cuda" if (settings.resources.gpus_per_trial or 0) > 0 and torch.cuda.is_available() else "cpu"
-    reporter = _EpochReporter(net, rubric, model, data.on(device), trial, both)
-    result = train(model, reporter.data, spec.sgd, rubric, on_epoch=reporter)
+    reporter = _EpochReporter(net, prepared.rubric, model, data.on(device), trial, both)
+    result = train(model, reporter.data, spec.sgd, prepared.rubric, on_epoch=reporter)
     if result.status is Status.DIVERGED:
         reporter.diverged(result.epochs)
