@@ -14,27 +14,21 @@ is the Pareto front over accuracy, energy and latency.
 
 __version__ = "0.2.0"
 
-from codesign.api import (
-    Profile,
-    SearchRun,
-    Training,
-    derive,
-    export,
-    load_run,
-    profile,
-    search,
-    search_settings,
-    train,
-)
+from codesign.api import derive, export, load_run, profile, search, search_settings, train
 from codesign.arch import Arch, load_arch
+from codesign.cost import LayerCost
 from codesign.designs import Design
 from codesign.errors import CodesignError, SearchInterrupted
 from codesign.hardware import HardwareParams
 from codesign.network import CandidateSpec, ConvStage, SGDConfig
+from codesign.profiling import Profile
 from codesign.rubric import Rubric, Score, load_rubric
 from codesign.runs import Status, TrialRecord
+from codesign.search.results import SearchRun
 from codesign.search.settings import DataSettings, ResourceSettings, SearchSettings, TuneSettings
 from codesign.settings import ProfileSettings, TrainSettings
+from codesign.train import EpochMetrics, Training
+from codesign.workload import Layer, Workload
 
 __all__ = [
     "Arch",
@@ -43,7 +37,10 @@ __all__ = [
     "ConvStage",
     "DataSettings",
     "Design",
+    "EpochMetrics",
     "HardwareParams",
+    "Layer",
+    "LayerCost",
     "Profile",
     "ProfileSettings",
     "ResourceSettings",
@@ -58,6 +55,7 @@ __all__ = [
     "Training",
     "TrialRecord",
     "TuneSettings",
+    "Workload",
     "__version__",
     "derive",
     "export",

@@ -1,7 +1,9 @@
 """The Python API: profile, train, search and export from a script or a notebook.
 
-Every `codesign` command is one of these functions with its arguments spelled as keywords; the results are
-objects that print as the CLI prints and show as tables and plots in Jupyter (`_repr_html_`).
+Every `codesign` command is one of these functions; its flags are the function's keywords, declared once with
+the command's settings (codesign/settings.py, codesign/search/settings.py, codesign.network.SGDConfig) and
+checked the same way. The results are their domain's types (Profile, Training, SearchRun), which print as the
+CLI prints and show as tables and plots in Jupyter (`_repr_html_`).
 
     import codesign
     codesign.profile("lenet5")                                   # energy, cycles, rubric points per layer
@@ -12,14 +14,10 @@ objects that print as the CLI prints and show as tables and plots in Jupyter (`_
 from __future__ import annotations
 
 import dataclasses
-import html
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 from torch import nn
 
@@ -27,36 +25,28 @@ from codesign.arch import Arch, load_arch
 from codesign.cost import CostCache, get_engine
 from codesign.cost.analytic import cost_under_mapping
 from codesign.data import DATASETS, Dataset, load_dataset
-from codesign.designs import Design, load_design, trial_design
+from codesign.designs import Design, load_design
 from codesign.errors import CodesignError
 from codesign.export import export as write_export
 from codesign.network import CandidateSpec, SGDConfig
 from codesign.options import apply, options, python_defaults, takes_settings, unknown
-from codesign.pareto import pareto_front
-from codesign.profile import (
-    MAPPER_NOTE,
-    ROLES,
-    NetworkCost,
-    format_comparison,
-    format_table,
-    other_mapper,
-    profile_workload,
-)
-from codesign.rubric import PJ_PER_MJ, Rubric, load_rubric
-from codesign.runs import Run, TrialRecord
+from codesign.profiling import Profile, other_mapper, profile_workload
+from codesign.rubric import Rubric, load_rubric
+from codesign.runs import Run
 from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings
+from codesign.search.results import SearchRun
 from codesign.settings import ProfileSettings, TrainSettings
-from codesign.status import Status
 from codesign.storage import is_uri
-from codesign.train import EpochMetrics, TrainResult, accuracy, build_model, check_recipe, resolve_device
+from codesign.train import EpochMetrics, Training, accuracy, build_model, check_recipe, resolve_device
 from codesign.train import train as train_model
 from codesign.workload import trace
 
-# what `codesign train` defaults to where a setting's declared default is not it
-TRAIN_DEFAULTS = {"epochs": "the spec's, else the rubric's maximum (29)"}
 ModelLike = str | Path | nn.Module | CandidateSpec | Design
 """What names a design: a MODEL string (built-in, `file.py:Class`, spec JSON, run or export folder), a path, an
 nn.Module instance, a CandidateSpec or a Design."""
+
+# what `codesign train` defaults to where a setting's declared default is not it
+TRAIN_DEFAULTS = {"epochs": "the spec's, else the rubric's maximum (29)"}
 
 
 def _rubric(rubric: str | Path | Rubric | None) -> Rubric:
@@ -96,142 +86,6 @@ def design_of(
 # ---------------------------------------------------------------------------------------------- profile
 
 
-@dataclass
-class Profile:
-    """A design's inference cost on an accelerator: totals, rubric points and a row per distinct layer."""
-
-    label: str
-    rubric: Rubric
-    _net: NetworkCost = field(repr=False)
-    _other: NetworkCost | None = field(default=None, repr=False)  # the analytic engine's other mapper
-    baseline: Profile | None = None  # with compare=True: the analytic engine's profile of the same design
-
-    @property
-    def mapper(self) -> str:
-        """The analytic mapper whose mappings these totals are ("" for the external engines)."""
-        return self._net.mapper
-
-    def _by_role(self, role: str) -> NetworkCost | None:
-        return next((n for n in (self._net, self._other) if n is not None and ROLES.get(n.mapper) == role), None)
-
-    @property
-    def graded_energy_pj(self) -> float | None:
-        """Energy under the mapping the lab's timeloop-mapper lands on (random-pruned): what the rubric awards."""
-        net = self._by_role("graded")
-        return None if net is None else net.energy_pj
-
-    @property
-    def graded_cycles(self) -> int | None:
-        net = self._by_role("graded")
-        return None if net is None else net.cycles
-
-    @property
-    def best_energy_pj(self) -> float | None:
-        """Energy under the best mapping of the same mapspace (exhaustive): what a good compiler could reach."""
-        net = self._by_role("best")
-        return None if net is None else net.energy_pj
-
-    @property
-    def best_cycles(self) -> int | None:
-        net = self._by_role("best")
-        return None if net is None else net.cycles
-
-    @property
-    def energy_pj(self) -> float:
-        return self._net.energy_pj
-
-    @property
-    def energy_mj(self) -> float:
-        return self._net.energy_pj / PJ_PER_MJ
-
-    @property
-    def cycles(self) -> int:
-        return self._net.cycles
-
-    @property
-    def peak_activation_bytes(self) -> int:
-        return self._net.peak_activation_bytes
-
-    @property
-    def macs(self) -> int:
-        return self._net.workload.macs
-
-    @property
-    def parameters(self) -> int:
-        return self._net.workload.parameters
-
-    @property
-    def arch(self) -> Arch:
-        return self._net.arch
-
-    @property
-    def energy_points(self) -> int:
-        return self._net.score(self.rubric).energy_points
-
-    @property
-    def latency_points(self) -> int:
-        return self._net.score(self.rubric).latency_points
-
-    def points(self, accuracy: float) -> int:
-        """Rubric points of this design at a given (test) accuracy; 0 when a hard constraint fails."""
-        return self._net.score(self.rubric, error=1.0 - accuracy).total
-
-    def to_dict(self) -> dict[str, Any]:
-        """What `codesign profile --json` prints: `layers` and `total`."""
-        return self._net.to_dict(self.rubric, self._other)
-
-    def to_pandas(self) -> pd.DataFrame:
-        """One row per distinct layer: shape, count, MACs, cycles, energy, utilization, mapping."""
-        rows = self.to_dict()["layers"]
-        table = pd.DataFrame(rows)
-        table.insert(0, "layer", [", ".join(r["names"]) for r in rows])
-        table["energy_uj"] = table["energy_pj"] / 1e6
-        extra = []
-        if self._other is not None:
-            role = ROLES[self._other.mapper]
-            table[f"{role}_cycles"] = [c.cycles for c in self._other.costs]
-            table[f"{role}_energy_uj"] = [c.energy_pj / 1e6 for c in self._other.costs]
-            extra = [f"{role}_cycles", f"{role}_energy_uj"]
-        shape = ["layer", "kind", "count", "C", "M", "P", "Q", "R", "S", "Wstride", "macs"]
-        keep = [*shape, "cycles", "energy_uj", *extra, "utilization", "mapping"]
-        return table[[c for c in keep if c in table]]
-
-    def table(self, show_mapping: bool = False) -> str:
-        """The per-layer table and totals that `codesign profile` prints."""
-        return format_table(self._net, self.rubric, show_mapping=show_mapping, other=self._other)
-
-    def compare(self, other: Profile) -> str:
-        """This profile beside another engine's, layer by layer, with the % difference."""
-        return format_comparison(self._net, other._net)
-
-    def comparison(self) -> str:
-        """The analytic engine's profile beside this one, layer by layer (what `codesign profile --compare`
-        prints); profile with compare=True."""
-        if self.baseline is None:
-            raise CodesignError("no comparison: profile with compare=True and another engine")
-        return self.baseline.compare(self)
-
-    def __str__(self) -> str:
-        return self.table()
-
-    def _repr_html_(self) -> str:
-        mapper = f", {self.mapper} mapper" if self.mapper else ""
-        head = (
-            f"<b>{html.escape(self.label)}</b> on {html.escape(self.arch.name)} ({self._net.engine} engine"
-            f"{mapper}): {self.energy_mj:.4f} mJ ({self.energy_points} points), {self.cycles:,} cycles "
-            f"({self.latency_points} points), peak activation {self.peak_activation_bytes:,} B "
-            f"(limit {self.rubric.peak_activation_limit_bytes:,} B)"
-        )
-        if self._other is not None:
-            role = ROLES[self._other.mapper]
-            head += (
-                f"; {role} mapping: {self._other.energy_pj / PJ_PER_MJ:.4f} mJ, {self._other.cycles:,} cycles"
-                f"<br><small>{html.escape(MAPPER_NOTE)}</small>"
-            )
-        body = self.to_pandas().to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
-        return f"<div><p>{head}</p>{body}</div>"
-
-
 @takes_settings(ProfileSettings)
 def profile(
     model: ModelLike,
@@ -249,10 +103,22 @@ def profile(
     Args:
         model: a MODEL string (built-in, `file.py:Class`, spec JSON, run or export folder), a path, an
             nn.Module instance, a CandidateSpec or a Design.
-        input_shape: batch first, e.g. (1, 3, 32, 32).
+        input_shape: batch first, e.g. (1, 3, 32, 32) (ProfileSettings.input_shape).
         settings: a ProfileSettings to start from; the keywords below override it.
         progress: a progress bar while a slow engine maps the layers.
         {settings}
+
+    Returns:
+        The design's Profile: `energy_mj`, `cycles`, `peak_activation_bytes`, `energy_points`, ...; `table()`
+        and `to_pandas()` per layer.
+
+    Example:
+        >>> import codesign
+        >>> lenet = codesign.profile("lenet5")
+        >>> lenet.cycles, lenet.peak_activation_bytes
+        (22467, 31104)
+        >>> codesign.profile("lenet5", mapper="exhaustive").cycles
+        22354
     """
     chosen = apply(
         settings or ProfileSettings(),
@@ -261,10 +127,10 @@ def profile(
         source="profile settings",
     )
     rules = _rubric(chosen.rubric)
-    shape_given = chosen.input_shape
-    design = design_of(model, chosen.trial, chosen.dataset, shape_given[1:] if shape_given else None)
+    given = chosen.input_shape
+    design = design_of(model, chosen.trial, chosen.dataset, given[1:] if given else None)
     accelerator = _arch(chosen.arch if chosen.arch is not None else design.arch, rules)
-    shape = shape_given or design.input_shape or (1, *(_image_shape(chosen.dataset) or (3, 32, 32)))
+    shape = given or design.input_shape or (1, *(_image_shape(chosen.dataset) or (3, 32, 32)))
     workload = trace(design.module, shape)
     if chosen.timeloop_map is not None:
         if len(workload.layers) != 1:
@@ -273,62 +139,18 @@ def profile(
                 f"{len(workload.layers)} distinct Conv2d/Linear layers"
             )
         cost = cost_under_mapping(workload.layers[0], accelerator, chosen.timeloop_map)
-        return Profile(design.label, rules, NetworkCost(workload, accelerator, [cost], "timeloop-map"))
+        return Profile(workload, accelerator, [cost], "timeloop-map", design.label, rules)
     store = None if chosen.cache is False else CostCache(None if chosen.cache is True else chosen.cache)
     engine = get_engine(chosen.engine, mapper=chosen.mapper, timeloop_lab=chosen.timeloop_lab)
-    net = profile_workload(workload, accelerator, engine, store, progress=progress and engine.parallel)
-    result = Profile(design.label, rules, net, other_mapper(net, store))
+    result = profile_workload(workload, accelerator, engine, store, progress and engine.parallel, design.label, rules)
+    result.other = other_mapper(result, store)
     if chosen.compare:
-        analytic = profile_workload(workload, accelerator, get_engine("analytic", mapper=chosen.mapper), store)
-        result.baseline = Profile(design.label, rules, analytic)
+        analytic = get_engine("analytic", mapper=chosen.mapper)
+        result.baseline = profile_workload(workload, accelerator, analytic, store, False, design.label, rules)
     return result
 
 
 # ------------------------------------------------------------------------------------------------ train
-
-
-@dataclass
-class Training:
-    """A trained model and how training went; with `final=True` also its test accuracy and rubric score."""
-
-    model: nn.Module
-    label: str
-    status: Status  # ok, diverged or stopped
-    val_accuracy: float
-    best_val_accuracy: float
-    epochs: int
-    seconds: float
-    images_per_second: float
-    history: pd.DataFrame
-    summary: dict[str, Any]  # what `codesign train` writes as summary.json
-    spec: CandidateSpec | None = None
-    test_accuracy: float | None = None
-    profile: Profile | None = None  # the trained design on the rubric's accelerator (final only)
-
-    @property
-    def points(self) -> int | None:
-        """Rubric points with the test accuracy (final only)."""
-        if self.test_accuracy is None or self.profile is None:
-            return None
-        return self.profile.points(self.test_accuracy)
-
-    def save(self, out: str | Path) -> Path:
-        """Write weights.pt, summary.json and (for a spec) spec.json into `out`; returns the folder."""
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
-        torch.save(self.model.state_dict(), folder / "weights.pt")
-        (folder / "summary.json").write_text(json.dumps(self.summary, indent=2, allow_nan=False))
-        if self.spec is not None:
-            (folder / "spec.json").write_text(self.spec.to_json())
-        return folder
-
-    def _repr_html_(self) -> str:
-        final = "" if self.test_accuracy is None else f", test accuracy {self.test_accuracy:.4f}, {self.points} points"
-        head = (
-            f"<b>{html.escape(self.label)}</b>: {self.status}, validation accuracy {self.val_accuracy:.4f} after "
-            f"{self.epochs} epochs ({self.seconds:.1f} s){final}"
-        )
-        return f"<div><p>{head}</p>{self.history.to_html(index=False, border=0)}</div>"
 
 
 @takes_settings(TrainSettings, SGDConfig, notes=TRAIN_DEFAULTS)
@@ -344,7 +166,8 @@ def train(
     """Train `model` with SGD (the rubric's rules) on `dataset`'s training split; report validation accuracy.
 
     A spec brings its own SGD recipe (another model: SGDConfig's, for the rubric's most epochs); the SGD keywords
-    override it. `final=True` evaluates the test set once and scores the design with the rubric.
+    override it. Every argument is checked before any data is read. `final=True` then evaluates the test set
+    once and scores the design with the rubric.
 
     Args:
         model: a MODEL string (built-in, `file.py:Class`, spec JSON, run or export folder), a path, an
@@ -354,6 +177,16 @@ def train(
         progress: a progress bar and a line saying what is trained on what.
         on_epoch: called with each epoch's EpochMetrics; returning True stops training.
         {settings}
+
+    Returns:
+        The Training: the trained `model`, `status`, `val_accuracy`, `history` (a DataFrame, one row per epoch),
+        `save(folder)`; with `final=True` also `test_accuracy`, `profile` and `points`.
+
+    Example:
+        >>> import codesign
+        >>> done = codesign.train("lenet5", "fashion-mnist", epochs=1, batch_size=256)  # doctest: +SKIP
+        >>> done.val_accuracy > 0.75, done.history["epoch"].tolist()  # doctest: +SKIP
+        (True, [1])
     """
     sgd_names = {o.name for o in options(SGDConfig)}
     train_names = {o.name for o in options(TrainSettings)}
@@ -382,11 +215,16 @@ def train(
             f"{recipe.epochs} epochs {recipe.schedule}, seed {recipe.seed}"
         )
     result = train_model(net, data, recipe, rules, on_epoch=on_epoch, progress=progress)
-    done = _training(net, design, data, recipe, result, chosen.split_seed, str(where))
+    done = dataclasses.replace(
+        result,
+        label=design.label,
+        spec=design.spec,
+        summary=_summary(design, data, recipe, result, chosen.split_seed, str(where)),
+    )
     if chosen.final:
         done.test_accuracy = accuracy(net, data, data.load_test())
         done.profile = profile(net.cpu(), (1, *data.info.input_shape), arch=chosen.arch, rubric=rules)
-        score = done.profile._net.score(rules, error=1.0 - done.test_accuracy)
+        score = done.profile.score(error=1.0 - done.test_accuracy)
         done.summary.update(
             test_accuracy=done.test_accuracy,
             energy_pj=done.profile.energy_pj,
@@ -398,11 +236,11 @@ def train(
     return done
 
 
-def _training(
-    net: nn.Module, design: Design, data: Dataset, recipe: SGDConfig, result: TrainResult, split_seed: int, device: str
-) -> Training:
-    """The Training result of a finished run, with the summary `codesign train` writes."""
-    summary: dict[str, Any] = {
+def _summary(
+    design: Design, data: Dataset, recipe: SGDConfig, result: Training, split_seed: int, device: str
+) -> dict[str, Any]:
+    """What `codesign train` writes as summary.json."""
+    return {
         "model": design.label,
         "spec": design.spec.to_dict() if design.spec else None,
         "dataset": data.info.name,
@@ -419,21 +257,8 @@ def _training(
         "epochs": result.epochs,
         "seconds": result.seconds,
         "images_per_second": result.images_per_second,
-        "history": [dataclasses.asdict(h) for h in result.history],
+        "history": [dataclasses.asdict(m) for m in result.metrics],
     }
-    return Training(
-        net,
-        design.label,
-        result.status,
-        result.val_accuracy,
-        result.best_val_accuracy,
-        result.epochs,
-        result.seconds,
-        result.images_per_second,
-        _history(result.history),
-        summary,
-        design.spec,
-    )
 
 
 def _fresh_model(model: ModelLike, design: Design, sgd: SGDConfig, image_shape: tuple[int, ...]) -> nn.Module:
@@ -455,112 +280,25 @@ def _dataset_of(image_shape: tuple[int, ...]) -> str | None:
     return next((name for name, info in DATASETS.items() if info.input_shape == tuple(image_shape)), None)
 
 
-def _history(history: list[EpochMetrics]) -> pd.DataFrame:
-    return pd.DataFrame([dataclasses.asdict(h) for h in history])
-
-
 # ----------------------------------------------------------------------------------------------- search
 
 
-class SearchRun:
-    """A search's results (running or finished): trials and front as DataFrames, best designs, figures."""
-
-    def __init__(self, path: str | Path | Run):
-        self._run = path if isinstance(path, Run) else Run(path)
-        if not self._run.folder.is_dir():
-            raise CodesignError(f"{self._run.folder}: no such run folder")
-
-    @property
-    def path(self) -> Path:
-        return self._run.folder
-
-    @property
-    def name(self) -> str:
-        return self._run.name
-
-    @property
-    def settings(self) -> SearchSettings:
-        return self._run.settings()
-
-    @property
-    def trials(self) -> pd.DataFrame:
-        """Every trial: design, hyper-parameters, objectives, rubric points, status."""
-        return self._run.trials()
-
-    @property
-    def front(self) -> pd.DataFrame:
-        """The Pareto front of complete, feasible trials, best accuracy first."""
-        return pareto_front(self.trials, self._run.objectives())
-
-    def best(self, by: str = "score") -> TrialRecord:
-        """The best complete trial by rubric `score`, `accuracy`, `energy` or `latency`."""
-        return self._run.pick(best=by)
-
-    def trial(self, trial_id: str) -> TrialRecord:
-        """One trial by id."""
-        return self._run.pick(trial_id)
-
-    def design(self, trial: str | None = None, by: str = "score") -> Design:
-        """A trial's design (its trained weights and accelerator attached), the best by `by` if no id."""
-        return trial_design(self._run, trial, by)
-
-    def plot(self, kind: str = "3d") -> Any:
-        """A Plotly figure of the trials, front highlighted: `3d`, a pair like `energy-accuracy`, or `points`."""
-        from codesign.report import figures
-
-        shown = figures(self.trials, self.front, self._run.objectives())
-        if not shown:
-            raise CodesignError(f"{self.path}: no complete trial to plot yet")
-        names = ["3d", "energy-accuracy", "latency-accuracy", "energy-latency"]
-        if len(shown) > 5:
-            names += ["area-accuracy", "area-energy", "area-latency"]
-        names.append("points")
-        if kind not in names:
-            raise CodesignError(f"plot kind {kind!r}: one of {', '.join(names)}")
-        return shown[names.index(kind)]
-
-    def export(
-        self,
-        out: str | Path,
-        trial: str | None = None,
-        by: str = "score",
-        onnx: bool = False,
-        mapper: str | None = None,
-    ) -> list[Path]:
-        """Export a trial (the best by `by` if no id) as a standalone model.py with weights and README."""
-        return write_export(self.design(trial, by), Path(out), onnx=onnx, mapper=mapper)
-
-    def __repr__(self) -> str:
-        return f"SearchRun({str(self.path)!r})"
-
-    def _repr_html_(self) -> str:
-        trials, front = self.trials, self.front
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(trials["status"].value_counts().items()))
-        shown = [
-            c
-            for c in (
-                "trial_id",
-                "rubric_points",
-                "val_accuracy",
-                "energy_mj",
-                "cycles",
-                "area_mm2",
-                "peak_activation_bytes",
-                "channels",
-                "epochs",
-            )
-            if c in front
-        ]
-        table = front[shown].to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
-        return (
-            f"<div><p><b>{html.escape(self.name)}</b>: {len(trials)} trials ({html.escape(counts)}); "
-            f"Pareto front: {len(front)} designs</p>{table}</div>"
-        )
-
-
 def load_run(path: str | Path) -> SearchRun:
-    """An existing search run (finished, interrupted or still running): its folder, or its storage URI."""
-    if is_uri(path):  # e.g. s3://bucket/runs/NAME: its files are fetched into ~/.cache/codesign/runs/
+    """An existing search run (finished, interrupted or still running), from any machine that can read it.
+
+    Args:
+        path: its run folder, or its storage URI (s3://bucket/runs/NAME: the run's files are fetched into
+            ~/.cache/codesign/runs/).
+
+    Returns:
+        The SearchRun: `trials`, `front`, `best()`, `plot()`, `export()`.
+
+    Example:
+        >>> import codesign
+        >>> run = codesign.load_run("runs/quickstart")  # doctest: +SKIP
+        >>> run.best().val_accuracy  # doctest: +SKIP
+    """
+    if is_uri(path):
         return SearchRun(Run.open(path))
     if not Run.holds_run(path) and not Run(path).has_settings():
         raise CodesignError(f"{path}: not a codesign search folder (no trials.csv or search.json)")
@@ -585,18 +323,22 @@ def search_settings(
     settings' names (a misspelled one is one line naming the closest) and against its type and limits.
 
     Args:
-        space: the search space (SearchSettings.space).
-        dataset: the data set (DataSettings.dataset).
+        space: the search space: a YAML file or a built-in name (SearchSettings.space).
+        dataset: the data set (DataSettings.dataset; default: the space's).
         settings: a SearchSettings to start from (e.g. a run's, `codesign.load_run(path).settings`).
         data: DataSettings replacing `settings.data`.
         tune: TuneSettings replacing `settings.tune`.
         resources: ResourceSettings replacing `settings.resources`.
         {settings}
 
+    Returns:
+        The SearchSettings, checked: `SearchSettings.to_json()` is what search.json will hold.
+
     Example:
         >>> import codesign
-        >>> codesign.search_settings("lenet", trials=12, budget="30m", sampler="tpe").tune.budget_s
-        1800.0
+        >>> settings = codesign.search_settings("lenet", trials=12, budget="30m", max_failures=3)
+        >>> settings.tune.trials, settings.tune.budget_s, settings.resources.max_failures
+        (12, 1800.0, 3)
     """
     base = settings or python_defaults(SearchSettings())
     base = dataclasses.replace(
@@ -636,10 +378,13 @@ def search(
             keeping every finished trial.
         {settings}
 
+    Returns:
+        The SearchRun: `trials` and `front` as DataFrames, `best()`, `plot()`, `export()`.
+
     Example:
         >>> import codesign
         >>> run = codesign.search("lenet", "fashion-mnist", trials=12, name="quickstart")  # doctest: +SKIP
-        >>> run.front  # doctest: +SKIP
+        >>> run.front[["trial_id", "val_accuracy", "energy_mj", "cycles"]]  # doctest: +SKIP
     """
     from codesign.search.driver import run_search
 
@@ -663,8 +408,24 @@ def export(
 ) -> list[Path]:
     """Write a design as a standalone model.py (+ spec.json, weights.pt, model.onnx, README.md) into `out`.
 
-    `source` is a SearchRun or a run folder (its `trial`, else its best by `best`), or any model `profile`
-    accepts; `weights` a state dict to include.
+    Args:
+        source: a SearchRun, a run folder or its storage URI (its `trial`, else its best by `best`), or any
+            model `profile` accepts.
+        out: the folder to write (written whole or not at all).
+        trial: with a run: the trial to export.
+        best: with a run and no `trial`: score, accuracy, energy or latency.
+        weights: with a model: a state dict to include (e.g. from `codesign.train(...).save(folder)`).
+        onnx: also write model.onnx (needs codesign[onnx]).
+        mapper: the analytic mapper of the README's inference cost (default: the arch's).
+
+    Returns:
+        The files written.
+
+    Example:
+        >>> import codesign
+        >>> files = codesign.export("runs/quickstart", "best/")  # doctest: +SKIP
+        >>> sorted(f.name for f in files)  # doctest: +SKIP
+        ['README.md', 'model.py', 'spec.json', 'weights.pt']
     """
     if isinstance(source, SearchRun) or (isinstance(source, (str, Path)) and is_uri(source)):
         source = source if isinstance(source, SearchRun) else load_run(source)
@@ -689,15 +450,28 @@ def export(
 # ------------------------------------------------------------------------------------------------- arch
 
 
-def derive(base: str | Path | Arch | None = None, name: str | None = None, **sizes: int) -> Arch:
-    """An accelerator of other sizes derived from `base` (the lab's by default), energies and area scaled.
+def derive(base: str | Path | Arch | None = None, *, name: str | None = None, **sizes: int) -> Arch:
+    """An accelerator of other sizes derived from `base`, its energies and area scaled (codesign.hardware).
 
-    `sizes`: any of pe_x, pe_y, weight_spad_depth, glb_depth, glb_bandwidth, word_bits (codesign.hardware).
+    Args:
+        base: the arch to resize: an Arch, a YAML file or a built-in name (default: the lab's,
+            simple_weight_stationary).
+        name: the new arch's name (default: the base's name and the sizes).
+        **sizes: any of pe_x, pe_y, weight_spad_depth, glb_depth, glb_bandwidth, word_bits.
+
+    Returns:
+        The derived Arch (`codesign.profile(model, arch=...)` costs on it).
+
+    Example:
+        >>> import codesign
+        >>> small = codesign.derive(pe_x=8, word_bits=8)
+        >>> small.pe_array.x, small.word_bits, small.name
+        (8, 8, 'simple_weight_stationary-ws8x16-s192-g64k-b16-w8')
     """
     from codesign.hardware import FIELDS, HardwareParams, derive_arch
 
     start = base if isinstance(base, Arch) else load_arch(base)
-    unknown = sorted(set(sizes) - set(FIELDS))
-    if unknown:
-        raise CodesignError(f"unknown accelerator size `{unknown[0]}` (sizes: {', '.join(FIELDS)})")
+    unknown_sizes = sorted(set(sizes) - set(FIELDS))
+    if unknown_sizes:
+        raise CodesignError(f"unknown accelerator size `{unknown_sizes[0]}` (sizes: {', '.join(FIELDS)})")
     return derive_arch(start, dataclasses.replace(HardwareParams.of(start), **sizes), name)

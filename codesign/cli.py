@@ -89,38 +89,10 @@ def _slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model).stem) or "model"
 
 
-def _print_front(run: api.SearchRun) -> None:
-    trials, front = run.trials, run.front
-    counts = trials["status"].value_counts().to_dict() if len(trials) else {}
-    print(
-        f"\n{len(trials)} trials ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
-        f"Pareto front of complete trials: {len(front)} designs"
-    )
-    cols = [
-        "trial_id",
-        "rubric_points",
-        "val_accuracy",
-        "energy_mj",
-        "cycles",
-        "area_mm2",
-        "peak_activation_bytes",
-        "channels",
-        "strides",
-        "epochs",
-        "pe_x",
-        "pe_y",
-        "word_bits",
-    ]
-    if len(front):
-        best = front.sort_values(["rubric_points", "val_accuracy"], ascending=False)
-        print(best[[c for c in cols if c in best]].head(15).to_string(index=False))
-    print(f"outputs: {run.path}/trials.csv, pareto.csv, report.html, pareto.png")
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     """codesign search: Ray Tune + Optuna co-design search, Pareto front and report under runs/<name>/."""
     run = api.search(resume=args.resume, **given(args, SearchSettings))
-    _print_front(run)
+    print(run.summary())
     return 0
 
 
@@ -130,7 +102,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     run = api.load_run(args.run)
     write_outputs(run.path)
-    _print_front(run)
+    print(run.summary())
     return 0
 
 
@@ -157,7 +129,8 @@ def cmd_arch(args: argparse.Namespace) -> int:
     """codesign arch: a derived accelerator (other sizes, scaled energies and area) as a YAML file."""
     from codesign.hardware import FIELDS, arch_yaml, area_mm2, write_arch
 
-    arch = api.derive(args.base, args.name, **{k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None})
+    sizes = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
+    arch = api.derive(args.base, name=args.name, **sizes)
     if args.out:
         write_arch(arch, Path(args.out))
         print(

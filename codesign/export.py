@@ -17,7 +17,7 @@ from codesign.cost.analytic import AnalyticEngine
 from codesign.designs import Design, load_exported, load_weights
 from codesign.errors import CodesignError
 from codesign.hardware import HardwareParams, area_mm2, write_arch
-from codesign.profile import MAPPER_NOTE, ROLES, other_mapper, profile_workload
+from codesign.profiling import MAPPER_NOTE, ROLES, other_mapper, profile_workload
 from codesign.rubric import PJ_PER_MJ
 from codesign.workload import trace
 

@@ -239,9 +239,9 @@ def keywords_doc(
             text += f" Default: {option.python_default} (`codesign {command}`: {default})."
         elif default is not None:
             text += f" Default: {default}."
-        if option.aliases:
-            text += f" Also set by {', '.join(f'`{a}=True` ({v})' for a, v in option.aliases.items())}."
-        lines.append(textwrap.fill(text, width, initial_indent=" " * indent, subsequent_indent=" " * (indent + 4)))
+        texts = [text] + [f"{a} (bool): the same as {option.name}={v!r}." for a, v in option.aliases.items()]
+        for text in texts:
+            lines.append(textwrap.fill(text, width, initial_indent=" " * indent, subsequent_indent=" " * (indent + 4)))
     return "\n".join(lines)
 
 

@@ -16,14 +16,14 @@ PACKAGE = Path(codesign.__file__).parent
 LAYERS = [
     {"errors", "paths", "config", "options", "registry", "status", "yamlfile", "storage", "search.acquisition", "search.nsga2"},
     {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models"},
-    {"hardware", "train", "cost", "spec_workload", "search.surrogate", "settings"},
-    {"quantize", "profile", "space"},
+    {"hardware", "train", "profiling", "cost", "spec_workload", "search.surrogate", "settings"},
+    {"quantize", "space"},
     {"search.settings", "search.shared", "search.trial"},
     {"runs"},
     {"designs", "report"},
     {"export", "search.constraints", "search.objective", "search.prepared", "search.seeds", "search.candidates",
      "search.ehvi", "search.replay", "search.trainable", "search.table", "search.fidelity", "search.samplers"},
-    {"search.driver", "search.searcher", "search"},
+    {"search.driver", "search.searcher", "search.results", "search"},
     {"api"},
     {"cli", "__init__"},  # the package's face: codesign/__init__.py re-exports the API
 ]

@@ -12,7 +12,7 @@ import yaml
 from codesign.cost import CostCache
 from codesign.hardware import HardwareParams
 from codesign.network import CandidateSpec
-from codesign.profile import profile_workload
+from codesign.profiling import profile_workload
 from codesign.search.ehvi import STATUS, EHVISampler
 from codesign.spec_workload import spec_workload
 from tests.helpers import sampler_for

@@ -23,7 +23,7 @@ from codesign.cost.analytic import AnalyticEngine
 from codesign.errors import ConfigError
 from codesign.hardware import HardwareParams, area_mm2, derive_arch
 from codesign.network import CandidateSpec
-from codesign.profile import profile_workload
+from codesign.profiling import profile_workload
 from codesign.search.constraints import check_constraints
 from codesign.search.objective import DesignObjective
 from codesign.spec_workload import spec_workload

@@ -24,9 +24,8 @@ from codesign.cost import CostCache
 from codesign.cost.analytic import AnalyticEngine
 from codesign.data import Dataset
 from codesign.hardware import HardwareParams, derive_arch, write_arch
-from codesign.profile import NetworkCost, mapper_columns, other_mapper, profile_workload
+from codesign.profiling import Profile, other_mapper, profile_workload
 from codesign.quantize import quantized_accuracy
-from codesign.rubric import Rubric
 from codesign.runs import TrialRecord
 from codesign.search.prepared import PreparedSearch
 from codesign.search.replay import Replays
@@ -107,14 +106,13 @@ class _EpochReporter:
 
     def __init__(
         self,
-        net: NetworkCost,
-        rubric: Rubric,
+        net: Profile,
         model: torch.nn.Module,
         data: Dataset,
         config: TrialConfig,
-        mappers: dict[str, float],
     ):
-        self.net, self.rubric, self.model, self.data, self.config = net, rubric, model, data, config
+        self.net, self.model, self.data, self.config = net, model, data, config
+        mappers = net.mapper_columns()  # graded (the lab's mapper) and best, side by side
         self.planned = config.spec.sgd.epochs if config.spec else 0
         self.start = time.perf_counter()
         self.known = TrialReport(  # what every report says: all that is known before training
@@ -140,7 +138,7 @@ class _EpochReporter:
         bits = self.net.arch.word_bits
         if done and bits < 16:  # the design as the narrow-word accelerator would run it
             accuracy, before = quantized_accuracy(self.model, self.data, self.data.val, bits), m.val_accuracy
-        score = self.net.score(self.rubric, error=1.0 - accuracy)
+        score = self.net.score(error=1.0 - accuracy)
         report = dataclasses.replace(
             self.known,
             val_accuracy=accuracy,
@@ -196,11 +194,12 @@ def run_trial(config: dict[str, Any], prepared: PreparedSearch, data: SharedData
     settings = prepared.settings
     arch = trial_arch(prepared.base_arch, trial.hardware)
     cache = CostCache()
-    net = profile_workload(trace(model, (1, *spec.input_shape)), arch, AnalyticEngine(settings.mapper), cache)
-    both = mapper_columns(net, other_mapper(net, cache))  # graded (the lab's mapper) and best, side by side
+    engine = AnalyticEngine(settings.mapper)
+    net = profile_workload(trace(model, (1, *spec.input_shape)), arch, engine, cache, rubric=prepared.rubric)
+    net.other = other_mapper(net, cache)
     torch.set_num_threads(max(1, int(settings.resources.cpus_per_trial or 1)))
     device = "cuda" if (settings.resources.gpus_per_trial or 0) > 0 and torch.cuda.is_available() else "cpu"
-    reporter = _EpochReporter(net, prepared.rubric, model, data.on(device), trial, both)
+    reporter = _EpochReporter(net, model, data.on(device), trial)
     result = train(model, reporter.data, spec.sgd, prepared.rubric, on_epoch=reporter)
     if result.status is Status.DIVERGED:
         reporter.diverged(result.epochs)
