@@ -35,7 +35,7 @@ from codesign.rubric import Rubric, load_rubric
 from codesign.runs import Run
 from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings
 from codesign.search.results import SearchRun
-from codesign.settings import ProfileSettings, TrainSettings
+from codesign.settings import TRAIN_DEFAULTS, ProfileSettings, TrainSettings
 from codesign.storage import is_uri
 from codesign.train import EpochMetrics, Training, accuracy, build_model, check_recipe, resolve_device
 from codesign.train import train as train_model
@@ -44,9 +44,6 @@ from codesign.workload import trace
 ModelLike = str | Path | nn.Module | CandidateSpec | Design
 """What names a design: a MODEL string (built-in, `file.py:Class`, spec JSON, run or export folder), a path, an
 nn.Module instance, a CandidateSpec or a Design."""
-
-# what `codesign train` defaults to where a setting's declared default is not it
-TRAIN_DEFAULTS = {"epochs": "the spec's, else the rubric's maximum (29)"}
 
 
 def _rubric(rubric: str | Path | Rubric | None) -> Rubric:
@@ -126,6 +123,11 @@ def profile(
         what="profile",
         source="profile settings",
     )
+    return _profile(model, chosen, progress)
+
+
+def _profile(model: ModelLike, chosen: ProfileSettings, progress: bool) -> Profile:
+    """The profile `chosen` asks for: the design traced on its input, costed by the chosen engine."""
     rules = _rubric(chosen.rubric)
     given = chosen.input_shape
     design = design_of(model, chosen.trial, chosen.dataset, given[1:] if given else None)
@@ -188,6 +190,35 @@ def train(
         >>> done.val_accuracy > 0.75, done.history["epoch"].tolist()  # doctest: +SKIP
         (True, [1])
     """
+    chosen, recipe, rules, design = _training_inputs(model, dataset, settings, overrides)
+    where = resolve_device(chosen.device)
+    data = load_dataset(chosen.dataset, chosen.data_dir, where, split_seed=chosen.split_seed, val_size=chosen.val_size)
+    net = _fresh_model(model, design, recipe, data.info.input_shape)
+    if progress:
+        print(_what_trains(design, data, recipe, chosen.split_seed, str(where)))
+    result = train_model(net, data, recipe, rules, on_epoch=on_epoch, progress=progress)
+    summary = _summary(design, data, recipe, result, chosen.split_seed, str(where))
+    done = dataclasses.replace(result, label=design.label, spec=design.spec, summary=summary)
+    if chosen.final:
+        _final_test(done, data, chosen.arch, rules)
+    return done
+
+
+def _what_trains(design: Design, data: Dataset, recipe: SGDConfig, split_seed: int, where: str) -> str:
+    """The line `codesign train` starts with: the design, the data, the device and the recipe."""
+    return (
+        f"training {design.label} on {data.info.name} ({len(data.train):,} train / {len(data.val):,} "
+        f"validation, split seed {split_seed}) on {where}: SGD lr {recipe.lr} momentum {recipe.momentum} "
+        f"{'nesterov ' if recipe.nesterov else ''}wd {recipe.weight_decay} batch {recipe.batch_size} "
+        f"{recipe.epochs} epochs {recipe.schedule}, seed {recipe.seed}"
+    )
+
+
+def _training_inputs(
+    model: ModelLike, dataset: str | None, settings: TrainSettings | None, overrides: dict[str, Any]
+) -> tuple[TrainSettings, SGDConfig, Rubric, Design]:
+    """The train settings, the SGD recipe (the design's own with the SGD keywords), the rubric and the design,
+    every keyword checked before any data is read."""
     sgd_names = {o.name for o in options(SGDConfig)}
     train_names = {o.name for o in options(TrainSettings)}
     for key in overrides:
@@ -203,37 +234,23 @@ def train(
         what="SGD",
         source="SGD settings",
     )
-    check_recipe(recipe, rules)  # before any data is read
-    where = resolve_device(chosen.device)
-    data = load_dataset(chosen.dataset, chosen.data_dir, where, split_seed=chosen.split_seed, val_size=chosen.val_size)
-    net = _fresh_model(model, design, recipe, data.info.input_shape)
-    if progress:
-        print(
-            f"training {design.label} on {data.info.name} ({len(data.train):,} train / {len(data.val):,} "
-            f"validation, split seed {chosen.split_seed}) on {where}: SGD lr {recipe.lr} momentum {recipe.momentum} "
-            f"{'nesterov ' if recipe.nesterov else ''}wd {recipe.weight_decay} batch {recipe.batch_size} "
-            f"{recipe.epochs} epochs {recipe.schedule}, seed {recipe.seed}"
-        )
-    result = train_model(net, data, recipe, rules, on_epoch=on_epoch, progress=progress)
-    done = dataclasses.replace(
-        result,
-        label=design.label,
-        spec=design.spec,
-        summary=_summary(design, data, recipe, result, chosen.split_seed, str(where)),
+    check_recipe(recipe, rules)
+    return chosen, recipe, rules, design
+
+
+def _final_test(done: Training, data: Dataset, arch: str | Arch | None, rules: Rubric) -> None:
+    """The test set read once, the design profiled on the rubric's accelerator (or `arch`) and scored."""
+    done.test_accuracy = accuracy(done.model, data, data.load_test())
+    done.profile = profile(done.model.cpu(), (1, *data.info.input_shape), arch=arch, rubric=rules)
+    score = done.profile.score(error=1.0 - done.test_accuracy)
+    done.summary.update(
+        test_accuracy=done.test_accuracy,
+        energy_pj=done.profile.energy_pj,
+        cycles=done.profile.cycles,
+        peak_activation_bytes=done.profile.peak_activation_bytes,
+        rubric=score.to_dict(),
+        arch=done.profile.arch.name,
     )
-    if chosen.final:
-        done.test_accuracy = accuracy(net, data, data.load_test())
-        done.profile = profile(net.cpu(), (1, *data.info.input_shape), arch=chosen.arch, rubric=rules)
-        score = done.profile.score(error=1.0 - done.test_accuracy)
-        done.summary.update(
-            test_accuracy=done.test_accuracy,
-            energy_pj=done.profile.energy_pj,
-            cycles=done.profile.cycles,
-            peak_activation_bytes=done.profile.peak_activation_bytes,
-            rubric=score.to_dict(),
-            arch=done.profile.arch.name,
-        )
-    return done
 
 
 def _summary(

@@ -10,16 +10,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from codesign import __version__, api
+from codesign import __version__
 from codesign.errors import CodesignError
-from codesign.network import SGDConfig
 from codesign.options import add_flags, given
 from codesign.registry import MAPPERS
 from codesign.rubric import PJ_PER_MJ
 from codesign.search.settings import SearchSettings
-from codesign.settings import ProfileSettings, TrainSettings
+from codesign.settings import TRAIN_DEFAULTS, ProfileSettings, TrainSettings
+from codesign.sgd import SGDConfig
 from codesign.status import Status
 
 MODEL_HELP = (
@@ -48,6 +48,8 @@ class _Parser(argparse.ArgumentParser):
 
 def cmd_profile(args: argparse.Namespace) -> int:
     """codesign profile: per-layer energy/cycles table and totals for one model."""
+    from codesign import api
+
     result = api.profile(args.model, progress=not args.json, **given(args, ProfileSettings))
     if result.baseline is not None:
         print(result.comparison())
@@ -60,6 +62,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """codesign train: SGD on the training split, validation accuracy per epoch, optional final test."""
+    from codesign import api
+
     done = api.train(args.model, progress=not args.quiet, **given(args, TrainSettings), **given(args, SGDConfig))
     summary = done.summary
     print(
@@ -91,6 +95,8 @@ def _slug(model: str) -> str:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """codesign search: Ray Tune + Optuna co-design search, Pareto front and report under runs/<name>/."""
+    from codesign import api
+
     run = api.search(resume=args.resume, **given(args, SearchSettings))
     print(run.summary())
     return 0
@@ -98,6 +104,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """codesign report: rebuild pareto.csv, report.html and pareto.png from a run's trials.csv."""
+    from codesign import api
     from codesign.report import write_outputs
 
     run = api.load_run(args.run)
@@ -108,6 +115,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """codesign export: standalone model.py, spec.json, weights.pt, model.onnx and README.md."""
+    from codesign import api
+
     written = api.export(
         args.source,
         args.out,
@@ -127,6 +136,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_arch(args: argparse.Namespace) -> int:
     """codesign arch: a derived accelerator (other sizes, scaled energies and area) as a YAML file."""
+    from codesign import api
     from codesign.hardware import FIELDS, arch_yaml, area_mm2, write_arch
 
     sizes = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
@@ -142,13 +152,8 @@ def cmd_arch(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every sub-command."""
-    parser = _Parser(
-        prog="codesign", description=DESCRIPTION, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--version", action="version", version=f"codesign {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+def _settings_commands(sub: Any) -> None:
+    """profile, train and search: their flags are their settings' (codesign/settings.py, sgd.py, search/settings.py)."""
     p = sub.add_parser("profile", help="energy, cycles and peak activation of a model on an accelerator")
     p.add_argument("model", help=MODEL_HELP)
     add_flags(p, ProfileSettings)
@@ -162,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="output folder (default runs/train-MODEL)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     sgd = t.add_argument_group("SGD recipe (default: the spec's own, else SGDConfig's with the rubric's epochs)")
-    add_flags(sgd, SGDConfig, notes=api.TRAIN_DEFAULTS)
+    add_flags(sgd, SGDConfig, notes=TRAIN_DEFAULTS)
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("search", help="co-design search: Pareto front of accuracy, energy and latency")
@@ -170,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true", help="continue the run --name, keeping every finished trial")
     s.set_defaults(func=cmd_search)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = _Parser(
+        prog="codesign", description=DESCRIPTION, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"codesign {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    _settings_commands(sub)
     e = sub.add_parser("export", help="write a design as a standalone model.py (+ spec, weights, ONNX, README)")
     e.add_argument("source", help="runs/<name>, or any MODEL as in `codesign profile`")
     e.add_argument("--trial", help="with a run folder: the trial to export")

@@ -94,16 +94,7 @@ def convert(kind: Any, value: Any, source: str, path: str, limits: typing.Mappin
     limits = limits or {}
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        first: ConfigError | None = None
-        for member in (a for a in args if a is not type(None)):  # the first that takes the value
-            try:
-                return convert(member, value, source, path, limits)
-            except ConfigError as exc:
-                first = first or exc
-        assert first is not None
-        raise first
+        return _convert_union(args, value, source, path, limits)
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         if isinstance(value, kind):
             check(value, source, path)
@@ -141,6 +132,22 @@ def convert(kind: Any, value: Any, source: str, path: str, limits: typing.Mappin
     if not ok or not _within(value, limits):
         raise ConfigError(source, path, f"must be {_expectation(kind, limits)}, got {echo(value)}")
     return value
+
+
+def _convert_union(
+    members: tuple[Any, ...], value: Any, source: str, path: str, limits: typing.Mapping[str, Any]
+) -> Any:
+    """`value` as the first member of a union that takes it (None where the union has None)."""
+    if value is None and type(None) in members:
+        return None
+    first: ConfigError | None = None
+    for member in (m for m in members if m is not type(None)):
+        try:
+            return convert(member, value, source, path, limits)
+        except ConfigError as exc:
+            first = first or exc
+    assert first is not None
+    raise first
 
 
 def _within(value: Any, limits: typing.Mapping[str, Any]) -> bool:

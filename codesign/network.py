@@ -11,8 +11,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from codesign.config import build, check, limits, setting
-from codesign.errors import CodesignError, ConfigError, UnbuildableDesign
+from codesign.config import build, check, limits
+from codesign.errors import CodesignError, UnbuildableDesign
+from codesign.sgd import SGDConfig
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -24,7 +25,6 @@ ACTIVATIONS = {
 }
 POOLS = ("none", "max", "avg")
 CONV_KINDS = ("conv", "separable")  # separable = depthwise 3x3-style conv + pointwise 1x1
-SCHEDULES = ("constant", "step", "cosine", "onecycle")
 _POSITIVE = limits(min=1)
 
 
@@ -41,28 +41,6 @@ class ConvStage:
     activation: str = field(default="relu", metadata=limits(choices=tuple(ACTIVATIONS)))
     pool: str = field(default="none", metadata=limits(choices=POOLS))
     pool_size: int = field(default=2, metadata=_POSITIVE)
-
-
-@dataclass(frozen=True)
-class SGDConfig:
-    """SGD hyper-parameters; the rubric allows nothing but SGD."""
-
-    lr: float = setting(0.05, above=0, help="learning rate (peak of the schedule)")
-    momentum: float = setting(0.9, min=0, below=1, help="SGD momentum")
-    nesterov: bool = setting(True, negatable=True, help="Nesterov momentum")
-    weight_decay: float = setting(5e-4, min=0, help="L2 weight decay")
-    batch_size: int = setting(128, min=1, help="images per step")
-    epochs: int = setting(10, min=1, help="passes over the training split (fewer than the rubric's limit)")
-    schedule: str = setting("cosine", choices=SCHEDULES, help="learning-rate schedule")
-    warmup_epochs: float = setting(0.0, min=0, help="epochs of linear warm-up (at most `epochs`)")
-    seed: int = setting(0, min=0, help="training seed (weights and batch order)")
-
-    def __post_init__(self) -> None:
-        check(self, "SGD settings")
-        if self.nesterov and self.momentum == 0:
-            raise ConfigError("SGD settings", "nesterov", "needs `momentum` > 0")
-        if self.warmup_epochs > self.epochs:
-            raise ConfigError("SGD settings", "warmup_epochs", f"must be at most `epochs` ({self.epochs})")
 
 
 @dataclass(frozen=True)

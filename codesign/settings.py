@@ -79,6 +79,10 @@ class ProfileSettings:
             )
 
 
+# what training defaults to where an SGD setting's declared default is not it (a model without a spec)
+TRAIN_DEFAULTS = {"epochs": "the spec's, else the rubric's maximum (29)"}
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """How a model is trained, besides its SGD recipe: the data, the device and the final test."""

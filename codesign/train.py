@@ -185,6 +185,27 @@ class _SGDLoop:
     def _autocast(self) -> contextlib.AbstractContextManager:
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else contextlib.nullcontext()
 
+    def measured_epoch(self, epoch: int) -> EpochMetrics | None:
+        """One epoch and the validation accuracy after it; None if the loss diverged."""
+        start = time.perf_counter()
+        done = self.epoch()
+        if done is None:
+            return None
+        val = accuracy(self.model, self.data, self.data.val)
+        seconds = time.perf_counter() - start
+        metrics = EpochMetrics(
+            epoch=epoch,
+            train_loss=done[0],
+            train_accuracy=done[1],
+            val_accuracy=val,
+            lr=self.optimizer.param_groups[0]["lr"],
+            seconds=seconds,
+            images_per_second=self.steps * self.sgd.batch_size / seconds,
+        )
+        if self.bar is not None:
+            self.bar.set_postfix(epoch=epoch, loss=f"{metrics.train_loss:.3f}", val=f"{val:.4f}")
+        return metrics
+
     def epoch(self) -> tuple[float, float] | None:
         """One pass over the training split: (mean loss, training accuracy), or None if the loss diverged."""
         data, batch = self.data, self.sgd.batch_size
@@ -234,26 +255,11 @@ def train(
     history: list[EpochMetrics] = []
     status, start_all = Status.OK, time.perf_counter()
     for epoch in range(1, sgd.epochs + 1):
-        start = time.perf_counter()
-        done = loop.epoch()
-        if done is None:
+        metrics = loop.measured_epoch(epoch)
+        if metrics is None:
             status = Status.DIVERGED
             break
-        val = accuracy(model, data, data.val)
-        seconds = time.perf_counter() - start
-        images = loop.steps * sgd.batch_size
-        metrics = EpochMetrics(
-            epoch=epoch,
-            train_loss=done[0],
-            train_accuracy=done[1],
-            val_accuracy=val,
-            lr=loop.optimizer.param_groups[0]["lr"],
-            seconds=seconds,
-            images_per_second=images / seconds,
-        )
         history.append(metrics)
-        if loop.bar is not None:
-            loop.bar.set_postfix(epoch=epoch, loss=f"{metrics.train_loss:.3f}", val=f"{val:.4f}")
         if on_epoch is not None and on_epoch(metrics):
             status = Status.STOPPED
             break

@@ -20,7 +20,7 @@ from typing import Any
 from codesign.config import build, check, setting
 from codesign.data import DATASETS
 from codesign.errors import CodesignError, ConfigError
-from codesign.pareto import COLUMNS
+from codesign.objectives import COLUMNS
 from codesign.registry import MAPPERS, SAMPLERS, SCHEDULERS
 from codesign.storage import is_uri
 
