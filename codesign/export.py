@@ -44,7 +44,7 @@ class Net(nn.Module):
 '''
 
 
-def _pair(v) -> str:
+def _pair(v: str | int | tuple[int, ...] | list[int]) -> str:
     return (
         repr(tuple(v))
         if isinstance(v, (tuple, list)) and len(set(v)) > 1
