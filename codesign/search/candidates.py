@@ -115,7 +115,7 @@ class CandidateScreen:
         return {"objective": self.objective}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["objective"])  # type: ignore[misc]
+        self.__init__(state.get("objective") or state["design"])  # type: ignore[misc]  # "design": codesign 0.2
 
     def workload(self, spec: CandidateSpec) -> Workload:
         """The spec's workload (its SGD settings do not change it), remembered."""

@@ -93,6 +93,11 @@ class EHVISampler(BaseSampler):
         state["_history"], state["choices"] = {}, {}  # rebuilt from the study, logged already
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "design" in state:  # pickled by codesign 0.2 (a resumed search), which called the objective so
+            state["objective"] = state.pop("design")
+        self.__dict__.update(state)
+
     # -- Optuna's sampler interface ------------------------------------------------------------------------
     def infer_relative_search_space(self, study: Any, trial: FrozenTrial) -> dict[str, Any]:
         """Nothing is sampled jointly by Optuna: the whole design is chosen in before_trial."""
