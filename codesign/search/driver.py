@@ -52,7 +52,7 @@ def _start_ray(settings: SearchSettings) -> bool:
     context = ray.init(
         address=address,
         include_dashboard=resources.dashboard,
-        log_to_driver=False,
+        log_to_driver=resources.log_to_driver,
         configure_logging=False,
     )
     if address != "local":

@@ -106,6 +106,7 @@ class ResourceSettings:
         flag_help="start Ray without its dashboard",
     )
     verbose: bool = setting(False, short="-v", help="also print Ray Tune's status table and Optuna's log")
+    log_to_driver: bool = setting(False, help="also print what the trials print (Ray's log_to_driver: a crash's cause)")
     storage: str | None = setting(
         None,
         help="where trials write their checkpoints (Tune's storage_path): a path every node sees, or s3://, gs://, "
