@@ -96,8 +96,10 @@ def test_search_returns_the_trials_the_cli_writes(tmp_path):
     cli_rows = written.sort_values("spec").reset_index(drop=True)
     assert api_rows[columns].equals(cli_rows[columns])  # seeded: the same designs, trained the same
     # the search optimises the graded numbers by default; mapper="exhaustive" switches its objectives
-    assert cli_rows["energy_pj"].equals(cli_rows["graded_energy_pj"]) and cli_rows["cycles"].equals(cli_rows["graded_cycles"])
-    assert api_rows["energy_pj"].equals(api_rows["best_energy_pj"]) and api_rows["cycles"].equals(api_rows["best_cycles"])
+    assert cli_rows["energy_pj"].equals(cli_rows["graded_energy_pj"])
+    assert cli_rows["cycles"].equals(cli_rows["graded_cycles"])
+    assert api_rows["energy_pj"].equals(api_rows["best_energy_pj"])
+    assert api_rows["cycles"].equals(api_rows["best_cycles"])
     assert (api_rows["best_energy_pj"] <= api_rows["graded_energy_pj"]).all()
     best = run.best()
     assert best.status is codesign.Status.OK and best.trial_id in set(run.front["trial_id"])

@@ -70,7 +70,8 @@ def test_cost_of_one_layer(name, arch):
     assert isinstance(cost, LayerCost) and cost.engine == name
     assert isinstance(cost.cycles, int) and cost.cycles >= math.ceil(LAYER.macs / arch.pe_array.count)
     assert math.isfinite(cost.energy_pj) and cost.energy_pj > 0
-    assert 0 < cost.utilization <= 1 and cost.utilization == pytest.approx(LAYER.macs / (cost.cycles * arch.pe_array.count))
+    assert 0 < cost.utilization <= 1
+    assert cost.utilization == pytest.approx(LAYER.macs / (cost.cycles * arch.pe_array.count))
     assert LayerCost.from_dict(cost.to_dict()) == cost  # what the layer cache stores
 
 

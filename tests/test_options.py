@@ -15,7 +15,7 @@ from codesign.cli import build_parser
 from codesign.errors import CodesignError
 from codesign.network import SGDConfig
 from codesign.options import apply, options
-from codesign.search.settings import DataSettings, ResourceSettings, SearchSettings, TuneSettings
+from codesign.search.settings import ResourceSettings, SearchSettings, TuneSettings
 from codesign.settings import ProfileSettings, TrainSettings
 from tests.helpers import ROOT
 
@@ -43,8 +43,7 @@ def test_every_setting_has_a_flag_an_api_keyword_and_help(cls, command, function
         assert option.help.strip() and "\n" not in option.help, option.name
         flag = option.flag if option.flag in flags else f"--no-{option.name.replace('_', '-')}"
         assert flag in flags and flags[flag].strip(), (command, option.name)
-        assert option.name in signature and signature[option.name].kind is inspect.Parameter.KEYWORD_ONLY or \
-            signature[option.name].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD, option.name
+        assert signature[option.name].kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         assert f"{option.name} (" in doc or f"{option.name}:" in doc, option.name
         for alias in option.aliases:
             assert f"--{alias.replace('_', '-')}" in flags and alias in signature
@@ -54,14 +53,15 @@ def test_every_field_of_a_settings_class_is_declared():
     """A field added without codesign.config.setting (no help) is refused when the class is first read."""
     groups = {"data", "tune", "resources"}  # SearchSettings' parts, whose fields are its settings
     for cls in (SearchSettings, ProfileSettings, TrainSettings, SGDConfig):
-        assert {f.name for f in dataclasses.fields(cls)} - groups == {o.path[-1] for o in options(cls) if len(o.path) == 1}
+        top = {o.path[-1] for o in options(cls) if len(o.path) == 1}
+        assert {f.name for f in dataclasses.fields(cls)} - groups == top
     assert {o.path[0] for o in options(SearchSettings) if len(o.path) == 2} == groups
 
     @dataclasses.dataclass(frozen=True)
     class Careless:
         x: int = 1
 
-    with pytest.raises(TypeError, match="Careless.x is declared without help"):
+    with pytest.raises(TypeError, match=r"Careless\.x is declared without help"):
         options(Careless)
 
 
@@ -78,7 +78,8 @@ def test_a_bad_run_name_is_refused_however_the_settings_are_made(tmp_path):
 
 
 def test_a_misspelled_keyword_names_the_closest_setting():
-    with pytest.raises(CodesignError, match=r"^unknown search setting `max_failure` \(did you mean `max_failures`\?\)$"):
+    closest = r"^unknown search setting `max_failure` \(did you mean `max_failures`\?\)$"
+    with pytest.raises(CodesignError, match=closest):
         codesign.search_settings("lenet", max_failure=3)
     with pytest.raises(CodesignError, match=r"unknown profile setting `enigne` \(did you mean `engine`\?\)"):
         codesign.profile("lenet5", enigne="timeloop")
@@ -99,7 +100,7 @@ def test_groups_and_flat_keywords_combine_as_ray_tunes_tuner_takes_them():
     assert codesign.search_settings(asha=True).tune.scheduler == "asha"
     with pytest.raises(CodesignError, match="`multi_fidelity` and `asha` both set `scheduler`"):
         codesign.search_settings(asha=True, multi_fidelity=True)
-    with pytest.raises(CodesignError, match="`tune.trials` must be a positive integer, got 0"):
+    with pytest.raises(CodesignError, match=r"`tune\.trials` must be a positive integer, got 0"):
         codesign.search_settings(trials=0)
     with pytest.raises(CodesignError, match="budget 'soon': write it like 8h"):
         codesign.search_settings(budget="soon")

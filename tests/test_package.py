@@ -14,15 +14,17 @@ import codesign
 PACKAGE = Path(codesign.__file__).parent
 # Lowest first: a module may import only from its own layer or below (and never in a cycle).
 LAYERS = [
-    {"errors", "paths", "config", "objectives", "options", "registry", "sgd", "status", "yamlfile", "storage", "search.acquisition", "search.nsga2"},
+    {"errors", "paths", "config", "objectives", "options", "registry", "sgd", "status", "yamlfile", "storage",
+     "search.acquisition", "search.nsga2"},
     {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models"},
     {"hardware", "train", "profiling", "cost", "spec_workload", "search.surrogate", "settings"},
     {"quantize", "space"},
     {"search.settings", "search.shared", "search.trial"},
     {"runs"},
     {"designs", "report"},
-    {"export", "search.constraints", "search.objective", "search.sampler", "search.prepared", "search.seeds", "search.candidates",
-     "search.ehvi", "search.replay", "search.trainable", "search.table", "search.fidelity", "search.samplers"},
+    {"export", "search.constraints", "search.objective", "search.sampler", "search.prepared", "search.seeds",
+     "search.candidates", "search.ehvi", "search.replay", "search.trainable", "search.table", "search.fidelity",
+     "search.samplers"},
     {"search.driver", "search.searcher", "search.results", "search"},
     {"api"},
     {"cli", "__init__"},  # the package's face: codesign/__init__.py re-exports the API
@@ -71,7 +73,7 @@ def test_no_import_cycle():
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                raise AssertionError("import cycle: " + " -> ".join(path[path.index(nxt):] + [node, nxt]))
+                raise AssertionError("import cycle: " + " -> ".join([*path[path.index(nxt):], node, nxt]))
             if nxt not in state:
                 visit(nxt, [*path, node])
         state[node] = 2

@@ -65,7 +65,7 @@ def test_never_trains_a_design_a_complete_trial_beats_beyond_doubt(tmp_path):
     # a mid-size design that scores 100 %: nothing that costs as much or more in energy and cycles can beat it,
     # although the surrogate, which sees accuracy grow with size, expects bigger designs to be as good
     study.enqueue_trial({"depth": 1, "stage0_channels": 8, "stage0_kernel": 5, "head_width": 32, "lr": 0.05})
-    perfect = lambda number, spec, net: 1.0 if number == 0 else _bigger_is_better(number, spec, net)  # noqa: E731
+    perfect = lambda number, spec, net: 1.0 if number == 0 else _bigger_is_better(number, spec, net)
     study.optimize(_objective(design, perfect), n_trials=12)
     planted = study.trials[0].values
     later = [t.values for t in study.trials[1:]]

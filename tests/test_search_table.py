@@ -50,8 +50,8 @@ def test_a_trial_that_repeats_a_finished_one_adds_no_row(tmp_path):
     a record reports it and adds no row; a second trial of the same design counts as a trial of its own."""
     spec = CandidateSpec(stages=(ConvStage(8),))
     run = Run(tmp_path)
-    run.write_trials([TrialRecord("old", Status.OK, val_accuracy=0.8, energy_pj=2e6, cycles=100, epochs_done=1, spec=spec,
-                                  checkpoint="ray/old/checkpoint_000000")])
+    run.write_trials([TrialRecord("old", Status.OK, val_accuracy=0.8, energy_pj=2e6, cycles=100, epochs_done=1,
+                                  spec=spec, checkpoint="ray/old/checkpoint_000000")])
     config = {"spec": spec.to_dict(), "feasible": True}
     typed = TrialConfig.from_tune(config)
     assert Replays.of(run.records(), finished_in_tune={"old"}).match("new", typed) is None  # Tune knows it
