@@ -80,7 +80,8 @@ def one_run(config: str, seed: int, args: argparse.Namespace, runs_dir: Path) ->
         space=str(args.space),
         runs_dir=str(runs_dir),
         data=DataSettings(dataset="fashion-mnist", train_size=args.train_size, val_size=args.val_size),
-        tune=TuneSettings(trials=args.trials, sampler=sampler, seed=seed, multi_fidelity=extra == "mf"),
+        tune=TuneSettings(trials=args.trials, sampler=sampler, seed=seed,
+                          scheduler="multi-fidelity" if extra == "mf" else "none"),
         resources=ResourceSettings(dashboard=False),
     )
     start = time.perf_counter()

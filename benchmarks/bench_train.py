@@ -20,7 +20,7 @@ import torchvision
 from torch import nn
 from torchvision import transforms
 
-from codesign.data import DEBIAN_FASHION_MNIST, DATASETS, Dataset, Split, load_dataset
+from codesign.data import DATASETS, DEBIAN_FASHION_MNIST, Dataset, Split, load_dataset
 from codesign.network import CandidateSpec, ConvStage, SGDConfig
 from codesign.train import build_model, train
 
@@ -60,7 +60,7 @@ def codesign_loop(spec: CandidateSpec, images: int, device: torch.device) -> flo
     data.train = Split(data.train.images[:images], data.train.labels[:images])
     data.val = Split(data.val.images[:1], data.val.labels[:1])  # keep validation out of the figure
     result = train(build_model(spec), data, spec.sgd)
-    return result.history[0].images_per_second
+    return result.metrics[0].images_per_second
 
 
 def gpu_epoch(device: torch.device) -> None:
@@ -77,7 +77,7 @@ def gpu_epoch(device: torch.device) -> None:
         source=Path("."), split_seed=0)
     result = train(build_model(spec), data, spec.sgd)
     print(f"GPU: {params:,}-parameter CNN, CIFAR-10-size epoch (45k train + 5k val): "
-          f"{result.history[-1].seconds:.2f} s (second epoch; target < 2 s)")
+          f"{result.metrics[-1].seconds:.2f} s (second epoch; target < 2 s)")
 
 
 def main() -> None:

@@ -10,31 +10,57 @@ is the Pareto front over accuracy, energy and latency.
     run = codesign.search(space="lenet", dataset="fashion-mnist", trials=12)
     run.front, run.best(), run.plot(), run.export("best/")
     codesign.load_run("runs/quickstart")
+
+`import codesign` imports none of PyTorch, pandas, Ray or Optuna: each public name is imported from the module
+that owns it when it is first used.
 """
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.2.0"
 
-from codesign.api import (
-    Profile,
-    SearchRun,
-    Training,
-    derive,
-    export,
-    load_run,
-    profile,
-    search,
-    search_settings,
-    train,
-)
-from codesign.arch import Arch, load_arch
-from codesign.designs import Design
-from codesign.errors import CodesignError, SearchInterrupted
-from codesign.hardware import HardwareParams
-from codesign.network import CandidateSpec, ConvStage, SGDConfig
-from codesign.rubric import Rubric, Score, load_rubric
-from codesign.runs import Status, TrialRecord
-from codesign.search.settings import DataSettings, ResourceSettings, SearchSettings, TuneSettings
-
+# every public name -> the module that owns it (imported when the name is first used)
+_OWNERS = {
+    "derive": "codesign.api",
+    "export": "codesign.api",
+    "load_run": "codesign.api",
+    "profile": "codesign.api",
+    "search": "codesign.api",
+    "search_settings": "codesign.api",
+    "train": "codesign.api",
+    "Arch": "codesign.arch",
+    "load_arch": "codesign.arch",
+    "LayerCost": "codesign.cost.layer_cost",
+    "Design": "codesign.designs",
+    "CodesignError": "codesign.errors",
+    "SearchInterrupted": "codesign.errors",
+    "HardwareParams": "codesign.hardware",
+    "CandidateSpec": "codesign.network",
+    "ConvStage": "codesign.network",
+    "SGDConfig": "codesign.sgd",
+    "Profile": "codesign.profiling",
+    "Rubric": "codesign.rubric",
+    "Score": "codesign.rubric",
+    "load_rubric": "codesign.rubric",
+    "TrialRecord": "codesign.runs",
+    "Status": "codesign.status",
+    "SearchRun": "codesign.search.results",
+    "DataSettings": "codesign.search.settings",
+    "ResourceSettings": "codesign.search.settings",
+    "SearchSettings": "codesign.search.settings",
+    "TuneSettings": "codesign.search.settings",
+    "ProfileSettings": "codesign.settings",
+    "TrainSettings": "codesign.settings",
+    "EpochMetrics": "codesign.train",
+    "Training": "codesign.train",
+    "Layer": "codesign.workload",
+    "Workload": "codesign.workload",
+}
 __all__ = [
     "Arch",
     "CandidateSpec",
@@ -42,8 +68,12 @@ __all__ = [
     "ConvStage",
     "DataSettings",
     "Design",
+    "EpochMetrics",
     "HardwareParams",
+    "Layer",
+    "LayerCost",
     "Profile",
+    "ProfileSettings",
     "ResourceSettings",
     "Rubric",
     "SGDConfig",
@@ -52,9 +82,11 @@ __all__ = [
     "SearchRun",
     "SearchSettings",
     "Status",
+    "TrainSettings",
     "Training",
     "TrialRecord",
     "TuneSettings",
+    "Workload",
     "__version__",
     "derive",
     "export",
@@ -65,4 +97,50 @@ __all__ = [
     "search",
     "search_settings",
     "train",
-]
+]  # every name of _OWNERS, and the version
+
+if TYPE_CHECKING:
+    from codesign.api import derive, export, load_run, profile, search, search_settings, train
+    from codesign.arch import Arch, load_arch
+    from codesign.cost.layer_cost import LayerCost
+    from codesign.designs import Design
+    from codesign.errors import CodesignError, SearchInterrupted
+    from codesign.hardware import HardwareParams
+    from codesign.network import CandidateSpec, ConvStage
+    from codesign.profiling import Profile
+    from codesign.rubric import Rubric, Score, load_rubric
+    from codesign.runs import TrialRecord
+    from codesign.search.results import SearchRun
+    from codesign.search.settings import DataSettings, ResourceSettings, SearchSettings, TuneSettings
+    from codesign.settings import ProfileSettings, TrainSettings
+    from codesign.sgd import SGDConfig
+    from codesign.status import Status
+    from codesign.train import EpochMetrics, Training
+    from codesign.workload import Layer, Workload
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its owner the first time it is used (module `__getattr__`, PEP 562)."""
+    owner = _OWNERS.get(name)
+    if owner is None:
+        raise AttributeError(f"module 'codesign' has no attribute {name!r}")
+    value = getattr(importlib.import_module(owner), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _Package(types.ModuleType):
+    """The package, whose API functions keep their names: importing its submodules `codesign.train`,
+    `codesign.export` and `codesign.search` would otherwise bind those names to the modules."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _OWNERS.get(name) == "codesign.api":
+            return  # the submodule stays reachable as sys.modules[f"codesign.{name}"] and by `from ... import`
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

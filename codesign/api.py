@@ -1,7 +1,9 @@
 """The Python API: profile, train, search and export from a script or a notebook.
 
-Every `codesign` command is one of these functions with its arguments spelled as keywords; the results are
-objects that print as the CLI prints and show as tables and plots in Jupyter (`_repr_html_`).
+Every `codesign` command is one of these functions; its flags are the function's keywords, declared once with
+the command's settings (codesign/settings.py, codesign/search/settings.py, codesign.network.SGDConfig) and
+checked the same way. The results are their domain's types (Profile, Training, SearchRun), which print as the
+CLI prints and show as tables and plots in Jupyter (`_repr_html_`).
 
     import codesign
     codesign.profile("lenet5")                                   # energy, cycles, rubric points per layer
@@ -12,16 +14,10 @@ objects that print as the CLI prints and show as tables and plots in Jupyter (`_
 from __future__ import annotations
 
 import dataclasses
-import html
-import json
-import re
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 from torch import nn
 
@@ -29,25 +25,19 @@ from codesign.arch import Arch, load_arch
 from codesign.cost import CostCache, get_engine
 from codesign.cost.analytic import cost_under_mapping
 from codesign.data import DATASETS, Dataset, load_dataset
-from codesign.designs import Design, load_design, trial_design
+from codesign.designs import Design, load_design
 from codesign.errors import CodesignError
 from codesign.export import export as write_export
 from codesign.network import CandidateSpec, SGDConfig
-from codesign.pareto import pareto_front
-from codesign.profile import (
-    MAPPER_NOTE,
-    ROLES,
-    NetworkCost,
-    format_comparison,
-    format_table,
-    other_mapper,
-    profile_workload,
-)
-from codesign.rubric import PJ_PER_MJ, Rubric, load_rubric
-from codesign.runs import Run, TrialRecord
-from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings, parse_budget
+from codesign.options import apply, options, python_defaults, takes_settings, unknown
+from codesign.profiling import Profile, other_mapper, profile_workload
+from codesign.rubric import Rubric, load_rubric
+from codesign.runs import Run
+from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings
+from codesign.search.results import SearchRun
+from codesign.settings import TRAIN_DEFAULTS, ProfileSettings, TrainSettings
 from codesign.storage import is_uri
-from codesign.train import EpochMetrics, TrainResult, accuracy, build_model, resolve_device
+from codesign.train import EpochMetrics, Training, accuracy, build_model, check_recipe, resolve_device
 from codesign.train import train as train_model
 from codesign.workload import trace
 
@@ -93,298 +83,181 @@ def design_of(
 # ---------------------------------------------------------------------------------------------- profile
 
 
-@dataclass
-class Profile:
-    """A design's inference cost on an accelerator: totals, rubric points and a row per distinct layer."""
-
-    label: str
-    rubric: Rubric
-    _net: NetworkCost = field(repr=False)
-    _other: NetworkCost | None = field(default=None, repr=False)  # the analytic engine's other mapper
-
-    @property
-    def mapper(self) -> str:
-        """The analytic mapper whose mappings these totals are ("" for the external engines)."""
-        return self._net.mapper
-
-    def _by_role(self, role: str) -> NetworkCost | None:
-        return next((n for n in (self._net, self._other) if n is not None and ROLES.get(n.mapper) == role), None)
-
-    @property
-    def graded_energy_pj(self) -> float | None:
-        """Energy under the mapping the lab's timeloop-mapper lands on (random-pruned): what the rubric awards."""
-        net = self._by_role("graded")
-        return None if net is None else net.energy_pj
-
-    @property
-    def graded_cycles(self) -> int | None:
-        net = self._by_role("graded")
-        return None if net is None else net.cycles
-
-    @property
-    def best_energy_pj(self) -> float | None:
-        """Energy under the best mapping of the same mapspace (exhaustive): what a good compiler could reach."""
-        net = self._by_role("best")
-        return None if net is None else net.energy_pj
-
-    @property
-    def best_cycles(self) -> int | None:
-        net = self._by_role("best")
-        return None if net is None else net.cycles
-
-    @property
-    def energy_pj(self) -> float:
-        return self._net.energy_pj
-
-    @property
-    def energy_mj(self) -> float:
-        return self._net.energy_pj / PJ_PER_MJ
-
-    @property
-    def cycles(self) -> int:
-        return self._net.cycles
-
-    @property
-    def peak_activation_bytes(self) -> int:
-        return self._net.peak_activation_bytes
-
-    @property
-    def macs(self) -> int:
-        return self._net.workload.macs
-
-    @property
-    def parameters(self) -> int:
-        return self._net.workload.parameters
-
-    @property
-    def arch(self) -> Arch:
-        return self._net.arch
-
-    @property
-    def energy_points(self) -> int:
-        return self._net.score(self.rubric).energy_points
-
-    @property
-    def latency_points(self) -> int:
-        return self._net.score(self.rubric).latency_points
-
-    def points(self, accuracy: float) -> int:
-        """Rubric points of this design at a given (test) accuracy; 0 when a hard constraint fails."""
-        return self._net.score(self.rubric, error=1.0 - accuracy).total
-
-    def to_dict(self) -> dict[str, Any]:
-        """What `codesign profile --json` prints: `layers` and `total`."""
-        return self._net.to_dict(self.rubric, self._other)
-
-    def to_pandas(self) -> pd.DataFrame:
-        """One row per distinct layer: shape, count, MACs, cycles, energy, utilization, mapping."""
-        rows = self.to_dict()["layers"]
-        table = pd.DataFrame(rows)
-        table.insert(0, "layer", [", ".join(r["names"]) for r in rows])
-        table["energy_uj"] = table["energy_pj"] / 1e6
-        extra = []
-        if self._other is not None:
-            role = ROLES[self._other.mapper]
-            table[f"{role}_cycles"] = [c.cycles for c in self._other.costs]
-            table[f"{role}_energy_uj"] = [c.energy_pj / 1e6 for c in self._other.costs]
-            extra = [f"{role}_cycles", f"{role}_energy_uj"]
-        shape = ["layer", "kind", "count", "C", "M", "P", "Q", "R", "S", "Wstride", "macs"]
-        keep = [*shape, "cycles", "energy_uj", *extra, "utilization", "mapping"]
-        return table[[c for c in keep if c in table]]
-
-    def table(self, show_mapping: bool = False) -> str:
-        """The per-layer table and totals that `codesign profile` prints."""
-        return format_table(self._net, self.rubric, show_mapping=show_mapping, other=self._other)
-
-    def compare(self, other: Profile) -> str:
-        """This profile beside another engine's, layer by layer, with the % difference."""
-        return format_comparison(self._net, other._net)
-
-    def __str__(self) -> str:
-        return self.table()
-
-    def _repr_html_(self) -> str:
-        mapper = f", {self.mapper} mapper" if self.mapper else ""
-        head = (
-            f"<b>{html.escape(self.label)}</b> on {html.escape(self.arch.name)} ({self._net.engine} engine"
-            f"{mapper}): {self.energy_mj:.4f} mJ ({self.energy_points} points), {self.cycles:,} cycles "
-            f"({self.latency_points} points), peak activation {self.peak_activation_bytes:,} B "
-            f"(limit {self.rubric.peak_activation_limit_bytes:,} B)"
-        )
-        if self._other is not None:
-            role = ROLES[self._other.mapper]
-            head += (
-                f"; {role} mapping: {self._other.energy_pj / PJ_PER_MJ:.4f} mJ, {self._other.cycles:,} cycles"
-                f"<br><small>{html.escape(MAPPER_NOTE)}</small>"
-            )
-        body = self.to_pandas().to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
-        return f"<div><p>{head}</p>{body}</div>"
-
-
+@takes_settings(ProfileSettings)
 def profile(
     model: ModelLike,
     input_shape: Sequence[int] | None = None,
     *,
-    arch: str | Path | Arch | None = None,
-    engine: str = "analytic",
-    mapper: str | None = None,
-    dataset: str | None = None,
-    trial: str | None = None,
-    rubric: str | Path | Rubric | None = None,
-    timeloop_map: str | Path | None = None,
-    timeloop_lab: str | Path | None = None,
-    cache: bool | str | Path = True,
+    settings: ProfileSettings | None = None,
     progress: bool = False,
+    **overrides: Any,
 ) -> Profile:
     """Energy, cycles, peak activation and rubric points of `model` on an accelerator (the rubric's by default).
 
-    `input_shape` is batch first (default: the spec's, the dataset's images, else 1×3×32×32); `engine` is
-    analytic (milliseconds), timeloop or accelforge; `mapper` the analytic engine's: random-pruned (the lab's
-    timeloop-mapper search, the numbers the rubric awards; the arch's default) or exhaustive (the best mapping);
-    the other one's totals are kept beside (`graded_*`, `best_*`); `cache` a cache file, True or False.
+    With the analytic engine (milliseconds) the other mapper's totals are kept beside (`graded_*`, `best_*`);
+    `compare=True` also profiles with the analytic engine, to put it beside another `engine` (`comparison()`).
+
+    Args:
+        model: a MODEL string (built-in, `file.py:Class`, spec JSON, run or export folder), a path, an
+            nn.Module instance, a CandidateSpec or a Design.
+        input_shape: batch first, e.g. (1, 3, 32, 32) (ProfileSettings.input_shape).
+        settings: a ProfileSettings to start from; the keywords below override it.
+        progress: a progress bar while a slow engine maps the layers.
+        {settings}
+
+    Returns:
+        The design's Profile: `energy_mj`, `cycles`, `peak_activation_bytes`, `energy_points`, ...; `table()`
+        and `to_pandas()` per layer.
+
+    Example:
+        >>> import codesign
+        >>> lenet = codesign.profile("lenet5")
+        >>> lenet.cycles, lenet.peak_activation_bytes
+        (22467, 31104)
+        >>> codesign.profile("lenet5", mapper="exhaustive").cycles
+        22354
     """
-    rules = _rubric(rubric)
-    design = design_of(model, trial, dataset, tuple(input_shape)[1:] if input_shape else None)
-    on = arch if arch is not None else design.arch
-    accelerator = _arch(on, rules)
-    shape = tuple(input_shape) if input_shape else design.input_shape or (1, *(_image_shape(dataset) or (3, 32, 32)))
-    if len(shape) < 2 or any(not isinstance(v, int) or v < 1 for v in shape):
-        raise CodesignError(f"input shape {shape} must be positive sizes, batch first (e.g. 1,3,32,32)")
+    chosen = apply(
+        settings or ProfileSettings(),
+        {"input_shape": input_shape, **overrides},
+        what="profile",
+        source="profile settings",
+    )
+    return _profile(model, chosen, progress)
+
+
+def _profile(model: ModelLike, chosen: ProfileSettings, progress: bool) -> Profile:
+    """The profile `chosen` asks for: the design traced on its input, costed by the chosen engine."""
+    rules = _rubric(chosen.rubric)
+    given = chosen.input_shape
+    design = design_of(model, chosen.trial, chosen.dataset, given[1:] if given else None)
+    accelerator = _arch(chosen.arch if chosen.arch is not None else design.arch, rules)
+    shape = given or design.input_shape or (1, *(_image_shape(chosen.dataset) or (3, 32, 32)))
     workload = trace(design.module, shape)
-    if timeloop_map is not None:
+    if chosen.timeloop_map is not None:
         if len(workload.layers) != 1:
             raise CodesignError(
                 f"a Timeloop map.yaml evaluates one layer, but {design.label} has "
                 f"{len(workload.layers)} distinct Conv2d/Linear layers"
             )
-        net = NetworkCost(
-            workload, accelerator, [cost_under_mapping(workload.layers[0], accelerator, timeloop_map)], "timeloop-map"
-        )
-    else:
-        store = None if cache is False else CostCache(None if cache is True else cache)
-        chosen = get_engine(engine, mapper=mapper, timeloop_lab=Path(timeloop_lab) if timeloop_lab else None)
-        net = profile_workload(workload, accelerator, chosen, store, progress=progress and chosen.parallel)
-        return Profile(design.label, rules, net, other_mapper(net, store))
-    return Profile(design.label, rules, net)
+        cost = cost_under_mapping(workload.layers[0], accelerator, chosen.timeloop_map)
+        return Profile(workload, accelerator, [cost], "timeloop-map", design.label, rules)
+    store = None if chosen.cache is False else CostCache(None if chosen.cache is True else chosen.cache)
+    engine = get_engine(chosen.engine, mapper=chosen.mapper, timeloop_lab=chosen.timeloop_lab)
+    result = profile_workload(workload, accelerator, engine, store, progress and engine.parallel, design.label, rules)
+    result.other = other_mapper(result, store)
+    if chosen.compare:
+        analytic = get_engine("analytic", mapper=chosen.mapper)
+        result.baseline = profile_workload(workload, accelerator, analytic, store, False, design.label, rules)
+    return result
 
 
 # ------------------------------------------------------------------------------------------------ train
 
 
-@dataclass
-class Training:
-    """A trained model and how training went; with `final=True` also its test accuracy and rubric score."""
-
-    model: nn.Module
-    label: str
-    status: str  # ok, diverged or stopped
-    val_accuracy: float
-    best_val_accuracy: float
-    epochs: int
-    seconds: float
-    images_per_second: float
-    history: pd.DataFrame
-    summary: dict[str, Any]  # what `codesign train` writes as summary.json
-    spec: CandidateSpec | None = None
-    test_accuracy: float | None = None
-    profile: Profile | None = None  # the trained design on the rubric's accelerator (final only)
-
-    @property
-    def points(self) -> int | None:
-        """Rubric points with the test accuracy (final only)."""
-        if self.test_accuracy is None or self.profile is None:
-            return None
-        return self.profile.points(self.test_accuracy)
-
-    def save(self, out: str | Path) -> Path:
-        """Write weights.pt, summary.json and (for a spec) spec.json into `out`; returns the folder."""
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
-        torch.save(self.model.state_dict(), folder / "weights.pt")
-        (folder / "summary.json").write_text(json.dumps(self.summary, indent=2, allow_nan=False))
-        if self.spec is not None:
-            (folder / "spec.json").write_text(self.spec.to_json())
-        return folder
-
-    def _repr_html_(self) -> str:
-        final = "" if self.test_accuracy is None else f", test accuracy {self.test_accuracy:.4f}, {self.points} points"
-        head = (
-            f"<b>{html.escape(self.label)}</b>: {self.status}, validation accuracy {self.val_accuracy:.4f} after "
-            f"{self.epochs} epochs ({self.seconds:.1f} s){final}"
-        )
-        return f"<div><p>{head}</p>{self.history.to_html(index=False, border=0)}</div>"
-
-
+@takes_settings(TrainSettings, SGDConfig, notes=TRAIN_DEFAULTS)
 def train(
     model: ModelLike,
-    dataset: str = "cifar10",
+    dataset: str | None = None,
     *,
-    data_dir: str | Path | None = None,
-    device: str = "auto",
-    split_seed: int = 0,
-    val_size: int | None = None,
-    final: bool = False,
-    arch: str | Path | Arch | None = None,
-    rubric: str | Path | Rubric | None = None,
+    settings: TrainSettings | None = None,
     progress: bool = False,
-    on_epoch: Any = None,
-    **sgd: Any,
+    on_epoch: Callable[[EpochMetrics], bool | None] | None = None,
+    **overrides: Any,
 ) -> Training:
     """Train `model` with SGD (the rubric's rules) on `dataset`'s training split; report validation accuracy.
 
-    `**sgd` overrides SGDConfig fields (lr, momentum, nesterov, weight_decay, batch_size, epochs, schedule,
-    warmup_epochs, seed); a spec brings its own recipe. `final=True` evaluates the test set once and scores
-    the design with the rubric.
+    A spec brings its own SGD recipe (another model: SGDConfig's, for the rubric's most epochs); the SGD keywords
+    override it. Every argument is checked before any data is read. `final=True` then evaluates the test set
+    once and scores the design with the rubric.
+
+    Args:
+        model: a MODEL string (built-in, `file.py:Class`, spec JSON, run or export folder), a path, an
+            nn.Module instance (trained in place), a CandidateSpec or a Design.
+        dataset: the data set (TrainSettings.dataset).
+        settings: a TrainSettings to start from; the keywords below override it.
+        progress: a progress bar and a line saying what is trained on what.
+        on_epoch: called with each epoch's EpochMetrics; returning True stops training.
+        {settings}
+
+    Returns:
+        The Training: the trained `model`, `status`, `val_accuracy`, `history` (a DataFrame, one row per epoch),
+        `save(folder)`; with `final=True` also `test_accuracy`, `profile` and `points`.
+
+    Example:
+        >>> import codesign
+        >>> done = codesign.train("lenet5", "fashion-mnist", epochs=1, batch_size=256)  # doctest: +SKIP
+        >>> done.val_accuracy > 0.75, done.history["epoch"].tolist()  # doctest: +SKIP
+        (True, [1])
     """
-    rules = _rubric(rubric)
-    design = design_of(model, dataset=dataset)
-    recipe = _recipe(design, rules, sgd)
-    where = resolve_device(device)
-    data = load_dataset(dataset, data_dir, where, split_seed=split_seed, val_size=val_size)
+    chosen, recipe, rules, design = _training_inputs(model, dataset, settings, overrides)
+    where = resolve_device(chosen.device)
+    data = load_dataset(chosen.dataset, chosen.data_dir, where, split_seed=chosen.split_seed, val_size=chosen.val_size)
     net = _fresh_model(model, design, recipe, data.info.input_shape)
     if progress:
-        print(
-            f"training {design.label} on {data.info.name} ({len(data.train):,} train / {len(data.val):,} "
-            f"validation, split seed {split_seed}) on {where}: SGD lr {recipe.lr} momentum {recipe.momentum} "
-            f"{'nesterov ' if recipe.nesterov else ''}wd {recipe.weight_decay} batch {recipe.batch_size} "
-            f"{recipe.epochs} epochs {recipe.schedule}, seed {recipe.seed}"
-        )
+        print(_what_trains(design, data, recipe, chosen.split_seed, str(where)))
     result = train_model(net, data, recipe, rules, on_epoch=on_epoch, progress=progress)
-    done = _training(net, design, data, recipe, result, split_seed, str(where))
-    if final:
-        done.test_accuracy = accuracy(net, data, data.load_test())
-        done.profile = profile(net.cpu(), (1, *data.info.input_shape), arch=arch, rubric=rules)
-        score = done.profile._net.score(rules, error=1.0 - done.test_accuracy)
-        done.summary.update(
-            test_accuracy=done.test_accuracy,
-            energy_pj=done.profile.energy_pj,
-            cycles=done.profile.cycles,
-            peak_activation_bytes=done.profile.peak_activation_bytes,
-            rubric=score.to_dict(),
-            arch=done.profile.arch.name,
-        )
+    summary = _summary(design, data, recipe, result, chosen.split_seed, str(where))
+    done = dataclasses.replace(result, label=design.label, spec=design.spec, summary=summary)
+    if chosen.final:
+        _final_test(done, data, chosen.arch, rules)
     return done
 
 
-def _recipe(design: Design, rules: Rubric, sgd: dict[str, Any]) -> SGDConfig:
-    """The design's SGD recipe (a spec's own, else the rubric's epochs) with `sgd`'s overrides."""
-    unknown = sorted(set(sgd) - {f.name for f in dataclasses.fields(SGDConfig)})
-    if unknown:
-        raise CodesignError(
-            f"unknown SGD setting `{unknown[0]}` (SGDConfig has: "
-            f"{', '.join(f.name for f in dataclasses.fields(SGDConfig))})"
-        )
-    return dataclasses.replace(
-        design.spec.sgd if design.spec else SGDConfig(epochs=rules.max_epochs),
-        **{k: v for k, v in sgd.items() if v is not None},
+def _what_trains(design: Design, data: Dataset, recipe: SGDConfig, split_seed: int, where: str) -> str:
+    """The line `codesign train` starts with: the design, the data, the device and the recipe."""
+    return (
+        f"training {design.label} on {data.info.name} ({len(data.train):,} train / {len(data.val):,} "
+        f"validation, split seed {split_seed}) on {where}: SGD lr {recipe.lr} momentum {recipe.momentum} "
+        f"{'nesterov ' if recipe.nesterov else ''}wd {recipe.weight_decay} batch {recipe.batch_size} "
+        f"{recipe.epochs} epochs {recipe.schedule}, seed {recipe.seed}"
     )
 
 
-def _training(
-    net: nn.Module, design: Design, data: Dataset, recipe: SGDConfig, result: TrainResult, split_seed: int, device: str
-) -> Training:
-    """The Training result of a finished run, with the summary `codesign train` writes."""
-    summary: dict[str, Any] = {
+def _training_inputs(
+    model: ModelLike, dataset: str | None, settings: TrainSettings | None, overrides: dict[str, Any]
+) -> tuple[TrainSettings, SGDConfig, Rubric, Design]:
+    """The train settings, the SGD recipe (the design's own with the SGD keywords), the rubric and the design,
+    every keyword checked before any data is read."""
+    sgd_names = {o.name for o in options(SGDConfig)}
+    train_names = {o.name for o in options(TrainSettings)}
+    for key in overrides:
+        if key not in sgd_names | train_names:
+            raise unknown(key, [*sgd_names, *train_names], "SGD")
+    ours = {k: v for k, v in overrides.items() if k in train_names}
+    chosen = apply(settings or TrainSettings(), {"dataset": dataset, **ours}, what="train", source="train settings")
+    rules = _rubric(chosen.rubric)
+    design = design_of(model, dataset=chosen.dataset)
+    recipe = apply(
+        design.spec.sgd if design.spec else SGDConfig(epochs=rules.max_epochs),
+        {k: v for k, v in overrides.items() if k in sgd_names},
+        what="SGD",
+        source="SGD settings",
+    )
+    check_recipe(recipe, rules)
+    return chosen, recipe, rules, design
+
+
+def _final_test(done: Training, data: Dataset, arch: str | Arch | None, rules: Rubric) -> None:
+    """The test set read once, the design profiled on the rubric's accelerator (or `arch`) and scored."""
+    done.test_accuracy = accuracy(done.model, data, data.load_test())
+    done.profile = profile(done.model.cpu(), (1, *data.info.input_shape), arch=arch, rubric=rules)
+    score = done.profile.score(error=1.0 - done.test_accuracy)
+    done.summary.update(
+        test_accuracy=done.test_accuracy,
+        energy_pj=done.profile.energy_pj,
+        cycles=done.profile.cycles,
+        peak_activation_bytes=done.profile.peak_activation_bytes,
+        rubric=score.to_dict(),
+        arch=done.profile.arch.name,
+    )
+
+
+def _summary(
+    design: Design, data: Dataset, recipe: SGDConfig, result: Training, split_seed: int, device: str
+) -> dict[str, Any]:
+    """What `codesign train` writes as summary.json."""
+    return {
         "model": design.label,
         "spec": design.spec.to_dict() if design.spec else None,
         "dataset": data.info.name,
@@ -401,21 +274,8 @@ def _training(
         "epochs": result.epochs,
         "seconds": result.seconds,
         "images_per_second": result.images_per_second,
-        "history": [dataclasses.asdict(h) for h in result.history],
+        "history": [dataclasses.asdict(m) for m in result.metrics],
     }
-    return Training(
-        net,
-        design.label,
-        result.status,
-        result.val_accuracy,
-        result.best_val_accuracy,
-        result.epochs,
-        result.seconds,
-        result.images_per_second,
-        _history(result.history),
-        summary,
-        design.spec,
-    )
 
 
 def _fresh_model(model: ModelLike, design: Design, sgd: SGDConfig, image_shape: tuple[int, ...]) -> nn.Module:
@@ -437,217 +297,117 @@ def _dataset_of(image_shape: tuple[int, ...]) -> str | None:
     return next((name for name, info in DATASETS.items() if info.input_shape == tuple(image_shape)), None)
 
 
-def _history(history: list[EpochMetrics]) -> pd.DataFrame:
-    return pd.DataFrame([dataclasses.asdict(h) for h in history])
-
-
 # ----------------------------------------------------------------------------------------------- search
 
 
-class SearchRun:
-    """A search's results (running or finished): trials and front as DataFrames, best designs, figures."""
-
-    def __init__(self, path: str | Path | Run):
-        self._run = path if isinstance(path, Run) else Run(path)
-        if not self._run.folder.is_dir():
-            raise CodesignError(f"{self._run.folder}: no such run folder")
-
-    @property
-    def path(self) -> Path:
-        return self._run.folder
-
-    @property
-    def name(self) -> str:
-        return self._run.name
-
-    @property
-    def settings(self) -> SearchSettings:
-        return self._run.settings()
-
-    @property
-    def trials(self) -> pd.DataFrame:
-        """Every trial: design, hyper-parameters, objectives, rubric points, status."""
-        return self._run.trials()
-
-    @property
-    def front(self) -> pd.DataFrame:
-        """The Pareto front of complete, feasible trials, best accuracy first."""
-        return pareto_front(self.trials, self._run.objectives())
-
-    def best(self, by: str = "score") -> TrialRecord:
-        """The best complete trial by rubric `score`, `accuracy`, `energy` or `latency`."""
-        return self._run.pick(best=by)
-
-    def trial(self, trial_id: str) -> TrialRecord:
-        """One trial by id."""
-        return self._run.pick(trial_id)
-
-    def design(self, trial: str | None = None, by: str = "score") -> Design:
-        """A trial's design (its trained weights and accelerator attached), the best by `by` if no id."""
-        return trial_design(self._run, trial, by)
-
-    def plot(self, kind: str = "3d") -> Any:
-        """A Plotly figure of the trials, front highlighted: `3d`, a pair like `energy-accuracy`, or `points`."""
-        from codesign.report import figures
-
-        shown = figures(self.trials, self.front, self._run.objectives())
-        if not shown:
-            raise CodesignError(f"{self.path}: no complete trial to plot yet")
-        names = ["3d", "energy-accuracy", "latency-accuracy", "energy-latency"]
-        if len(shown) > 5:
-            names += ["area-accuracy", "area-energy", "area-latency"]
-        names.append("points")
-        if kind not in names:
-            raise CodesignError(f"plot kind {kind!r}: one of {', '.join(names)}")
-        return shown[names.index(kind)]
-
-    def export(
-        self,
-        out: str | Path,
-        trial: str | None = None,
-        by: str = "score",
-        onnx: bool = False,
-        mapper: str | None = None,
-    ) -> list[Path]:
-        """Export a trial (the best by `by` if no id) as a standalone model.py with weights and README."""
-        return write_export(self.design(trial, by), Path(out), onnx=onnx, mapper=mapper)
-
-    def __repr__(self) -> str:
-        return f"SearchRun({str(self.path)!r})"
-
-    def _repr_html_(self) -> str:
-        trials, front = self.trials, self.front
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(trials["status"].value_counts().items()))
-        shown = [
-            c
-            for c in (
-                "trial_id",
-                "rubric_points",
-                "val_accuracy",
-                "energy_mj",
-                "cycles",
-                "area_mm2",
-                "peak_activation_bytes",
-                "channels",
-                "epochs",
-            )
-            if c in front
-        ]
-        table = front[shown].to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0)
-        return (
-            f"<div><p><b>{html.escape(self.name)}</b>: {len(trials)} trials ({html.escape(counts)}); "
-            f"Pareto front: {len(front)} designs</p>{table}</div>"
-        )
-
-
 def load_run(path: str | Path) -> SearchRun:
-    """An existing search run (finished, interrupted or still running): its folder, or its storage URI."""
-    if is_uri(path):  # e.g. s3://bucket/runs/NAME: its files are fetched into ~/.cache/codesign/runs/
+    """An existing search run (finished, interrupted or still running), from any machine that can read it.
+
+    Args:
+        path: its run folder, or its storage URI (s3://bucket/runs/NAME: the run's files are fetched into
+            ~/.cache/codesign/runs/).
+
+    Returns:
+        The SearchRun: `trials`, `front`, `best()`, `plot()`, `export()`.
+
+    Example:
+        >>> import codesign
+        >>> run = codesign.load_run("runs/quickstart")  # doctest: +SKIP
+        >>> run.best().val_accuracy  # doctest: +SKIP
+    """
+    if is_uri(path):
         return SearchRun(Run.open(path))
     if not Run.holds_run(path) and not Run(path).has_settings():
         raise CodesignError(f"{path}: not a codesign search folder (no trials.csv or search.json)")
     return SearchRun(path)
 
 
-_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-
+@takes_settings(SearchSettings)
 def search_settings(
-    space: str | Path = "rubric_cnn",
+    space: str | Path | None = None,
     dataset: str | None = None,
     *,
-    budget: str | float | None = None,
-    trials: int | None = None,
-    name: str | None = None,
-    runs_dir: str | Path = "runs",
-    sampler: str = "ehvi",
-    seed: int = 0,
-    concurrency: int = 1,
-    cpus_per_trial: float | None = None,
-    gpus_per_trial: float | None = None,
-    asha: bool = False,
-    multi_fidelity: bool = False,
-    seed_designs: tuple[str | Path, ...] = (),
-    address: str | None = None,
-    dashboard: bool = False,
-    verbose: bool = False,
-    data_dir: str | Path | None = None,
-    train_size: int | None = None,
-    val_size: int | None = None,
-    split_seed: int = 0,
-    arch: str | Path | None = None,
-    rubric: str | Path | None = None,
-    mapper: str | None = None,
-    resume: bool = False,
-    storage: str | Path | None = None,
-    max_failures: int = 2,
+    settings: SearchSettings | None = None,
+    data: DataSettings | None = None,
+    tune: TuneSettings | None = None,
+    resources: ResourceSettings | None = None,
+    **overrides: Any,
 ) -> SearchSettings:
-    """The SearchSettings `search` runs with (what `codesign search`'s flags make)."""
-    from codesign.space import load_space
+    """The SearchSettings `search` runs with (what `codesign search`'s flags make), resolved for this machine.
 
-    name = name or f"search-{time.strftime('%Y%m%d-%H%M%S')}"
-    if not _RUN_NAME.fullmatch(name) or name in (".", ".."):
-        raise CodesignError(
-            f"run name {name!r}: use letters, digits, '.', '_' and '-' (it names a folder in "
-            f"{runs_dir}; choose where runs go with runs_dir / --runs-dir)"
-        )
-    dataset = dataset or (None if resume else load_space(space).dataset)
-    if gpus_per_trial is None:  # a GPU notebook shares its one GPU between the trials running at once
-        gpus_per_trial = 1.0 / concurrency if torch.cuda.is_available() else 0.0
-    seconds = parse_budget(budget) if budget is None or isinstance(budget, str) else float(budget)
-    return SearchSettings(
-        name=name,
-        space=str(space),
-        runs_dir=str(runs_dir),
-        arch=None if arch is None else str(arch),
-        rubric=None if rubric is None else str(rubric),
-        mapper=mapper,
-        data=DataSettings(
-            dataset=dataset or "cifar10",
-            data_dir=None if data_dir is None else str(data_dir),
-            train_size=train_size,
-            val_size=val_size,
-            split_seed=split_seed,
-        ),
-        tune=TuneSettings(
-            trials=trials,
-            budget_s=None if seconds is None else float(seconds),
-            sampler=sampler,
-            seed=seed,
-            asha=asha,
-            multi_fidelity=multi_fidelity,
-            concurrency=concurrency,
-            seed_designs=tuple(str(d) for d in seed_designs),
-        ),
-        resources=ResourceSettings(
-            address=address,
-            cpus_per_trial=cpus_per_trial,
-            gpus_per_trial=gpus_per_trial,
-            dashboard=dashboard,
-            verbose=verbose,
-            storage=None if storage is None else str(storage),
-            max_failures=max_failures,
-        ),
+    Takes what `search` takes, as Ray Tune's Tuner does: whole groups of settings (`settings`, or its parts
+    `data`, `tune`, `resources`), and flat keywords that override single settings, each checked against the
+    settings' names (a misspelled one is one line naming the closest) and against its type and limits.
+
+    Args:
+        space: the search space: a YAML file or a built-in name (SearchSettings.space).
+        dataset: the data set (DataSettings.dataset; default: the space's).
+        settings: a SearchSettings to start from (e.g. a run's, `codesign.load_run(path).settings`).
+        data: DataSettings replacing `settings.data`.
+        tune: TuneSettings replacing `settings.tune`.
+        resources: ResourceSettings replacing `settings.resources`.
+        {settings}
+
+    Returns:
+        The SearchSettings, checked: `SearchSettings.to_json()` is what search.json will hold.
+
+    Example:
+        >>> import codesign
+        >>> settings = codesign.search_settings("lenet", trials=12, budget="30m", max_failures=3)
+        >>> settings.tune.trials, settings.tune.budget_s, settings.resources.max_failures
+        (12, 1800.0, 3)
+    """
+    base = settings or python_defaults(SearchSettings())
+    base = dataclasses.replace(
+        base, data=data or base.data, tune=tune or base.tune, resources=resources or base.resources
     )
+    chosen = apply(base, {"space": space, "dataset": dataset, **overrides}, what="search", source="search settings")
+    return chosen.resolved()
 
 
-def search(space: str | Path = "rubric_cnn", dataset: str | None = None, **options: Any) -> SearchRun:
+@takes_settings(SearchSettings)
+def search(
+    space: str | Path | None = None,
+    dataset: str | None = None,
+    *,
+    settings: SearchSettings | None = None,
+    data: DataSettings | None = None,
+    tune: TuneSettings | None = None,
+    resources: ResourceSettings | None = None,
+    resume: bool = False,
+    **overrides: Any,
+) -> SearchRun:
     """Run (or with `resume=True` continue) a co-design search; returns its SearchRun.
 
-    Give a `budget` ("30m", "8h" or seconds) and/or a number of `trials`; every other keyword is one of
-    `search_settings`'s (name, runs_dir, sampler, seed, concurrency, cpus_per_trial, gpus_per_trial, asha,
-    multi_fidelity, seed_designs, address, dashboard, verbose, data_dir, train_size, val_size, split_seed, arch,
-    rubric, mapper, storage, max_failures). Ray starts in-process unless `address` names a cluster; on a
+    Give a `budget` and/or a number of `trials`. Ray starts in-process unless `address` names a cluster; on a
     cluster, `storage` is a path every node sees or a URI (s3://...). It prints a line per finished trial and
     a progress line; `verbose=True` adds Ray Tune's status table and Optuna's log. Ctrl-C writes the outputs,
     then raises `codesign.SearchInterrupted` (a KeyboardInterrupt holding the trials table).
+
+    Args:
+        space: the search space: a YAML file or a built-in name (SearchSettings.space).
+        dataset: the data set (DataSettings.dataset; default: the space's).
+        settings: a SearchSettings to start from; the keywords below override it.
+        data: DataSettings replacing `settings.data`.
+        tune: TuneSettings replacing `settings.tune`.
+        resources: ResourceSettings replacing `settings.resources`.
+        resume: continue the run `name` (its saved settings; `budget`, `trials` and where it runs may change),
+            keeping every finished trial.
+        {settings}
+
+    Returns:
+        The SearchRun: `trials` and `front` as DataFrames, `best()`, `plot()`, `export()`.
+
+    Example:
+        >>> import codesign
+        >>> run = codesign.search("lenet", "fashion-mnist", trials=12, name="quickstart")  # doctest: +SKIP
+        >>> run.front[["trial_id", "val_accuracy", "energy_mj", "cycles"]]  # doctest: +SKIP
     """
     from codesign.search.driver import run_search
 
-    resume = bool(options.get("resume", False))
-    settings = search_settings(space, dataset, **options)
-    run_search(settings, resume=resume)
-    return SearchRun(settings.run_dir)
+    chosen = search_settings(space, dataset, settings=settings, data=data, tune=tune, resources=resources, **overrides)
+    run_search(chosen, resume=resume)
+    return SearchRun(chosen.run_dir)
 
 
 # ----------------------------------------------------------------------------------------------- export
@@ -665,8 +425,24 @@ def export(
 ) -> list[Path]:
     """Write a design as a standalone model.py (+ spec.json, weights.pt, model.onnx, README.md) into `out`.
 
-    `source` is a SearchRun or a run folder (its `trial`, else its best by `best`), or any model `profile`
-    accepts; `weights` a state dict to include.
+    Args:
+        source: a SearchRun, a run folder or its storage URI (its `trial`, else its best by `best`), or any
+            model `profile` accepts.
+        out: the folder to write (written whole or not at all).
+        trial: with a run: the trial to export.
+        best: with a run and no `trial`: score, accuracy, energy or latency.
+        weights: with a model: a state dict to include (e.g. from `codesign.train(...).save(folder)`).
+        onnx: also write model.onnx (needs codesign[onnx]).
+        mapper: the analytic mapper of the README's inference cost (default: the arch's).
+
+    Returns:
+        The files written.
+
+    Example:
+        >>> import codesign
+        >>> files = codesign.export("runs/quickstart", "best/")  # doctest: +SKIP
+        >>> sorted(f.name for f in files)  # doctest: +SKIP
+        ['README.md', 'model.py', 'spec.json', 'weights.pt']
     """
     if isinstance(source, SearchRun) or (isinstance(source, (str, Path)) and is_uri(source)):
         source = source if isinstance(source, SearchRun) else load_run(source)
@@ -691,15 +467,28 @@ def export(
 # ------------------------------------------------------------------------------------------------- arch
 
 
-def derive(base: str | Path | Arch | None = None, name: str | None = None, **sizes: int) -> Arch:
-    """An accelerator of other sizes derived from `base` (the lab's by default), energies and area scaled.
+def derive(base: str | Path | Arch | None = None, *, name: str | None = None, **sizes: int) -> Arch:
+    """An accelerator of other sizes derived from `base`, its energies and area scaled (codesign.hardware).
 
-    `sizes`: any of pe_x, pe_y, weight_spad_depth, glb_depth, glb_bandwidth, word_bits (codesign.hardware).
+    Args:
+        base: the arch to resize: an Arch, a YAML file or a built-in name (default: the lab's,
+            simple_weight_stationary).
+        name: the new arch's name (default: the base's name and the sizes).
+        **sizes: any of pe_x, pe_y, weight_spad_depth, glb_depth, glb_bandwidth, word_bits.
+
+    Returns:
+        The derived Arch (`codesign.profile(model, arch=...)` costs on it).
+
+    Example:
+        >>> import codesign
+        >>> small = codesign.derive(pe_x=8, word_bits=8)
+        >>> small.pe_array.x, small.word_bits, small.name
+        (8, 8, 'simple_weight_stationary-ws8x16-s192-g64k-b16-w8')
     """
     from codesign.hardware import FIELDS, HardwareParams, derive_arch
 
     start = base if isinstance(base, Arch) else load_arch(base)
-    unknown = sorted(set(sizes) - set(FIELDS))
-    if unknown:
-        raise CodesignError(f"unknown accelerator size `{unknown[0]}` (sizes: {', '.join(FIELDS)})")
+    unknown_sizes = sorted(set(sizes) - set(FIELDS))
+    if unknown_sizes:
+        raise CodesignError(f"unknown accelerator size `{unknown_sizes[0]}` (sizes: {', '.join(FIELDS)})")
     return derive_arch(start, dataclasses.replace(HardwareParams.of(start), **sizes), name)

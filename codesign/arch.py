@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from codesign.config import build, limits
+from codesign.registry import MAPPERS
 from codesign.yamlfile import read_yaml, resolve_yaml
 
 ARCH_DIR = Path(__file__).resolve().parent.parent / "arch"
 DEFAULT_ARCH = "simple_weight_stationary"
 TEMPLATES = ("weight_stationary",)
-MAPPER_ALGORITHMS = ("random-pruned", "exhaustive")
+MAPPER_ALGORITHMS = MAPPERS.names()  # the analytic engine's mappers (codesign/registry.py)
 MAPPER_METRICS = ("delay", "energy")
 
 _SIZE = limits(min=1)  # a count of words, PEs or bits

@@ -1,4 +1,4 @@
-"""One validator for the user's files: parsed YAML/JSON mappings into frozen dataclasses.
+"""One validator for the user's files and settings: parsed YAML/JSON mappings into frozen dataclasses.
 
 Every field is checked against its type hint (int, float, bool, str, tuples, nested dataclasses,
 `X | None`) and the limits in its metadata (`min`, `max`, `choices`); the first problem becomes a
@@ -94,10 +94,7 @@ def convert(kind: Any, value: Any, source: str, path: str, limits: typing.Mappin
     limits = limits or {}
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return convert(inner[0], value, source, path, limits)
+        return _convert_union(args, value, source, path, limits)
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         if isinstance(value, kind):
             check(value, source, path)
@@ -137,6 +134,22 @@ def convert(kind: Any, value: Any, source: str, path: str, limits: typing.Mappin
     return value
 
 
+def _convert_union(
+    members: tuple[Any, ...], value: Any, source: str, path: str, limits: typing.Mapping[str, Any]
+) -> Any:
+    """`value` as the first member of a union that takes it (None where the union has None)."""
+    if value is None and type(None) in members:
+        return None
+    first: ConfigError | None = None
+    for member in (m for m in members if m is not type(None)):
+        try:
+            return convert(member, value, source, path, limits)
+        except ConfigError as exc:
+            first = first or exc
+    assert first is not None
+    raise first
+
+
 def _within(value: Any, limits: typing.Mapping[str, Any]) -> bool:
     if "choices" in limits:
         return value in limits["choices"]
@@ -168,3 +181,9 @@ def _expectation(kind: Any, limits: typing.Mapping[str, Any]) -> str:
 def limits(**kwargs: Any) -> dict[str, Any]:
     """Field metadata for `build`: `min`, `max`, `above`, `below`, `choices`, `min_length` (of `items`)."""
     return kwargs
+
+
+def setting(default: Any = dataclasses.MISSING, *, help: str, factory: Any = dataclasses.MISSING, **meta: Any) -> Any:
+    """A dataclass field that users set: its default (or `factory`), its `help` (one line) and its limits (as
+    `limits` takes them), plus how codesign.options presents it (`name`, `parse`, `aliases`, `internal`, ...)."""
+    return dataclasses.field(default=default, default_factory=factory, metadata={**meta, "help": help})

@@ -15,13 +15,14 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from codesign.errors import CodesignError
 from codesign.paths import cache_home
+
+if TYPE_CHECKING:  # imported where data is read: the table of data sets below is read by `codesign --help`
+    import numpy as np
+    import torch
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 T = TypeVar("T")
@@ -81,6 +82,8 @@ class Dataset:
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images → normalised float32, on the images' device."""
+        import torch
+
         mean = torch.tensor(self.info.mean, device=images.device).view(1, -1, 1, 1)
         std = torch.tensor(self.info.std, device=images.device).view(1, -1, 1, 1)
         return (images.float().div_(255.0) - mean) / std
@@ -101,6 +104,8 @@ class DataFileError(Exception):
 
 def _idx(path: Path, ndim: int) -> np.ndarray:
     """An idx file of unsigned bytes with `ndim` dimensions, checked against its own header."""
+    import numpy as np
+
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
         head = f.read(4)
@@ -132,6 +137,9 @@ def _find(folder: Path, stem: str) -> Path:
 
 def _pair(images: np.ndarray, labels: np.ndarray, images_from: str, labels_from: str, classes: int) -> Split:
     """A split from images and labels read from two files, which must agree."""
+    import numpy as np
+    import torch
+
     if len(images) != len(labels):
         raise DataFileError(
             f"{images_from} holds {len(images):,} images but {labels_from} holds {len(labels):,} labels; "
@@ -184,6 +192,8 @@ class _BatchUnpickler(pickle.Unpickler):
     """pickle.Unpickler that admits only the globals of a real CIFAR-10 batch."""
 
     def find_class(self, module: str, name: str) -> Any:
+        import numpy as np
+
         if (module, name) not in _CIFAR_GLOBALS:
             raise DataFileError(
                 f"refusing to load it: it names `{module}.{name}`, which a CIFAR-10 batch never does (a pickle "
@@ -196,6 +206,8 @@ class _BatchUnpickler(pickle.Unpickler):
 
 def _cifar_batch(path: Path, classes: int) -> Split:
     """One CIFAR-10 batch file (a pickled dict of uint8 `data` rows and `labels`), read without running code."""
+    import numpy as np
+
     with path.open("rb") as f:
         try:
             entry = _BatchUnpickler(f, encoding="latin1").load()
@@ -218,6 +230,8 @@ def _cifar_batch(path: Path, classes: int) -> Split:
 
 
 def _read_cifar10(folder: Path, classes: int) -> tuple[Split, Split]:
+    import torch
+
     root = folder / "cifar-10-batches-py" if (folder / "cifar-10-batches-py").is_dir() else folder
 
     def batches(names: list[str]) -> Split:
@@ -289,6 +303,8 @@ def load_dataset(
     download: bool = True,
 ) -> Dataset:
     """Load a dataset's training set as tensors on `device`, split into train and validation."""
+    import torch
+
     if name not in DATASETS:
         raise CodesignError(f"unknown dataset {name!r} (available: {', '.join(DATASETS)})")
     info = DATASETS[name]

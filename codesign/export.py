@@ -17,7 +17,7 @@ from codesign.cost.analytic import AnalyticEngine
 from codesign.designs import Design, load_exported, load_weights
 from codesign.errors import CodesignError
 from codesign.hardware import HardwareParams, area_mm2, write_arch
-from codesign.profile import MAPPER_NOTE, ROLES, other_mapper, profile_workload
+from codesign.profiling import MAPPER_NOTE, ROLES, other_mapper, profile_workload
 from codesign.rubric import PJ_PER_MJ
 from codesign.workload import trace
 
@@ -44,7 +44,7 @@ class Net(nn.Module):
 '''
 
 
-def _pair(v) -> str:
+def _pair(v: str | int | tuple[int, ...] | list[int]) -> str:
     return (
         repr(tuple(v))
         if isinstance(v, (tuple, list)) and len(set(v)) > 1

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from codesign.config import build, check, limits
-from codesign.errors import CodesignError, ConfigError, UnbuildableDesign
+from codesign.errors import CodesignError, UnbuildableDesign
+from codesign.sgd import SGDConfig
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -24,7 +25,6 @@ ACTIVATIONS = {
 }
 POOLS = ("none", "max", "avg")
 CONV_KINDS = ("conv", "separable")  # separable = depthwise 3x3-style conv + pointwise 1x1
-SCHEDULES = ("constant", "step", "cosine", "onecycle")
 _POSITIVE = limits(min=1)
 
 
@@ -41,27 +41,6 @@ class ConvStage:
     activation: str = field(default="relu", metadata=limits(choices=tuple(ACTIVATIONS)))
     pool: str = field(default="none", metadata=limits(choices=POOLS))
     pool_size: int = field(default=2, metadata=_POSITIVE)
-
-
-@dataclass(frozen=True)
-class SGDConfig:
-    """SGD hyper-parameters; the rubric allows nothing but SGD."""
-
-    lr: float = field(default=0.05, metadata=limits(above=0))
-    momentum: float = field(default=0.9, metadata=limits(min=0, below=1))
-    nesterov: bool = True
-    weight_decay: float = field(default=5e-4, metadata=limits(min=0))
-    batch_size: int = field(default=128, metadata=_POSITIVE)
-    epochs: int = field(default=10, metadata=_POSITIVE)
-    schedule: str = field(default="cosine", metadata=limits(choices=SCHEDULES))
-    warmup_epochs: float = field(default=0.0, metadata=limits(min=0))
-    seed: int = field(default=0, metadata=limits(min=0))
-
-    def __post_init__(self) -> None:
-        if self.nesterov and self.momentum == 0:
-            raise ConfigError("SGD settings", "nesterov", "needs `momentum` > 0")
-        if self.warmup_epochs > self.epochs:
-            raise ConfigError("SGD settings", "warmup_epochs", f"must be at most `epochs` ({self.epochs})")
 
 
 @dataclass(frozen=True)

@@ -5,23 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# objective name (as a space's `objectives` lists it) -> (trials.csv column, direction)
-COLUMNS = {
-    "accuracy": ("val_accuracy", "max"),
-    "energy": ("energy_pj", "min"),
-    "latency": ("cycles", "min"),
-    "area": ("area_mm2", "min"),
-}
-OBJECTIVES: tuple[tuple[str, str], ...] = tuple(COLUMNS[k] for k in ("accuracy", "energy", "latency"))
-COMPLETE = "ok"  # the status of a fully trained, feasible trial: the only kind a front may hold
+from codesign.objectives import COLUMNS as COLUMNS  # re-exported: their owner is codesign/objectives.py
+from codesign.objectives import OBJECTIVES as OBJECTIVES
+from codesign.objectives import objective_columns as objective_columns
+from codesign.status import Status
+
+Objectives = tuple[tuple[str, str], ...]  # (trials.csv column, direction) of each objective
+
+COMPLETE = Status.OK  # the status of a fully trained, feasible trial: the only kind a front may hold
 
 
-def objective_columns(names: tuple[str, ...] | list[str]) -> tuple[tuple[str, str], ...]:
-    """(column, direction) of each named objective."""
-    return tuple(COLUMNS[name] for name in names)
-
-
-def as_minimization(df: pd.DataFrame, objectives=OBJECTIVES) -> np.ndarray:
+def as_minimization(df: pd.DataFrame, objectives: Objectives = OBJECTIVES) -> np.ndarray:
     """(rows, objectives) array where smaller is better in every column."""
     cols = [df[name].to_numpy(dtype=float) * (-1.0 if sense == "max" else 1.0) for name, sense in objectives]
     return np.stack(cols, axis=1) if cols else np.zeros((len(df), 0))
@@ -39,7 +33,7 @@ def non_dominated(points: np.ndarray) -> np.ndarray:
     return keep
 
 
-def eligible(df: pd.DataFrame, objectives=OBJECTIVES) -> pd.DataFrame:
+def eligible(df: pd.DataFrame, objectives: Objectives = OBJECTIVES) -> pd.DataFrame:
     """Trials that may enter a front: complete, feasible, finite objectives."""
     if df.empty or "status" not in df or any(name not in df for name, _ in objectives):
         return df.iloc[0:0]
@@ -49,7 +43,7 @@ def eligible(df: pd.DataFrame, objectives=OBJECTIVES) -> pd.DataFrame:
     return df[ok]
 
 
-def pareto_front(df: pd.DataFrame, objectives=OBJECTIVES) -> pd.DataFrame:
+def pareto_front(df: pd.DataFrame, objectives: Objectives = OBJECTIVES) -> pd.DataFrame:
     """The non-dominated complete trials, best accuracy first."""
     pool = eligible(df, objectives)
     if pool.empty:
@@ -88,7 +82,7 @@ def hypervolume(points: np.ndarray, reference: np.ndarray) -> float:
 _VOLUME_LOG_RANGES = {"energy_pj": (0.0, 12.0), "cycles": (0.0, 10.0), "area_mm2": (-3.0, 4.0)}
 
 
-def front_volume(df: pd.DataFrame, objectives=OBJECTIVES) -> float:
+def front_volume(df: pd.DataFrame, objectives: Objectives = OBJECTIVES) -> float:
     """Hypervolume of the complete trials in a fixed unit cube (error; log energy, latency and area), in [0, 1].
 
     The cube does not depend on the trials, so the volume only grows as a search finds better designs.

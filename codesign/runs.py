@@ -21,7 +21,6 @@ archs/<id>.yaml: still read.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import hashlib
 import json
 import math
@@ -42,22 +41,8 @@ from codesign.pareto import OBJECTIVES, objective_columns
 from codesign.paths import cache_home
 from codesign.rubric import PJ_PER_MJ
 from codesign.search.settings import SearchSettings
+from codesign.status import Status
 from codesign.storage import Storage, is_uri
-
-
-class Status(enum.StrEnum):
-    """How a trial ended (or that it is still running)."""
-
-    OK = "ok"  # trained for all its epochs: the only status a front admits
-    STOPPED = "stopped"  # cut early by ASHA or the budget: its accuracy is partial
-    INFEASIBLE = "infeasible"  # broke a constraint before training
-    DIVERGED = "diverged"  # the loss became NaN/inf
-    ERROR = "error"  # the trial crashed; the search went on
-    RUNNING = "running"
-
-    def __str__(self) -> str:
-        return self.value
-
 
 # what every reader of trials.csv relies on (the objectives are what the front and the report are made of)
 _REQUIRED = ("trial_id", "status", "val_accuracy", "energy_pj", "cycles")

@@ -29,7 +29,9 @@ class _Walk:
             self.peak, self.peak_module = footprint_bytes, name
         return name
 
-    def conv(self, c: int, m: int, hw: tuple[int, int], k: int, stride: int, pad: int, groups: int, bias: bool):
+    def conv(
+        self, c: int, m: int, hw: tuple[int, int], k: int, stride: int, pad: int, groups: int, bias: bool
+    ) -> tuple[int, int]:
         """A Conv2d on a (c, h, w) input; returns the output's (h, w)."""
         h, w = ((d + 2 * pad - k) // stride + 1 for d in hw)
         # the lab's counter: input plus output / groups

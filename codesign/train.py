@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import html
+import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import torch
 from torch import nn
 
 from codesign.data import Dataset, Split
 from codesign.errors import CodesignError
 from codesign.network import CandidateSpec, SGDConfig
+from codesign.profiling import Profile
 from codesign.rubric import Rubric
+from codesign.status import Status
 
 EVAL_BATCH = 1000
 
@@ -33,16 +41,53 @@ class EpochMetrics:
 
 
 @dataclass
-class TrainResult:
-    """The outcome of a training run; `status` is "ok", "diverged" (NaN/inf loss) or "stopped" (callback)."""
+class Training:
+    """A trained model and how its training went (`codesign train`, `codesign.train`); with `final=True` also its
+    test accuracy and its profile on the rubric's accelerator, for the rubric's score."""
 
-    status: str
-    val_accuracy: float
+    model: nn.Module = field(repr=False)
+    status: Status  # ok (every epoch), diverged (NaN/inf loss) or stopped (by `on_epoch`)
+    val_accuracy: float  # after the last epoch
     best_val_accuracy: float
-    epochs: int
+    epochs: int  # trained
     seconds: float
     images_per_second: float
-    history: list[EpochMetrics] = field(default_factory=list)
+    metrics: list[EpochMetrics] = field(default_factory=list, repr=False)  # one per epoch
+    label: str = ""  # the design's name
+    spec: CandidateSpec | None = field(default=None, repr=False)
+    summary: dict[str, Any] = field(default_factory=dict, repr=False)  # what `codesign train` writes as summary.json
+    test_accuracy: float | None = None  # final=True only
+    profile: Profile | None = field(default=None, repr=False)  # final=True: on the rubric's accelerator
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """One row per epoch: loss, accuracies, learning rate, seconds, images/s."""
+        return pd.DataFrame([dataclasses.asdict(m) for m in self.metrics])
+
+    @property
+    def points(self) -> int | None:
+        """Rubric points with the test accuracy (final only)."""
+        if self.test_accuracy is None or self.profile is None:
+            return None
+        return self.profile.points(self.test_accuracy)
+
+    def save(self, out: str | Path) -> Path:
+        """Write weights.pt, summary.json and (for a spec) spec.json into `out`; returns the folder."""
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(self.model.state_dict(), folder / "weights.pt")
+        (folder / "summary.json").write_text(json.dumps(self.summary, indent=2, allow_nan=False))
+        if self.spec is not None:
+            (folder / "spec.json").write_text(self.spec.to_json())
+        return folder
+
+    def _repr_html_(self) -> str:
+        final = "" if self.test_accuracy is None else f", test accuracy {self.test_accuracy:.4f}, {self.points} points"
+        head = (
+            f"<b>{html.escape(self.label)}</b>: {self.status}, validation accuracy {self.val_accuracy:.4f} after "
+            f"{self.epochs} epochs ({self.seconds:.1f} s){final}"
+        )
+        return f"<div><p>{head}</p>{self.history.to_html(index=False, border=0)}</div>"
 
 
 def resolve_device(device: str | None = None) -> torch.device:
@@ -56,6 +101,12 @@ def resolve_device(device: str | None = None) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise CodesignError("--device cuda asked for, but torch sees no CUDA GPU here")
     return dev
+
+
+def check_recipe(sgd: SGDConfig, rubric: Rubric) -> None:
+    """A recipe the rubric's training rules allow (its fields are checked by SGDConfig itself)."""
+    if sgd.epochs > rubric.max_epochs:
+        raise CodesignError(f"{sgd.epochs} epochs breaks the rubric ({rubric.name}: at most {rubric.max_epochs})")
 
 
 def build_model(spec: CandidateSpec, seed: int | None = None) -> nn.Module:
@@ -134,6 +185,27 @@ class _SGDLoop:
     def _autocast(self) -> contextlib.AbstractContextManager:
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else contextlib.nullcontext()
 
+    def measured_epoch(self, epoch: int) -> EpochMetrics | None:
+        """One epoch and the validation accuracy after it; None if the loss diverged."""
+        start = time.perf_counter()
+        done = self.epoch()
+        if done is None:
+            return None
+        val = accuracy(self.model, self.data, self.data.val)
+        seconds = time.perf_counter() - start
+        metrics = EpochMetrics(
+            epoch=epoch,
+            train_loss=done[0],
+            train_accuracy=done[1],
+            val_accuracy=val,
+            lr=self.optimizer.param_groups[0]["lr"],
+            seconds=seconds,
+            images_per_second=self.steps * self.sgd.batch_size / seconds,
+        )
+        if self.bar is not None:
+            self.bar.set_postfix(epoch=epoch, loss=f"{metrics.train_loss:.3f}", val=f"{val:.4f}")
+        return metrics
+
     def epoch(self) -> tuple[float, float] | None:
         """One pass over the training split: (mean loss, training accuracy), or None if the loss diverged."""
         data, batch = self.data, self.sgd.batch_size
@@ -171,54 +243,39 @@ def train(
     rubric: Rubric | None = None,
     on_epoch: Callable[[EpochMetrics], bool | None] | None = None,
     progress: bool = False,
-) -> TrainResult:
+) -> Training:
     """Train `model` in place with SGD on `data.train`, measuring validation accuracy after each epoch.
 
     `on_epoch` may return True to stop (early stopping); a NaN/inf loss ends the run as "diverged".
     """
     rubric = rubric or Rubric()
-    if sgd.epochs > rubric.max_epochs:
-        raise CodesignError(f"{sgd.epochs} epochs breaks the rubric ({rubric.name}: at most {rubric.max_epochs})")
+    check_recipe(sgd, rubric)
     loop = _SGDLoop(model, data, sgd, progress)
     _check_input(model, data)
     history: list[EpochMetrics] = []
-    status, start_all = "ok", time.perf_counter()
+    status, start_all = Status.OK, time.perf_counter()
     for epoch in range(1, sgd.epochs + 1):
-        start = time.perf_counter()
-        done = loop.epoch()
-        if done is None:
-            status = "diverged"
+        metrics = loop.measured_epoch(epoch)
+        if metrics is None:
+            status = Status.DIVERGED
             break
-        val = accuracy(model, data, data.val)
-        seconds = time.perf_counter() - start
-        images = loop.steps * sgd.batch_size
-        metrics = EpochMetrics(
-            epoch=epoch,
-            train_loss=done[0],
-            train_accuracy=done[1],
-            val_accuracy=val,
-            lr=loop.optimizer.param_groups[0]["lr"],
-            seconds=seconds,
-            images_per_second=images / seconds,
-        )
         history.append(metrics)
-        if loop.bar is not None:
-            loop.bar.set_postfix(epoch=epoch, loss=f"{metrics.train_loss:.3f}", val=f"{val:.4f}")
         if on_epoch is not None and on_epoch(metrics):
-            status = "stopped"
+            status = Status.STOPPED
             break
     if loop.bar is not None:
         loop.bar.close()
     elapsed = time.perf_counter() - start_all
     seen = len(history) * loop.steps * sgd.batch_size
-    return TrainResult(
+    return Training(
+        model=model,
         status=status,
         val_accuracy=history[-1].val_accuracy if history else 0.0,
         best_val_accuracy=max((h.val_accuracy for h in history), default=0.0),
         epochs=len(history),
         seconds=elapsed,
         images_per_second=seen / elapsed if elapsed else 0.0,
-        history=history,
+        metrics=history,
     )
 
 

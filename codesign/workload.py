@@ -167,7 +167,7 @@ class Workload:
         return sum(layer.macs * layer.count for layer in self.layers)
 
 
-def _pair(value) -> tuple[int, int]:
+def _pair(value: int | tuple[int, ...]) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
 
 

@@ -13,12 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from codesign.arch import load_arch
 from codesign.data import DEBIAN_FASHION_MNIST
-from codesign.rubric import load_rubric
-from codesign.search.sampler import SpaceSampler
+from codesign.search.objective import DesignObjective
+from codesign.search.prepared import PreparedSearch
 from codesign.search.settings import DataSettings, SearchSettings
-from codesign.space import load_space
 from codesign.workload import Layer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,12 +66,10 @@ def module_source(row: dict) -> tuple[str, str]:
     return source, shape
 
 
-def sampler_for(space_path: Path, dataset: str = "fashion-mnist", **settings: Any) -> SpaceSampler:
-    """The search's define-by-run sampler for a space file, as `codesign search` builds it."""
-    space = load_space(space_path)
+def sampler_for(space_path: Path, dataset: str = "fashion-mnist", **settings: Any) -> DesignObjective:
+    """The search's define-by-run objective for a space file, as `codesign search` builds it."""
     search = SearchSettings(name="t", space=str(space_path), data=DataSettings(dataset=dataset), **settings)
-    rubric = load_rubric(search.rubric)
-    return SpaceSampler(search, space, rubric, load_arch(space.hardware_base or search.arch or rubric.accelerator))
+    return DesignObjective(PreparedSearch.load(search))
 
 
 def write_fake_cifar10(root, per_batch=20, test=10):

@@ -14,16 +14,18 @@ import codesign
 PACKAGE = Path(codesign.__file__).parent
 # Lowest first: a module may import only from its own layer or below (and never in a cycle).
 LAYERS = [
-    {"errors", "paths", "config", "yamlfile", "storage", "search.acquisition", "search.nsga2"},
+    {"errors", "paths", "config", "objectives", "options", "registry", "sgd", "status", "yamlfile", "storage",
+     "search.acquisition", "search.nsga2"},
     {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models"},
-    {"hardware", "train", "cost", "spec_workload", "search.surrogate"},
-    {"quantize", "profile", "space"},
-    {"search.settings", "search.shared"},
+    {"hardware", "train", "profiling", "cost", "spec_workload", "search.surrogate", "settings"},
+    {"quantize", "space"},
+    {"search.settings", "search.shared", "search.trial"},
     {"runs"},
     {"designs", "report"},
-    {"export", "search.sampler", "search.seeds", "search.candidates", "search.ehvi", "search.replay",
-     "search.trainable", "search.table", "search.fidelity"},
-    {"search.driver", "search.searcher", "search"},
+    {"export", "search.constraints", "search.objective", "search.sampler", "search.prepared", "search.seeds",
+     "search.candidates", "search.ehvi", "search.replay", "search.trainable", "search.table", "search.fidelity",
+     "search.samplers"},
+    {"search.driver", "search.searcher", "search.results", "search"},
     {"api"},
     {"cli", "__init__"},  # the package's face: codesign/__init__.py re-exports the API
 ]
@@ -71,7 +73,7 @@ def test_no_import_cycle():
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                raise AssertionError("import cycle: " + " -> ".join(path[path.index(nxt):] + [node, nxt]))
+                raise AssertionError("import cycle: " + " -> ".join([*path[path.index(nxt):], node, nxt]))
             if nxt not in state:
                 visit(nxt, [*path, node])
         state[node] = 2
@@ -106,3 +108,24 @@ def test_public_functions_are_typed_and_documented():
                 if not fn.__doc__:
                     missing.append(f"{name}.{label}: no docstring")
     assert not missing, "\n".join(missing)
+
+
+def test_import_codesign_is_cheap_and_every_public_name_has_an_owner():
+    """`import codesign` (and `codesign --help`) imports none of PyTorch, pandas, Ray or Optuna; each public name is
+    imported from its owner when first used, and importing a submodule does not hide an API function."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "pandas", "ray", "optuna", "numpy", "sklearn", "scipy")
+    script = ("import sys, codesign, codesign.cli; parser = codesign.cli.build_parser(); "
+              f"print(' '.join(m for m in {heavy!r} if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "", loaded
+    assert set(codesign.__all__) == {"__version__", *codesign._OWNERS}
+    for name in codesign.__all__:
+        obj = getattr(codesign, name)
+        assert name == "__version__" or getattr(obj, "__module__", None) == codesign._OWNERS[name], name
+    for name in ("codesign.export", "codesign.search.driver", "codesign.train"):
+        import_module(name)  # submodules named as API functions: each binds on its package when first imported
+    assert callable(codesign.train) and callable(codesign.export) and callable(codesign.search)
+    assert codesign.train.__module__ == "codesign.api"

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from codesign.cost import CostCache
-from codesign.profile import profile_workload
+from codesign.profiling import profile_workload
 from codesign.search.candidates import CandidateScreen, ParamDraw
 from codesign.search.surrogate import AccuracyModel, design_features
 from codesign.workload import trace

@@ -12,7 +12,7 @@ import yaml
 from codesign.cost import CostCache
 from codesign.hardware import HardwareParams
 from codesign.network import CandidateSpec
-from codesign.profile import profile_workload
+from codesign.profiling import profile_workload
 from codesign.search.ehvi import STATUS, EHVISampler
 from codesign.spec_workload import spec_workload
 from tests.helpers import sampler_for
@@ -65,7 +65,7 @@ def test_never_trains_a_design_a_complete_trial_beats_beyond_doubt(tmp_path):
     # a mid-size design that scores 100 %: nothing that costs as much or more in energy and cycles can beat it,
     # although the surrogate, which sees accuracy grow with size, expects bigger designs to be as good
     study.enqueue_trial({"depth": 1, "stage0_channels": 8, "stage0_kernel": 5, "head_width": 32, "lr": 0.05})
-    perfect = lambda number, spec, net: 1.0 if number == 0 else _bigger_is_better(number, spec, net)  # noqa: E731
+    perfect = lambda number, spec, net: 1.0 if number == 0 else _bigger_is_better(number, spec, net)
     study.optimize(_objective(design, perfect), n_trials=12)
     planted = study.trials[0].values
     later = [t.values for t in study.trials[1:]]
@@ -141,3 +141,24 @@ def test_a_joint_search_screens_the_accelerator_too(tmp_path):
     study.optimize(objective, n_trials=5)
     assert {t.params["hw_pe_x"] for t in study.trials} <= {8, 16}
     assert sampler.choices[4]["mode"] == "ehvi"
+
+
+def test_a_sampler_pickled_by_codesign_0_2_restores(tmp_path):
+    """`--resume` of a search started before the objective was renamed: Tune's pickled searcher names
+    codesign.search.sampler.SpaceSampler, and the sampler and its screen hold it as `design`."""
+    from codesign.search.candidates import CandidateScreen
+    from codesign.search.objective import DesignObjective
+    from codesign.search.sampler import SpaceSampler
+
+    assert SpaceSampler is DesignObjective
+    design = _space(tmp_path, {"depth": 1, "stage": {"channels": {"choice": [4, 8]}, "pool": "max"}})
+    state = EHVISampler(design, seed=0, startup=1).__getstate__()
+    state["design"] = state.pop("objective")
+    old_screen = CandidateScreen.__new__(CandidateScreen)
+    old_screen.__setstate__({"design": design})
+    state["screen"] = old_screen
+    restored = EHVISampler.__new__(EHVISampler)
+    restored.__setstate__(pickle.loads(pickle.dumps(state)))
+    study = optuna.create_study(directions=DIRECTIONS, sampler=restored)
+    study.optimize(_objective(design, _bigger_is_better), n_trials=2)
+    assert restored.objective.space.objectives == design.space.objectives and len(restored.choices) == 2

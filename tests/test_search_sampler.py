@@ -10,7 +10,7 @@ import yaml
 
 from codesign.arch import load_arch
 from codesign.hardware import HardwareParams, area_mm2, derive_arch, write_arch
-from codesign.search.sampler import make_sampler
+from codesign.search.samplers import make_sampler
 from tests.helpers import sampler_for
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import yaml
 
-from codesign.arch import load_arch
-from codesign.rubric import load_rubric
 from codesign.search.ehvi import EPOCHS_DONE, STATUS, EHVISampler
+from codesign.search.prepared import PreparedSearch
 from codesign.search.searcher import make_search
 from codesign.search.settings import DataSettings, SearchSettings, TuneSettings
-from codesign.space import load_space
 
 
 def test_seeds_first_statuses_recorded_and_every_suggestion_logged(tmp_path):
@@ -21,7 +19,7 @@ def test_seeds_first_statuses_recorded_and_every_suggestion_logged(tmp_path):
     settings = SearchSettings(name="s", space=str(space_file), data=DataSettings(dataset="fashion-mnist"),
                               tune=TuneSettings(sampler="ehvi", seed_designs=("lenet5",)))
     log = tmp_path / "sampler.csv"
-    search = make_search(settings, load_space(space_file), load_rubric(None), load_arch(None), log_file=log)
+    search = make_search(PreparedSearch.load(settings), log_file=log)
     first, second = search.suggest("t1"), search.suggest("t2")
     assert first["seed_design"] == "lenet5" and "seed_design" not in second and second["feasible"]
     done = {"val_accuracy": 0.8, "energy_pj": 2e6, "cycles": 2e4, "epoch": 3, "planned_epochs": 3, "status": "ok"}

@@ -19,14 +19,17 @@ def test_budgets_in_words():
 
 def test_settings_round_trip_through_search_json(tmp_path):
     settings = SearchSettings(name="s", space="lenet", data=DataSettings(dataset="mnist", train_size=100),
-                              tune=TuneSettings(trials=3, sampler="nsga2", multi_fidelity=True, seed_designs=("lenet5",)),
+                              tune=TuneSettings(trials=3, sampler="nsga2", scheduler="multi-fidelity",
+                                                seed_designs=("lenet5",)),
                               resources=ResourceSettings(dashboard=False))
     again = SearchSettings.from_json(settings.to_json(), "search.json")
     assert again == settings and again.tune.trials == 3 and again.data.dataset == "mnist"
     assert again.tune.seed_designs == ("lenet5",) and TuneSettings().sampler == "ehvi"
     # a search.json written before these settings existed still reads (--resume of an older run)
     old = SearchSettings.from_json('{"name": "s", "space": "x", "tune": {"sampler": "tpe", "asha": true}}', "s.json")
-    assert old.tune.sampler == "tpe" and not old.tune.multi_fidelity and old.tune.seed_designs == ()
+    assert old.tune.sampler == "tpe" and old.tune.scheduler == "asha" and old.tune.seed_designs == ()
+    older = SearchSettings.from_json('{"name": "s", "space": "x", "tune": {"multi_fidelity": true}}', "s.json")
+    assert older.tune.scheduler == "multi-fidelity"
 
 
 @pytest.mark.parametrize("tune, message", [
@@ -34,7 +37,6 @@ def test_settings_round_trip_through_search_json(tmp_path):
     ({"concurrency": -1}, "`tune.concurrency` must be a positive integer"),
     ({"sampler": "cmaes"}, "`tune.sampler` must be one of ehvi, tpe, nsga2, random"),
     ({"budget_s": -5.0}, "`tune.budget_s` must be a positive number"),
-    ({"asha": True, "multi_fidelity": True}, "`tune.multi_fidelity` cannot go with `asha`"),
 ])
 def test_bad_settings_name_the_field(tune, message):
     with pytest.raises(CodesignError, match=message):
@@ -42,7 +44,17 @@ def test_bad_settings_name_the_field(tune, message):
 
 
 def test_damaged_search_json_is_one_line():
-    with pytest.raises(CodesignError, match="search.json: not valid JSON"):
+    with pytest.raises(CodesignError, match=r"search\.json: not valid JSON"):
         SearchSettings.from_json("{", "search.json")
-    with pytest.raises(CodesignError, match="search.json: unknown field `tune.trails`"):
+    with pytest.raises(CodesignError, match=r"search\.json: unknown field `tune\.trails`"):
         SearchSettings.from_json('{"name": "s", "space": "x", "tune": {"trails": 3}}', "search.json")
+
+
+def test_asha_and_multi_fidelity_are_one_choice():
+    """The two exclusive switches of earlier versions are one three-valued setting; both on is refused, in an
+    old search.json; an unknown scheduler is named."""
+    both = '{"name": "s", "space": "x", "tune": {"asha": true, "multi_fidelity": true}}'
+    with pytest.raises(CodesignError, match=r"`tune\.multi_fidelity` cannot go with `asha`"):
+        SearchSettings.from_json(both, "s.json")
+    with pytest.raises(CodesignError, match=r"`tune\.scheduler` must be one of none, asha, multi-fidelity"):
+        SearchSettings(tune=TuneSettings(scheduler="hyperband"))

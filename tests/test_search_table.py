@@ -9,14 +9,19 @@ from codesign.network import CandidateSpec, ConvStage
 from codesign.runs import Run, Status, TrialRecord
 from codesign.search.replay import Replays
 from codesign.search.table import TrialTable, final_status, trial_record
+from codesign.search.trial import TrialConfig, TrialReport
+
+
+def _status(result):
+    return final_status(TrialReport.from_tune(result))  # a result as Tune hands it back
 
 
 def test_status_rules():
-    assert final_status({"status": "ok", "epoch": 3, "planned_epochs": 3}) is Status.OK
-    assert final_status({"status": "ok", "epoch": 2, "planned_epochs": 3}) is Status.STOPPED
-    assert final_status({"status": "running", "epoch": 1, "planned_epochs": 3}) is Status.STOPPED  # ASHA / budget
-    assert final_status({"status": "infeasible", "epoch": 0, "planned_epochs": 3}) is Status.INFEASIBLE
-    assert final_status({"status": "diverged", "epoch": 1, "planned_epochs": 3}) is Status.DIVERGED
+    assert _status({"status": "ok", "epoch": 3, "planned_epochs": 3}) is Status.OK
+    assert _status({"status": "ok", "epoch": 2, "planned_epochs": 3}) is Status.STOPPED
+    assert _status({"status": "running", "epoch": 1, "planned_epochs": 3}) is Status.STOPPED  # ASHA / budget
+    assert _status({"status": "infeasible", "epoch": 0, "planned_epochs": 3}) is Status.INFEASIBLE
+    assert _status({"status": "diverged", "epoch": 1, "planned_epochs": 3}) is Status.DIVERGED
     assert final_status(None, errored=True) is Status.ERROR
     assert final_status(None) is Status.STOPPED
 
@@ -28,8 +33,9 @@ def test_a_trial_record_survives_trials_csv(tmp_path):
                            "glb_bandwidth": 16, "word_bits": 8}, "area_mm2": 1.5}
     last = {"val_accuracy": 0.8, "val_accuracy_float": 0.81, "energy_pj": 2e6, "cycles": 1000, "epoch": 2,
             "planned_epochs": 2, "rubric_points": 90, "train_seconds": 3.0, "time_total_s": 4.0, "status": "ok"}
-    record = trial_record("t1", config, last, final_status(last))
-    infeasible = trial_record("t2", {"spec": None, "feasible": False, "reason": "too big"}, None, Status.INFEASIBLE)
+    record = trial_record("t1", TrialConfig.from_tune(config), TrialReport.from_tune(last), _status(last))
+    infeasible = trial_record("t2", TrialConfig.from_tune({"spec": None, "feasible": False, "reason": "too big"}), None,
+                              Status.INFEASIBLE)
     run = Run(tmp_path)
     run.write_trials([record, infeasible])
     back, other = run.records()
@@ -44,13 +50,14 @@ def test_a_trial_that_repeats_a_finished_one_adds_no_row(tmp_path):
     a record reports it and adds no row; a second trial of the same design counts as a trial of its own."""
     spec = CandidateSpec(stages=(ConvStage(8),))
     run = Run(tmp_path)
-    run.write_trials([TrialRecord("old", Status.OK, val_accuracy=0.8, energy_pj=2e6, cycles=100, epochs_done=1, spec=spec,
-                                  checkpoint="ray/old/checkpoint_000000")])
+    run.write_trials([TrialRecord("old", Status.OK, val_accuracy=0.8, energy_pj=2e6, cycles=100, epochs_done=1,
+                                  spec=spec, checkpoint="ray/old/checkpoint_000000")])
     config = {"spec": spec.to_dict(), "feasible": True}
-    assert Replays.of(run.records(), finished_in_tune={"old"}).match("new", config) is None  # Tune knows it
+    typed = TrialConfig.from_tune(config)
+    assert Replays.of(run.records(), finished_in_tune={"old"}).match("new", typed) is None  # Tune knows it
     replays = Replays.of(run.records(), finished_in_tune=set())
-    assert replays.match("new", config).trial_id == "old"
-    assert replays.match("new", {"spec": CandidateSpec(stages=(ConvStage(4),)).to_dict()}) is None
+    assert replays.match("new", typed).trial_id == "old"
+    assert replays.match("new", TrialConfig(spec=CandidateSpec(stages=(ConvStage(4),)))) is None
     table = TrialTable(tmp_path)
     table.setup()
     result = {"status": "ok", "epoch": 1, "planned_epochs": 1, "val_accuracy": 0.8, "energy_pj": 2e6, "cycles": 100,

@@ -50,7 +50,7 @@ def test_two_epochs_on_real_fashion_mnist(fmnist):
     result = train(build_model(spec), fmnist, spec.sgd, on_epoch=seen.append)
     assert result.status == "ok" and result.epochs == 2 and [m.epoch for m in seen] == [1, 2]
     assert (len(fmnist.train), len(fmnist.val)) == (54_000, 6_000)
-    assert result.val_accuracy > 0.85, result.history
+    assert result.val_accuracy > 0.85, result.metrics
 
 
 def _subset(data, n):
@@ -67,13 +67,13 @@ def test_same_seed_same_result_to_the_last_digit(fmnist):
     for _ in range(2):
         model = build_model(spec)
         result = train(model, data, spec.sgd)
-        runs.append((result.val_accuracy, result.history[0].train_loss,
+        runs.append((result.val_accuracy, result.metrics[0].train_loss,
                      torch.cat([p.detach().flatten() for p in model.parameters()])))
     assert runs[0][0] == runs[1][0] and runs[0][1] == runs[1][1]
     assert torch.equal(runs[0][2], runs[1][2])
     reseeded = lenet_spec(epochs=1, seed=8)
     other = train(build_model(reseeded), data, reseeded.sgd)
-    assert other.history[0].train_loss != runs[0][1]
+    assert other.metrics[0].train_loss != runs[0][1]
 
 
 @needs_fmnist

@@ -1,43 +1,42 @@
 """Cost models: inference energy and cycles of each layer on an accelerator.
 
 One interface for every engine (`Engine`): `cost_of(layers, arch, engine)` returns a LayerCost per layer,
-going through the persistent cache so that no layer is ever mapped twice. Engines: `analytic` (our
-Timeloop-exact model with a choice of mapper, milliseconds), `timeloop` (the real timeloop-mapper, about
-a minute per layer) and `accelforge` (AccelForge, Timeloop's successor); the two real engines run in
-parallel over layers. `cost_variants(layer, archs)` costs one layer on many accelerators of one mapspace
-(the joint search's word bits and bandwidths) in one walk.
+going through the persistent cache so that no layer is ever mapped twice. Engines are registered by name in
+`codesign.registry.ENGINES` (imported when first used): `analytic` (our Timeloop-exact model with a choice of
+mapper, milliseconds), `timeloop` (the real timeloop-mapper, about a minute per layer) and `accelforge`
+(AccelForge, Timeloop's successor); the slow engines run in parallel over layers. `cost_variants(layer,
+archs)` costs one layer on many accelerators of one mapspace (the joint search's word bits and bandwidths) in
+one walk.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from codesign.arch import Arch
-from codesign.cost.analytic import AnalyticEngine
 from codesign.cost.cache import CostCache
 from codesign.cost.engine import Engine
-from codesign.cost.external.accelforge import AccelForgeEngine
-from codesign.cost.external.timeloop import TimeloopEngine
 from codesign.cost.layer_cost import LayerCost
 from codesign.cost.variants import cost_variants
 from codesign.errors import CodesignError
-from codesign.workload import Layer
+from codesign.registry import ENGINES
 
-ENGINES = ("analytic", "timeloop", "accelforge")
+if TYPE_CHECKING:
+    from codesign.workload import Layer
 
 
-def get_engine(name: str = "analytic", mapper: str | None = None, timeloop_lab: Path | None = None) -> Engine:
-    """The engine called `name`; `mapper` picks the analytic engine's mapper, `timeloop_lab` the lab's files."""
-    if name == "analytic":
-        return AnalyticEngine(mapper)
-    if name == "timeloop":
-        return TimeloopEngine(Path(timeloop_lab) if timeloop_lab else None)
-    if name == "accelforge":
-        return AccelForgeEngine()
-    raise CodesignError(f"unknown cost engine {name!r} (available: {', '.join(ENGINES)})")
+def get_engine(name: str = "analytic", mapper: str | None = None, timeloop_lab: str | Path | None = None) -> Engine:
+    """The engine called `name` (codesign.registry.ENGINES), given the options it takes: `mapper` the analytic
+    engine's mapper, `timeloop_lab` the timeloop engine's folder of the lab's files."""
+    engine = ENGINES.load(name)
+    options: dict[str, Any] = {"mapper": mapper, "lab_dir": Path(timeloop_lab) if timeloop_lab else None}
+    accepted = {f.name for f in dataclasses.fields(engine) if f.init}
+    return engine(**{k: v for k, v in options.items() if k in accepted and v is not None})
 
 
 def cost_of(

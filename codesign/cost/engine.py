@@ -1,12 +1,18 @@
-"""The interface every cost engine implements."""
+"""The interface every cost engine implements (registered by name in codesign.registry.ENGINES).
+
+An engine is a frozen dataclass: its fields are its options (`codesign.cost.get_engine` passes it the ones it
+has), each with a default, so that `Engine()` is the engine as users get it by name.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from codesign.arch import Arch
 from codesign.cost.layer_cost import LayerCost
-from codesign.workload import Layer
+
+if TYPE_CHECKING:
+    from codesign.workload import Layer
 
 
 class Engine(Protocol):

@@ -1,7 +1,7 @@
 """Candidate designs for the guided sampler: drawn from the space without Optuna, known before training.
 
 A candidate is a set of parameter values (the names the space's define-by-run code asks for), the design
-they draw (through the search's own SpaceSampler.draw, so exactly what the trial would train), and every
+they draw (through the search's own DesignObjective.draw, so exactly what the trial would train), and every
 number that needs no training: its workload (from the spec's shapes), the hard constraints, and energy,
 cycles and area from the cost model (`profile_workload` with the persistent layer cache, so a layer shape
 is mapped once per machine). Workloads and network costs are also kept in memory for the search's life.
@@ -23,8 +23,9 @@ from codesign.cost.analytic import AnalyticEngine
 from codesign.errors import ConfigError
 from codesign.hardware import HardwareParams, area_mm2, derive_arch
 from codesign.network import CandidateSpec
-from codesign.profile import profile_workload
-from codesign.search.sampler import SpaceSampler, check_constraints
+from codesign.profiling import profile_workload
+from codesign.search.constraints import check_constraints
+from codesign.search.objective import DesignObjective
 from codesign.spec_workload import spec_workload
 from codesign.workload import Workload
 
@@ -85,8 +86,8 @@ class ParamDraw:
 
 
 @dataclass
-class Candidate:
-    """A design the sampler may train, with everything known about it before training."""
+class ScreenedDesign:
+    """A candidate design the sampler may train, with everything known about it before training."""
 
     params: dict[str, Any]
     spec: CandidateSpec
@@ -100,8 +101,8 @@ class Candidate:
 class CandidateScreen:
     """Turns parameter draws into feasible, costed candidates (None for the ones that cannot train)."""
 
-    def __init__(self, design: SpaceSampler):
-        self.design = design
+    def __init__(self, objective: DesignObjective):
+        self.objective = objective
         self._workloads: dict[tuple, Workload] = {}
         self._costs: dict[tuple, tuple[float, float]] = {}
         self._archs: dict[HardwareParams | None, tuple[Arch, float]] = {}
@@ -111,10 +112,10 @@ class CandidateScreen:
 
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles the searcher (and so this) with its state: no SQLite handle, no memory caches
-        return {"design": self.design}
+        return {"objective": self.objective}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["design"])  # type: ignore[misc]
+        self.__init__(state.get("objective") or state["design"])  # type: ignore[misc]  # "design": codesign 0.2
 
     def workload(self, spec: CandidateSpec) -> Workload:
         """The spec's workload (its SGD settings do not change it), remembered."""
@@ -128,7 +129,7 @@ class CandidateScreen:
         """The accelerator a design runs on and its area (the search's arch when the hardware is fixed)."""
         found = self._archs.get(hardware)
         if found is None:
-            base = self.design.base_arch
+            base = self.objective.base_arch
             arch = base if hardware is None else derive_arch(base, hardware)
             found = self._archs[hardware] = (arch, area_mm2(arch))
         return found
@@ -140,21 +141,21 @@ class CandidateScreen:
         if found is None:
             if self._cache is None:
                 # the mapper the trials report their objectives under, so predictions and results agree
-                self._cache, self._engine = CostCache(), AnalyticEngine(self.design.mapper)
+                self._cache, self._engine = CostCache(), AnalyticEngine(self.objective.mapper)
             net = profile_workload(workload, self.arch(hardware)[0], self._engine, cache=self._cache)
             found = self._costs[key] = (float(net.energy_pj), float(net.cycles))
         return found
 
-    def candidate(self, draw: ParamDraw) -> Candidate | None:
+    def candidate(self, draw: ParamDraw) -> ScreenedDesign | None:
         """The feasible, costed design a draw stands for; None when it cannot be built or breaks a constraint."""
         try:
-            spec, hardware = self.design.draw(draw)
+            spec, hardware = self.objective.draw(draw)
         except ConfigError:  # unbuildable, or values that make no valid spec together
             return None
         workload = self.workload(spec)
         arch_area = self.arch(hardware)[1] if hardware is not None else None
         checks = check_constraints(
-            spec, workload, self.design.rubric, self.design.space.constraints, hardware, arch_area
+            spec, workload, self.objective.rubric, self.objective.space.constraints, hardware, arch_area
         )
         if any(c.broken for c in checks):
             return None
@@ -167,4 +168,4 @@ class CandidateScreen:
                 print(f"codesign: warning: a candidate could not be costed and is skipped ({first})", file=sys.stderr)
             return None
         area = arch_area if arch_area is not None else self.arch(None)[1]
-        return Candidate(dict(draw.params), spec, hardware, workload, energy, cycles, area)
+        return ScreenedDesign(dict(draw.params), spec, hardware, workload, energy, cycles, area)

@@ -14,88 +14,26 @@ or a URI), and a trial whose process or node dies runs again, up to `--max-failu
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from codesign.arch import Arch, load_arch
-from codesign.cost import CostCache
-from codesign.data import DATASETS, locate_dataset
-from codesign.errors import CodesignError, SearchInterrupted
-from codesign.hardware import write_arch
-from codesign.pareto import objective_columns
+from codesign.errors import SearchInterrupted
 from codesign.report import write_outputs
-from codesign.rubric import Rubric, load_rubric
 from codesign.runs import Run
 from codesign.search.console import SearchConsole, library_output
 from codesign.search.fidelity import make_scheduler
+from codesign.search.prepared import PreparedSearch, prepare
 from codesign.search.replay import Replays
 from codesign.search.searcher import make_search
-from codesign.search.seeds import load_seeds, resolve_seed_names
 from codesign.search.settings import SearchSettings
 from codesign.search.shared import SharedData, load_split
 from codesign.search.table import TrialTable
 from codesign.search.trainable import run_trial
-from codesign.space import load_space
-from codesign.storage import Storage
-
-
-def prepare(settings: SearchSettings, resume: bool) -> SearchSettings:
-    """Check every input before Ray starts (one-line errors), write search.json and the run's arch."""
-    run = Run(settings.run_dir)
-    if resume:
-        if not run.has_settings():
-            raise CodesignError(f"{run.folder}: nothing to resume (no search.json); start it without --resume")
-        saved = run.settings()
-        # the budget and trial count may be changed on resume, and where it runs; the rest must stay
-        tune = dataclasses.replace(
-            saved.tune,
-            budget_s=settings.tune.budget_s or saved.tune.budget_s,
-            trials=settings.tune.trials or saved.tune.trials,
-        )
-        if settings.resources.storage is not None and Storage.at(settings.storage_dir) != run.storage:
-            raise CodesignError(
-                f"{run.folder}: this search keeps its trials in {run.storage.location}; resume it without --storage"
-            )
-        resources = dataclasses.replace(
-            saved.resources,
-            address=settings.resources.address,
-            dashboard=settings.resources.dashboard,
-            verbose=settings.resources.verbose,
-        )
-        return dataclasses.replace(saved, tune=tune, resources=resources)
-    if run.has_settings():
-        raise CodesignError(
-            f"{run.folder} already holds a search: pass --resume to continue it or --name to start another"
-        )
-    space = load_space(settings.space)
-    rubric = load_rubric(settings.rubric)
-    base_arch = load_arch(space.hardware_base or settings.arch or rubric.accelerator)
-    CostCache().close()  # a damaged cost cache is replaced here, where its warning is seen (workers' is not)
-    data = settings.data
-    locate_dataset(data.dataset, Path(data.data_dir) if data.data_dir else None, download=True)
-    if settings.tune.budget_s is None and settings.tune.trials is None:
-        raise CodesignError("give a --budget (e.g. 8h) or a number of --trials")
-    resources = settings.resources
-    if resources.cpus_per_trial is None:
-        cpus = max(1.0, (os.cpu_count() or 1) // settings.tune.concurrency)
-        resources = dataclasses.replace(resources, cpus_per_trial=cpus)
-    if resources.storage is not None:  # every node must find it: an absolute path, or a URI as given
-        resources = dataclasses.replace(resources, storage=Storage.at(resources.storage).location)
-    # seed designs are checked now (one line each) and named by absolute path in search.json
-    tune = dataclasses.replace(settings.tune, seed_designs=resolve_seed_names(settings.tune.seed_designs))
-    load_seeds(tune.seed_designs, DATASETS[data.dataset], tune.seed)
-    settings = dataclasses.replace(settings, objectives=space.objectives, resources=resources, tune=tune)
-    run.save_settings(settings)
-    write_arch(base_arch, run.search_arch_file)
-    run.publish(run.search_arch_file)
-    return settings
 
 
 def _start_ray(settings: SearchSettings) -> bool:
@@ -114,7 +52,7 @@ def _start_ray(settings: SearchSettings) -> bool:
     context = ray.init(
         address=address,
         include_dashboard=resources.dashboard,
-        log_to_driver=False,
+        log_to_driver=resources.log_to_driver,
         configure_logging=False,
     )
     if address != "local":
@@ -143,23 +81,19 @@ def _trial_folder(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def _new_tuner(
-    settings: SearchSettings, run: Run, trainable: Any, rubric: Rubric, base_arch: Arch, callbacks: Sequence[Any]
-) -> Any:
+def _new_tuner(prepared: PreparedSearch, trainable: Any, callbacks: Sequence[Any]) -> Any:
     """A fresh Tuner: the sampler draws from the space (constraints first, seed designs first), ASHA or
     ParetoHalving optionally cut weak trials."""
     from ray import tune
 
-    space = load_space(settings.space)
-    columns = objective_columns(settings.objectives)
+    settings, run = prepared.settings, prepared.run
     table = TrialTable(run.folder)
-    search = make_search(settings, space, rubric, base_arch, log_file=run.sampler_file)
-    scheduler = make_scheduler(settings, space)
+    console = SearchConsole(table, prepared.objectives, settings.tune.trials, settings.tune.budget_s)
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=search,
-            scheduler=scheduler,
+            search_alg=make_search(prepared, log_file=run.sampler_file),
+            scheduler=make_scheduler(prepared),
             num_samples=settings.tune.trials or 1_000_000,
             max_concurrent_trials=settings.tune.concurrency,
             time_budget_s=settings.tune.budget_s,
@@ -169,7 +103,7 @@ def _new_tuner(
         run_config=tune.RunConfig(
             name="ray",  # the experiment folder, inside the run's storage
             storage_path=run.storage.location,
-            callbacks=[table, SearchConsole(table, columns, settings.tune.trials, settings.tune.budget_s), *callbacks],
+            callbacks=[table, console, *callbacks],
             verbose=1 if settings.resources.verbose else 0,  # Ray's status table: only with -v
             failure_config=tune.FailureConfig(max_failures=settings.resources.max_failures),
         ),
@@ -232,21 +166,16 @@ def run_search(settings: SearchSettings, resume: bool = False, callbacks: Sequen
     import ray
     from ray import tune
 
-    settings = prepare(settings, resume)
-    run = Run(settings.run_dir)
-    rubric = load_rubric(settings.rubric)
-    base_arch = load_arch(run.search_arch_file)
+    prepared = prepare(settings, resume)
+    settings, run = prepared.settings, prepared.run
     split = load_split(settings.data)  # the only read of the data set: trials get it from the object store
     connected = _start_ray(settings)
     try:
-        restoring = resume and tune.Tuner.can_restore(run.experiment)
         trainable = tune.with_parameters(
             run_trial,
-            settings=settings,
-            rubric=rubric,
-            base_arch=base_arch,
+            prepared=prepared,
             data=SharedData.put(split),
-            replays=_replays(run, restoring) if resume else Replays(),
+            replays=_replays(run, prepared.restoring) if resume else Replays(),
         )
         del split
         resources = {"cpu": settings.resources.cpus_per_trial or 1}
@@ -254,10 +183,10 @@ def run_search(settings: SearchSettings, resume: bool = False, callbacks: Sequen
             resources["gpu"] = settings.resources.gpus_per_trial
         trainable = tune.with_resources(trainable, resources)
         with library_output(settings.resources.verbose), _CtrlC() as ctrl_c:  # Optuna's log: only with -v
-            if restoring:
+            if prepared.restoring:
                 tuner = tune.Tuner.restore(run.experiment, trainable, resume_unfinished=True, resume_errored=True)
             else:
-                tuner = _new_tuner(settings, run, trainable, rubric, base_arch, callbacks)
+                tuner = _new_tuner(prepared, trainable, callbacks)
             tuner.fit()
     finally:
         if connected:

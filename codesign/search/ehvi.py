@@ -38,12 +38,12 @@ from codesign.errors import ConfigError
 from codesign.hardware import HardwareParams
 from codesign.network import CandidateSpec
 from codesign.pareto import non_dominated
-from codesign.runs import Status
 from codesign.search.acquisition import cannot_improve, expected_improvement, minimised
-from codesign.search.candidates import Candidate, CandidateScreen, ParamDraw
-from codesign.search.sampler import SpaceSampler
+from codesign.search.candidates import CandidateScreen, ParamDraw, ScreenedDesign
+from codesign.search.objective import DesignObjective
 from codesign.search.seeds import SEED_DESIGN
 from codesign.search.surrogate import AccuracyModel, Features, design_features
+from codesign.status import Status
 
 # user attributes the Tune searcher writes on each finished trial (codesign/search/searcher.py)
 STATUS, EPOCHS_DONE, PLANNED_EPOCHS = "status", "epochs_done", "planned_epochs"
@@ -60,7 +60,7 @@ class _Trained:
     features: Features
     values: np.ndarray  # objectives, minimised: 1 - accuracy, log10 of the others
     accuracy: float  # what the surrogate learns (a diverged trial: chance)
-    status: str
+    status: Status
 
 
 class EHVISampler(BaseSampler):
@@ -68,7 +68,7 @@ class EHVISampler(BaseSampler):
 
     def __init__(
         self,
-        design: SpaceSampler,
+        objective: DesignObjective,
         seed: int = 0,
         pool_size: int = 600,
         startup: int = 4,
@@ -77,11 +77,11 @@ class EHVISampler(BaseSampler):
         min_budget_s: float = 0.5,
         max_budget_s: float = 5.0,
     ):
-        self.design, self.seed = design, seed
+        self.objective, self.seed = objective, seed
         self.pool_size, self.startup, self.optimism = pool_size, startup, optimism
         self.budget_share, self.min_budget_s, self.max_budget_s = budget_share, min_budget_s, max_budget_s
-        self.objectives = tuple(design.space.objectives)
-        self.screen = CandidateScreen(design)
+        self.objectives = tuple(objective.space.objectives)
+        self.screen = CandidateScreen(objective)
         self.fallback = optuna.samplers.RandomSampler(seed=seed)
         self.choices: dict[int, dict[str, Any]] = {}  # trial number -> what was decided, and how long it took
         self._serving: dict[int, dict[str, Any]] = {}
@@ -92,6 +92,11 @@ class EHVISampler(BaseSampler):
         state = dict(self.__dict__)
         state["_history"], state["choices"] = {}, {}  # rebuilt from the study, logged already
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "design" in state:  # pickled by codesign 0.2 (a resumed search), which called the objective so
+            state["objective"] = state.pop("design")
+        self.__dict__.update(state)
 
     # -- Optuna's sampler interface ------------------------------------------------------------------------
     def infer_relative_search_space(self, study: Any, trial: FrozenTrial) -> dict[str, Any]:
@@ -137,7 +142,7 @@ class EHVISampler(BaseSampler):
         start = time.perf_counter() if start is None else start
         history, running = self.history(study), self.running(study, number)
         pool, drawn = self._pool(history, running, number, start + self._budget(study))
-        complete = [h for h in history if h.status == Status.OK.value]
+        complete = [h for h in history if h.status is Status.OK]
         info: dict[str, Any] = {"drawn": drawn, "candidates": len(pool), "complete": len(complete)}
         if not pool:
             info["mode"] = "random"  # nothing feasible was drawn in time: the space's own draw decides
@@ -173,22 +178,22 @@ class EHVISampler(BaseSampler):
         durations = [
             t.duration.total_seconds()
             for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if t.duration is not None and t.user_attrs.get(STATUS, Status.OK.value) == Status.OK.value
+            if t.duration is not None and t.user_attrs.get(STATUS, Status.OK) == Status.OK
         ]
         if not durations:
             return 4 * self.min_budget_s  # the layer cache is cold at the start
         return min(max(self.budget_share * statistics.median(durations), self.min_budget_s), self.max_budget_s)
 
     def _pool(
-        self, history: list[_Trained], running: list[Candidate], number: int, deadline: float
-    ) -> tuple[list[Candidate], int]:
+        self, history: list[_Trained], running: list[ScreenedDesign], number: int, deadline: float
+    ) -> tuple[list[ScreenedDesign], int]:
         """Feasible, costed candidates not trained yet, up to `pool_size`; the deadline may cut the pool short
         (never below one). Each draw has its own random stream, so a pool that was not cut short is the same
         on every machine: the search is reproducible when screening keeps within its budget."""
         front = _front(history)
         parents = [h.params for h in front if h.params]
         seen = {h.key for h in history} | {(c.spec, c.hardware) for c in running}
-        pool: list[Candidate] = []
+        pool: list[ScreenedDesign] = []
         drawn = 0
         while len(pool) < self.pool_size and drawn < 20 * self.pool_size:
             now = time.perf_counter()
@@ -206,11 +211,15 @@ class EHVISampler(BaseSampler):
                 pool.append(candidate)
         return pool, drawn
 
-    def _features(self, candidate: Candidate) -> Features:
+    def _features(self, candidate: ScreenedDesign) -> Features:
         return design_features(candidate.spec, candidate.workload, candidate.hardware) | {"trained_fraction": 1.0}
 
     def _score(
-        self, history: list[_Trained], complete: list[_Trained], pool: list[Candidate], running: list[Candidate]
+        self,
+        history: list[_Trained],
+        complete: list[_Trained],
+        pool: list[ScreenedDesign],
+        running: list[ScreenedDesign],
     ) -> dict[str, Any]:
         """Predicted accuracy, EHVI and the cannot-improve mask of every candidate. Designs training now count
         in the front at their predicted accuracy (so concurrent trials spread out), never in the mask."""
@@ -265,7 +274,7 @@ class EHVISampler(BaseSampler):
                 out.append(entry)
         return out
 
-    def running(self, study: Any, number: int) -> list[Candidate]:
+    def running(self, study: Any, number: int) -> list[ScreenedDesign]:
         """The feasible designs training now (other than trial `number`), costed like candidates."""
         out = []
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -277,7 +286,7 @@ class EHVISampler(BaseSampler):
                 workload = self.screen.workload(spec)
                 energy, cycles = self.screen.cost(workload, hardware)
                 area = self.screen.arch(hardware)[1]
-                out.append(Candidate(dict(trial.params), spec, hardware, workload, energy, cycles, area))
+                out.append(ScreenedDesign(dict(trial.params), spec, hardware, workload, energy, cycles, area))
         return out
 
     def _replay(self, trial: FrozenTrial) -> tuple[CandidateSpec, HardwareParams | None] | None:
@@ -287,16 +296,18 @@ class EHVISampler(BaseSampler):
         for key, value in trial.user_attrs.items():
             replay.set_user_attr(key, value)
         try:
-            return self.design.draw(replay)
+            return self.objective.draw(replay)
         except (ConfigError, ValueError):
             return None
 
     def _trained(self, trial: FrozenTrial) -> _Trained | None:
         """A finished trial's design and results; None for one that did not train."""
-        status = trial.user_attrs.get(STATUS)
-        if status is None:  # a study driven without the Tune searcher: constraints tell the infeasible ones
-            status = Status.INFEASIBLE.value if _broken(trial) else Status.OK.value
-        if status not in (Status.OK.value, Status.STOPPED.value, Status.DIVERGED.value) or trial.values is None:
+        recorded = trial.user_attrs.get(STATUS)  # Optuna's boundary: a user attribute is text
+        if recorded is None:  # a study driven without the Tune searcher: constraints tell the infeasible ones
+            status = Status.INFEASIBLE if _broken(trial) else Status.OK
+        else:
+            status = Status(recorded)
+        if status not in (Status.OK, Status.STOPPED, Status.DIVERGED) or trial.values is None:
             return None
         drawn = self._replay(trial)
         if drawn is None:  # a trial of another space, say: it teaches nothing here
@@ -304,13 +315,13 @@ class EHVISampler(BaseSampler):
         spec, hardware = drawn
         workload = self.screen.workload(spec)
         fraction = 1.0
-        if status == Status.STOPPED.value:
+        if status is Status.STOPPED:
             done, planned = trial.user_attrs.get(EPOCHS_DONE, 0), trial.user_attrs.get(PLANNED_EPOCHS, 1)
             fraction = min(max(float(done) / max(float(planned), 1.0), 0.0), 1.0)
         values = dict(zip(self.objectives, trial.values))
         accuracy = values.get("accuracy", math.nan)
-        if status == Status.DIVERGED.value:
-            accuracy = 1.0 / self.design.info.num_classes
+        if status is Status.DIVERGED:
+            accuracy = 1.0 / self.objective.info.num_classes
         return _Trained(
             key=(spec, hardware),
             params=dict(trial.params),
@@ -326,14 +337,14 @@ def _broken(trial: FrozenTrial) -> bool:
     return any(k.startswith("constraints:") and v > 0 for k, v in trial.system_attrs.items())
 
 
-def _known(candidate: Candidate, name: str) -> float:
+def _known(candidate: ScreenedDesign, name: str) -> float:
     """A candidate's known value of a cost objective."""
     return {"energy": candidate.energy_pj, "latency": candidate.cycles, "area": candidate.area_mm2}[name]
 
 
 def _front(history: list[_Trained]) -> list[_Trained]:
     """The complete trials no other complete trial dominates."""
-    complete = [h for h in history if h.status == Status.OK.value]
+    complete = [h for h in history if h.status is Status.OK]
     if not complete:
         return []
     keep = non_dominated(np.array([h.values for h in complete]))

@@ -17,9 +17,11 @@ import numpy as np
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from codesign.pareto import COLUMNS, non_dominated
+from codesign.registry import SCHEDULERS
 from codesign.search.acquisition import minimised
-from codesign.search.settings import SearchSettings
-from codesign.space import SearchSpace
+from codesign.search.prepared import PreparedSearch
+from codesign.search.trial import TrialReport
+from codesign.status import Status
 
 
 def sorting_order(points: np.ndarray) -> np.ndarray:
@@ -62,13 +64,21 @@ class ParetoHalving(FIFOScheduler):
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
         """Record a trial at a rung; stop it there unless it ranks in the best 1/reduction of the rung."""
-        epoch, planned = int(result.get("epoch", 0)), int(result.get("planned_epochs", 0))
-        if not self.is_rung(epoch) or any(COLUMNS[n][0] not in result for n in self.objectives):
+        report = TrialReport.from_tune(result)  # Tune's boundary
+        if report is None or not self.is_rung(report.epoch):
             return TrialScheduler.CONTINUE
-        point = np.array([minimised(n, float(result[COLUMNS[n][0]])) for n in self.objectives])
-        records = self.rungs.setdefault(epoch, {})
+        values = [report.objective(COLUMNS[n][0]) for n in self.objectives]
+        if any(v is None for v in values):
+            return TrialScheduler.CONTINUE
+        point = np.array([minimised(n, v) for n, v in zip(self.objectives, values) if v is not None])
+        records = self.rungs.setdefault(report.epoch, {})
         records[trial.trial_id] = point
-        if epoch >= planned or result.get("status") != "running" or self.promotes(epoch, trial.trial_id):
+        planned = report.planned_epochs or 0
+        if (
+            report.epoch >= planned
+            or report.status is not Status.RUNNING
+            or self.promotes(report.epoch, trial.trial_id)
+        ):
             return TrialScheduler.CONTINUE
         self.stopped += 1
         return TrialScheduler.STOP
@@ -88,17 +98,29 @@ class ParetoHalving(FIFOScheduler):
         return f"ParetoHalving: {self.stopped} stopped, rungs {sorted(self.rungs)}"
 
 
-def make_scheduler(settings: SearchSettings, space: SearchSpace) -> TrialScheduler | None:
-    """The search's trial scheduler: ASHA on accuracy (--asha), ParetoHalving (--multi-fidelity) or none."""
-    if settings.tune.multi_fidelity:
-        return ParetoHalving(settings.objectives)
-    if settings.tune.asha:
-        return ASHAScheduler(
-            time_attr="epoch",
-            metric="val_accuracy",
-            mode="max",
-            max_t=max(space.max_epochs, 1),
-            grace_period=1,
-            reduction_factor=3,
-        )
+def no_scheduler(prepared: PreparedSearch) -> TrialScheduler | None:
+    """Every trial trains for all its epochs."""
     return None
+
+
+def asha(prepared: PreparedSearch) -> TrialScheduler | None:
+    """ASHA on validation accuracy alone (Ray Tune's)."""
+    return ASHAScheduler(
+        time_attr="epoch",
+        metric="val_accuracy",
+        mode="max",
+        max_t=max(prepared.space.max_epochs, 1),
+        grace_period=1,
+        reduction_factor=3,
+    )
+
+
+def pareto_halving(prepared: PreparedSearch) -> TrialScheduler | None:
+    """ParetoHalving over the search's objectives."""
+    return ParetoHalving(prepared.settings.objectives)
+
+
+def make_scheduler(prepared: PreparedSearch) -> TrialScheduler | None:
+    """The search's trial scheduler (codesign.registry.SCHEDULERS: none, asha or multi-fidelity)."""
+    scheduler: TrialScheduler | None = SCHEDULERS.load(prepared.settings.tune.scheduler)(prepared)
+    return scheduler

@@ -11,24 +11,27 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
-from codesign.runs import Status, TrialRecord
+from codesign.hardware import HardwareParams
+from codesign.network import CandidateSpec
+from codesign.runs import TrialRecord
+from codesign.search.trial import TrialConfig
+from codesign.status import Status
 
 # statuses that are final: a trial that ended so needs no second run (an error is retried on resume)
 FINAL = (Status.OK, Status.INFEASIBLE, Status.DIVERGED)
 
 
-def design_key(spec: dict[str, Any] | None, hardware: dict[str, Any] | None, reason: str = "") -> str:
+def design_key(spec: CandidateSpec | None, hardware: HardwareParams | None, reason: str = "") -> str:
     """What identifies a sampled design: its spec and accelerator sizes (an unbuildable one by its reason)."""
-    return json.dumps([spec, hardware, "" if spec else reason], sort_keys=True)
+    spec_data = spec.to_dict() if spec is not None else None
+    hardware_data = asdict(hardware) if hardware is not None else None
+    return json.dumps([spec_data, hardware_data, "" if spec else reason], sort_keys=True)
 
 
 def record_key(record: TrialRecord) -> str:
     """The design key of a recorded trial."""
-    spec = record.spec.to_dict() if record.spec is not None else None
-    hardware = asdict(record.hardware) if record.hardware is not None else None
-    return design_key(spec, hardware, record.reason)
+    return design_key(record.spec, record.hardware, record.reason)
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,9 @@ class Replays:
     def __len__(self) -> int:
         return len(self.by_id)
 
-    def match(self, trial_id: str, config: dict[str, Any]) -> TrialRecord | None:
+    def match(self, trial_id: str, config: TrialConfig) -> TrialRecord | None:
         """The record a trial repeats: its own (same id and design), else a record of the same design."""
-        key = design_key(config.get("spec"), config.get("hardware"), config.get("reason", ""))
+        key = design_key(config.spec, config.hardware, config.reason)
         own = self.by_id.get(trial_id)
         if own is not None and record_key(own) == key:
             return own

@@ -18,16 +18,13 @@ from typing import Any
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
-from codesign.arch import Arch
-from codesign.data import DATASETS
-from codesign.pareto import objective_columns
-from codesign.rubric import Rubric
-from codesign.search.ehvi import EPOCHS_DONE, PLANNED_EPOCHS, STATUS, EHVISampler
-from codesign.search.sampler import SpaceSampler, make_sampler
-from codesign.search.seeds import SEED_DESIGN, enqueue_seeds, load_seeds
-from codesign.search.settings import SearchSettings
+from codesign.search.ehvi import EPOCHS_DONE, PLANNED_EPOCHS, STATUS
+from codesign.search.objective import DesignObjective
+from codesign.search.prepared import PreparedSearch
+from codesign.search.samplers import make_sampler
+from codesign.search.seeds import SEED_DESIGN, enqueue_seeds
 from codesign.search.table import final_status
-from codesign.space import SearchSpace
+from codesign.search.trial import TrialReport
 
 STUDY = "codesign"
 LOG_COLUMNS = (
@@ -46,13 +43,6 @@ LOG_COLUMNS = (
     "energy_pj",
     "cycles",
 )
-
-
-def build_sampler(settings: SearchSettings, design: SpaceSampler) -> Any:
-    """The search's Optuna sampler: ehvi (screens `design`'s space) or one of Optuna's own."""
-    if settings.tune.sampler == "ehvi":
-        return EHVISampler(design, settings.tune.seed)
-    return make_sampler(settings.tune.sampler, settings.tune.seed)
 
 
 class RecordingSearch(OptunaSearch):
@@ -86,10 +76,11 @@ class RecordingSearch(OptunaSearch):
         """Write how the trial ended into its Optuna trial, then tell Optuna its values."""
         ot_trial = self._ot_trials.get(trial_id)
         if ot_trial is not None and trial_id not in self._completed_trials:
-            ot_trial.set_user_attr(STATUS, final_status(result, error).value)
-            if result:
-                ot_trial.set_user_attr(EPOCHS_DONE, int(result.get("epoch", 0)))
-                ot_trial.set_user_attr(PLANNED_EPOCHS, int(result.get("planned_epochs", 0)))
+            report = TrialReport.from_tune(result)  # Tune's boundary
+            ot_trial.set_user_attr(STATUS, final_status(report, error).value)
+            if report is not None:
+                ot_trial.set_user_attr(EPOCHS_DONE, report.epoch)
+                ot_trial.set_user_attr(PLANNED_EPOCHS, report.planned_epochs or 0)
         super().on_trial_complete(trial_id, result=result, error=error)
 
 
@@ -103,26 +94,23 @@ def _append(path: Path, row: dict[str, Any]) -> None:
         writer.writerow(row)
 
 
-def make_search(
-    settings: SearchSettings, space: SearchSpace, rubric: Rubric, base_arch: Arch, log_file: Path | None = None
-) -> RecordingSearch:
+def make_search(prepared: PreparedSearch, log_file: Path | None = None) -> RecordingSearch:
     """The searcher of a new search: its study created with the seed designs queued first."""
-    design = SpaceSampler(settings, space, rubric, base_arch)
-    sampler = build_sampler(settings, design)
-    columns = objective_columns(settings.objectives)
+    objective = DesignObjective(prepared)
+    tune = prepared.settings.tune
+    sampler = make_sampler(tune.sampler, tune.seed, objective)
     storage = optuna.storages.InMemoryStorage()
     study = optuna.create_study(
         storage=storage,
         study_name=STUDY,
         sampler=sampler,
-        directions=["maximize" if mode == "max" else "minimize" for _, mode in columns],
+        directions=["maximize" if mode == "max" else "minimize" for _, mode in prepared.objectives],
     )
-    seeds = load_seeds(settings.tune.seed_designs, DATASETS[settings.data.dataset], settings.tune.seed)
-    enqueue_seeds(study, seeds, space)
+    enqueue_seeds(study, prepared.seeds, prepared.space)
     return RecordingSearch(
-        space=design,
-        metric=[c for c, _ in columns],
-        mode=[m for _, m in columns],
+        space=objective,
+        metric=[c for c, _ in prepared.objectives],
+        mode=[m for _, m in prepared.objectives],
         sampler=sampler,
         storage=storage,
         study_name=STUDY,

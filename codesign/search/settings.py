@@ -1,85 +1,148 @@
 """What a search is told: the space, the data, how many trials and where they run (saved as search.json).
 
 Grouped as Ray Tune groups its own (TuneConfig: how the search proceeds; resources and ray.init: where
-trials run); every field is checked when the settings are made or read back.
+trials run). Each setting is declared once, here, with its default, limits and help: `codesign search`'s flags,
+`codesign.search`'s keywords and their docs are derived from these declarations (codesign/options.py), and
+every field is checked when the settings are made (however they are made) or read back.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from codesign.arch import MAPPER_ALGORITHMS
-from codesign.config import build, check, limits
+from codesign.config import build, check, setting
 from codesign.data import DATASETS
 from codesign.errors import CodesignError, ConfigError
-from codesign.pareto import COLUMNS
+from codesign.objectives import COLUMNS
+from codesign.registry import MAPPERS, SAMPLERS, SCHEDULERS
 from codesign.storage import is_uri
 
-SAMPLERS = ("ehvi", "tpe", "nsga2", "random")  # ehvi: codesign/search/ehvi.py
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def parse_budget(text: str | None) -> float | None:
+    """'8h', '30m', '90s', '1h30m' or plain seconds → seconds."""
+    if text is None:
+        return None
+    text = str(text).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([dhms])", text)
+        if not parts or "".join(f"{n}{u}" for n, u in parts) != text.replace(" ", ""):
+            raise CodesignError(f"budget {text!r}: write it like 8h, 30m, 90s or 1h30m")
+        seconds = sum(float(n) * {"d": 86400, "h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+    if seconds <= 0:
+        raise CodesignError(f"budget {text!r}: must be more than 0 seconds")
+    return seconds
+
+
+def _new_run_name() -> str:
+    return f"search-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 @dataclass(frozen=True)
 class DataSettings:
     """The data every trial trains on; the validation split is carved from the training set."""
 
-    dataset: str = field(default="cifar10", metadata=limits(choices=tuple(DATASETS)))
-    data_dir: str | None = None
-    train_size: int | None = field(default=None, metadata=limits(min=1))  # the first N training images only
-    val_size: int | None = field(default=None, metadata=limits(min=1))
-    split_seed: int = field(default=0, metadata=limits(min=0))
+    dataset: str | None = setting(None, choices=tuple(DATASETS), help="data set", shown_default="the space's")
+    data_dir: str | None = setting(None, help="folder holding the data set", shown_default="the download cache")
+    train_size: int | None = setting(None, min=1, help="train each trial on the first N training images only")
+    val_size: int | None = setting(None, min=1, help="validation images carved from the training set")
+    split_seed: int = setting(0, min=0, help="seed of the train/validation split")
 
 
 @dataclass(frozen=True)
 class TuneSettings:
     """How the search proceeds (Ray Tune's TuneConfig): how many trials, how long, which sampler."""
 
-    trials: int | None = field(default=None, metadata=limits(min=1))
-    budget_s: float | None = field(default=None, metadata=limits(above=0))
-    sampler: str = field(default="ehvi", metadata=limits(choices=SAMPLERS))
-    seed: int = field(default=0, metadata=limits(min=0))
-    asha: bool = False  # early-stop weak trials on validation accuracy
-    multi_fidelity: bool = False  # early-stop trials by non-dominated sorting of all objectives (search/fidelity.py)
-    concurrency: int = field(default=1, metadata=limits(min=1))
-    seed_designs: tuple[str, ...] = ()  # trained first (search/seeds.py): built-in names, spec files, run folders
-
-    def __post_init__(self) -> None:
-        if self.asha and self.multi_fidelity:
-            raise ConfigError("search settings", "tune.multi_fidelity", "cannot go with `asha`: pick one scheduler")
+    trials: int | None = setting(None, min=1, help="number of trials (with or without a budget)")
+    budget_s: float | None = setting(
+        None, above=0, name="budget", parse=parse_budget, help="time budget, e.g. 8h, 30m, 90s (or seconds)"
+    )
+    sampler: str = setting(
+        "ehvi",
+        choices=SAMPLERS.names(),
+        help="ehvi: cost many candidates per trial, predict their accuracy, train the one with the best expected "
+        "hypervolume improvement; or one of Optuna's samplers",
+    )
+    seed: int = setting(0, min=0, help="sampler and training seed")
+    scheduler: str = setting(
+        "none",
+        choices=SCHEDULERS.names(),
+        aliases={"asha": "asha", "multi_fidelity": "multi-fidelity"},
+        help="cut weak trials early: " + SCHEDULERS.describe(),
+    )
+    concurrency: int = setting(1, min=1, help="trials running at once")
+    seed_designs: tuple[str, ...] = setting(
+        (),
+        metavar="DESIGN",
+        help="designs to train first: lenet5, spec .json files, export folders, or past runs (their front)",
+    )
 
 
 @dataclass(frozen=True)
 class ResourceSettings:
     """Where trials run: the Ray cluster, what each trial asks of it, where its files go, how often it may fail."""
 
-    address: str | None = None  # None: a local Ray started for this search
-    cpus_per_trial: float | None = field(default=None, metadata=limits(above=0))  # None: CPUs / concurrency
-    gpus_per_trial: float = field(default=0.0, metadata=limits(min=0))
-    dashboard: bool = True
-    verbose: bool = False  # Ray Tune's status table and Optuna's log beside codesign's lines (search -v)
-    # Tune's storage_path: a path every node sees or a URI (s3://, gs://, file://); None: the runs folder
-    storage: str | None = None
-    max_failures: int = field(default=2, metadata=limits(min=0))  # retries of a trial whose process or node dies
+    address: str | None = setting(
+        None, help="join an existing Ray cluster (e.g. auto or ray://host:10001)", shown_default="a private local Ray"
+    )
+    cpus_per_trial: float | None = setting(None, above=0, help="CPUs per trial", shown_default="CPUs / concurrency")
+    gpus_per_trial: float | None = setting(
+        None, min=0, help="GPU fraction per trial", shown_default="1/concurrency with CUDA, else 0"
+    )
+    dashboard: bool = setting(
+        True,
+        python_default=False,  # a notebook's search starts no dashboard unless asked
+        help="start Ray with its dashboard",
+        flag_help="start Ray without its dashboard",
+    )
+    verbose: bool = setting(False, short="-v", help="also print Ray Tune's status table and Optuna's log")
+    log_to_driver: bool = setting(False, help="also print what the trials print (Ray's log_to_driver: a crash's cause)")
+    storage: str | None = setting(
+        None,
+        help="where trials write their checkpoints (Tune's storage_path): a path every node sees, or s3://, gs://, "
+        "file://; run files are copied there too",
+        shown_default="the runs folder",
+    )
+    max_failures: int = setting(2, min=0, help="retries of a trial whose process or node dies")
 
 
 @dataclass(frozen=True)
 class SearchSettings:
     """Everything a search needs; saved as runs/<name>/search.json so that --resume and report reuse it."""
 
-    name: str
-    space: str
-    runs_dir: str = "runs"
-    arch: str | None = None  # None: the rubric's accelerator
-    rubric: str | None = None  # None: the lab's rubric
-    # the analytic engine's mapper for the energy and latency objectives; None: the arch's (random-pruned,
-    # the numbers the lab grades); the other mapper's numbers are recorded beside
-    mapper: str | None = field(default=None, metadata=limits(choices=MAPPER_ALGORITHMS))
-    objectives: tuple[str, ...] = field(
-        default=("accuracy", "energy", "latency"),
-        metadata=limits(choices=tuple(COLUMNS), min_length=1, items="objective"),
+    name: str = setting(
+        factory=_new_run_name,
+        help="run name: outputs go to RUNS_DIR/NAME",
+        shown_default="search-<date>-<time>",
+    )
+    space: str = setting("rubric_cnn", help="search-space YAML or built-in name (rubric_cnn, lenet, codesign)")
+    runs_dir: str = setting("runs", help="folder that holds the run folders")
+    arch: str | None = setting(None, help="architecture YAML or built-in name", shown_default="the rubric's")
+    rubric: str | None = setting(None, help="rubric YAML overriding the lab's default")
+    mapper: str | None = setting(
+        None,
+        choices=MAPPERS.names(),
+        help="the analytic engine's mapper for the energy and latency objectives (the other one's numbers are "
+        "recorded beside): " + MAPPERS.describe(),
+        shown_default="the arch's, random-pruned",
+    )
+    objectives: tuple[str, ...] = setting(
+        ("accuracy", "energy", "latency"),
+        choices=tuple(COLUMNS),
+        min_length=1,
+        items="objective",
+        internal=True,
+        help="what the front is made of (the space's `objectives`)",
     )
     data: DataSettings = DataSettings()
     tune: TuneSettings = TuneSettings()
@@ -87,6 +150,25 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         check(self, "search settings")
+        if not _RUN_NAME.fullmatch(self.name) or self.name in (".", ".."):
+            raise CodesignError(
+                f"run name {self.name!r}: use letters, digits, '.', '_' and '-' (it names a folder in "
+                f"{self.runs_dir}; choose where runs go with runs_dir / --runs-dir)"
+            )
+
+    def resolved(self) -> SearchSettings:
+        """These settings with what they leave to the machine filled in: CPUs per trial (this machine's CPUs /
+        concurrency) and GPUs per trial (1 / concurrency of the GPU with CUDA, else none)."""
+        resources = self.resources
+        if resources.cpus_per_trial is None:
+            cpus = max(1.0, (os.cpu_count() or 1) // self.tune.concurrency)
+            resources = dataclasses.replace(resources, cpus_per_trial=cpus)
+        if resources.gpus_per_trial is None:  # a GPU notebook shares its one GPU between the trials running at once
+            import torch
+
+            gpus = 1.0 / self.tune.concurrency if torch.cuda.is_available() else 0.0
+            resources = dataclasses.replace(resources, gpus_per_trial=gpus)
+        return self if resources is self.resources else dataclasses.replace(self, resources=resources)
 
     @property
     def run_dir(self) -> Path:
@@ -111,21 +193,18 @@ class SearchSettings:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CodesignError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-        return build(cls, data, source)
+        return build(cls, _migrated(data, source), source)
 
 
-def parse_budget(text: str | None) -> float | None:
-    """'8h', '30m', '90s', '1h30m' or plain seconds → seconds."""
-    if text is None:
-        return None
-    text = str(text).strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        seconds = float(text)
-    else:
-        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([dhms])", text)
-        if not parts or "".join(f"{n}{u}" for n, u in parts) != text.replace(" ", ""):
-            raise CodesignError(f"budget {text!r}: write it like 8h, 30m, 90s or 1h30m")
-        seconds = sum(float(n) * {"d": 86400, "h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
-    if seconds <= 0:
-        raise CodesignError(f"budget {text!r}: must be more than 0 seconds")
-    return seconds
+def _migrated(data: Any, source: str) -> Any:
+    """search.json of an earlier codesign, as this one reads it: `tune.asha` and `tune.multi_fidelity` (two
+    exclusive switches) are `tune.scheduler` now."""
+    tune = data.get("tune") if isinstance(data, dict) else None
+    if not isinstance(tune, dict) or not {"asha", "multi_fidelity"} & set(tune):
+        return data
+    tune = dict(tune)
+    asha, fidelity = tune.pop("asha", False) is True, tune.pop("multi_fidelity", False) is True
+    if asha and fidelity:
+        raise ConfigError(source, "tune.multi_fidelity", "cannot go with `asha`: pick one scheduler")
+    tune.setdefault("scheduler", "asha" if asha else "multi-fidelity" if fidelity else "none")
+    return {**data, "tune": tune}

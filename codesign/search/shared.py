@@ -18,6 +18,8 @@ from codesign.search.settings import DataSettings
 
 def load_split(data: DataSettings) -> Dataset:
     """The training and validation split a search's trials share, on the CPU (the driver's one read of the data)."""
+    if data.dataset is None:
+        raise ValueError("a search's data set is chosen when it is prepared (the space's by default)")
     loaded = load_dataset(data.dataset, data.data_dir, "cpu", split_seed=data.split_seed, val_size=data.val_size)
     if data.train_size:  # a copy: a slice would carry the whole training set into the object store
         n = data.train_size

@@ -18,7 +18,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from codesign.hardware import HardwareParams
-from codesign.network import ACTIVATIONS, SCHEDULES, CandidateSpec
+from codesign.network import ACTIVATIONS, CandidateSpec
+from codesign.sgd import SCHEDULES
 from codesign.workload import Workload
 
 Features = dict[str, float]

@@ -8,69 +8,71 @@ finished trial is ever lost and the run folder alone is enough to report, export
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
 
-from codesign.hardware import HardwareParams
-from codesign.network import CandidateSpec
-from codesign.runs import Run, Status, TrialRecord
+from codesign.runs import Run, TrialRecord
+from codesign.search.trial import TrialConfig, TrialReport, known
+from codesign.status import Status
 
 
-def final_status(last: dict | None, errored: bool = False) -> Status:
+def final_status(last: TrialReport | None, errored: bool = False) -> Status:
     """How a trial ended: ok (complete), diverged, infeasible, error, or stopped (ASHA/budget, partial)."""
     if errored:
         return Status.ERROR
-    if not last:
+    if last is None:
         return Status.STOPPED
-    status = last.get("status")
-    if status in (Status.INFEASIBLE.value, Status.DIVERGED.value):
-        return Status(status)
-    if status == Status.OK.value and last.get("epoch", 0) >= last.get("planned_epochs", math.inf):
-        return Status.OK
-    return Status.STOPPED
+    if last.status in (Status.INFEASIBLE, Status.DIVERGED):
+        return last.status
+    return Status.OK if last.complete else Status.STOPPED
 
 
 def trial_record(
     trial_id: str,
-    config: dict,
-    last: dict | None,
+    config: TrialConfig,
+    last: TrialReport | None,
     status: Status,
     error: str = "",
     failures: int = 0,
     checkpoint: str = "",
 ) -> TrialRecord:
     """The record of a trial from its config (the sampled design), its last reported result and how it ran."""
-    last = last or {}
-    hardware = config.get("hardware")
-    val_accuracy = last.get("val_accuracy", math.nan)
+    report = last or TrialReport(status=status)
+    config_known = {"peak_activation_bytes": config.peak_activation_bytes, "parameters": config.parameters}
     return TrialRecord(
         trial_id=trial_id,
         status=status,
-        val_accuracy=val_accuracy,
-        energy_pj=last.get("energy_pj", math.nan),
-        cycles=last.get("cycles", math.nan),
-        **{k: last.get(k, math.nan) for k in ("graded_energy_pj", "graded_cycles", "best_energy_pj", "best_cycles")},
-        peak_activation_bytes=last.get("peak_activation_bytes", config.get("peak_activation_bytes", math.nan)),
-        parameters=last.get("parameters", config.get("parameters", math.nan)),
-        macs=last.get("macs", math.nan),
-        epochs_done=last.get("epoch", 0),
-        rubric_points=last.get("rubric_points", 0),
-        train_seconds=last.get("train_seconds", math.nan),
-        trial_seconds=last.get("time_total_s", math.nan),
-        spec=CandidateSpec.from_dict(config["spec"], f"trial {trial_id}") if config.get("spec") else None,
-        hardware=HardwareParams(**hardware) if hardware else None,
-        area_mm2=config.get("area_mm2", math.nan),
-        val_accuracy_float=last.get("val_accuracy_float", val_accuracy),
-        node_ip=last.get("node_ip", ""),
-        node_id=last.get("node_id", ""),
+        val_accuracy=known(report.val_accuracy),
+        energy_pj=known(report.energy_pj),
+        cycles=known(report.cycles),
+        graded_energy_pj=known(report.graded_energy_pj),
+        graded_cycles=known(report.graded_cycles),
+        best_energy_pj=known(report.best_energy_pj),
+        best_cycles=known(report.best_cycles),
+        peak_activation_bytes=known(_first(report.peak_activation_bytes, config_known["peak_activation_bytes"])),
+        parameters=known(_first(report.parameters, config_known["parameters"])),
+        macs=known(report.macs),
+        epochs_done=report.epoch,
+        rubric_points=report.rubric_points,
+        train_seconds=known(report.train_seconds),
+        trial_seconds=known(report.time_total_s),
+        spec=config.spec,
+        hardware=config.hardware,
+        area_mm2=known(config.area_mm2),
+        val_accuracy_float=known(_first(report.val_accuracy_float, report.val_accuracy)),
+        node_ip=report.node_ip,
+        node_id=report.node_id,
         failures=failures,
         checkpoint=checkpoint,
-        reason=error or last.get("reason") or config.get("reason", ""),
+        reason=error or report.reason or config.reason,
     )
+
+
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
 
 
 def error_line(trial: Any) -> str:
@@ -91,7 +93,7 @@ class TrialTable(Callback):
     def __init__(self, run_dir: Path):
         self.run = Run(run_dir)
         self.records: dict[str, TrialRecord] = {}
-        self.last: dict[str, dict] = {}
+        self.last: dict[str, TrialReport] = {}
         self.claimed: dict[str, str] = {}  # recorded trial -> the trial that repeated it (search/replay.py)
 
     def setup(
@@ -105,11 +107,14 @@ class TrialTable(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         """Remember a trial's latest report."""
-        self.last[trial.trial_id] = result
+        report = TrialReport.from_tune(result)
+        if report is not None:
+            self.last[trial.trial_id] = report
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """Say that a trial's process or node died and that it runs again (from scratch)."""
-        node = (self.last.get(trial.trial_id) or {}).get("node_ip", "?")
+        last = self.last.get(trial.trial_id)
+        node = last.node_ip if last is not None and last.node_ip else "?"
         print(
             f"[codesign] trial {trial.trial_id} failed on node {node} ({error_line(trial)}): retrying, "
             f"failure {trial.num_failures} of {trial.max_failures} allowed",
@@ -132,16 +137,20 @@ class TrialTable(Callback):
         )
         return True
 
+    def _last(self, trial: Any) -> TrialReport | None:
+        """A trial's latest report (Tune's own record of it when none came through on_trial_result)."""
+        return self.last.get(trial.trial_id) or TrialReport.from_tune(trial.last_result)
+
     def _end(self, trial: Any, errored: bool, error: str = "") -> None:
-        last = self.last.get(trial.trial_id) or trial.last_result
-        if not errored and last and last.get("replay_of") and self._repeat(trial, last["replay_of"]):
+        last = self._last(trial)
+        replayed = last.replay_of if last is not None else None
+        if not errored and replayed and self._repeat(trial, replayed):
             return
         status = final_status(last, errored)
-        record = trial_record(
-            trial.trial_id, trial.config, last, status, error, trial.num_failures, self._checkpoint(trial)
-        )
-        if last and last.get("replay_of") in self.records:  # the copy of a record shares its checkpoint
-            original = self.records[last["replay_of"]]
+        config = TrialConfig.from_tune(trial.config, f"trial {trial.trial_id}")  # Tune's boundary
+        record = trial_record(trial.trial_id, config, last, status, error, trial.num_failures, self._checkpoint(trial))
+        if replayed in self.records:  # the copy of a record shares its checkpoint
+            original = self.records[replayed]
             record = dataclasses.replace(record, checkpoint=original.checkpoint, train_seconds=original.train_seconds)
         self.records[trial.trial_id] = record
         self.run.write_trials(list(self.records.values()))  # the SearchConsole listed after it announces it
@@ -157,9 +166,10 @@ class TrialTable(Callback):
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         """Record the trials the budget stopped (they get no completion event)."""
         for trial in trials:  # budget-stopped trials end without a completion event
-            last = self.last.get(trial.trial_id) or trial.last_result
+            last = self._last(trial)
             if trial.trial_id not in self.records and trial.trial_id not in self.claimed.values() and last:
+                config = TrialConfig.from_tune(trial.config, f"trial {trial.trial_id}")
                 self.records[trial.trial_id] = trial_record(
-                    trial.trial_id, trial.config, last, Status.STOPPED, failures=trial.num_failures
+                    trial.trial_id, config, last, Status.STOPPED, failures=trial.num_failures
                 )
         self.run.write_trials(list(self.records.values()))

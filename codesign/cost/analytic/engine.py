@@ -16,16 +16,14 @@ from pathlib import Path
 from codesign.arch import Arch
 from codesign.cost.analytic import core
 from codesign.cost.analytic import native as native_core
-from codesign.cost.analytic.exhaustive import exhaustive_mapping
 from codesign.cost.analytic.nest import LEVEL_ORDER, NestBatch, evaluate
-from codesign.cost.analytic.random_pruned import random_pruned_mapping
 from codesign.cost.analytic.timeloop_map import load_timeloop_map, timeloop_mapping
 from codesign.cost.layer_cost import LayerCost
 from codesign.errors import CodesignError
+from codesign.registry import MAPPERS
 from codesign.workload import Layer
 
-Mapper = Callable[[Layer, Arch], NestBatch]
-MAPPERS: dict[str, Mapper] = {"exhaustive": exhaustive_mapping, "random-pruned": random_pruned_mapping}
+Mapper = Callable[[Layer, Arch], NestBatch]  # what codesign.registry.MAPPERS names
 ENGINE = "analytic"
 
 
@@ -75,8 +73,8 @@ class AnalyticEngine:
     parallel: bool = False
 
     def __post_init__(self) -> None:
-        if self.mapper is not None and self.mapper not in MAPPERS:
-            raise CodesignError(f"unknown mapper {self.mapper!r} (available: {', '.join(MAPPERS)})")
+        if self.mapper is not None:
+            MAPPERS.entry(self.mapper)  # an unknown name is one line listing the known ones
 
     def mapper_for(self, arch: Arch) -> str:
         """The mapper this engine runs on `arch`."""
@@ -101,4 +99,5 @@ class AnalyticEngine:
     def cost(self, layer: Layer, arch: Arch) -> LayerCost:
         """Map `layer` with the chosen mapper and cost that mapping."""
         mapper = self.mapper_for(arch)
-        return cost_of_mapping(layer, arch, MAPPERS[mapper](layer, arch), mapper)
+        chosen: Mapper = MAPPERS.load(mapper)
+        return cost_of_mapping(layer, arch, chosen(layer, arch), mapper)

@@ -39,7 +39,7 @@ from codesign.cost.analytic.nest import (
     projections,
 )
 from codesign.cost.analytic.timeloop_mapspace import GLB_STORAGE, STORAGE, Mapspace, keep_masks
-from codesign.cost.external.timeloop import constraints
+from codesign.cost.constraints import constraints
 from codesign.errors import CodesignError
 from codesign.workload import Layer
 

@@ -78,7 +78,7 @@ class NestBatch:
     def __len__(self) -> int:
         return self.dims.shape[0]
 
-    def rows(self, index) -> NestBatch:
+    def rows(self, index: slice | np.ndarray) -> NestBatch:
         """The mappings selected by a slice or index array."""
         return NestBatch(
             self.level,

@@ -52,7 +52,7 @@ from codesign.cost.analytic.timeloop_mapspace import (
     permutations_list,
 )
 from codesign.cost.analytic.timeloop_random import RandomGenerator128
-from codesign.cost.external.timeloop import constraints
+from codesign.cost.constraints import constraints
 from codesign.errors import CodesignError
 from codesign.workload import Layer
 
@@ -65,7 +65,7 @@ CONSTRUCTION_FAILURE, EVALUATED = 0, 1
 # ----- "is better" -----
 
 
-def _metric(cycles, energy, metric: str):
+def _metric(cycles: np.ndarray | float, energy: np.ndarray | float, metric: str) -> np.ndarray | float:
     if metric == "delay":
         return cycles
     if metric == "energy":
@@ -75,7 +75,13 @@ def _metric(cycles, energy, metric: str):
     raise CodesignError(f"optimization metric {metric!r} is not supported by the random-pruned mapper")
 
 
-def _betterness(cycles, energy, incumbent: tuple[float, float], metrics: tuple[str, ...], i: int = 0):
+def _betterness(
+    cycles: np.ndarray | float,
+    energy: np.ndarray | float,
+    incumbent: tuple[float, float],
+    metrics: tuple[str, ...],
+    i: int = 0,
+) -> np.ndarray:
     """Timeloop's IsBetterRecursive_ on arrays of candidates: 2 better, 1 slightly better, -1 slightly
     worse, -2 worse."""
     c = np.asarray(_metric(cycles, energy, metrics[i]), dtype=np.float64)
@@ -536,7 +542,20 @@ def scan(
 
 
 def _log_chunk(
-    space, table, chunk, state, thread, log, group, keep, valid, invalid_before, cycles, energy, updates, end
+    space: Mapspace,
+    table: IfTable,
+    chunk: Chunk,
+    state: ThreadState,
+    thread: int,
+    log: Logger,
+    group: np.ndarray,
+    keep: np.ndarray,
+    valid: np.ndarray,
+    invalid_before: np.ndarray,
+    cycles: np.ndarray,
+    energy: np.ndarray,
+    updates: list[tuple[int, int]],
+    end: int,
 ) -> None:
     """Timeloop's log-stats/log-suboptimal lines for one chunk, as events (the trace tool's view)."""
     update_at = dict(updates)

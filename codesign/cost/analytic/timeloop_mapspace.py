@@ -15,7 +15,7 @@ A mapping ID has four coordinates, each an integer Timeloop decodes in a fixed w
 
 Tiling levels are the storage levels, innermost first, each preceded by a spatial level where the level
 fans out to several children (here only the global buffer, to the PE array). Sizes come from the Arch;
-the constraints are Timeloop's own YAML targets (codesign.cost.external.timeloop.constraints). Everything
+the constraints are Timeloop's own YAML targets (codesign.cost.constraints). Everything
 that is decoded for many IDs at once is vectorised over rows.
 """
 
@@ -309,7 +309,7 @@ class Mapspace:
 
     # ----- decoding IDs -----
 
-    def factors(self, if_ids) -> np.ndarray:
+    def factors(self, if_ids: np.ndarray | list[int]) -> np.ndarray:
         """(n, levels, dims) loop bounds of global IndexFactorization IDs."""
         ids = np.asarray(if_ids, dtype=np.int64)
         out = np.empty((len(ids), self.nlevels, self.ndims), dtype=np.int64)
@@ -343,7 +343,12 @@ class Mapspace:
         return units, self.ndims + 1 - units
 
     def orders(
-        self, factors: np.ndarray, parts: np.ndarray, radices: np.ndarray, lp_ids, levels: list[int] | None = None
+        self,
+        factors: np.ndarray,
+        parts: np.ndarray,
+        radices: np.ndarray,
+        lp_ids: np.ndarray | list[int],
+        levels: list[int] | None = None,
     ) -> np.ndarray:
         """(n, levels, dims): each level's dimensions, innermost first, under the given permutation IDs
         (only the `levels` asked for are filled in)."""
@@ -412,7 +417,9 @@ class Mapspace:
             [weights, get["N"] * get["C"] * width * height, get["N"] * channels * get["P"] * get["Q"]], axis=1
         )
 
-    def nest(self, factors: np.ndarray, orders: np.ndarray, splits, keep: np.ndarray) -> NestBatch:
+    def nest(
+        self, factors: np.ndarray, orders: np.ndarray, splits: np.ndarray | list[int], keep: np.ndarray
+    ) -> NestBatch:
         """Mappings as a NestBatch (slots outermost first); `keep` is (n, dataspaces, storage levels)."""
         n, d = len(factors), self.ndims
         slot_level, dims, bounds, on_x = [], [], [], []

@@ -10,6 +10,8 @@ recursive "high" draw times the engine's range plus one raw "low" draw, retried 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 _MODULUS = 2147483647  # minstd_rand0: x <- 16807 x mod (2^31 - 1)
 _MULTIPLIER = 16807
 _ENGINE_MIN = 1  # the engine's outputs are 1 .. 2^31 - 2
@@ -80,7 +82,7 @@ class RandomGenerator128:
         return [self.next() for _ in range(count)]
 
 
-def _plan(span: int):
+def _plan(span: int) -> Callable[[MinStdRand0], int] | None:
     """`uniform_int(engine, 0, span)` with its constants worked out once (ranges below 2^62); the
     engine's recurrence is inlined, this being the mapper's innermost loop."""
     if span < _ENGINE_RANGE:
@@ -102,6 +104,7 @@ def _plan(span: int):
     if span >= 1 << 62 or high >= _ENGINE_RANGE:
         return None
     high_plan = _plan(high)
+    assert high_plan is not None  # high < the engine's range: a scaled-down draw
 
     def up(engine: MinStdRand0) -> int:
         # No 64-bit wrap-around below 2^62, so the retry is just value > span.

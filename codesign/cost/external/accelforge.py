@@ -1,11 +1,11 @@
 """The `accelforge` engine: AccelForge (the Timeloop project's successor) maps each unique layer.
 
 Our Arch is translated into AccelForge's spec (memories DRAM → shared_glb → per-PE pe_spad and the three
-1-word registers, a 16×16 PE container whose X axis may only carry input channels and Y axis only output
-channels for dense layers, as the lab's constraints say; per-action energies are the ones Timeloop
-charges). Each layer becomes a one-Einsum workload. AccelForge needs Python >= 3.12, so the mapping runs
-in `accelforge_worker.py` under an interpreter that has it: this one if it can import accelforge, else
-the one named by CODESIGN_ACCELFORGE_PYTHON.
+1-word registers, a container of the arch's X × Y PEs whose X axis may only carry input channels and Y axis
+only output channels for dense layers, as the lab's constraints say (codesign/cost/constraints.py); per-action
+energies are the ones Timeloop charges). Each layer becomes a one-Einsum workload. AccelForge needs Python
+>= 3.12, so the mapping runs in `accelforge_worker.py` under an interpreter that has it: this one if it can
+import accelforge, else the one named by CODESIGN_ACCELFORGE_PYTHON.
 """
 
 from __future__ import annotations

@@ -8,11 +8,12 @@ WORKLOAD.yaml` prints {"cycles", "energy_pj", "level_energy_pj", "mapping", "sec
 import json
 import sys
 import time
+from typing import Any
 
 SEP = "<SEP>"
 
 
-def _mapping_text(row) -> str:
+def _mapping_text(row: Any) -> str:
     """AccelForge's compact loop-nest string for the chosen mapping (empty if it has none)."""
     for column, value in row.items():
         if column.endswith(f"{SEP}mapping") and not column.startswith("Total"):

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from codesign.arch import Arch
+from codesign.cost.constraints import constraints
 from codesign.cost.external.timeloop_stats import load_stats
 from codesign.cost.layer_cost import LayerCost
 from codesign.errors import CodesignError
@@ -170,33 +171,6 @@ def energy_table(arch: Arch) -> dict:
         },
     ]
     return {"ERT": {"version": 0.3, "tables": tables}}
-
-
-def constraints(depthwise: bool) -> dict:
-    """The lab's architecture and mapspace constraints (README section 4), dense or depthwise."""
-    targets = [
-        {"target": "pe_spad", "type": "bypass", "keep": ["Weights"], "bypass": ["Inputs", "Outputs"]},
-        {"target": "pe_spad", "type": "temporal", "permutation": "PQRS"},
-        {"target": "weight_reg", "type": "bypass", "keep": ["Weights"], "bypass": ["Inputs", "Outputs"]},
-        {"target": "input_activation_reg", "type": "bypass", "keep": ["Inputs"], "bypass": ["Weights", "Outputs"]},
-        {"target": "output_activation_reg", "type": "bypass", "keep": ["Outputs"], "bypass": ["Weights", "Inputs"]},
-        {"target": "shared_glb", "type": "temporal", "factors": "R=1 S=1"},
-        {"target": "DRAM", "type": "temporal", "factors": "R=1 S=1"},
-    ]
-    if depthwise:
-        targets += [
-            {"target": "weight_reg", "type": "temporal", "factors": "R=1 S=1 C=1"},
-            {"target": "input_activation_reg", "type": "temporal", "factors": "P=1 Q=1 C=1 N=1"},
-            {"target": "output_activation_reg", "type": "temporal", "factors": "P=1 Q=1 N=1 R=1 S=1"},
-        ]
-    else:
-        targets += [
-            {"target": "shared_glb", "type": "spatial", "permutation": "CM", "split": 1, "factors": "R=1 S=1 P=1 Q=1"},
-            {"target": "weight_reg", "type": "temporal", "factors": "R=1 S=1 M=1 C=1"},
-            {"target": "input_activation_reg", "type": "temporal", "factors": "P=1 Q=1 C=1 N=1"},
-            {"target": "output_activation_reg", "type": "temporal", "factors": "P=1 Q=1 M=1 N=1 R=1 S=1"},
-        ]
-    return {"architecture_constraints": {"targets": targets}}
 
 
 def layer_inputs(layer: Layer, arch: Arch, folder: Path, lab_dir: Path | None = None) -> list[Path]:

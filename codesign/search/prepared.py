@@ -1,0 +1,116 @@
+"""A search prepared once, before Ray starts: its settings checked and saved, and everything they name loaded.
+
+`prepare` checks every input (one-line errors), writes search.json and the run's arch, and returns the
+PreparedSearch that the rest of the search reads: the settings as saved, the run folder, the space, the
+rubric, the accelerator, the data set's description and the seed designs. Nothing is loaded twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from codesign.arch import Arch, load_arch
+from codesign.cost import CostCache
+from codesign.data import DATASETS, DatasetInfo, locate_dataset
+from codesign.errors import CodesignError
+from codesign.hardware import write_arch
+from codesign.pareto import objective_columns
+from codesign.rubric import Rubric, load_rubric
+from codesign.runs import Run
+from codesign.search.seeds import SeedDesign, load_seeds, resolve_seed_names
+from codesign.search.settings import SearchSettings
+from codesign.space import SearchSpace, load_space
+from codesign.storage import Storage
+
+
+@dataclass(frozen=True)
+class PreparedSearch:
+    """Everything a search reads, loaded once: what the driver, the sampler, the scheduler and the trials share."""
+
+    settings: SearchSettings  # as search.json holds them: the data set, resources and seed names resolved
+    space: SearchSpace
+    rubric: Rubric
+    base_arch: Arch  # the accelerator designs are costed on (a joint search's base)
+    info: DatasetInfo  # the data set's shapes and classes
+    seeds: tuple[SeedDesign, ...] = ()  # designs trained first (none for a search Tune restores: it has them)
+    restoring: bool = False  # a resumed search whose Tune state is restored (its study and queue with it)
+
+    @classmethod
+    def load(cls, settings: SearchSettings, base_arch: Arch | None = None, seeds: bool = True) -> PreparedSearch:
+        """Everything `settings` name, loaded (nothing checked against the run folder, nothing written)."""
+        space = load_space(settings.space)
+        rubric = load_rubric(settings.rubric)
+        arch = base_arch or load_arch(space.hardware_base or settings.arch or rubric.accelerator)
+        dataset = settings.data.dataset or space.dataset  # the space's unless the settings name one
+        settings = dataclasses.replace(settings, data=dataclasses.replace(settings.data, dataset=dataset))
+        info = DATASETS[dataset]
+        designs = tuple(load_seeds(settings.tune.seed_designs, info, settings.tune.seed)) if seeds else ()
+        return cls(settings, space, rubric, arch, info, designs)
+
+    @property
+    def run(self) -> Run:
+        """The run folder."""
+        return Run(self.settings.run_dir)
+
+    @property
+    def objectives(self) -> tuple[tuple[str, str], ...]:
+        """(trials.csv column, direction) of each objective."""
+        return objective_columns(self.settings.objectives)
+
+
+def prepare(settings: SearchSettings, resume: bool) -> PreparedSearch:
+    """Check every input before Ray starts (one-line errors), write search.json and the run's arch; a resumed
+    search takes its saved settings (the budget, the trial count and where it runs may change)."""
+    run = Run(settings.run_dir)
+    if resume:
+        return _resumed(settings, run)
+    if run.has_settings():
+        raise CodesignError(
+            f"{run.folder} already holds a search: pass --resume to continue it or --name to start another"
+        )
+    # seed designs are named by absolute path in search.json (checked as they load: one line each)
+    named = dataclasses.replace(settings.tune, seed_designs=resolve_seed_names(settings.tune.seed_designs))
+    prepared = PreparedSearch.load(dataclasses.replace(settings, tune=named))
+    CostCache().close()  # a damaged cost cache is replaced here, where its warning is seen (workers' is not)
+    data = prepared.settings.data
+    locate_dataset(prepared.info.name, Path(data.data_dir) if data.data_dir else None, download=True)
+    if settings.tune.budget_s is None and settings.tune.trials is None:
+        raise CodesignError("give a --budget (e.g. 8h) or a number of --trials")
+    resources = prepared.settings.resolved().resources
+    if resources.storage is not None:  # every node must find it: an absolute path, or a URI as given
+        resources = dataclasses.replace(resources, storage=Storage.at(resources.storage).location)
+    saved = dataclasses.replace(prepared.settings, objectives=prepared.space.objectives, resources=resources)
+    run.save_settings(saved)
+    write_arch(prepared.base_arch, run.search_arch_file)
+    run.publish(run.search_arch_file)
+    return dataclasses.replace(prepared, settings=saved)
+
+
+def _resumed(settings: SearchSettings, run: Run) -> PreparedSearch:
+    """A resumed search: its saved settings, with the budget, trial count and where it runs as now given."""
+    from ray import tune as ray_tune
+
+    if not run.has_settings():
+        raise CodesignError(f"{run.folder}: nothing to resume (no search.json); start it without --resume")
+    saved = run.settings()
+    tune = dataclasses.replace(
+        saved.tune,
+        budget_s=settings.tune.budget_s or saved.tune.budget_s,
+        trials=settings.tune.trials or saved.tune.trials,
+    )
+    if settings.resources.storage is not None and Storage.at(settings.storage_dir) != run.storage:
+        raise CodesignError(
+            f"{run.folder}: this search keeps its trials in {run.storage.location}; resume it without --storage"
+        )
+    resources = dataclasses.replace(
+        saved.resources,
+        address=settings.resources.address,
+        dashboard=settings.resources.dashboard,
+        verbose=settings.resources.verbose,
+    )
+    restoring = ray_tune.Tuner.can_restore(run.experiment)
+    merged = dataclasses.replace(saved, tune=tune, resources=resources)
+    prepared = PreparedSearch.load(merged, base_arch=load_arch(run.search_arch_file), seeds=not restoring)
+    return dataclasses.replace(prepared, restoring=restoring)
