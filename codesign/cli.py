@@ -66,8 +66,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     done = api.train(args.model, progress=not args.quiet, **given(args, TrainSettings), **given(args, SGDConfig))
     summary = done.summary
+    status = f"{done.status} ({done.reason})" if done.reason else str(done.status)
     print(
-        f"{done.status}: validation accuracy {done.val_accuracy:.4f} after {done.epochs} epochs "
+        f"{status}: validation accuracy {done.val_accuracy:.4f} after {done.epochs} epochs "
         f"({done.seconds:.1f} s, {done.images_per_second:,.0f} images/s)"
     )
     if done.profile is not None and done.test_accuracy is not None:

@@ -14,13 +14,15 @@ or a URI), and a trial whose process or node dies runs again, up to `--max-failu
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 import os
 import shutil
 import signal
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +231,32 @@ def _replays(run: Run, restoring: bool) -> Replays:
     return replays
 
 
+@contextlib.contextmanager
+def _quiet_trial_errors(settings: SearchSettings) -> Iterator[None]:
+    """Without -v, a failed trial is the one line the trials table prints (its error's last line), not Tune's
+    traceback of it (a full disk would print one per retry), and Tune's other errors are one line each."""
+    loggers = [logging.getLogger(f"ray.tune.execution.{name}") for name in ("tune_controller", "experiment_state")]
+
+    def one_line(record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith("Trial task failed"):
+            return False
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            record.msg, record.args = f"{message.strip()} {type(error).__name__}: {error}".replace("\n", " "), None
+            record.exc_info, record.exc_text = None, None
+        return True
+
+    if not settings.resources.verbose:
+        for logger in loggers:
+            logger.addFilter(one_line)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(one_line)
+
+
 class _Stop:
     """Whether Ctrl-C (SIGINT) or SIGTERM (what a batch scheduler sends) stopped Tune's loop during the block.
 
@@ -323,7 +351,7 @@ def _locked_search(prepared: PreparedSearch, resume: bool, callbacks: Sequence[A
         if settings.resources.gpus_per_trial:
             resources["gpu"] = settings.resources.gpus_per_trial
         trainable = tune.with_resources(trainable, resources)
-        with library_output(settings.resources.verbose), _Stop() as stop:  # Optuna's log: only with -v
+        with library_output(settings.resources.verbose), _quiet_trial_errors(settings), _Stop() as stop:
             if prepared.restoring:
                 tuner = _restored_tuner(prepared, trainable)
             else:
