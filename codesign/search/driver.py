@@ -337,9 +337,10 @@ def _locked_search(prepared: PreparedSearch, resume: bool, callbacks: Sequence[A
         )
     split = load_split(settings.data)  # the only read of the data set: trials get it from the object store
     connected = _start_ray(settings)
+    started = resume  # a new search takes its name when Tune starts it: a start that fails before gives it back
     try:
         if not resume:
-            save_new(prepared)  # the search starts: from here on its name is taken
+            save_new(prepared)
         trainable = tune.with_parameters(
             run_trial,
             prepared=prepared,
@@ -356,9 +357,12 @@ def _locked_search(prepared: PreparedSearch, resume: bool, callbacks: Sequence[A
                 tuner = _restored_tuner(prepared, trainable)
             else:
                 tuner = _new_tuner(prepared, trainable, callbacks)
+            started = True
             tuner.fit()
             fault = _fault_of(tuner)
     finally:
+        if not started:
+            run.settings_file.unlink(missing_ok=True)
         if connected:
             ray.shutdown()
     if fault:

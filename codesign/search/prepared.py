@@ -93,6 +93,9 @@ def save_new(prepared: PreparedSearch) -> None:
     """A new search starts: write search.json, the run's arch and a copy of its space file (the run folder needs
     nothing outside itself), and mark the run as this user's (what lets --resume load its Tune state)."""
     run, settings = prepared.run, prepared.settings
+    storage = Storage.at(settings.storage_dir)
+    if storage.local_path != run.folder.resolve():  # a storage elsewhere that cannot be written: one line, first
+        storage.make()
     run.folder.mkdir(parents=True, exist_ok=True)
     space = Path(settings.space)
     if space.is_file():  # a built-in space stays a name
