@@ -28,7 +28,7 @@ from torch import nn
 from codesign.arch import Arch, load_arch
 from codesign.cost import CostCache, get_engine
 from codesign.cost.analytic import cost_under_mapping
-from codesign.data import DATASETS, Dataset, load_dataset
+from codesign.data import DATASETS, Dataset, Split, load_dataset
 from codesign.designs import Design, load_design, trial_design
 from codesign.errors import CodesignError
 from codesign.export import export as write_export
@@ -323,6 +323,7 @@ def train(
     device: str = "auto",
     split_seed: int = 0,
     val_size: int | None = None,
+    train_size: int | None = None,
     final: bool = False,
     arch: str | Path | Arch | None = None,
     rubric: str | Path | Rubric | None = None,
@@ -333,14 +334,16 @@ def train(
     """Train `model` with SGD (the rubric's rules) on `dataset`'s training split; report validation accuracy.
 
     `**sgd` overrides SGDConfig fields (lr, momentum, nesterov, weight_decay, batch_size, epochs, schedule,
-    warmup_epochs, seed); a spec brings its own recipe. `final=True` evaluates the test set once and scores
-    the design with the rubric.
+    warmup_epochs, seed); a spec brings its own recipe. `train_size` trains on the first N images of the training
+    split only (as a search's `train_size` does). `final=True` evaluates the test set once and scores the design
+    with the rubric.
     """
     rules = _rubric(rubric)
     design = design_of(model, dataset=dataset)
     recipe = _recipe(design, rules, sgd)
     where = resolve_device(device)
     data = load_dataset(dataset, data_dir, where, split_seed=split_seed, val_size=val_size)
+    data = _first_images(data, train_size)
     net = _fresh_model(model, design, recipe, data.info.input_shape)
     if progress:
         print(
@@ -351,6 +354,8 @@ def train(
         )
     result = train_model(net, data, recipe, rules, on_epoch=on_epoch, progress=progress)
     done = _training(net, design, data, recipe, result, split_seed, str(where))
+    # what `codesign train` flags reproduce it (an export's README): --train-size, and whether --data-dir was given
+    done.summary.update(train_size_limit=train_size, data_dir_given=data_dir is not None)
     if final:
         done.test_accuracy = accuracy(net, data, data.load_test())
         done.profile = profile(net.cpu(), (1, *data.info.input_shape), arch=arch, rubric=rules)
@@ -364,6 +369,16 @@ def train(
             arch=done.profile.arch.name,
         )
     return done
+
+
+def _first_images(data: Dataset, train_size: int | None) -> Dataset:
+    """The data with its training split cut to the first `train_size` images (a search's --train-size)."""
+    if train_size is None:
+        return data
+    if isinstance(train_size, bool) or not isinstance(train_size, int) or train_size < 1:
+        raise CodesignError(f"train_size must be a whole number of images above 0, got {train_size!r}")
+    split = Split(data.train.images[:train_size], data.train.labels[:train_size])
+    return dataclasses.replace(data, train=split)
 
 
 def _recipe(design: Design, rules: Rubric, sgd: dict[str, Any]) -> SGDConfig:
@@ -508,9 +523,12 @@ class SearchRun:
         by: str = "score",
         onnx: bool = False,
         mapper: str | None = None,
+        force: bool = False,
     ) -> list[Path]:
-        """Export a trial (the best by `by` if no id) as a standalone model.py with weights and README."""
-        return write_export(self.design(trial, by), Path(out), onnx=onnx, mapper=mapper)
+        """Export a trial (the best by `by` if no id) as a standalone model.py with weights and README.
+
+        `out` must be new or empty unless `force` (then the export's files are replaced, others kept)."""
+        return write_export(self.design(trial, by), Path(out), onnx=onnx, mapper=mapper, force=force)
 
     def __repr__(self) -> str:
         return f"SearchRun({str(self.path)!r})"
@@ -662,11 +680,15 @@ def export(
     weights: str | Path | None = None,
     onnx: bool = False,
     mapper: str | None = None,
+    force: bool = False,
+    dataset: str | None = None,
 ) -> list[Path]:
     """Write a design as a standalone model.py (+ spec.json, weights.pt, model.onnx, README.md) into `out`.
 
     `source` is a SearchRun or a run folder (its `trial`, else its best by `best`), or any model `profile`
-    accepts; `weights` a state dict to include.
+    accepts; `weights` a state dict to include. The model takes images in [0, 1] (or uint8) and normalises them
+    itself as its data set's were in training: the one its run or training recorded, else `dataset`. `out` must
+    be new or empty unless `force` (then files of the export's names are replaced and every other file is kept).
     """
     if isinstance(source, SearchRun) or (isinstance(source, (str, Path)) and is_uri(source)):
         source = source if isinstance(source, SearchRun) else load_run(source)
@@ -685,7 +707,7 @@ def export(
             if not Path(weights).is_file():
                 raise CodesignError(f"{weights}: weights file not found")
             design = dataclasses.replace(design, weights=Path(weights))
-    return write_export(design, Path(out), onnx=onnx, mapper=mapper)
+    return write_export(design, Path(out), onnx=onnx, mapper=mapper, force=force, dataset=dataset)
 
 
 # ------------------------------------------------------------------------------------------------- arch

@@ -117,6 +117,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         split_seed=args.split_seed,
         val_size=args.val_size,
+        train_size=args.train_size,
         final=args.final,
         arch=args.arch,
         rubric=args.rubric,
@@ -226,6 +227,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """codesign export: standalone model.py, spec.json, weights.pt, model.onnx and README.md."""
+    from codesign.export import stale_files
+
     written = api.export(
         args.source,
         args.out,
@@ -234,8 +237,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         weights=args.weights,
         onnx=args.onnx,
         mapper=args.mapper,
+        force=args.force,
+        dataset=args.dataset,
     )
     names = [p.name for p in written]
+    kept = stale_files(Path(args.out), written)
+    if kept:
+        print(f"note: kept {', '.join(p.name for p in kept)} from before in {args.out} (not written by this export)")
     if "weights.pt" not in names:
         print(f"note: {args.source} has no saved weights (train it with `codesign train`, then --weights)")
     which = f" trial {args.trial}" if args.trial else ""
@@ -302,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     t.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation split")
     t.add_argument("--val-size", type=_positive(int), help="validation images (default 5000 CIFAR-10, 6000 MNISTs)")
+    t.add_argument(
+        "--train-size", type=_positive(int), help="train on the first N training images only (as a search's)"
+    )
     t.add_argument("--epochs", type=_positive(int), help="default: the spec's, else the rubric's maximum (29)")
     t.add_argument("--lr", type=_positive(float))
     t.add_argument("--momentum", type=float)
@@ -383,6 +394,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--weights", help="with a MODEL: a state dict to include (e.g. from `codesign train`)")
     e.add_argument("--onnx", action="store_true", help="also write model.onnx (needs codesign[onnx])")
     e.add_argument("--mapper", choices=MAPPER_ALGORITHMS, help=MAPPER_HELP + " (the README's inference cost)")
+    e.add_argument(
+        "--dataset",
+        choices=sorted(DATASETS),
+        help="the data set the weights were trained on, when the source does not record it (a run or a "
+        "`codesign train` folder does): its normalisation goes inside the model",
+    )
+    e.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder that is not empty (files of the export's names are replaced, others kept)",
+    )
     e.set_defaults(func=cmd_export)
 
     a = sub.add_parser("arch", help="derive an accelerator of other sizes (energies and area scaled) as YAML")
