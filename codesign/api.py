@@ -502,8 +502,10 @@ class SearchRun:
         return trial_design(self._run, trial, by)
 
     def plot(self, kind: str = "3d") -> Any:
-        """A Plotly figure of the trials, front highlighted: `3d`, a pair like `energy-accuracy`, or `points`."""
-        from codesign.report import figures
+        """A Plotly figure of the trials, front highlighted: `3d`, a pair like `energy-accuracy` (the rubric's
+        bands drawn), `points`, `progress` (hypervolume and best accuracy over the trials) or `parallel`
+        (hyper-parameters against the objectives)."""
+        from codesign.report import figures, parallel_figure, progress_figure
 
         shown = figures(self.trials, self.front, self._run.objectives())
         if not shown:
@@ -512,8 +514,12 @@ class SearchRun:
         if len(shown) > 5:
             names += ["area-accuracy", "area-energy", "area-latency"]
         names.append("points")
+        if kind == "progress":
+            return progress_figure(self.trials, self._run.objectives())
+        if kind == "parallel" and (figure := parallel_figure(self.trials, self._run.objectives())) is not None:
+            return figure
         if kind not in names:
-            raise CodesignError(f"plot kind {kind!r}: one of {', '.join(names)}")
+            raise CodesignError(f"plot kind {kind!r}: one of {', '.join([*names, 'progress', 'parallel'])}")
         return shown[names.index(kind)]
 
     def export(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import io
 import json
 import math
 from pathlib import Path
@@ -229,18 +230,20 @@ def _draw_bands(fig: Any, axis: str, column: str, values: pd.Series, rubric: Rub
     update(range=_axis_range(values, bands, log))
 
 
-def log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
-    """Tick values 1, 2, 5 per decade between `low` and `high` (thinned to at most 8), with plain labels."""
-    if not (low > 0 and high > 0):
+def log_ticks(low: float, high: float, most: int = 8) -> tuple[list[float], list[str]]:
+    """Tick values between `low` and `high`: 1, 2, 5 per decade, else decades (every other one on a wide range);
+    at most `most`, with plain labels (0.02, 50k)."""
+    if not (0 < low < high):
         return [], []
-    values = [
-        m * 10.0**e
-        for e in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
-        for m in (1, 2, 5)
-        if low <= m * 10.0**e <= high
-    ]
-    while len(values) > 8:
-        values = values[::2]
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    for subs in ((1, 2, 5), (1, 3), (1,)):
+        values = [m * 10.0**e for e in decades for m in subs if low <= m * 10.0**e <= high]
+        if len(values) <= most:
+            break
+    step = 1
+    while len(values[::step]) > most:
+        step += 1
+    values = values[::step]
     return values, [_tick(v) for v in values]
 
 
@@ -525,7 +528,7 @@ table.front{border-collapse:collapse;font-size:13px;width:100%}
 table.front th,table.front td{padding:4px 8px;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 table.front th{background:#f3f3f3;position:sticky;top:0}
 table.front .id,table.front .band{text-align:left} td.toggle{color:#888;width:1em}
-h3{font-size:1em;font-weight:600;margin:1.4em 0 0}
+h3{font-size:1em;font-weight:600;margin:1.4em 0 0} h1,h2,h3,p,dd{overflow-wrap:anywhere}
 tr.design{cursor:pointer} tr.design:hover{background:#f6f6f6} tr.design.open td.toggle{transform:rotate(90deg)}
 tr.design.selected{background:#fff1e0}
 tr.more td{text-align:left;white-space:normal;background:#fafafa}
@@ -667,12 +670,27 @@ def render_png(
     objectives: tuple = OBJECTIVES,
     rubric: Rubric | None = None,
 ) -> None:
-    """The pairwise projections (three, or six with area), front highlighted, the rubric's bands dotted."""
+    """pareto.png: the pairwise projections (three, or six with area), front highlighted, the rubric's bands."""
+    import matplotlib.pyplot as plt
+
+    fig = pareto_figure(trials, front, objectives, rubric)
+    image = io.BytesIO()
+    try:
+        fig.savefig(image, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+    _replace(path, image.getvalue())
+
+
+def pareto_figure(
+    trials: pd.DataFrame, front: pd.DataFrame, objectives: tuple = OBJECTIVES, rubric: Rubric | None = None
+) -> Any:
+    """The matplotlib Figure of pareto.png (plain-number ticks, at most six per axis, none overlapping)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
     rubric = rubric or Rubric()
     done = eligible(trials, objectives)
@@ -687,15 +705,18 @@ def render_png(
         ax.set_xlabel(_LABELS[x])
         ax.set_ylabel(_LABELS[y])
         for column, axis, log in ((x, ax.xaxis, len(done) and done[x].min() > 0), (y, ax.yaxis, y == "cycles")):
+            bands = _shown_bands(column, done[column], rubric) if len(done) else []
             if log and len(done):
                 (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
                 # at most 6 labelled ticks (1, 2, 5 per decade when the range is narrow), none on the minor ticks
-                axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
+                low, high = _axis_range(done[column], bands, log=True)
+                (ax.set_xlim if axis is ax.xaxis else ax.set_ylim)(10**low, 10**high)
+                axis.set_major_locator(FixedLocator(log_ticks(10**low, 10**high, most=6)[0]))
                 axis.set_minor_formatter(NullFormatter())
             else:
                 axis.set_major_locator(MaxNLocator(6))
             axis.set_major_formatter(plain)
-            for value, points in _shown_bands(column, done[column], rubric) if len(done) else []:
+            for value, points in bands:
                 line = ax.axvline if axis is ax.xaxis else ax.axhline
                 line(value, color=BAND_COLOR, linestyle=":", linewidth=1)
                 where = (value, 1.0) if axis is ax.xaxis else (1.0, value)
@@ -717,8 +738,7 @@ def render_png(
         f"(objectives: {', '.join(f'{s} {n}' for n, s in objectives)}); dotted: the rubric's point bands"
     )
     fig.tight_layout(rect=(0, 0, 1, 0.96))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def _tick(value: float) -> str:

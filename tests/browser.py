@@ -25,7 +25,10 @@ LAYOUT_CHECK = """(() => {
     if (scrollers.some(s => s !== el && s.contains(el))) continue;
     const r = el.getBoundingClientRect(), style = getComputedStyle(el);
     if (r.width === 0 || r.height === 0 || style.visibility === 'hidden' || r.right < -500) continue;  // Plotly's off-screen ruler
-    if (r.right > width + 1 || r.left < -1) outside.push(`${el.tagName.toLowerCase()}.${el.getAttribute('class') || ''} ${Math.round(r.left)}..${Math.round(r.right)}`);
+    const name = `${el.tagName.toLowerCase()}.${el.getAttribute('class') || ''}`;
+    if (r.right > width + 1 || r.left < -1) outside.push(`${name} ${Math.round(r.left)}..${Math.round(r.right)}`);
+    else if (el instanceof HTMLElement && style.overflowX === 'visible' && el.scrollWidth > el.clientWidth + 1
+             && r.left + el.scrollWidth > width + 1) outside.push(`${name}: its text runs to ${Math.round(r.left + el.scrollWidth)}`);
   }
   return {width, scrollWidth: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight, outside};
 })()"""
@@ -41,6 +44,7 @@ class Browser:
         self._read, from_chrome = os.pipe()
 
         def pipes() -> None:  # Chromium reads commands on fd 3 and writes replies on fd 4
+            # (the other descriptors are close-on-exec, as Python opens them, so only these two reach Chromium)
             os.dup2(to_chrome, 100)  # by way of free numbers: either end may itself be 3 or 4
             os.dup2(from_chrome, 101)
             os.dup2(100, 3)
@@ -50,7 +54,7 @@ class Browser:
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-pipe",
              "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
              f"--user-data-dir={profile}", "about:blank"],
-            pass_fds=(3, 4), preexec_fn=pipes, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            close_fds=False, preexec_fn=pipes, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         os.close(to_chrome)
         os.close(from_chrome)
