@@ -27,16 +27,17 @@ from codesign.api import (
     train,
 )
 from codesign.arch import Arch, load_arch
-from codesign.designs import Design
+from codesign.designs import Design, TrainedOn
 from codesign.errors import CodesignError, SearchInterrupted
 from codesign.hardware import HardwareParams
 from codesign.network import CandidateSpec, ConvStage, SGDConfig
-from codesign.rubric import Rubric, Score, load_rubric
+from codesign.rubric import Band, Rubric, Score, load_rubric
 from codesign.runs import Status, TrialRecord
 from codesign.search.settings import DataSettings, ResourceSettings, SearchSettings, TuneSettings
 
 __all__ = [
     "Arch",
+    "Band",
     "CandidateSpec",
     "CodesignError",
     "ConvStage",
@@ -52,6 +53,7 @@ __all__ = [
     "SearchRun",
     "SearchSettings",
     "Status",
+    "TrainedOn",
     "Training",
     "TrialRecord",
     "TuneSettings",

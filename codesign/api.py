@@ -101,6 +101,8 @@ class Profile:
     rubric: Rubric
     _net: NetworkCost = field(repr=False)
     _other: NetworkCost | None = field(default=None, repr=False)  # the analytic engine's other mapper
+    input_note: str = ""  # which input shape was profiled and why
+    val_accuracy: float | None = None  # the design's validation accuracy, when its run or training recorded it
 
     @property
     def mapper(self) -> str:
@@ -172,9 +174,44 @@ class Profile:
         """Rubric points of this design at a given (test) accuracy; 0 when a hard constraint fails."""
         return self._net.score(self.rubric, error=1.0 - accuracy).total
 
+    @property
+    def hardware_points(self) -> int:
+        """The rubric's points a profile alone decides (energy and latency; 0 when the peak activation fails)."""
+        score = self._net.score(self.rubric)
+        return score.total
+
+    def rubric_line(self) -> str:
+        """The rubric's total beside the per-objective points: what a profile gives, and what accuracy adds."""
+        score = self._net.score(self.rubric)
+        rules = self.rubric
+        top_error = rules.error_points[0][1] if rules.error_points else 0
+        if not score.feasible:
+            return f"rubric      0 of {rules.max_points} points: the peak activation breaks the rubric's limit"
+        if self.val_accuracy is not None:
+            full = self._net.score(rules, error=1.0 - self.val_accuracy)
+            return (
+                f"rubric      {full.error_points} (validation accuracy {self.val_accuracy:.4f}) + "
+                f"{score.energy_points} + {score.latency_points} = {full.total} of {rules.max_points} points, as "
+                f"the search scored it (the final score takes the test error)"
+            )
+        return (
+            f"rubric      {score.energy_points} + {score.latency_points} = {score.total} of {rules.max_points} "
+            f"points; accuracy adds up to {top_error} once trained (`codesign train MODEL --final` scores the "
+            f"test error)"
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """What `codesign profile --json` prints: `layers` and `total`."""
-        return self._net.to_dict(self.rubric, self._other)
+        """What `codesign profile --json` prints: `layers` and `total` (and why this input shape)."""
+        result = self._net.to_dict(self.rubric, self._other)
+        score = self._net.score(self.rubric, None if self.val_accuracy is None else 1.0 - self.val_accuracy)
+        result["input_shape_reason"] = self.input_note
+        result["total"].update(
+            rubric_points=score.total,  # energy + latency, + accuracy when a validation accuracy is known
+            accuracy_points=score.error_points,
+            max_points=self.rubric.max_points,
+            val_accuracy=self.val_accuracy,
+        )
+        return result
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per distinct layer: shape, count, MACs, cycles, energy, utilization, mapping."""
@@ -194,7 +231,13 @@ class Profile:
 
     def table(self, show_mapping: bool = False) -> str:
         """The per-layer table and totals that `codesign profile` prints."""
-        return format_table(self._net, self.rubric, show_mapping=show_mapping, other=self._other)
+        lines = format_table(self._net, self.rubric, show_mapping=show_mapping, other=self._other).split("\n")
+        if self.input_note:  # the shape on a line of its own, with why
+            lines[0] = lines[0].rsplit(", input ", 1)[0]
+            lines.insert(1, f"input {tuple(self._net.workload.input_shape)}: {self.input_note}")
+        at = next((i for i, line in enumerate(lines) if line.startswith("peak act.")), len(lines))
+        lines.insert(at, self.rubric_line())
+        return "\n".join(lines)
 
     def compare(self, other: Profile) -> str:
         """This profile beside another engine's, layer by layer, with the % difference."""
@@ -247,7 +290,7 @@ def profile(
     design = design_of(model, trial, dataset, tuple(input_shape)[1:] if input_shape else None)
     on = arch if arch is not None else design.arch
     accelerator = _arch(on, rules)
-    shape = tuple(input_shape) if input_shape else design.input_shape or (1, *(_image_shape(dataset) or (3, 32, 32)))
+    shape, note = input_shape_of(design, input_shape, dataset)
     if len(shape) < 2 or any(not isinstance(v, int) or v < 1 for v in shape):
         raise CodesignError(f"input shape {shape} must be positive sizes, batch first (e.g. 1,3,32,32)")
     workload = trace(design.module, shape)
@@ -264,8 +307,38 @@ def profile(
         store = None if cache is False else CostCache(None if cache is True else cache)
         chosen = get_engine(engine, mapper=mapper, timeloop_lab=Path(timeloop_lab) if timeloop_lab else None)
         net = profile_workload(workload, accelerator, chosen, store, progress=progress and chosen.parallel)
-        return Profile(design.label, rules, net, other_mapper(net, store))
-    return Profile(design.label, rules, net)
+        return Profile(design.label, rules, net, other_mapper(net, store), note, _val_accuracy(design))
+    return Profile(design.label, rules, net, None, note, _val_accuracy(design))
+
+
+def input_shape_of(
+    design: Design, input_shape: Sequence[int] | None = None, dataset: str | None = None
+) -> tuple[tuple[int, ...], str]:
+    """The input shape a profile uses (batch first) and why: given, the design's own, the data set's, or
+    CIFAR-10's (the default, said so with how to choose another)."""
+    if input_shape:
+        return tuple(input_shape), "as given (--input-shape)"
+    known = design.trained_on.dataset if design.trained_on is not None else None
+    if design.spec is not None:
+        trained = f"; trained on {DATASETS[known].label}" if known else ""
+        return (1, *design.spec.input_shape), f"the spec's own{trained}"
+    if design.input_shape is not None and dataset is not None:
+        return design.input_shape, f"the {DATASETS[dataset].label} shape (--dataset {dataset})"
+    if design.input_shape is not None and tuple(design.input_shape[1:]) != (3, 32, 32):
+        return design.input_shape, "the shape the model was built for"
+    if dataset is not None:
+        return (1, *DATASETS[dataset].input_shape), f"the {DATASETS[dataset].label} shape (--dataset {dataset})"
+    others = " or ".join(f"--dataset {name}" for name in DATASETS if name != "cifar10")
+    whose = "the built-in's default" if design.input_shape is not None else "codesign's default for a model"
+    return (1, 3, 32, 32), f"the CIFAR-10 shape, {whose}; pass {others}, or --input-shape, for another"
+
+
+def _val_accuracy(design: Design) -> float | None:
+    """The validation accuracy a design's run row or training summary records (a number in [0, 1]), if any."""
+    value = (design.facts or {}).get("val_accuracy")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        return None
+    return float(value)
 
 
 # ------------------------------------------------------------------------------------------------ train
