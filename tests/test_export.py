@@ -324,3 +324,31 @@ def test_a_full_disk_or_a_read_only_folder_is_one_line_and_leaves_nothing(tmp_pa
         assert list(disk.iterdir()) == []  # no half-written export, no staging folder
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_the_readme_names_the_command_that_repeats_a_trials_training():
+    from codesign.designs import Design, TrainedOn
+    from codesign.export import reproduce_command
+
+    spec = _spec()
+    design = Design(spec.build(), "run trial a", spec, trained_on=TrainedOn("fashion-mnist", 3, 1000, 2000, True))
+    assert reproduce_command(design, "fashion-mnist") == (
+        "codesign train spec.json --dataset fashion-mnist --train-size 2000 --val-size 1000 --split-seed 3 "
+        "--data-dir DATA_DIR --out retrained")
+    plain = Design(spec.build(), "run trial a", spec, trained_on=TrainedOn("cifar10", 0, 5000))
+    assert reproduce_command(plain, "cifar10") == "codesign train spec.json --dataset cifar10 --out retrained"
+    assert "--dataset DATASET" in reproduce_command(Design(spec.build(), "s", spec), None)
+
+
+@needs_fmnist
+def test_train_size_trains_on_the_first_images_as_a_search_does(tmp_path):
+    import codesign
+
+    spec = CandidateSpec(stages=(ConvStage(4, pool="max"),), input_shape=(1, 28, 28),
+                         sgd=SGDConfig(epochs=1, batch_size=64))
+    done = codesign.train(spec, "fashion-mnist", train_size=500, val_size=500)
+    assert done.summary["train_size"] == 500 and done.summary["train_size_limit"] == 500
+    folder = done.save(tmp_path / "t")
+    assert load_design(str(folder)).trained_on.train_size == 500
+    with pytest.raises(CodesignError, match="train_size must be a whole number"):
+        codesign.train(spec, "fashion-mnist", train_size=0)
