@@ -254,7 +254,10 @@ def test_a_hostile_spec_file_name_runs_no_code(tmp_path):
     name = PAYLOAD.format(marker="payload-ran").replace("/", "_") + ".json"
     (folder / name).write_text(_spec().to_json())
     out = tmp_path / "out"
-    assert main(["export", str(folder / name), "--out", str(out)]) == 0
+    # in a fresh process, as a user runs it (torch imports its own parts lazily while the check runs model.py)
+    done = subprocess.run([sys.executable, "-m", "codesign.cli", "export", str(folder / name), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
     assert not marker.exists()
     assert '"""+' not in (out / "model.py").read_text() + (out / "README.md").read_text()
     check_source((out / "model.py").read_text())
@@ -352,3 +355,16 @@ def test_train_size_trains_on_the_first_images_as_a_search_does(tmp_path):
     assert load_design(str(folder)).trained_on.train_size == 500
     with pytest.raises(CodesignError, match="train_size must be a whole number"):
         codesign.train(spec, "fashion-mnist", train_size=0)
+
+
+def test_an_export_in_a_fresh_process_of_a_python_class(tmp_path):
+    """As a user runs it: torch imports its own parts lazily while the check runs model.py's text, so the check
+    must leave torch its import machinery (a check that worked only in a process that had warmed torch up failed)."""
+    (tmp_path / "net.py").write_text(
+        "from torch import nn\n\nclass Small(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(3600, 10))\n\n"
+        "    def forward(self, x):\n        return self.body(x)\n")
+    done = subprocess.run([sys.executable, "-m", "codesign.cli", "export", "net.py:Small", "--dataset", "cifar10",
+                           "--out", "out"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "DATASET = 'cifar10'" in (tmp_path / "out" / "model.py").read_text()
