@@ -129,17 +129,26 @@ def test_log_ticks_are_one_two_five_and_few():
     assert len(log_ticks(1e-6, 1e6)[0]) <= 8
 
 
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """One run's report.html (costed through a private cache), for the tests that look at it in Chromium."""
+    folder = tmp_path_factory.mktemp("a-run-whose-name-is-long-and-has-no-spaces-to-wrap-at")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CODESIGN_CACHE", str(folder / "cache.sqlite"))
+        _run_with_specs(folder)
+        write_outputs(folder)
+    return folder / "report.html"
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 @pytest.mark.parametrize("width, height, mobile", [(1400, 900, False), (390, 844, True)])
-def test_report_reads_at_a_desktops_and_a_phones_width(tmp_path, width, height, mobile):
+def test_report_reads_at_a_desktops_and_a_phones_width(report, tmp_path, width, height, mobile):
     """Nothing reaches past the viewport (the table's extra columns fold away on a phone), the figures are drawn,
     a front design's energy breakdown is drawn, and no trial id runs as a script."""
-    _run_with_specs(tmp_path)
-    write_outputs(tmp_path)
     shot = tmp_path / "shot.png"
-    seen = look_at((tmp_path / "report.html").as_uri(), width, height, mobile, shot)
+    seen = look_at(report.as_uri(), width, height, mobile, shot)
     assert seen["outside"] == [] and seen["scrollWidth"] <= width, seen
-    assert seen["title"] == f"codesign: {tmp_path.name}"  # the hostile trial id did not run
+    assert seen["title"] == f"codesign: {report.parent.name}"  # the hostile trial id did not run
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
     red = np.array([int(FRONT_COLOR[i:i + 2], 16) for i in (1, 3, 5)])
     assert (np.abs(pixels - red).sum(axis=1) < 30).sum() > 200  # the front's points, drawn by Plotly's JavaScript
@@ -147,16 +156,14 @@ def test_report_reads_at_a_desktops_and_a_phones_width(tmp_path, width, height, 
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
-def test_opening_a_row_shows_every_field_and_that_designs_breakdown(tmp_path):
+def test_opening_a_row_shows_every_field_and_that_designs_breakdown(report):
     import tempfile
     from pathlib import Path
 
     from tests.browser import Browser
 
-    _run_with_specs(tmp_path)
-    write_outputs(tmp_path)
     with tempfile.TemporaryDirectory() as profile, Browser(Path(profile)) as browser:
-        browser.open((tmp_path / "report.html").as_uri(), 1400, 900)
+        browser.open(report.as_uri(), 1400, 900)
         drawn = "document.querySelectorAll('#by-layer .bars path').length"
         assert browser.evaluate(drawn) > 0  # the best design's breakdown, drawn on load
         rows = browser.evaluate("[...document.querySelectorAll('tr.design')].map(tr => tr.dataset.id)")
