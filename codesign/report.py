@@ -23,7 +23,7 @@ from codesign.breakdown import Breakdown, breakdown
 from codesign.cost import CostCache
 from codesign.errors import CodesignError
 from codesign.hardware import FIELDS as HARDWARE_FIELDS
-from codesign.pareto import OBJECTIVES, eligible, front_volume, pareto_front
+from codesign.pareto import OBJECTIVES, eligible, front_volume, pareto_front, volume_history
 from codesign.rubric import PJ_PER_MJ, Rubric, load_rubric
 from codesign.runs import Run, TrialRecord
 
@@ -350,13 +350,9 @@ def progress_figure(trials: pd.DataFrame, objectives: tuple = OBJECTIVES) -> Any
     from plotly.subplots import make_subplots
 
     counts = list(range(1, len(trials) + 1))
-    volumes = [front_volume(trials.iloc[:n], objectives) for n in counts]
-    accuracies, best = [], float("nan")
-    for row in trials.itertuples():
-        value = getattr(row, "val_accuracy", float("nan"))
-        if getattr(row, "status", "") == "ok" and value == value:
-            best = value if best != best else max(best, value)
-        accuracies.append(best)
+    volumes = volume_history(trials.reset_index(drop=True), objectives)
+    complete = (trials["status"] == "ok") & pd.to_numeric(trials["val_accuracy"], errors="coerce").notna()
+    accuracies = pd.to_numeric(trials["val_accuracy"], errors="coerce").where(complete).cummax().tolist()
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_scatter(x=counts, y=volumes, name="hypervolume", mode="lines+markers", line_shape="hv")
     fig.add_scatter(
