@@ -578,7 +578,7 @@ class SearchRun:
         """A Plotly figure of the trials, front highlighted: `3d`, a pair like `energy-accuracy` (the rubric's
         bands drawn), `points`, `progress` (hypervolume and best accuracy over the trials) or `parallel`
         (hyper-parameters against the objectives)."""
-        from codesign.report import figures, parallel_figure, progress_figure
+        from codesign.plots import figures, parallel_figure, progress_figure
 
         shown = figures(self.trials, self.front, self._run.objectives())
         if not shown:

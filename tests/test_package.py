@@ -20,7 +20,7 @@ LAYERS = [
     {"quantize", "profile", "space", "breakdown"},
     {"search.settings", "search.shared"},
     {"runs"},
-    {"designs", "report"},
+    {"designs", "report", "plots"},
     {"export", "model_source", "search.sampler", "search.seeds", "search.candidates", "search.ehvi", "search.replay",
      "search.trainable", "search.table", "search.fidelity"},
     {"search.driver", "search.searcher", "search"},

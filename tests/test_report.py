@@ -14,7 +14,8 @@ from PIL import Image
 import codesign
 from codesign.network import CandidateSpec, ConvStage, SGDConfig
 from codesign.pareto import pareto_front
-from codesign.report import FRONT_COLOR, log_ticks, pareto_figure, write_outputs
+from codesign.plots import FRONT_COLOR, log_ticks, pareto_figure
+from codesign.report import write_outputs
 from codesign.rubric import Rubric, band
 from codesign.runs import Run, Status, TrialRecord
 from tests.browser import CHROMIUM, look_at
