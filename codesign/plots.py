@@ -359,20 +359,21 @@ def pareto_figure(
             for value, points in bands:
                 line = ax.axvline if axis is ax.xaxis else ax.axhline
                 line(value, color=BAND_COLOR, linestyle=":", linewidth=1)
-                where = (value, 1.0) if axis is ax.xaxis else (1.0, value)
+                # a vertical line's label at its foot, a horizontal one's at its left end: they never meet
+                where = (value, 0.01) if axis is ax.xaxis else (0.01, value)
                 ax.annotate(
                     f"{points} pts",
                     where,
                     xycoords=("data", "axes fraction") if axis is ax.xaxis else ("axes fraction", "data"),
                     fontsize=8,
                     color=BAND_COLOR,
-                    ha="left" if axis is ax.xaxis else "right",
-                    va="top" if axis is ax.xaxis else "bottom",
+                    ha="right" if axis is ax.xaxis else "left",
+                    va="bottom",
                     rotation=90 if axis is ax.xaxis else 0,
                 )
         plt.setp(ax.get_xticklabels(), rotation=30, ha="right")
         ax.grid(alpha=0.3)
-    axes.flat[0].legend(loc="lower right", fontsize=9)
+    axes.flat[0].legend(loc="best", fontsize=9)
     fig.suptitle(
         f"{len(done)} complete trials, {int(on.sum())} on the front "
         f"(objectives: {', '.join(f'{s} {n}' for n, s in objectives)}); dotted: the rubric's point bands"
