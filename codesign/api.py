@@ -174,12 +174,6 @@ class Profile:
         """Rubric points of this design at a given (test) accuracy; 0 when a hard constraint fails."""
         return self._net.score(self.rubric, error=1.0 - accuracy).total
 
-    @property
-    def hardware_points(self) -> int:
-        """The rubric's points a profile alone decides (energy and latency; 0 when the peak activation fails)."""
-        score = self._net.score(self.rubric)
-        return score.total
-
     def rubric_line(self) -> str:
         """The rubric's total beside the per-objective points: what a profile gives, and what accuracy adds."""
         score = self._net.score(self.rubric)
