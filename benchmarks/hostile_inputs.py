@@ -283,7 +283,63 @@ def _fixtures(scratch: Path, root: Path, python: str, env: dict) -> dict[str, Pa
     f["csv-no-column"] = _run_folder(scratch, "no-column", text.replace("val_accuracy,", "val_acc,"))
     f["csv-not-numbers"] = _run_folder(scratch, "not-numbers", text.replace(",0.8,", ",abc,"))
     f["csv-short-row"] = _run_folder(scratch, "short-row", text.splitlines()[0] + "\na1,ok,0.8\n")
+    _export_fixtures(f, scratch, python, env)
     return f
+
+
+# A trial id, a run name or a file name that is Python code: writing it into model.py unescaped runs it when the
+# export imports model.py (to check it), and again wherever the user imports it.
+EXPORT_MARKER = "export-payload-ran"
+
+
+def _payload(marker: Path) -> str:
+    return f'x"""+str(__import__("os").makedirs({str(marker)!r}))+"""'
+
+
+def _export_fixtures(f: dict[str, Path], scratch: Path, python: str, env: dict) -> None:
+    """Run folders and spec files whose names are code, a folder holding a user's files, small file systems."""
+    marker = scratch / EXPORT_MARKER
+    f["export-marker"] = marker
+    f["python"] = Path(python)
+    spec = {**SPEC_28, "input_shape": [1, 28, 28]}
+    f["hostile-id"] = _run_folder(scratch, "hostile-id", _trials_csv([
+        {"trial_id": _payload(marker), "status": "ok", "val_accuracy": 0.8, "energy_pj": 2e6, "cycles": 5e4,
+         "peak_activation_bytes": 1e4, "rubric_points": 90, "spec": spec}]))
+    f["hostile-id-trial"] = Path(_payload(marker))  # the id, as `--trial` names it
+    newline = f'x"""\nimport os\nos.makedirs({str(marker)!r})\n"""'
+    f["newline-id"] = _run_folder(scratch, "newline-id", _trials_csv([
+        {"trial_id": newline, "status": "ok", "val_accuracy": 0.8, "energy_pj": 2e6, "cycles": 5e4,
+         "peak_activation_bytes": 1e4, "rubric_points": 90, "spec": spec}]))
+    f["newline-id-trial"] = Path(newline)
+    names = scratch / "files" / "names"
+    names.mkdir(parents=True, exist_ok=True)
+    hostile = names / (_payload(Path(EXPORT_MARKER)).replace("/", "_") + ".json")  # relative: the case's cwd
+    hostile.write_text(json.dumps(SPEC_32))
+    f["hostile-spec"] = hostile
+    mine = scratch / "exports" / "users-folder"
+    mine.mkdir(parents=True, exist_ok=True)
+    (mine / "README.md").write_text("the user's own notes\n")
+    (mine / "results.csv").write_text("a,b\n1,2\n")
+    f["users-folder"] = mine
+    big = scratch / "files" / "big.json"  # a design whose weights (about 17 MB) do not fit a 1 MB disk
+    big.write_text(json.dumps({"stages": [{"channels": 64}, {"channels": 64}], "head": [256]}))
+    subprocess.run([python, "-c", "import json, sys, torch; from codesign.network import CandidateSpec; "
+                    "spec = CandidateSpec.from_dict(json.load(open(sys.argv[1]))); "
+                    "torch.save(spec.build().state_dict(), sys.argv[2])", str(big), str(scratch / "files" / "big.pt")],
+                   check=True, env=env, timeout=300)
+    f["big-spec"], f["big-weights"] = big, scratch / "files" / "big.pt"
+    for name, options in (("full-disk", "size=1m"), ("read-only", "size=1m,ro")):
+        disk = scratch / name
+        disk.mkdir(exist_ok=True)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(disk)], capture_output=True)
+        if mounted.returncode == 0:  # needs root; the cases are left out otherwise
+            f[name] = disk
+
+
+def _unmount(scratch: Path) -> None:
+    for name in ("full-disk", "read-only"):
+        if (scratch / name).is_mount():
+            subprocess.run(["umount", str(scratch / name)], check=False)
 
 
 # ----------------------------------------------------------------------------------------------- checks
@@ -332,6 +388,44 @@ def _rows_and_duplicates(run: str, trials: int) -> Callable:
         if len(set(specs)) < len(specs):
             problems.append("a finished design ran twice")
         return "; ".join(problems)
+    return check
+
+
+def _no_code_ran(out_name: str, python: Path) -> Callable:
+    """The export ran no payload, and its model.py imports (in a fresh interpreter) without running one either."""
+    def check(result: subprocess.CompletedProcess, scratch: Path) -> str:
+        marker = scratch / EXPORT_MARKER
+        if marker.exists():
+            return "the export ran code from a name"
+        out = scratch / "exports" / out_name
+        if result.returncode != 0 or not (out / "model.py").is_file():
+            return ""
+        loaded = subprocess.run([str(python), "-c",
+                                 "import sys; sys.path.insert(0, sys.argv[1]); from model import Net; Net()", str(out)],
+                                capture_output=True, text=True, cwd=scratch, timeout=120)
+        if marker.exists():
+            return "the exported model.py runs code from a name"
+        return "" if loaded.returncode == 0 else f"the exported model.py does not import ({loaded.stderr[-80:]})"
+    return check
+
+
+def _users_files(forced: bool) -> Callable:
+    """Refused: the user's files unchanged. Forced: the user's other file kept byte for byte."""
+    def check(result: subprocess.CompletedProcess, scratch: Path) -> str:
+        mine = scratch / "exports" / "users-folder"
+        if (mine / "results.csv").read_text() != "a,b\n1,2\n":
+            return "the user's results.csv was changed or removed"
+        if not forced and (mine / "README.md").read_text() != "the user's own notes\n":
+            return "the user's README.md was replaced without --force"
+        stray = [p.name for p in mine.parent.iterdir() if p.name.startswith(".")]
+        return f"left {stray[0]}" if stray else ""
+    return check
+
+
+def _disk_left_empty(name: str) -> Callable:
+    def check(result: subprocess.CompletedProcess, scratch: Path) -> str:
+        left = sorted(p.name for p in (scratch / name).iterdir())
+        return f"left {', '.join(left)} on the {name.replace('-', ' ')}" if left else ""
     return check
 
 
@@ -452,6 +546,25 @@ def _cases(f: dict[str, Path], scratch: Path) -> list[Case]:
              check=_exists(lambda s: s / "exports" / "failed" / "model.py", "a stray model.py is left")),
         Case("export by path: no path in README", ["export", f"{f['home'] / 'net.py'}:Small", "--out",
              str(scratch / "exports" / "by-path")], expect="ok", check=_readme_leak),
+        # export: data stays data, the user's files are safe (issue 24)
+        Case("export: trial id that is Python code", ["export", str(f["hostile-id"]), "--trial",
+             str(f["hostile-id-trial"]), "--out", str(scratch / "exports" / "hostile-id")], expect="ok",
+             check=_no_code_ran("hostile-id", f["python"])),
+        Case("export: trial id with newlines and code", ["export", str(f["newline-id"]), "--trial",
+             str(f["newline-id-trial"]), "--out", str(scratch / "exports" / "newline-id")], expect="ok",
+             check=_no_code_ran("newline-id", f["python"])),
+        Case("export: spec file name that is Python code", ["export", str(f["hostile-spec"]), "--out",
+             str(scratch / "exports" / "hostile-spec")], expect="ok", check=_no_code_ran("hostile-spec", f["python"])),
+        Case("export into a folder holding the user's README.md", ["export", str(files / "spec32.json"), "--out",
+             str(f["users-folder"])], check=_users_files(forced=False)),
+        Case("export --force into the user's folder", ["export", str(files / "spec32.json"), "--out",
+             str(f["users-folder"]), "--force"], expect="ok", check=_users_files(forced=True)),
+        *([Case("export onto a full disk (1 MB tmpfs)", ["export", str(f["big-spec"]), "--weights",
+                str(f["big-weights"]), "--out", str(f["full-disk"] / "export")], check=_disk_left_empty("full-disk"))]
+          if "full-disk" in f else []),
+        *([Case("export into a read-only folder", ["export", str(files / "spec32.json"), "--out",
+                str(f["read-only"] / "export")], check=_disk_left_empty("read-only"))]
+          if "read-only" in f else []),
         Case("arch --out /proc/x.yaml", ["arch", "--pe-x", "8", "--out", "/proc/x.yaml"]),
         # interruptions
         Case("Ctrl-C during a search", [*search, "--name", "ctrl-c", "--trials", "6"], expect="interrupted",
@@ -680,6 +793,7 @@ def main() -> None:
     try:
         results = run_cases(args.root.resolve(), args.python, args.timeout_scale, args.memory_mb, args.only, scratch)
     finally:
+        _unmount(scratch)
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     if args.json:

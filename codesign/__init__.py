@@ -37,6 +37,7 @@ _OWNERS = {
     "load_arch": "codesign.arch",
     "LayerCost": "codesign.cost.layer_cost",
     "Design": "codesign.designs",
+    "TrainedOn": "codesign.designs",
     "CodesignError": "codesign.errors",
     "SearchInterrupted": "codesign.errors",
     "HardwareParams": "codesign.hardware",
@@ -44,6 +45,7 @@ _OWNERS = {
     "ConvStage": "codesign.network",
     "SGDConfig": "codesign.sgd",
     "Profile": "codesign.profiling",
+    "Band": "codesign.rubric",
     "Rubric": "codesign.rubric",
     "Score": "codesign.rubric",
     "load_rubric": "codesign.rubric",
@@ -63,6 +65,7 @@ _OWNERS = {
 }
 __all__ = [
     "Arch",
+    "Band",
     "CandidateSpec",
     "CodesignError",
     "ConvStage",
@@ -83,6 +86,7 @@ __all__ = [
     "SearchSettings",
     "Status",
     "TrainSettings",
+    "TrainedOn",
     "Training",
     "TrialRecord",
     "TuneSettings",
@@ -103,12 +107,12 @@ if TYPE_CHECKING:
     from codesign.api import derive, export, load_run, profile, search, search_settings, train
     from codesign.arch import Arch, load_arch
     from codesign.cost.layer_cost import LayerCost
-    from codesign.designs import Design
+    from codesign.designs import Design, TrainedOn
     from codesign.errors import CodesignError, SearchInterrupted
     from codesign.hardware import HardwareParams
     from codesign.network import CandidateSpec, ConvStage
     from codesign.profiling import Profile
-    from codesign.rubric import Rubric, Score, load_rubric
+    from codesign.rubric import Band, Rubric, Score, load_rubric
     from codesign.runs import TrialRecord
     from codesign.search.results import SearchRun
     from codesign.search.settings import DataSettings, ResourceSettings, SearchSettings, TuneSettings

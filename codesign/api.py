@@ -24,7 +24,7 @@ from torch import nn
 from codesign.arch import Arch, load_arch
 from codesign.cost import CostCache, get_engine
 from codesign.cost.analytic import cost_under_mapping
-from codesign.data import DATASETS, Dataset, load_dataset
+from codesign.data import DATASETS, Dataset, Split, load_dataset
 from codesign.designs import Design, load_design
 from codesign.errors import CodesignError
 from codesign.export import export as write_export
@@ -132,7 +132,7 @@ def _profile(model: ModelLike, chosen: ProfileSettings, progress: bool) -> Profi
     given = chosen.input_shape
     design = design_of(model, chosen.trial, chosen.dataset, given[1:] if given else None)
     accelerator = _arch(chosen.arch if chosen.arch is not None else design.arch, rules)
-    shape = given or design.input_shape or (1, *(_image_shape(chosen.dataset) or (3, 32, 32)))
+    shape, note = input_shape_of(design, given, chosen.dataset)
     workload = trace(design.module, shape)
     if chosen.timeloop_map is not None:
         if len(workload.layers) != 1:
@@ -141,15 +141,46 @@ def _profile(model: ModelLike, chosen: ProfileSettings, progress: bool) -> Profi
                 f"{len(workload.layers)} distinct Conv2d/Linear layers"
             )
         cost = cost_under_mapping(workload.layers[0], accelerator, chosen.timeloop_map)
-        return Profile(workload, accelerator, [cost], "timeloop-map", design.label, rules)
+        return Profile(workload, accelerator, [cost], "timeloop-map", design.label, rules, input_note=note)
     store = None if chosen.cache is False else CostCache(None if chosen.cache is True else chosen.cache)
     engine = get_engine(chosen.engine, mapper=chosen.mapper, timeloop_lab=chosen.timeloop_lab)
     result = profile_workload(workload, accelerator, engine, store, progress and engine.parallel, design.label, rules)
     result.other = other_mapper(result, store)
+    result.input_note, result.val_accuracy = note, _val_accuracy(design)
     if chosen.compare:
         analytic = get_engine("analytic", mapper=chosen.mapper)
         result.baseline = profile_workload(workload, accelerator, analytic, store, False, design.label, rules)
     return result
+
+
+def input_shape_of(
+    design: Design, input_shape: Sequence[int] | None = None, dataset: str | None = None
+) -> tuple[tuple[int, ...], str]:
+    """The input shape a profile uses (batch first) and why: given, the design's own, the data set's, or
+    CIFAR-10's (the default, said so with how to choose another)."""
+    if input_shape:
+        return tuple(input_shape), "as given (--input-shape)"
+    known = design.trained_on.dataset if design.trained_on is not None else None
+    if design.spec is not None:
+        trained = f"; trained on {DATASETS[known].label}" if known else ""
+        return (1, *design.spec.input_shape), f"the spec's own{trained}"
+    if design.input_shape is not None and dataset is not None:
+        return design.input_shape, f"the {DATASETS[dataset].label} shape (--dataset {dataset})"
+    if design.input_shape is not None and tuple(design.input_shape[1:]) != (3, 32, 32):
+        return design.input_shape, "the shape the model was built for"
+    if dataset is not None:
+        return (1, *DATASETS[dataset].input_shape), f"the {DATASETS[dataset].label} shape (--dataset {dataset})"
+    others = " or ".join(f"--dataset {name}" for name in DATASETS if name != "cifar10")
+    whose = "the built-in's default" if design.input_shape is not None else "codesign's default for a model"
+    return (1, 3, 32, 32), f"the CIFAR-10 shape, {whose}; pass {others}, or --input-shape, for another"
+
+
+def _val_accuracy(design: Design) -> float | None:
+    """The validation accuracy a design's run row or training summary records (a number in [0, 1]), if any."""
+    value = (design.facts or {}).get("val_accuracy")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        return None
+    return float(value)
 
 
 # ------------------------------------------------------------------------------------------------ train
@@ -193,15 +224,26 @@ def train(
     chosen, recipe, rules, design = _training_inputs(model, dataset, settings, overrides)
     where = resolve_device(chosen.device)
     data = load_dataset(chosen.dataset, chosen.data_dir, where, split_seed=chosen.split_seed, val_size=chosen.val_size)
+    data = _first_images(data, chosen.train_size)
     net = _fresh_model(model, design, recipe, data.info.input_shape)
     if progress:
         print(_what_trains(design, data, recipe, chosen.split_seed, str(where)))
     result = train_model(net, data, recipe, rules, on_epoch=on_epoch, progress=progress)
     summary = _summary(design, data, recipe, result, chosen.split_seed, str(where))
+    # what `codesign train` flags reproduce it (an export's README): --train-size, and whether --data-dir was given
+    summary.update(train_size_limit=chosen.train_size, data_dir_given=chosen.data_dir is not None)
     done = dataclasses.replace(result, label=design.label, spec=design.spec, summary=summary)
     if chosen.final:
         _final_test(done, data, chosen.arch, rules)
     return done
+
+
+def _first_images(data: Dataset, train_size: int | None) -> Dataset:
+    """The data with its training split cut to the first `train_size` images (a search's --train-size)."""
+    if train_size is None:
+        return data
+    split = Split(data.train.images[:train_size], data.train.labels[:train_size])
+    return dataclasses.replace(data, train=split)
 
 
 def _what_trains(design: Design, data: Dataset, recipe: SGDConfig, split_seed: int, where: str) -> str:
@@ -422,6 +464,8 @@ def export(
     weights: str | Path | None = None,
     onnx: bool = False,
     mapper: str | None = None,
+    force: bool = False,
+    dataset: str | None = None,
 ) -> list[Path]:
     """Write a design as a standalone model.py (+ spec.json, weights.pt, model.onnx, README.md) into `out`.
 
@@ -434,6 +478,11 @@ def export(
         weights: with a model: a state dict to include (e.g. from `codesign.train(...).save(folder)`).
         onnx: also write model.onnx (needs codesign[onnx]).
         mapper: the analytic mapper of the README's inference cost (default: the arch's).
+        force: write into a folder that is not empty (files of the export's names are replaced, every other file
+            is kept); without it `out` must be new or empty.
+        dataset: the data set the weights were trained on, when the source does not record it (a run or a
+            `codesign train` folder does): its normalisation goes inside the model, which then takes images in
+            [0, 1] (or uint8).
 
     Returns:
         The files written.
@@ -461,7 +510,7 @@ def export(
             if not Path(weights).is_file():
                 raise CodesignError(f"{weights}: weights file not found")
             design = dataclasses.replace(design, weights=Path(weights))
-    return write_export(design, Path(out), onnx=onnx, mapper=mapper)
+    return write_export(design, Path(out), onnx=onnx, mapper=mapper, force=force, dataset=dataset)
 
 
 # ------------------------------------------------------------------------------------------------- arch

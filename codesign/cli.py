@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from codesign import __version__
+from codesign.data import DATASETS
 from codesign.errors import CodesignError
 from codesign.options import add_flags, given
 from codesign.registry import MAPPERS
@@ -117,6 +118,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """codesign export: standalone model.py, spec.json, weights.pt, model.onnx and README.md."""
     from codesign import api
+    from codesign.export import stale_files
 
     written = api.export(
         args.source,
@@ -126,8 +128,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         weights=args.weights,
         onnx=args.onnx,
         mapper=args.mapper,
+        force=args.force,
+        dataset=args.dataset,
     )
     names = [p.name for p in written]
+    kept = stale_files(Path(args.out), written)
+    if kept:
+        print(f"note: kept {', '.join(p.name for p in kept)} from before in {args.out} (not written by this export)")
     if "weights.pt" not in names:
         print(f"note: {args.source} has no saved weights (train it with `codesign train`, then --weights)")
     which = f" trial {args.trial}" if args.trial else ""
@@ -198,6 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--weights", help="with a MODEL: a state dict to include (e.g. from `codesign train`)")
     e.add_argument("--onnx", action="store_true", help="also write model.onnx (needs codesign[onnx])")
     e.add_argument("--mapper", choices=MAPPERS.names(), help=MAPPER_HELP + " (the README's inference cost)")
+    e.add_argument(
+        "--dataset",
+        choices=sorted(DATASETS),
+        help="the data set the weights were trained on, when the source does not record it (a run or a "
+        "`codesign train` folder does): its normalisation goes inside the model",
+    )
+    e.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder that is not empty (files of the export's names are replaced, others kept)",
+    )
     e.set_defaults(func=cmd_export)
 
     a = sub.add_parser("arch", help="derive an accelerator of other sizes (energies and area scaled) as YAML")

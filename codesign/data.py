@@ -38,12 +38,43 @@ class DatasetInfo:
     val_size: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    classes: tuple[str, ...] = ()  # the name of each label, in label order
+    title: str = ""  # how people write its name
+
+    @property
+    def label(self) -> str:
+        """The data set's usual name (CIFAR-10, Fashion-MNIST)."""
+        return self.title or self.name
 
 
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 DATASETS = {
-    "cifar10": DatasetInfo("cifar10", (3, 32, 32), 10, 5000, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "mnist": DatasetInfo("mnist", (1, 28, 28), 10, 6000, (0.1307,), (0.3081,)),
-    "fashion-mnist": DatasetInfo("fashion-mnist", (1, 28, 28), 10, 6000, (0.2860,), (0.3530,)),
+    "cifar10": DatasetInfo(
+        "cifar10",
+        (3, 32, 32),
+        10,
+        5000,
+        (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616),
+        CIFAR10_CLASSES,
+        "CIFAR-10",
+    ),
+    "mnist": DatasetInfo("mnist", (1, 28, 28), 10, 6000, (0.1307,), (0.3081,), tuple("0123456789"), "MNIST"),
+    "fashion-mnist": DatasetInfo(
+        "fashion-mnist", (1, 28, 28), 10, 6000, (0.2860,), (0.3530,), FASHION_MNIST_CLASSES, "Fashion-MNIST"
+    ),
 }
 
 

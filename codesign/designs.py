@@ -21,10 +21,45 @@ from torch import nn
 
 from codesign.arch import Arch, load_arch
 from codesign.builtin_models import BUILTINS, CIFAR_SHAPE
+from codesign.data import DATASETS
 from codesign.errors import CodesignError
 from codesign.network import CandidateSpec
 from codesign.runs import Run
 from codesign.storage import is_uri
+
+# The buffers an exported model.py carries its input normalisation in (codesign/export.py): a state dict from an
+# export holds them besides the network's own tensors.
+NORMALIZATION_KEYS = ("input_mean", "input_std")
+
+
+@dataclass(frozen=True)
+class TrainedOn:
+    """The data a design's weights were trained on, as `codesign train` flags reproduce it."""
+
+    dataset: str
+    split_seed: int = 0
+    val_size: int | None = None  # None: the data set's default
+    train_size: int | None = None  # the first N training images only (a search's --train-size)
+    data_dir: bool = False  # read from a folder the user named (not recorded: the path may be private)
+
+    @classmethod
+    def of(cls, data: dict[str, Any] | None) -> TrainedOn | None:
+        """From a summary.json or an export's `about` block (None when it names no known data set)."""
+        if not isinstance(data, dict) or data.get("dataset") not in DATASETS:
+            return None
+
+        def count(key: str) -> int | None:
+            value = data.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+        seed = data.get("split_seed", 0)
+        return cls(
+            data["dataset"],
+            seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else 0,
+            count("val_size"),
+            count("train_size_limit"),
+            data.get("data_dir_given") is True,
+        )
 
 
 @dataclass
@@ -38,6 +73,7 @@ class Design:
     facts: dict[str, Any] | None = None  # a trials.csv row or a training summary: scores, hyper-parameters
     arch: Arch | None = None  # the accelerator the design was searched for, when it has its own
     image_shape: tuple[int, ...] | None = None  # the images it takes, when known and there is no spec
+    trained_on: TrainedOn | None = None  # the data its weights were trained on, when known
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
@@ -96,6 +132,10 @@ def load_weights(model: nn.Module, path: Path) -> None:
         raise CodesignError(f"{path}: not a PyTorch state dict ({_first_line(exc)})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CodesignError(f"{path}: not a state dict (a dict of tensors, as `torch.save(model.state_dict())` writes)")
+    own = model.state_dict()
+    for key in NORMALIZATION_KEYS:  # an export's weights.pt: its input normalisation is not the network's
+        if key in state and key not in own:
+            del state[key]
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
@@ -122,6 +162,16 @@ def trial_design(run: Run, trial: str | None = None, best: str = "score") -> Des
     if record.spec is None:
         raise CodesignError(f"{run.folder}: trial {record.trial_id} has no spec ({record.status}: {record.reason})")
     torch.manual_seed(record.spec.sgd.seed)
+    trained_on = None
+    if run.has_settings():
+        data = run.settings().data
+        trained_on = (
+            None
+            if data.dataset is None
+            else TrainedOn(
+                data.dataset, data.split_seed, data.val_size, data.train_size, data_dir=data.data_dir is not None
+            )
+        )
     return Design(
         record.spec.build(),
         f"{run.name} trial {record.trial_id}",
@@ -129,6 +179,7 @@ def trial_design(run: Run, trial: str | None = None, best: str = "score") -> Des
         run.weights_of(record),
         record.to_row(),
         run.arch_of(record),
+        trained_on=trained_on,
     )
 
 
@@ -140,15 +191,31 @@ def _folder_design(folder: Path, trial: str | None, best: str) -> Design:
     arch = load_arch(folder / "arch.yaml") if (folder / "arch.yaml").is_file() else None
     weights = folder / "weights.pt" if (folder / "weights.pt").is_file() else None
     summary = _summary(folder / "summary.json")
+    trained_on = TrainedOn.of(summary)
     if (folder / "spec.json").is_file():  # an export or a `codesign train --out` folder
         spec = CandidateSpec.load(folder / "spec.json")
-        return Design(spec.build(), _label(folder), spec, weights, summary, arch)
+        about = spec_about(folder / "spec.json")  # an export's notes: what it was trained on, its scores
+        scores = about.get("scores")
+        facts = summary or (scores if isinstance(scores, dict) else None)
+        return Design(
+            spec.build(), _label(folder), spec, weights, facts, arch, trained_on=trained_on or TrainedOn.of(about)
+        )
     if summary and summary.get("spec"):
         spec = CandidateSpec.from_dict(summary["spec"], str(folder / "summary.json"))
-        return Design(spec.build(), _label(folder), spec, weights, summary, arch)
+        return Design(spec.build(), _label(folder), spec, weights, summary, arch, trained_on=trained_on)
     if (folder / "model.py").is_file():
         return Design(load_exported(folder), _label(folder), arch=arch)
     raise CodesignError(f"{folder}: not a search run, export or training folder (no trials.csv, spec.json or model.py)")
+
+
+def spec_about(path: Path) -> dict[str, Any]:
+    """The `about` block of a spec JSON file (what an export notes beside the spec), or {}."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return {}  # CandidateSpec.load has said what is wrong with the file
+    about = data.get("about") if isinstance(data, dict) else None
+    return about if isinstance(about, dict) else {}
 
 
 def _summary(path: Path) -> dict[str, Any] | None:
@@ -190,7 +257,10 @@ def load_design(
         raise CodesignError(f"{text}: name the class too, as `{text}:ClassName`")
     elif path.suffix == ".json" or path.is_file():
         spec = CandidateSpec.load(path)
-        design = Design(spec.build(), _label(path), spec, facts=_summary(path.parent / "summary.json"))
+        summary = _summary(path.parent / "summary.json")
+        design = Design(
+            spec.build(), _label(path), spec, facts=summary, trained_on=TrainedOn.of(summary or spec_about(path))
+        )
     else:
         raise CodesignError(
             f"unknown model {text!r}: give `file.py:ClassName`, a spec .json file, or one of {', '.join(BUILTINS)}"

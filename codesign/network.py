@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from codesign.config import build, check, limits
-from codesign.errors import CodesignError, UnbuildableDesign
+from codesign.errors import CodesignError, ConfigError, UnbuildableDesign
 from codesign.sgd import SGDConfig
 
 ACTIVATIONS = {
@@ -70,7 +70,11 @@ class CandidateSpec:
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "spec") -> CandidateSpec:
-        """Build and validate a spec from a parsed JSON/YAML dict."""
+        """Build and validate a spec from a parsed JSON/YAML dict (an `about` block of notes is set aside)."""
+        if isinstance(data, dict) and "about" in data:  # what an export notes beside the spec (codesign/export.py)
+            if not isinstance(data["about"], dict):
+                raise ConfigError(source, "about", "{field} must be a mapping of notes (an export writes it)")
+            data = {k: v for k, v in data.items() if k != "about"}
         return build(cls, data, source)
 
     @classmethod
@@ -82,7 +86,7 @@ class CandidateSpec:
             raise CodesignError(f"{source}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
         except RecursionError:  # json recurses once per level: a hostile file nests thousands deep
             raise CodesignError(f"{source}: nested too deeply to be a spec") from None
-        return build(cls, data, source)
+        return cls.from_dict(data, source)
 
     @classmethod
     def load(cls, path: str | Path) -> CandidateSpec:

@@ -90,6 +90,12 @@ def front_volume(df: pd.DataFrame, objectives: Objectives = OBJECTIVES) -> float
     pool = eligible(df, objectives)
     if pool.empty:
         return 0.0
+    points = _unit_points(pool, objectives)
+    return hypervolume(points[non_dominated(points)], np.ones(len(objectives)))
+
+
+def _unit_points(pool: pd.DataFrame, objectives: Objectives) -> np.ndarray:
+    """Trials in `front_volume`'s fixed unit cube, all objectives minimised."""
     columns = []
     for name, sense in objectives:
         values = pool[name].to_numpy(dtype=float)
@@ -99,5 +105,23 @@ def front_volume(df: pd.DataFrame, objectives: Objectives = OBJECTIVES) -> float
         else:  # accuracy: error
             scaled = 1.0 - values if sense == "max" else values
         columns.append(np.clip(scaled, 0.0, 1.0))
-    points = np.stack(columns, axis=1)
-    return hypervolume(points[non_dominated(points)], np.ones(len(objectives)))
+    return np.stack(columns, axis=1)
+
+
+def volume_history(df: pd.DataFrame, objectives: Objectives = OBJECTIVES) -> list[float]:
+    """`front_volume` of the first 1, 2, ..., n rows (the front grown one trial at a time, in row order)."""
+    ok = np.zeros(len(df), dtype=bool)
+    ok[df.index.get_indexer(eligible(df, objectives).index)] = True
+    points = _unit_points(df, objectives) if len(df) and all(name in df for name, _ in objectives) else None
+    reference = np.ones(len(objectives))
+    front = np.zeros((0, len(objectives)))
+    volume, history = 0.0, []
+    for i in range(len(df)):
+        if ok[i] and points is not None:
+            p = points[i]
+            if not np.any(np.all(front <= p, axis=1)):  # not matched or beaten by the front: it joins it
+                keep = ~(np.all(p <= front, axis=1) & np.any(p < front, axis=1))
+                front = np.vstack([front[keep], p])
+                volume = hypervolume(front, reference)
+        history.append(volume)
+    return history

@@ -31,6 +31,8 @@ class Profile:
     rubric: Rubric = field(default_factory=Rubric, repr=False)
     other: Profile | None = field(default=None, repr=False)  # the analytic engine's other mapper (graded/best)
     baseline: Profile | None = field(default=None, repr=False)  # compare=True: the analytic engine's profile
+    input_note: str = ""  # which input shape was profiled and why
+    val_accuracy: float | None = None  # the design's validation accuracy, when its run or training recorded it
 
     @property
     def energy_pj(self) -> float:
@@ -126,9 +128,30 @@ class Profile:
         """Rubric points of this design at a given (test) accuracy; 0 when a hard constraint fails."""
         return self.score(error=1.0 - accuracy).total
 
+    def rubric_line(self) -> str:
+        """The rubric's total beside the per-objective points: what a profile gives, and what accuracy adds."""
+        score, rules = self.score(), self.rubric
+        top_error = rules.error_points[0][1] if rules.error_points else 0
+        if not score.feasible:
+            return f"rubric      0 of {rules.max_points} points: the peak activation breaks the rubric's limit"
+        if self.val_accuracy is not None:
+            full = self.score(error=1.0 - self.val_accuracy)
+            return (
+                f"rubric      {full.error_points} (validation accuracy {self.val_accuracy:.4f}) + "
+                f"{score.energy_points} + {score.latency_points} = {full.total} of {rules.max_points} points, as "
+                f"the search scored it (the final score takes the test error)"
+            )
+        return (
+            f"rubric      {score.energy_points} + {score.latency_points} = {score.total} of {rules.max_points} "
+            f"points; accuracy adds up to {top_error} once trained (`codesign train MODEL --final` scores the "
+            f"test error)"
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """What `codesign profile --json` prints: `layers` and `total` (the other mapper's numbers beside)."""
+        """What `codesign profile --json` prints: `layers` and `total` (the other mapper's numbers beside, and
+        why this input shape)."""
         score, other = self.score(), self.other
+        known = self.score(None if self.val_accuracy is None else 1.0 - self.val_accuracy)
         layers = [dict(layer.to_dict(), **cost.to_dict()) for layer, cost in zip(self.workload.layers, self.costs)]
         totals = {}
         if other is not None:
@@ -143,6 +166,7 @@ class Profile:
             "engine": self.engine,
             "mapper": self.mapper,
             "input_shape": list(self.workload.input_shape),
+            "input_shape_reason": self.input_note,
             "layers": layers,
             "total": {
                 "energy_pj": self.energy_pj,
@@ -156,6 +180,10 @@ class Profile:
                 "parameters": self.workload.parameters,
                 "energy_points": score.energy_points,
                 "latency_points": score.latency_points,
+                "rubric_points": known.total,  # energy + latency, + accuracy when a validation accuracy is known
+                "accuracy_points": known.error_points,
+                "max_points": self.rubric.max_points,
+                "val_accuracy": self.val_accuracy,
                 **totals,
             },
         }
@@ -177,8 +205,15 @@ class Profile:
         return table[[c for c in keep if c in table]]
 
     def table(self, show_mapping: bool = False) -> str:
-        """The per-layer table and totals that `codesign profile` prints."""
-        return format_table(self, show_mapping)
+        """The per-layer table and totals that `codesign profile` prints (the input shape with why, the rubric's
+        total)."""
+        lines = format_table(self, show_mapping).split("\n")
+        if self.input_note:  # the shape on a line of its own, with why
+            lines[0] = lines[0].rsplit(", input ", 1)[0]
+            lines.insert(1, f"input {tuple(self.workload.input_shape)}: {self.input_note}")
+        at = next((i for i, line in enumerate(lines) if line.startswith("peak act.")), len(lines))
+        lines.insert(at, self.rubric_line())
+        return "\n".join(lines)
 
     def compare(self, other: Profile) -> str:
         """This profile beside another engine's, layer by layer, with the % difference."""

@@ -63,6 +63,15 @@ class Rubric:
         """Points for an inference latency in cycles."""
         return _lookup(self.latency_points_cycles, cycles)
 
+    def bands(self, error: float | None, energy_pj: float, cycles: float) -> list[Band]:
+        """Each objective's band and the distance to the next one (error only when an error rate is known)."""
+        shown = [] if error is None else [band(self.error_points, error, "error")]
+        return [
+            *shown,
+            band(self.energy_points_mj, energy_pj / PJ_PER_MJ, "energy"),
+            band(self.latency_points_cycles, cycles, "latency"),
+        ]
+
     def peak_ok(self, peak_bytes: float) -> bool:
         """Whether a peak activation (bytes) meets the hard limit."""
         return peak_bytes < self.peak_activation_limit_bytes
@@ -75,6 +84,43 @@ class Rubric:
         feasible = self.peak_ok(peak_bytes) and (error is None or error < self.max_test_error)
         total = (a_pts or 0) + e_pts + l_pts if feasible else 0
         return Score(error_points=a_pts, energy_points=e_pts, latency_points=l_pts, total=total, feasible=feasible)
+
+
+@dataclass(frozen=True)
+class Band:
+    """Where a value stands in one points table, and what the next better band asks of it."""
+
+    objective: str  # error, energy (mJ) or latency (cycles): the table's unit
+    value: float
+    points: int  # what the value earns now
+    threshold: float | None  # the next better band's bound (value must be below it); None at the top band
+    next_points: int | None
+
+    @property
+    def change(self) -> float | None:
+        """How much lower the value must go to reach the next band: a fraction of the value (energy, latency)
+        or of the error rate's points (error: threshold and value are fractions, so this is absolute)."""
+        if self.threshold is None:
+            return None
+        if self.objective == "error":
+            return self.value - self.threshold
+        return 1.0 - self.threshold / self.value if self.value > 0 else 0.0
+
+    def describe(self) -> str:
+        """E.g. `15 pts; -19 % to 20` or `20 pts (top)`: the points and the step to the next band."""
+        if self.threshold is None or self.next_points is None:
+            return f"{self.points} pts (top)"
+        change = self.change or 0.0
+        step = f"+{change * 100:.1f} pt accuracy" if self.objective == "error" else f"-{change:.0%}"
+        return f"{self.points} pts; {step} to {self.next_points}"
+
+
+def band(table: tuple[tuple[float, int], ...], value: float, objective: str) -> Band:
+    """The band `value` is in (a table's thresholds are strict upper bounds, best first) and the next one up."""
+    points = _lookup(table, value)
+    better = [(t, p) for t, p in table if p > points]
+    threshold, next_points = min(better, key=lambda b: b[1]) if better else (None, None)  # the nearest better one
+    return Band(objective, value, points, threshold, next_points)
 
 
 @dataclass(frozen=True)

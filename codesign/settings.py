@@ -94,6 +94,9 @@ class TrainSettings:
     val_size: int | None = setting(
         None, min=1, help="validation images carved from the training set", shown_default="5000 CIFAR-10, 6000 MNISTs"
     )
+    train_size: int | None = setting(
+        None, min=1, help="train on the first N training images only (as a search's train_size)", shown_default="all"
+    )
     final: bool = setting(False, help="after training, evaluate the test set once and print the rubric score")
     arch: str | Arch | None = setting(None, help="architecture for the final energy and latency")
     rubric: str | Rubric | None = setting(None, help="rubric YAML overriding the lab's default")

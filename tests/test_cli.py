@@ -79,3 +79,29 @@ def test_unsupported_layer_and_arch_typo(tmp_path):
     result = _run("profile", "lenet5", "--arch", str(tmp_path / "typo.yaml"))
     assert result.returncode == 2 and "unknown field `global_buffer.block_wrds`" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_profile_says_which_input_shape_and_why_and_the_rubrics_total(tmp_path, capsys):
+    assert main(["profile", "lenet5"]) == 0
+    out = capsys.readouterr().out
+    assert ("input (1, 3, 32, 32): the CIFAR-10 shape, the built-in's default; pass --dataset mnist or --dataset "
+            "fashion-mnist, or --input-shape, for another") in out
+    assert "rubric      20 + 20 = 40 of 100 points; accuracy adds up to 60 once trained" in out
+    assert main(["profile", "lenet5", "--dataset", "fashion-mnist", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["input_shape"] == [1, 1, 28, 28]
+    assert shown["input_shape_reason"] == "the Fashion-MNIST shape (--dataset fashion-mnist)"
+    total = shown["total"]  # the fields it always had, and the rubric's total beside them
+    assert (total["energy_points"], total["latency_points"], total["rubric_points"], total["max_points"]) == (
+        20, 20, 40, 100) and total["accuracy_points"] is None
+    # a searched trial: its spec's shape, and the points its validation accuracy earned, as the search printed
+    spec = CandidateSpec(stages=(ConvStage(4, pool="max"),), input_shape=(1, 28, 28))
+    run = tmp_path / "run"
+    run.mkdir()
+    quoted = '"' + spec.to_json(indent=None).replace('"', '""') + '"'
+    (run / "trials.csv").write_text(f"trial_id,status,val_accuracy,energy_pj,cycles,rubric_points,spec\na1,ok,0.75,"
+                                    f"1.0,1.0,90,{quoted}\n")
+    assert main(["profile", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "input (1, 1, 28, 28): the spec's own" in out
+    assert "rubric      50 (validation accuracy 0.7500) + 20 + 20 = 90 of 100 points, as the search scored it" in out

@@ -108,18 +108,23 @@ def test_missing_accelforge_says_how_to_get_it(monkeypatch, capsys):
         pytest.skip("AccelForge is importable here")
 
 
-def _real_accelforge() -> bool:
-    fake = str(FAKE / "python")
-    try:
-        return interpreter() != fake
-    except Exception:
-        return False
+@pytest.fixture(scope="session")
+def real_accelforge():
+    """A Python with AccelForge: CODESIGN_ACCELFORGE_PYTHON, else `.venv-accelforge/`, made here the first time
+    (tests/accelforge_env.py: the same on every machine, so `pytest` runs what `.ci/run` runs)."""
+    from tests.accelforge_env import accelforge_python
+
+    python, why = accelforge_python()
+    if python is None:
+        pytest.skip(why)
+    return python
 
 
-@pytest.mark.skipif(not _real_accelforge(), reason="AccelForge needs Python >= 3.12: set CODESIGN_ACCELFORGE_PYTHON")
-def test_real_accelforge_maps_a_small_layer(capsys):
+def test_real_accelforge_maps_a_small_layer(real_accelforge, monkeypatch):
     """With a real AccelForge: LeNet's last layer (84 -> 10) takes 6 cycles on the 16 x 16 array, as recorded."""
     from codesign.cost.external.accelforge import accelforge_cost
+
+    monkeypatch.setenv("CODESIGN_ACCELFORGE_PYTHON", real_accelforge)
 
     cost = accelforge_cost(_layer(C=84, M=10), load_arch(None))
     recorded = next(r["result"] for r in RECORDED if r["iteration_space"] == {"c": 84, "m": 10})

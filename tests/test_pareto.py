@@ -72,3 +72,17 @@ def test_front_volume_is_measured_in_a_fixed_cube():
     assert front_volume(better) > front_volume(one)  # only grows: the cube does not depend on the trials
     assert front_volume(better.iloc[[2]]) == 0.0 and 0 < front_volume(better) <= 1
     assert front_volume(one.iloc[0:0]) == 0.0
+
+
+def test_volume_history_is_the_front_volume_of_every_prefix():
+    from codesign.pareto import front_volume, volume_history
+
+    rng = np.random.default_rng(3)
+    n = 120
+    trials = pd.DataFrame({"trial_id": [str(i) for i in range(n)], "status": rng.choice(["ok", "ok", "stopped"], n),
+                           "val_accuracy": rng.uniform(0.5, 0.9, n), "energy_pj": rng.uniform(1e6, 1e8, n),
+                           "cycles": rng.uniform(1e3, 1e5, n)})
+    trials.loc[7] = trials.loc[3]  # a repeated design changes nothing
+    history = volume_history(trials)
+    assert history == pytest.approx([front_volume(trials.iloc[:k]) for k in range(1, n + 1)], abs=1e-12)
+    assert all(a <= b for a, b in zip(history, history[1:]))  # it only grows

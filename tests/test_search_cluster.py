@@ -106,7 +106,9 @@ def test_a_search_on_two_nodes_never_reads_the_data_and_keeps_checkpoints_in_sto
     best = trials.sort_values(["rubric_points", "val_accuracy"], ascending=False).iloc[0]
     trained = torch.load(store / best["checkpoint"] / "weights.pt", weights_only=True)
     exported = torch.load(out / "weights.pt", weights_only=True)
-    assert trained.keys() == exported.keys() and all(torch.equal(trained[k], exported[k]) for k in trained)
+    # and its input normalisation (Fashion-MNIST's), which model.py applies itself
+    assert set(exported) == {*trained, "input_mean", "input_std"} and all(torch.equal(trained[k], exported[k])
+                                                                          for k in trained)
     assert CandidateSpec.load(out / "spec.json") == CandidateSpec.from_json(best["spec"], "trials.csv")
     assert main(["profile", f"{storage}/two", "--trial", best["trial_id"]]) == 0
     assert main(["report", f"{storage}/two"]) == 0

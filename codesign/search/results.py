@@ -81,8 +81,10 @@ class SearchRun:
         return trial_design(self._run, trial, by)
 
     def plot(self, kind: str = "3d") -> Any:
-        """A Plotly figure of the trials, front highlighted: `3d`, a pair like `energy-accuracy`, or `points`."""
-        from codesign.report import figures
+        """A Plotly figure of the trials, front highlighted: `3d`, a pair like `energy-accuracy` (the rubric's
+        bands drawn), `points`, `progress` (hypervolume and best accuracy over the trials) or `parallel`
+        (hyper-parameters against the objectives)."""
+        from codesign.plots import figures, parallel_figure, progress_figure
 
         shown = figures(self.trials, self.front, self._run.objectives())
         if not shown:
@@ -91,8 +93,12 @@ class SearchRun:
         if len(shown) > 5:
             names += ["area-accuracy", "area-energy", "area-latency"]
         names.append("points")
+        if kind == "progress":
+            return progress_figure(self.trials, self._run.objectives())
+        if kind == "parallel" and (figure := parallel_figure(self.trials, self._run.objectives())) is not None:
+            return figure
         if kind not in names:
-            raise CodesignError(f"plot kind {kind!r}: one of {', '.join(names)}")
+            raise CodesignError(f"plot kind {kind!r}: one of {', '.join([*names, 'progress', 'parallel'])}")
         return shown[names.index(kind)]
 
     def export(
@@ -102,9 +108,12 @@ class SearchRun:
         by: str = "score",
         onnx: bool = False,
         mapper: str | None = None,
+        force: bool = False,
     ) -> list[Path]:
-        """Export a trial (the best by `by` if no id) as a standalone model.py with weights and README."""
-        return write_export(self.design(trial, by), Path(out), onnx=onnx, mapper=mapper)
+        """Export a trial (the best by `by` if no id) as a standalone model.py with weights and README.
+
+        `out` must be new or empty unless `force` (then the export's files are replaced, others kept)."""
+        return write_export(self.design(trial, by), Path(out), onnx=onnx, mapper=mapper, force=force)
 
     def counts(self) -> str:
         """How many trials ended how: `5 ok, 2 stopped`."""
