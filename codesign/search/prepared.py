@@ -98,15 +98,17 @@ def save_new(prepared: PreparedSearch) -> None:
         storage.make()
     run.folder.mkdir(parents=True, exist_ok=True)
     space = Path(settings.space)
+    inputs = [run.search_arch_file]
     if space.is_file():  # a built-in space stays a name
         copy = run.folder / SPACE_COPY / space.name
         copy.parent.mkdir(exist_ok=True)
         shutil.copyfile(space, copy)
         settings = dataclasses.replace(settings, space=str(copy))
+        inputs.append(copy)
     write_arch(prepared.base_arch, run.search_arch_file)
     run.mark_owned()
     run.save_settings(settings)  # last: a run folder with search.json is a whole run
-    run.publish(run.search_arch_file)
+    run.publish(*inputs)
 
 
 SPACE_COPY = "inputs"  # the run's copy of its space file: RUN/inputs/<name>.yaml
