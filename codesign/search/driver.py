@@ -160,11 +160,6 @@ def _restored_tuner(prepared: PreparedSearch, trainable: Any) -> Any:
     from ray import tune
 
     settings, run = prepared.settings, prepared.run
-    print(
-        f"[codesign] resuming: loading Ray Tune's pickled state from {run.experiment} (unpickling runs any code "
-        f"those files hold: resume only runs you trust)",
-        flush=True,
-    )
     tuner = tune.Tuner.restore(run.experiment, trainable, resume_unfinished=True, resume_errored=True)
     internal = getattr(tuner, "_local_tuner", None)  # Ray's restored TunerInternal: its configs as pickled
     if internal is None:
@@ -336,6 +331,12 @@ def _locked_search(prepared: PreparedSearch, resume: bool, callbacks: Sequence[A
             f"{run.folder} already holds a search: pass --resume to continue it or --name to start another"
         )
     split = load_split(settings.data)  # the only read of the data set: trials get it from the object store
+    if prepared.restoring:  # before anything of Tune's is read back (its experiment state holds pickles too)
+        print(
+            f"[codesign] resuming: loading Ray Tune's pickled state from {run.experiment} (unpickling runs any code "
+            f"those files hold: resume only runs you trust)",
+            flush=True,
+        )
     connected = _start_ray(settings)
     started = resume  # a new search takes its name when Tune starts it: a start that fails before gives it back
     try:
