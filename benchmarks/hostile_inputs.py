@@ -875,6 +875,29 @@ def _concurrent(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
     )
 
 
+def _resume_while_running(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+    """A second process on a run that is running (a --resume of it): judged on the second."""
+    import threading
+
+    runs = ctx.root / "running"
+    args = ctx.search(runs, "r", "--trials", "4")
+    first: list[subprocess.CompletedProcess] = []
+    thread = threading.Thread(target=lambda: first.append(ctx.cli(args)))
+    thread.start()
+    deadline = time.monotonic() + 300 * ctx.scale
+    while thread.is_alive() and not _trial_rows(runs / "r") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    second = ctx.cli([*args, "--resume"])
+    thread.join()
+    rows = _trial_rows(runs / "r")
+    specs = [r.get("spec") for r in rows if r.get("status") in ("ok", "infeasible")]
+    return second, _problems(
+        "" if first and first[0].returncode == 0 else "the first search did not finish",
+        "" if len(rows) == 4 else f"trials.csv holds {len(rows)} trials, not 4",
+        "a design ran twice" if len(set(specs)) < len(specs) else "",
+    )
+
+
 def _failed_start(extra: list[str], env: dict | None = None, timeout: float = 120) -> Callable:
     def run(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
         name = "start-" + re.sub(r"\W+", "-", " ".join(extra) or "env").strip("-")
@@ -1019,6 +1042,7 @@ def _scenarios() -> list[Scenario]:
         Scenario("--resume with another --space", "error", _mismatch(["--space", "lenet"])),
         Scenario("--resume with another --dataset", "error", _mismatch(["--dataset", "fashion-mnist"])),
         Scenario("two searches with one --name at once", "error", _concurrent),
+        Scenario("--resume of a run while it runs", "error", _resume_while_running),
         Scenario("failed start: --storage /proc/x", "error", _failed_start(["--storage", "/proc/codesign-x"])),
         Scenario("failed start: --address 127.0.0.1:1", "error", _failed_start(["--address", "127.0.0.1:1"],
                                                                               timeout=90)),
