@@ -87,15 +87,15 @@ def _one_error_line(capsys) -> str:
 
 def test_the_run_lock_refuses_a_second_holder_and_dies_with_its_process(tmp_path):
     folder = tmp_path / "run"
-    with RunLock(folder):
-        with pytest.raises(CodesignError, match=f"another search is running in this run folder \\(process {os.getpid()}"):
-            RunLock(folder).__enter__()
+    held = f"another search is running in this run folder \\(process {os.getpid()}"
+    with RunLock(folder), pytest.raises(CodesignError, match=held):
+        RunLock(folder).__enter__()
     with RunLock(folder):  # released on exit
         pass
     # a holder killed with SIGKILL leaves no stuck lock: the kernel drops it with the process
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from codesign.runs import RunLock; "
-                               "RunLock(__import__('pathlib').Path(sys.argv[1])).__enter__(); print('held', "
-                               "flush=True); time.sleep(600)", str(folder)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    code = ("import sys, time; from pathlib import Path; from codesign.runs import RunLock; "
+            "RunLock(Path(sys.argv[1])).__enter__(); print('held', flush=True); time.sleep(600)")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(CodesignError, match="another search is running"):
         RunLock(folder).__enter__()

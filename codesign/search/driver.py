@@ -370,10 +370,11 @@ def _locked_search(prepared: PreparedSearch, resume: bool, callbacks: Sequence[A
         raise CodesignError(f"{fault}: the search stopped; every finished trial is kept in {run.trials_file}")
     try:
         trials = write_outputs(run)
-    except OSError as exc:
+    except (OSError, CodesignError) as exc:  # a full disk: the report's writer says which file, or Python does
+        what = f"{exc.filename or run.folder}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
         raise CodesignError(
-            f"{exc.filename or run.folder}: {exc.strerror or exc}: the report was not written; every finished "
-            f"trial is kept in {run.trials_file} (free space, then `codesign report {run.folder}`)"
+            f"{what}: the report was not written; every finished trial is kept in {run.trials_file} "
+            f"(free space, then `codesign report {run.folder}`)"
         ) from None
     if stop.signum:
         how = "stopped by SIGTERM" if stop.signum == signal.SIGTERM else "interrupted"
