@@ -730,6 +730,369 @@ def run_cases(root: Path, python: str, timeout_scale: float, memory_mb: float, o
         r = results[-1]
         print(f"{r.verdict:4} {str(r.exit):8} {r.seconds:6.1f}s {r.case}: {r.problem or r.line}", file=sys.stderr,
               flush=True)
+    results += run_integrity(env, scratch, timeout_scale, memory_mb, only)  # issue 24's run faults, below
+    return results
+
+
+# ----------------------------------------------------------------------------------------------- run integrity
+# Issue 24: a run folder copied, moved, resumed with other inputs, searched twice at once, started wrongly, on a
+# full or read-only disk, stopped by SIGTERM; exploding losses, one-class data, the Python API's arguments. Kept
+# apart from the cases above: each scenario runs several commands (a finished run to copy, two processes at
+# once, a small tmpfs, a second user's key) and returns the command it is judged on, with what else went wrong.
+
+INTEGRITY = "integrity: "
+
+
+@dataclass
+class Scenario:
+    """One integrity case: `run` does it and returns (the judged command's result, extra problems)."""
+
+    name: str
+    expect: str  # as Case.expect, or "sigterm": exit 143
+    run: Callable[[_Ctx], tuple[subprocess.CompletedProcess, str]]
+
+
+class _Ctx:
+    """What a scenario runs commands with: the checkout's environment, a scratch folder, a finished base run."""
+
+    def __init__(self, env: dict, scratch: Path, timeout_scale: float, memory_mb: float):
+        self.env = {**env, "XDG_CONFIG_HOME": str(scratch / "integrity" / "config")}  # the user's key, private
+        self.root = scratch / "integrity"
+        self.scratch, self.scale, self.memory_mb = scratch, timeout_scale, memory_mb
+        self.data = scratch / "data" / "mnist-ok"
+        self.space = scratch / "files" / "space.yaml"
+        self._base: Path | None = None
+        self.peak = 0.0
+
+    def search(self, runs: Path, name: str, *extra: str) -> list[str]:
+        return ["search", "--space", str(self.space), "--dataset", "mnist", "--data-dir", str(self.data),
+                "--runs-dir", str(runs), "--no-dashboard", "--train-size", "300", "--val-size", "100",
+                "--name", name, *extra]
+
+    def cli(self, args: list[str], timeout: float = 300, env: dict | None = None,
+            when: Callable[[Path], bool] | None = None, sig: int = signal.SIGINT) -> subprocess.CompletedProcess:
+        result, peak = _run_one(args, {**self.env, **(env or {})}, self.root, timeout * self.scale, self.memory_mb,
+                                when, sig, self.scratch)
+        self.peak = max(self.peak, peak)
+        return result
+
+    def python(self, code: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run([self.env["CODESIGN_PYTHON"], "-c", code], env=self.env, cwd=self.root,
+                                  capture_output=True, text=True, timeout=timeout * self.scale)
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(code, "timeout", "", "")
+
+    def base(self) -> Path:
+        """A finished 2-trial run (made once), for the scenarios that copy or resume one."""
+        if self._base is None:
+            result = self.cli(self.search(self.root / "runs", "base", "--trials", "2"))
+            if result.returncode != 0:
+                raise RuntimeError(f"the base run failed: {_last_line(result)}")
+            self._base = self.root / "runs" / "base"
+        return self._base
+
+    def copy_of_base(self, runs: str, name: str) -> Path:
+        target = self.root / runs / name
+        shutil.copytree(self.base(), target)
+        return target
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _trial_rows(folder: Path) -> list[dict]:
+    import csv
+
+    table = folder / "trials.csv"
+    return list(csv.DictReader(table.open())) if table.is_file() else []
+
+
+def _problems(*found: str) -> str:
+    return "; ".join(p for p in found if p)
+
+
+def _resume_copy(ctx: _Ctx, env: dict | None = None) -> tuple[subprocess.CompletedProcess, str]:
+    base = ctx.base()
+    before = _digests(base)
+    copy = ctx.copy_of_base("copies", "theirs" if env else "mine")
+    result = ctx.cli(ctx.search(copy.parent, copy.name, "--trials", "3", "--resume"), env=env)
+    rows = len(_trial_rows(copy))
+    return result, _problems(
+        "" if _digests(base) == before else "the original run's files changed",
+        "" if env or rows == 3 else f"the copy has {rows} trials, not 3",
+    )
+
+
+def _moved(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+    copy = ctx.copy_of_base("moved-from", "moved")
+    target = ctx.root / "moved-to" / "moved"
+    target.parent.mkdir(parents=True)
+    shutil.move(copy, target)
+    result = ctx.cli(ctx.search(target.parent, "moved", "--trials", "3", "--resume"))
+    rows = len(_trial_rows(target))
+    return result, _problems("" if rows == 3 else f"{rows} trials, not 3",
+                             "wrote into the old place" if (ctx.root / "moved-from" / "moved").exists() else "")
+
+
+def _extend(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+    copy = ctx.copy_of_base("extend", "run")
+    result = ctx.cli(ctx.search(copy.parent, "run", "--trials", "4", "--resume"))
+    rows = len(_trial_rows(copy))
+    return result, "" if rows == 4 else f"{rows} trials after --trials 4, not 4"
+
+
+def _mismatch(flag: list[str]) -> Callable[[_Ctx], tuple[subprocess.CompletedProcess, str]]:
+    def run(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+        copy = ctx.copy_of_base("mismatch", re.sub(r"\W+", "-", flag[0]).strip("-"))
+        args = ["search", "--name", copy.name, "--runs-dir", str(copy.parent), "--resume", "--no-dashboard", *flag]
+        return ctx.cli(args), ""
+    return run
+
+
+def _concurrent(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+    import threading
+
+    runs = ctx.root / "concurrent"
+    args = ctx.search(runs, "same", "--trials", "2")
+    results: list[subprocess.CompletedProcess] = []
+    threads = [threading.Thread(target=lambda: results.append(ctx.cli(args))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(str(r.returncode) for r in results)
+    rows = _trial_rows(runs / "same")
+    refused = [r for r in results if r.returncode != 0]
+    judged = refused[0] if refused else results[-1]
+    return judged, _problems(
+        "" if codes == ["0", "2"] else f"exit codes {', '.join(codes)}: both ran" if codes == ["0", "0"] else "",
+        "" if len(rows) == 2 else f"trials.csv holds {len(rows)} trials, not 2",
+    )
+
+
+def _resume_while_running(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+    """A second process on a run that is running (a --resume of it): judged on the second."""
+    import threading
+
+    runs = ctx.root / "running"
+    args = ctx.search(runs, "r", "--trials", "4")
+    first: list[subprocess.CompletedProcess] = []
+    thread = threading.Thread(target=lambda: first.append(ctx.cli(args)))
+    thread.start()
+    deadline = time.monotonic() + 300 * ctx.scale
+    while thread.is_alive() and not _trial_rows(runs / "r") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    second = ctx.cli([*args, "--resume"])
+    thread.join()
+    rows = _trial_rows(runs / "r")
+    specs = [r.get("spec") for r in rows if r.get("status") in ("ok", "infeasible")]
+    return second, _problems(
+        "" if first and first[0].returncode == 0 else "the first search did not finish",
+        "" if len(rows) == 4 else f"trials.csv holds {len(rows)} trials, not 4",
+        "a design ran twice" if len(set(specs)) < len(specs) else "",
+    )
+
+
+def _failed_start(extra: list[str], env: dict | None = None, timeout: float = 120) -> Callable:
+    def run(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+        name = "start-" + re.sub(r"\W+", "-", " ".join(extra) or "env").strip("-")
+        result = ctx.cli(ctx.search(ctx.root / "starts", name, "--trials", "2", *extra), env=env, timeout=timeout)
+        left = ctx.root / "starts" / name / "search.json"
+        return result, "search.json left behind: the name is stuck" if left.exists() else ""
+    return run
+
+
+def _tmpfs(ctx: _Ctx, name: str, options: str) -> Path | None:
+    disk = ctx.root / name
+    disk.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(disk)], capture_output=True)
+    return disk if done.returncode == 0 else None
+
+
+def _no_root() -> tuple[subprocess.CompletedProcess, str]:
+    return subprocess.CompletedProcess([], "skipped", "", "cannot mount a tmpfs (needs root)"), ""
+
+
+def _full_during_trials(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+    disk = _tmpfs(ctx, "disk-trials", "size=8m")
+    if disk is None:
+        return _no_root()
+    filled: list[bool] = []
+
+    def fill_after_first_trial(s: Path) -> bool:
+        if not filled and len(_trial_rows(disk / "t")) >= 1:
+            filled.append(True)
+            with (disk / "filler").open("wb") as f:
+                try:
+                    while True:
+                        f.write(b"\0" * 65536)
+                except OSError:
+                    pass
+        return False
+
+    try:
+        result = ctx.cli(ctx.search(disk, "t", "--trials", "4"), when=fill_after_first_trial)
+        rows = _trial_rows(disk / "t")
+        leftovers = [p.name for p in (disk / "t").glob("*.tmp")]
+        tracebacks = result.stderr.count("Traceback")
+        return result, _problems("" if rows else "no finished trial kept",
+                                 f"left {', '.join(leftovers)}" if leftovers else "",
+                                 f"{tracebacks} tracebacks" if tracebacks else "")
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def _full_during_report(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+    disk = _tmpfs(ctx, "disk-report", "size=2m")
+    if disk is None:
+        return _no_root()
+    try:
+        result = ctx.cli(ctx.search(disk, "r", "--trials", "1"))
+        rows = _trial_rows(disk / "r")
+        page = disk / "r" / "report.html"
+        cut = page.is_file() and not page.read_text(errors="replace").rstrip().endswith("</html>")
+        return result, _problems("" if rows else "no finished trial kept",
+                                 "a truncated report.html left" if cut else "")
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def _read_only(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+    disk = _tmpfs(ctx, "disk-ro", "size=1m,ro")
+    if disk is None:
+        return _no_root()
+    try:
+        return ctx.cli(ctx.search(disk, "ro", "--trials", "2")), ""
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def _exploding(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+    space = ctx.root / "space-exploding.yaml"
+    space.write_text(_yaml({**SPACE, "network": {**SPACE["network"], "head_width": 16},
+                            "sgd": {**SPACE["sgd"], "lr": {"float": [100, 1000], "log": True}}}))
+    runs = ctx.root / "exploding"
+    args = ctx.search(runs, "x", "--trials", "2")
+    args[args.index("--space") + 1] = str(space)
+    result = ctx.cli(args)
+    rows = _trial_rows(runs / "x")
+    ok = [r for r in rows if r.get("status") == "ok"]
+    front = []
+    if (runs / "x" / "pareto.csv").is_file():
+        import csv
+
+        front = list(csv.DictReader((runs / "x" / "pareto.csv").open()))
+    return result, _problems(f"{len(ok)} trials with an exploded loss scored ok" if ok else "",
+                             f"{len(front)} of them on the front" if front and ok else "")
+
+
+def _one_class(command: str) -> Callable:
+    def run(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+        folder = ctx.root / "data-one-class"
+        if not folder.is_dir():
+            _mnist(folder)
+            _idx(folder / "train-labels-idx1-ubyte.gz", np.zeros(600, dtype=np.uint8))
+        if command == "train":
+            args = ["train", str(ctx.scratch / "files" / "spec28.json"), "--dataset", "mnist", "--data-dir",
+                    str(folder), "--epochs", "1", "--quiet", "--val-size", "100", "--out", str(ctx.root / "t-one")]
+        else:
+            args = ctx.search(ctx.root / "one-class", "o", "--trials", "1")
+            args[args.index("--data-dir") + 1] = str(folder)
+        result = ctx.cli(args)
+        accuracy = re.search(r"validation accuracy ([\d.]+)", result.stdout)
+        return result, f"exit 0: validation accuracy {accuracy.group(1)}" if accuracy and result.returncode == 0 else ""
+    return run
+
+
+def _sigterm(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+    runs = ctx.root / "sigterm"
+    result = ctx.cli(ctx.search(runs, "s", "--trials", "6"), when=lambda s: len(_trial_rows(runs / "s")) >= 1,
+                     sig=signal.SIGTERM)
+    dump = "Fatal Python error" in result.stderr or "Stack (most recent call first)" in result.stderr
+    return result, _problems("a native stack dump" if dump else "",
+                             "" if (runs / "s" / "report.html").is_file() else "no report written",
+                             "" if _trial_rows(runs / "s") else "no finished trial kept")
+
+
+def _api(keyword: str) -> Callable:
+    def run(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
+        code = ("import sys, codesign\n"
+                "try:\n"
+                f"    done = codesign.train('lenet5', 'mnist', data_dir={str(ctx.data)!r}, val_size=100, "
+                f"progress=False, {keyword})\n"
+                "except codesign.CodesignError as exc:\n"
+                "    print(f'codesign: error: {exc}', file=sys.stderr); sys.exit(2)\n"
+                "print(f'{done.status} after {done.epochs} epochs', file=sys.stderr)\n")
+        return ctx.python(code), ""
+    return run
+
+
+def _scenarios() -> list[Scenario]:
+    return [
+        Scenario("--resume of a run copied from another user", "error",
+                 lambda c: _resume_copy(c, env={"XDG_CONFIG_HOME": str(c.root / "another-user")})),
+        Scenario("--resume --trials 3 of a copied run", "ok", _resume_copy),
+        Scenario("--resume --trials 3 of a moved run", "ok", _moved),
+        Scenario("--resume --trials 4 of a finished 2-trial run", "ok", _extend),
+        Scenario("--resume with another --space", "error", _mismatch(["--space", "lenet"])),
+        Scenario("--resume with another --dataset", "error", _mismatch(["--dataset", "fashion-mnist"])),
+        Scenario("two searches with one --name at once", "error", _concurrent),
+        Scenario("--resume of a run while it runs", "error", _resume_while_running),
+        Scenario("failed start: --storage /proc/x", "error", _failed_start(["--storage", "/proc/codesign-x"])),
+        Scenario("failed start: --address 127.0.0.1:1", "error", _failed_start(["--address", "127.0.0.1:1"],
+                                                                              timeout=90)),
+        Scenario("failed start: RAY_ADDRESS=garbage", "error", _failed_start([], env={"RAY_ADDRESS": "garbage"},
+                                                                             timeout=90)),
+        Scenario("failed start: --val-size above the data set", "error", _failed_start(["--val-size", "100000"])),
+        Scenario("--runs-dir naming a file", "error",
+                 lambda c: (c.cli(c.search(c.scratch / "files" / "space.yaml", "f", "--trials", "2")), "")),
+        Scenario("read-only runs folder", "error", _read_only),
+        Scenario("full disk during trials", "error", _full_during_trials),
+        Scenario("full disk during the report", "error", _full_during_report),
+        Scenario("SIGTERM during a search", "sigterm", _sigterm),
+        Scenario("space with lr in [100, 1000] (exploding loss)", "ok", _exploding),
+        Scenario("one-class training labels: train", "error", _one_class("train")),
+        Scenario("one-class training labels: search", "error", _one_class("search")),
+        *[Scenario(f"codesign.train(..., {kw})", "error", _api(kw))
+          for kw in ("epochs=0", "lr=float('nan')", "epochs='2'", "batch_size=0", "lr=-1")],
+    ]
+
+
+def run_integrity(env: dict, scratch: Path, timeout_scale: float, memory_mb: float, only: str | None) -> list[Result]:
+    """Run the integrity scenarios (names start with "integrity: ")."""
+    ctx = _Ctx(env, scratch, timeout_scale, memory_mb)
+    ctx.root.mkdir(parents=True, exist_ok=True)
+    results = []
+    for scenario in _scenarios():
+        name = INTEGRITY + scenario.name
+        if only and not re.search(only, name):
+            continue
+        start, ctx.peak = time.monotonic(), 0.0
+        try:
+            result, extra = scenario.run(ctx)
+        except RuntimeError as exc:
+            result, extra = subprocess.CompletedProcess([], "error", "", str(exc)), str(exc)
+        if result.returncode == "skipped":
+            problem = ""
+        elif scenario.expect == "sigterm":
+            problem = judge(Case(name, [], "ok"), result) if result.returncode != 143 else ""
+            problem = f"exit {result.returncode} after SIGTERM, not 143" if problem else ""
+            if "Traceback (most recent call last)" in result.stderr:
+                problem = "traceback"
+        else:
+            problem = judge(Case(name, [], scenario.expect), result)
+        if extra and not problem.startswith(("traceback", "killed")):
+            problem = f"{problem}; {extra}" if problem else extra
+        results.append(Result(name, scenario.expect, result.returncode, _last_line(result), problem,
+                              round(time.monotonic() - start, 1), round(ctx.peak)))
+        r = results[-1]
+        print(f"{r.verdict:4} {r.exit!s:8} {r.seconds:6.1f}s {r.case}: {r.problem or r.line}", file=sys.stderr,
+              flush=True)
     return results
 
 

@@ -67,8 +67,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     done = api.train(args.model, progress=not args.quiet, **given(args, TrainSettings), **given(args, SGDConfig))
     summary = done.summary
+    status = f"{done.status} ({done.reason})" if done.reason else str(done.status)
     print(
-        f"{done.status}: validation accuracy {done.val_accuracy:.4f} after {done.epochs} epochs "
+        f"{status}: validation accuracy {done.val_accuracy:.4f} after {done.epochs} epochs "
         f"({done.seconds:.1f} s, {done.images_per_second:,.0f} images/s)"
     )
     if done.profile is not None and done.test_accuracy is not None:
@@ -243,9 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     except CodesignError as exc:
         print(f"codesign: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as exc:  # a search stopped by Ctrl-C says what it kept
+    except KeyboardInterrupt as exc:  # a search stopped by Ctrl-C (130) or SIGTERM (143) says what it kept
         print(f"codesign: {exc or 'interrupted'}", file=sys.stderr)
-        return 130
+        return 128 + int(getattr(exc, "signum", 2))
+    except OSError as exc:  # a full disk, a read-only folder, a file where a folder should be: one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"codesign: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

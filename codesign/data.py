@@ -352,4 +352,14 @@ def load_dataset(
     val_idx, train_idx = order[:n_val], order[n_val:]
     train = Split(full.images[train_idx], full.labels[train_idx]).to(device)
     val = Split(full.images[val_idx], full.labels[val_idx]).to(device)
+    check_classes(train, str(folder))
     return Dataset(info=info, train=train, val=val, source=folder, split_seed=split_seed)
+
+
+def check_classes(train: Split, source: str) -> None:
+    """A training split must hold two classes at least: with one, any model scores 100 % by always saying it."""
+    if len(train) and int(train.labels.min()) == int(train.labels.max()):
+        raise CodesignError(
+            f"{source}: every training label is {int(train.labels[0])}: a classifier needs images of at least two "
+            f"classes (are the label files the right ones?)"
+        )

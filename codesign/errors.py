@@ -44,8 +44,10 @@ class UnbuildableDesign(ConfigError):
 
 
 class SearchInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the search: its outputs are written, every finished trial is kept, --resume continues it."""
+    """Ctrl-C or SIGTERM stopped the search: its outputs are written, every finished trial is kept, --resume
+    continues it. `signum` is the signal (the CLI exits with 128 + signum: 130 for Ctrl-C, 143 for SIGTERM)."""
 
-    def __init__(self, message: str, trials: pd.DataFrame):
+    def __init__(self, message: str, trials: pd.DataFrame, signum: int = 2):
         super().__init__(message)
         self.trials = trials  # the trials table as written to trials.csv
+        self.signum = signum

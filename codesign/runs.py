@@ -1,7 +1,13 @@
 """A search's run folder: what a search leaves behind, where it lives, and how it is read back.
 
 runs/<name>/
-  search.json      the SearchSettings (what --resume and report reuse)
+  search.json      the SearchSettings (what --resume and report reuse), its paths relative to the folder: a run
+                   copied or moved elsewhere is that run where it now is (its runs folder and name are read from
+                   where search.json lies)
+  space.yaml       the search space, when it came from a file (a copy: the run needs nothing outside itself)
+  .lock            held (flock) by the search running in the folder: one search per run at a time
+  .owner           who started the run: an HMAC under this user's key (~/.config/codesign/trust.key), so that
+                   --resume unpickles Ray Tune's state only of runs this user wrote (else only with --trust)
   arch.yaml        the accelerator the search costs designs on (a joint search's base)
   trials.csv       one TrialRecord per finished trial, rewritten as each trial ends
   pareto.csv       the front of complete trials;  report.html, pareto.png: the report
@@ -21,10 +27,14 @@ archs/<id>.yaml: still read.
 from __future__ import annotations
 
 import dataclasses
+import errno
+import fcntl
 import hashlib
+import hmac
 import json
 import math
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +48,7 @@ from codesign.hardware import FIELDS as HARDWARE_FIELDS
 from codesign.hardware import HardwareParams, derive_arch
 from codesign.network import CandidateSpec
 from codesign.pareto import OBJECTIVES, objective_columns
-from codesign.paths import cache_home
+from codesign.paths import cache_home, config_home
 from codesign.rubric import PJ_PER_MJ
 from codesign.search.settings import SearchSettings
 from codesign.status import Status
@@ -323,17 +333,41 @@ class Run:
         return self.settings_file.is_file()
 
     def save_settings(self, settings: SearchSettings) -> None:
-        """Write search.json, its file paths relative to the run folder (a run moves with its inputs)."""
+        """Write search.json (whole or not at all), its file paths relative to the run folder and no runs folder
+        of its own: the run is wherever the file lies."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.settings_file.write_text(_with_paths(settings, self._relative).to_json())
+        relative = dataclasses.replace(_with_paths(settings, self._relative), runs_dir="..")
+        write_atomically(self.settings_file, relative.to_json())
         self.publish(self.settings_file)
 
     def settings(self) -> SearchSettings:
-        """The run's SearchSettings, its file paths usable from here."""
+        """The run's SearchSettings, its file paths usable from here, its runs folder and name where it lies now."""
         if not self.settings_file.is_file():
             raise CodesignError(f"{self.folder}: not a codesign search folder (no search.json)")
         saved = SearchSettings.from_json(self.settings_file.read_text(), str(self.settings_file))
-        return _with_paths(saved, self._anchored)
+        here = self.folder.resolve()
+        return dataclasses.replace(_with_paths(saved, self._anchored), runs_dir=str(here.parent), name=here.name)
+
+    def lock(self) -> RunLock:
+        """Hold the run folder for one search (created if need be): one line if another search holds it."""
+        return RunLock(self.folder)
+
+    def mark_owned(self) -> None:
+        """Record that this user started (or vouched for) the run: what lets --resume unpickle its Tune state."""
+        run_id = secrets.token_hex(16)
+        write_atomically(self.owner_file, f"{run_id} {_owner_mac(run_id)}\n")
+
+    def owned(self) -> bool:
+        """Whether this user's key signed the run's owner file (a run this user started here or vouched for)."""
+        try:
+            run_id, mac = self.owner_file.read_text().split()
+        except (OSError, ValueError):
+            return False
+        return hmac.compare_digest(mac, _owner_mac(run_id))
+
+    @property
+    def owner_file(self) -> Path:
+        return self.folder / ".owner"
 
     def _relative(self, value: str) -> str:
         path = Path(value)
@@ -374,11 +408,10 @@ class Run:
         return [TrialRecord.from_row(row, str(self.trials_file)) for row in self.trials().to_dict("records")]
 
     def write_trials(self, records: list[TrialRecord]) -> None:
-        """Replace trials.csv atomically (a reader never sees half a file)."""
+        """Replace trials.csv atomically: a reader never sees half a file, and a failed write (a full disk) leaves
+        the last whole table in place."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.trials_file.with_suffix(".csv.tmp")
-        pd.DataFrame([r.to_row() for r in records]).to_csv(tmp, index=False)
-        tmp.replace(self.trials_file)
+        write_atomically(self.trials_file, pd.DataFrame([r.to_row() for r in records]).to_csv(index=False))
         self.publish(self.trials_file)
 
     def pick(self, trial: str | None = None, best: str = "score") -> TrialRecord:
@@ -425,6 +458,74 @@ class Run:
         """A trial's saved weights (from its checkpoint), if the search kept them."""
         path = self.checkpoint_file(record, "weights.pt") or self.weights_file(record.trial_id)
         return path if path.is_file() else None
+
+
+class RunLock:
+    """An exclusive flock on RUN/.lock for as long as a search runs in the folder.
+
+    The kernel releases it when the holder ends, however it ends (a SIGKILL, a crash): a lock never outlives
+    its search. A second search of the same run is refused with one line instead of mixing its trials in.
+    """
+
+    def __init__(self, folder: Path):
+        self.path = folder / ".lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            who = f" (process {holder})" if holder.isdigit() else ""
+            raise CodesignError(
+                f"{self.path.parent}: another search is running in this run folder{who}: wait for it to end, "
+                f"or give another --name"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the lock
+            self.fd = None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a text file whole or not at all: a temporary file beside it, then a rename (the old one stays until
+    then; a failed write, a full disk say, removes the temporary file and leaves the old file as it was)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _owner_mac(run_id: str) -> str:
+    """The HMAC of a run id under this user's key (made once, readable by the user only)."""
+    path = config_home() / "trust.key"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+    key = path.read_text().strip().encode()
+    return hmac.new(key, f"codesign-run:{run_id}".encode(), hashlib.sha256).hexdigest()
 
 
 def _check_table(table: pd.DataFrame, source: str) -> None:

@@ -82,6 +82,11 @@ class Storage:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CodesignError(f"{self.location}/{name}: {first}") from None
 
+    def make(self) -> None:
+        """Create the folder (and its parents) if need be: one line when it cannot be reached or written."""
+        with self._reaching(""):
+            self.fs.create_dir(self.path, recursive=True)
+
     def exists(self, name: str) -> bool:
         """Whether the file `name` (relative) is there."""
         import pyarrow.fs

@@ -26,6 +26,8 @@ from codesign.status import Status
 
 EVAL_BATCH = 1000
 
+EXPLODED = 100  # a training loss this many times its start (or ln(classes)) has exploded: the run diverged
+
 
 @dataclass
 class EpochMetrics:
@@ -46,7 +48,7 @@ class Training:
     test accuracy and its profile on the rubric's accelerator, for the rubric's score."""
 
     model: nn.Module = field(repr=False)
-    status: Status  # ok (every epoch), diverged (NaN/inf loss) or stopped (by `on_epoch`)
+    status: Status  # ok (every epoch), diverged (NaN/inf or exploding loss) or stopped (by `on_epoch`)
     val_accuracy: float  # after the last epoch
     best_val_accuracy: float
     epochs: int  # trained
@@ -58,6 +60,7 @@ class Training:
     summary: dict[str, Any] = field(default_factory=dict, repr=False)  # what `codesign train` writes as summary.json
     test_accuracy: float | None = None  # final=True only
     profile: Profile | None = field(default=None, repr=False)  # final=True: on the rubric's accelerator
+    reason: str = ""  # why it diverged
 
     @property
     def history(self) -> pd.DataFrame:
@@ -176,6 +179,10 @@ class _SGDLoop:
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
         self.generator = torch.Generator().manual_seed(sgd.seed)
         self.loss_fn = nn.CrossEntropyLoss()
+        # a loss this far above its start has exploded (an untrained classifier's is about ln(classes)): the
+        # run is diverged, not scored, even while the numbers are still finite
+        self.loss_limit = math.inf
+        self.reason = ""  # why the run diverged
         self.bar = None
         if progress:
             from tqdm import tqdm
@@ -230,9 +237,18 @@ class _SGDLoop:
             correct += (logits.argmax(1) == y).sum()
             if self.bar is not None:
                 self.bar.update(1)
-            # checking finiteness syncs with the device: every 20 steps is enough to stop a runaway run
-            if (step % 20 == 19 or step == self.steps - 1) and not torch.isfinite(loss_sum):
-                return None
+            if self.loss_limit == math.inf:  # the first batch's loss: what "exploded" is measured against
+                start = float(loss.detach())
+                self.loss_limit = EXPLODED * max(start, math.log(data.info.num_classes)) if math.isfinite(start) else 0
+            # checking the loss syncs with the device: every 20 steps is enough to stop a runaway run
+            if step % 20 == 19 or step == self.steps - 1:
+                mean = loss_sum.item() / (step + 1)
+                if not math.isfinite(mean):
+                    self.reason = "loss became NaN/inf"
+                    return None
+                if mean > self.loss_limit:
+                    self.reason = f"loss exploded to {mean:.3g} (over {EXPLODED}x its start)"
+                    return None
         return loss_sum.item() / self.steps, correct.item() / (self.steps * batch)
 
 
@@ -246,7 +262,8 @@ def train(
 ) -> Training:
     """Train `model` in place with SGD on `data.train`, measuring validation accuracy after each epoch.
 
-    `on_epoch` may return True to stop (early stopping); a NaN/inf loss ends the run as "diverged".
+    `on_epoch` may return True to stop (early stopping); a NaN/inf loss, or one that explodes (over EXPLODED times
+    its first batch's, or ln(classes)), ends the run as "diverged".
     """
     rubric = rubric or Rubric()
     check_recipe(sgd, rubric)
@@ -270,6 +287,7 @@ def train(
     return Training(
         model=model,
         status=status,
+        reason=loop.reason if status is Status.DIVERGED else "",
         val_accuracy=history[-1].val_accuracy if history else 0.0,
         best_val_accuracy=max((h.val_accuracy for h in history), default=0.0),
         epochs=len(history),

@@ -21,5 +21,6 @@ def arch():
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
-    """Never touch the user's cache from tests."""
+    """Never touch the user's cache (nor their key that signs runs) from tests."""
     monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / "cache.sqlite"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))

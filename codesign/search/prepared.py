@@ -1,13 +1,16 @@
-"""A search prepared once, before Ray starts: its settings checked and saved, and everything they name loaded.
+"""A search prepared once, before Ray starts: its settings checked, and everything they name loaded.
 
-`prepare` checks every input (one-line errors), writes search.json and the run's arch, and returns the
-PreparedSearch that the rest of the search reads: the settings as saved, the run folder, the space, the
-rubric, the accelerator, the data set's description and the seed designs. Nothing is loaded twice.
+`prepare` checks every input (one-line errors) and returns the PreparedSearch that the rest of the search
+reads: the settings as they will be saved, the run folder, the space, the rubric, the accelerator, the data
+set's description and the seed designs. Nothing is loaded twice, and nothing is written: `save_new` writes
+search.json, the run's arch and a copy of its space once the search really starts (a failed start leaves
+nothing that blocks the name). A resumed search is checked against what the run searched.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,8 +64,9 @@ class PreparedSearch:
 
 
 def prepare(settings: SearchSettings, resume: bool) -> PreparedSearch:
-    """Check every input before Ray starts (one-line errors), write search.json and the run's arch; a resumed
-    search takes its saved settings (the budget, the trial count and where it runs may change)."""
+    """Check every input before Ray starts (one-line errors); a resumed search takes its saved settings (the
+    budget, the trial count and where it runs may change). Nothing is written here (see `save_new`)."""
+    _check_runs_dir(settings.runs_dir)
     run = Run(settings.run_dir)
     if resume:
         return _resumed(settings, run)
@@ -82,19 +86,54 @@ def prepare(settings: SearchSettings, resume: bool) -> PreparedSearch:
     if resources.storage is not None:  # every node must find it: an absolute path, or a URI as given
         resources = dataclasses.replace(resources, storage=Storage.at(resources.storage).location)
     saved = dataclasses.replace(prepared.settings, objectives=prepared.space.objectives, resources=resources)
-    run.save_settings(saved)
-    write_arch(prepared.base_arch, run.search_arch_file)
-    run.publish(run.search_arch_file)
     return dataclasses.replace(prepared, settings=saved)
 
 
+def save_new(prepared: PreparedSearch) -> None:
+    """A new search starts: write search.json, the run's arch and a copy of its space file (the run folder needs
+    nothing outside itself), and mark the run as this user's (what lets --resume load its Tune state)."""
+    run, settings = prepared.run, prepared.settings
+    storage = Storage.at(settings.storage_dir)
+    if storage.local_path != run.folder.resolve():  # a storage elsewhere that cannot be written: one line, first
+        storage.make()
+    run.folder.mkdir(parents=True, exist_ok=True)
+    space = Path(settings.space)
+    inputs = [run.search_arch_file]
+    if space.is_file():  # a built-in space stays a name
+        copy = run.folder / SPACE_COPY / space.name
+        copy.parent.mkdir(exist_ok=True)
+        shutil.copyfile(space, copy)
+        settings = dataclasses.replace(settings, space=str(copy))
+        inputs.append(copy)
+    write_arch(prepared.base_arch, run.search_arch_file)
+    run.mark_owned()
+    run.save_settings(settings)  # last: a run folder with search.json is a whole run
+    run.publish(*inputs)
+
+
+SPACE_COPY = "inputs"  # the run's copy of its space file: RUN/inputs/<name>.yaml
+
+
+def _check_runs_dir(runs_dir: str) -> None:
+    """The runs folder is a folder (or can be made): one line naming it otherwise."""
+    path = Path(runs_dir)
+    for parent in (path, *path.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise CodesignError(f"--runs-dir {runs_dir}: {parent} is a file, not a folder")
+            return
+
+
 def _resumed(settings: SearchSettings, run: Run) -> PreparedSearch:
-    """A resumed search: its saved settings, with the budget, trial count and where it runs as now given."""
+    """A resumed search: its saved settings, with the budget, trial count and where it runs as now given; a
+    space, data set or rubric other than the run's is refused, and so is Tune's pickled state of a run this
+    user did not write (unless `trust`)."""
     from ray import tune as ray_tune
 
     if not run.has_settings():
         raise CodesignError(f"{run.folder}: nothing to resume (no search.json); start it without --resume")
     saved = run.settings()
+    _check_same_search(settings, saved, run)
     tune = dataclasses.replace(
         saved.tune,
         budget_s=settings.tune.budget_s or saved.tune.budget_s,
@@ -109,8 +148,42 @@ def _resumed(settings: SearchSettings, run: Run) -> PreparedSearch:
         address=settings.resources.address,
         dashboard=settings.resources.dashboard,
         verbose=settings.resources.verbose,
+        trust=settings.resources.trust,
     )
     restoring = ray_tune.Tuner.can_restore(run.experiment)
+    if restoring and not run.owned():
+        if not settings.resources.trust:
+            raise CodesignError(
+                f"{run.folder}: not a run this user started here (no {run.owner_file.name} signed with your key: "
+                f"copied from elsewhere, or made by an older codesign); resuming unpickles its Ray Tune state in "
+                f"{run.experiment}, which runs any code those files hold: pass --trust if you trust where it came from"
+            )
+        run.mark_owned()  # vouched for: later resumes need no --trust
     merged = dataclasses.replace(saved, tune=tune, resources=resources)
     prepared = PreparedSearch.load(merged, base_arch=load_arch(run.search_arch_file), seeds=not restoring)
     return dataclasses.replace(prepared, restoring=restoring)
+
+
+def _check_same_search(given: SearchSettings, saved: SearchSettings, run: Run) -> None:
+    """--resume continues the run's own search: another space, data set or rubric is one line, not ignored."""
+    default = SearchSettings(name=given.name)
+    if given.data.dataset is not None and given.data.dataset != saved.data.dataset:
+        raise CodesignError(
+            f"{run.folder}: this run searched {saved.data.dataset}, not {given.data.dataset}: resume it without "
+            f"--dataset, or start a new run with --name"
+        )
+    if given.space != default.space and not _same(load_space(given.space), load_space(saved.space)):
+        raise CodesignError(
+            f"{run.folder}: --space {given.space} is not the space this run searched ({saved.space}): resume it "
+            f"without --space, or start a new run with --name"
+        )
+    if given.rubric is not None and load_rubric(given.rubric) != load_rubric(saved.rubric):
+        raise CodesignError(
+            f"{run.folder}: --rubric {given.rubric} is not the rubric this run scored with "
+            f"({saved.rubric or 'the default'}): resume it without --rubric, or start a new run with --name"
+        )
+
+
+def _same(a: SearchSpace, b: SearchSpace) -> bool:
+    """Whether two spaces draw the same designs (their names, from their file names, aside)."""
+    return dataclasses.replace(a, name="") == dataclasses.replace(b, name="")

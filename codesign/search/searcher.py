@@ -72,6 +72,12 @@ class RecordingSearch(OptunaSearch):
             _append(self.log_file, {k: row.get(k, "") for k in LOG_COLUMNS})
         return config
 
+    def restore(self, checkpoint_path: str) -> None:
+        """Tune's restore of the pickled searcher, keeping the sampler's log where the run folder is now."""
+        log_file = self.log_file
+        super().restore(checkpoint_path)
+        self.log_file = log_file
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """Write how the trial ended into its Optuna trial, then tell Optuna its values."""
         ot_trial = self._ot_trials.get(trial_id)

@@ -114,6 +114,11 @@ class ResourceSettings:
         shown_default="the runs folder",
     )
     max_failures: int = setting(2, min=0, help="retries of a trial whose process or node dies")
+    trust: bool = setting(
+        False,
+        help="with --resume: load the run's pickled Ray Tune state even if this user did not start it here "
+        "(unpickling runs any code those files hold)",
+    )
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from codesign.data import Dataset, Split, load_dataset
+from codesign.data import Dataset, Split, check_classes, load_dataset
 from codesign.search.settings import DataSettings
 
 
@@ -24,6 +24,7 @@ def load_split(data: DataSettings) -> Dataset:
     if data.train_size:  # a copy: a slice would carry the whole training set into the object store
         n = data.train_size
         loaded.train = Split(loaded.train.images[:n].clone(), loaded.train.labels[:n].clone())
+        check_classes(loaded.train, f"--train-size {n} of {loaded.source}")
     return loaded
 
 

@@ -8,11 +8,12 @@ finished trial is ever lost and the run folder alone is enough to report, export
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 from pathlib import Path
 from typing import Any
 
-from ray.tune import Callback
+from ray.tune import Callback, Stopper
 
 from codesign.runs import Run, TrialRecord
 from codesign.search.trial import TrialConfig, TrialReport, known
@@ -75,6 +76,19 @@ def _first(*values: float | None) -> float | None:
     return next((v for v in values if v is not None), None)
 
 
+# what a trial's error or a failed write says when the disk, not the trial, is at fault: the search stops
+DISK_FAULTS = {
+    errno.ENOSPC: "No space left on device",
+    errno.EROFS: "Read-only file system",
+    errno.EDQUOT: "Disk quota exceeded",
+}
+
+
+def disk_fault(text: str) -> bool:
+    """Whether an error line is a full disk, a read-only file system or an exhausted quota."""
+    return any(f"[Errno {code}]" in text or words in text for code, words in DISK_FAULTS.items())
+
+
 def error_line(trial: Any) -> str:
     """The last line of a trial's latest error (Tune appends every failure to the trial's error file)."""
     path = getattr(trial, "error_file", None)
@@ -95,13 +109,14 @@ class TrialTable(Callback):
         self.records: dict[str, TrialRecord] = {}
         self.last: dict[str, TrialReport] = {}
         self.claimed: dict[str, str] = {}  # recorded trial -> the trial that repeated it (search/replay.py)
+        self.fault = ""  # a full disk or read-only folder, as one line: the search stops (see FaultStop)
 
     def setup(
         self, stop: Any = None, num_samples: int | None = None, total_num_samples: int | None = None, **info: Any
     ) -> None:
         """Read the rows of earlier sessions (resume)."""
         self.run = Run(self.run.folder)  # unpickled from an earlier codesign, it may lack newer attributes
-        self.records, self.last, self.claimed = {}, {}, {}
+        self.records, self.last, self.claimed, self.fault = {}, {}, {}, ""
         if self.run.trials_file.is_file():
             self.records = {r.trial_id: r for r in self.run.records()}
 
@@ -115,11 +130,28 @@ class TrialTable(Callback):
         """Say that a trial's process or node died and that it runs again (from scratch)."""
         last = self.last.get(trial.trial_id)
         node = last.node_ip if last is not None and last.node_ip else "?"
+        error = error_line(trial)
+        if disk_fault(error):  # retrying cannot help: stop the search, keeping what finished
+            self._fault(f"trial {trial.trial_id} on node {node}: {error}")
+            return
         print(
-            f"[codesign] trial {trial.trial_id} failed on node {node} ({error_line(trial)}): retrying, "
+            f"[codesign] trial {trial.trial_id} failed on node {node} ({error}): retrying, "
             f"failure {trial.num_failures} of {trial.max_failures} allowed",
             flush=True,
         )
+
+    def _fault(self, line: str) -> None:
+        """Remember the first disk fault (FaultStop ends the search on it)."""
+        if not self.fault:
+            self.fault = line
+            print(f"[codesign] {line}: stopping the search", flush=True)
+
+    def _write(self) -> None:
+        """Rewrite trials.csv; a full disk or read-only folder stops the search instead of crashing Tune."""
+        try:
+            self.run.write_trials(list(self.records.values()))
+        except OSError as exc:
+            self._fault(f"{exc.filename or self.run.trials_file}: {exc.strerror or exc}")
 
     def _checkpoint(self, trial: Any) -> str:
         checkpoint = trial.checkpoint
@@ -153,7 +185,9 @@ class TrialTable(Callback):
             original = self.records[replayed]
             record = dataclasses.replace(record, checkpoint=original.checkpoint, train_seconds=original.train_seconds)
         self.records[trial.trial_id] = record
-        self.run.write_trials(list(self.records.values()))  # the SearchConsole listed after it announces it
+        if disk_fault(error):
+            self._fault(f"trial {trial.trial_id}: {error}")
+        self._write()  # the SearchConsole listed after it announces it
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """Record a trial that ended normally."""
@@ -172,4 +206,19 @@ class TrialTable(Callback):
                 self.records[trial.trial_id] = trial_record(
                     trial.trial_id, config, last, Status.STOPPED, failures=trial.num_failures
                 )
-        self.run.write_trials(list(self.records.values()))
+        self._write()
+
+
+class FaultStop(Stopper):
+    """Ends the search once the trials table has seen a disk fault (every finished trial is already kept)."""
+
+    def __init__(self, table: TrialTable):
+        self.table = table
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        """No single trial is stopped for itself."""
+        return False
+
+    def stop_all(self) -> bool:
+        """Stop every trial once a write failed for want of space or permission."""
+        return bool(getattr(self.table, "fault", ""))

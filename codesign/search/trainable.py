@@ -165,8 +165,8 @@ class _EpochReporter:
         summary = {"trial_id": tune.get_context().get_trial_id(), **keep, "result": report.to_tune()}
         (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
 
-    def diverged(self, epochs: int) -> None:
-        """The loss became NaN/inf: report the worst accuracy, finite as Optuna needs."""
+    def diverged(self, epochs: int, reason: str) -> None:
+        """The loss became NaN/inf or exploded: report the worst accuracy, finite as Optuna needs (never scored)."""
         report = dataclasses.replace(
             self.known,
             val_accuracy=WORST_ACCURACY,
@@ -174,7 +174,7 @@ class _EpochReporter:
             status=Status.DIVERGED,
             rubric_points=0,
             train_seconds=time.perf_counter() - self.start,
-            reason="loss became NaN/inf",
+            reason=reason or "loss became NaN/inf",
         )
         tune.report(report.to_tune())
 
@@ -202,4 +202,4 @@ def run_trial(config: dict[str, Any], prepared: PreparedSearch, data: SharedData
     reporter = _EpochReporter(net, model, data.on(device), trial)
     result = train(model, reporter.data, spec.sgd, prepared.rubric, on_epoch=reporter)
     if result.status is Status.DIVERGED:
-        reporter.diverged(result.epochs)
+        reporter.diverged(result.epochs, result.reason)
