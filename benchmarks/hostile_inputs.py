@@ -728,7 +728,7 @@ def run_cases(root: Path, python: str, timeout_scale: float, memory_mb: float, o
         results.append(Result(case.name, case.expect, result.returncode, _last_line(result), problem,
                               round(time.monotonic() - start, 1), round(peak)))
         r = results[-1]
-        print(f"{r.verdict:4} {str(r.exit):8} {r.seconds:6.1f}s {r.case}: {r.problem or r.line}", file=sys.stderr,
+        print(f"{r.verdict:4} {r.exit!s:8} {r.seconds:6.1f}s {r.case}: {r.problem or r.line}", file=sys.stderr,
               flush=True)
     results += run_integrity(env, scratch, timeout_scale, memory_mb, only)  # issue 24's run faults, below
     return results

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from codesign.builtin_models import Lab2023Mobile, LeNet5
 from codesign.cost import cost_of
 from codesign.cost.analytic import MAPPERS, AnalyticEngine
 from codesign.cost.analytic.nest import evaluate
@@ -26,7 +27,6 @@ from codesign.cost.analytic.timeloop_random import (
     uniform_int,
 )
 from codesign.hardware import HardwareParams, derive_arch
-from codesign.builtin_models import Lab2023Mobile, LeNet5
 from codesign.workload import trace
 from tests.helpers import REFERENCE, layer_of, reference_rows
 from tests.timeloop_trace import (

@@ -19,11 +19,10 @@ import yaml
 from ray import tune
 from ray.cluster_utils import Cluster
 
-from codesign.search import driver
 from codesign.cli import main
 from codesign.data import DEBIAN_FASHION_MNIST
 from codesign.network import CandidateSpec
-from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings
+from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings, driver
 from tests.helpers import needs_fmnist
 
 pytestmark = needs_fmnist

@@ -28,7 +28,7 @@ def _result(epoch, accuracy, energy, cycles, planned=9):
 def test_trials_are_stopped_at_a_rung_unless_they_rank_in_the_best_third():
     halving = ParetoHalving(OBJECTIVES)
     assert [e for e in range(1, 30) if halving.is_rung(e)] == [1, 3, 9, 27]
-    decide = lambda name, result: halving.on_trial_result(None, SimpleNamespace(trial_id=name), result)  # noqa: E731
+    decide = lambda name, result: halving.on_trial_result(None, SimpleNamespace(trial_id=name), result)
     # the first two at a rung go on (too few to judge); epochs between rungs always go on
     assert decide("a", _result(1, 0.80, 2e6, 2e4)) == TrialScheduler.CONTINUE
     assert decide("b", _result(1, 0.70, 1e6, 1e4)) == TrialScheduler.CONTINUE
