@@ -467,13 +467,17 @@ def export(
 # ------------------------------------------------------------------------------------------------- arch
 
 
-def derive(base: str | Path | Arch | None = None, *, name: str | None = None, **sizes: int) -> Arch:
+def derive(
+    base: str | Path | Arch | None = None, *, name: str | None = None, dataflow: str | None = None, **sizes: int
+) -> Arch:
     """An accelerator of other sizes derived from `base`, its energies and area scaled (codesign.hardware).
 
     Args:
         base: the arch to resize: an Arch, a YAML file or a built-in name (default: the lab's,
             simple_weight_stationary).
-        name: the new arch's name (default: the base's name and the sizes).
+        name: the new arch's name (default: the base's name, the dataflow and the sizes).
+        dataflow: a dataflow of arch/dataflows/ (ws, os, is, os_pq_m, ws_rsc_m, is_rsc_pq; default: the
+            base's).
         **sizes: any of pe_x, pe_y, weight_spad_depth, glb_depth, glb_bandwidth, word_bits.
 
     Returns:
@@ -485,10 +489,13 @@ def derive(base: str | Path | Arch | None = None, *, name: str | None = None, **
         >>> small.pe_array.x, small.word_bits, small.name
         (8, 8, 'simple_weight_stationary-ws8x16-s192-g64k-b16-w8')
     """
+    from codesign.dataflow import load_dataflow
     from codesign.hardware import FIELDS, HardwareParams, derive_arch
 
     start = base if isinstance(base, Arch) else load_arch(base)
     unknown_sizes = sorted(set(sizes) - set(FIELDS))
     if unknown_sizes:
         raise CodesignError(f"unknown accelerator size `{unknown_sizes[0]}` (sizes: {', '.join(FIELDS)})")
-    return derive_arch(start, dataclasses.replace(HardwareParams.of(start), **sizes), name)
+    if dataflow is not None:
+        load_dataflow(dataflow)  # an unknown name is one line listing the known ones
+    return derive_arch(start, dataclasses.replace(HardwareParams.of(start), **sizes), name, dataflow)
