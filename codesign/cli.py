@@ -150,9 +150,12 @@ def cmd_arch(args: argparse.Namespace) -> int:
         write_arch(arch, folder / "codesign_arch.yaml")
         print(
             f"wrote {folder}: Timeloop inputs of {arch.name} (dataflow {arch.dataflow}): "
-            f"{', '.join(p.name for p in written)}; codesign_arch.yaml (profile with --arch {folder}/codesign_arch.yaml)"
+            f"{', '.join(p.name for p in written)}; codesign_arch.yaml (--arch {folder}/codesign_arch.yaml)"
         )
-        print("  run: timeloop-mapper arch.yaml ert.yaml constraints.yaml mapper.yaml problem.yaml (depthwise: constraints_dw.yaml)")
+        print(
+            "  run: timeloop-mapper arch.yaml ert.yaml constraints.yaml mapper.yaml problem.yaml "
+            "(depthwise layers: constraints_dw.yaml)"
+        )
     elif args.out:
         write_arch(arch, Path(args.out))
         print(
@@ -161,6 +164,32 @@ def cmd_arch(args: argparse.Namespace) -> int:
         )
     else:
         print(arch_yaml(arch), end="")
+    return 0
+
+
+def cmd_dse(args: argparse.Namespace) -> int:
+    """codesign dse: brute force over array shape x dataflow for one network (CSV, Pareto points, HTML)."""
+    from codesign import api
+    from codesign.dse import parse_shapes
+
+    out = Path(args.out or f"runs/dse-{_slug(args.model)}")
+    shapes = parse_shapes(args.shapes) if args.shapes else None
+    dataflows = [d.strip() for d in args.dataflows.split(",")] if args.dataflows else None
+    rows = api.dse(
+        args.model,
+        out=out,
+        arch=args.arch,
+        dataflows=dataflows,
+        shapes=shapes,
+        mapper=args.mapper,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    best = min(rows, key=lambda r: float(r["energy_pj"]))
+    fast = min(rows, key=lambda r: int(r["cycles"]))
+    print(f"{len(rows)} points in {out}/points.csv; page {out}/dse.html")
+    print(f"lowest energy: {best['dataflow']} {best['pe_x']}x{best['pe_y']} {float(best['energy_pj']) / 1e6:.2f} uJ")
+    print(f"fewest cycles: {fast['dataflow']} {fast['pe_x']}x{fast['pe_y']} {int(fast['cycles']):,} cycles")
     return 0
 
 
@@ -225,6 +254,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", help="a .yaml file to write, or a folder for the Timeloop inputs (arch, ERT, constraints, mapper)"
     )
     a.set_defaults(func=cmd_arch)
+
+    d = sub.add_parser("dse", help="brute force over PE-array shape x dataflow for one network (CSV, Pareto, HTML)")
+    d.add_argument("model", help=MODEL_HELP)
+    d.add_argument("--arch", help="base arch (default simple_weight_stationary)")
+    d.add_argument(
+        "--dataflows", help=f"comma-separated (default ws,os,os_pq_m,ws_rsc_m; all: {','.join(dataflow_names())})"
+    )
+    d.add_argument("--shapes", help="comma-separated COLUMNSxROWS (default 8x8,8x16,16x8,16x16,16x32,32x32)")
+    d.add_argument("--mapper", default="random-pruned", choices=MAPPERS.names(), help=MAPPER_HELP)
+    d.add_argument("--workers", type=int, help="processes (default: the usable cores)")
+    d.add_argument("--out", help="output folder (default runs/dse-MODEL); points already there are skipped")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_dse)
 
     r = sub.add_parser("report", help="rebuild a run's pareto.csv, report.html and pareto.png")
     r.add_argument("run", help="runs/<name>, or the run in its storage (e.g. s3://bucket/runs/<name>)")

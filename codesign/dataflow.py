@@ -74,14 +74,16 @@ def load_dataflow(name: str) -> Dataflow:
     source = str(path)
     if not isinstance(data, dict) or data.get("name") != name:
         raise CodesignError(f"{source}: `name:` must be {name!r}, the file's stem")
-    sections = {}
+    sections: dict[str, dict] = {}
     for key in _SECTIONS:
         section = data.get(key)
-        targets = section.get("architecture_constraints", {}).get("targets") if isinstance(section, dict) else None
+        if not isinstance(section, dict):
+            section = {}
+        targets = (section.get("architecture_constraints") or {}).get("targets")
         if not isinstance(targets, list) or not all(isinstance(t, dict) and "target" in t for t in targets):
             raise CodesignError(
                 f"{source}: `{key}.architecture_constraints.targets` must be a list of Timeloop targets "
                 "(see arch/dataflows/README.md)"
             )
-        sections[key] = section
+        sections[key] = dict(section)
     return Dataflow(name, str(data.get("description", "")).strip(), sections)

@@ -131,9 +131,7 @@ def nest_from_timeloop_map(
     return _nest(loops, glb_keep, layer, source)
 
 
-def timeloop_mapping(
-    nest: NestBatch, i: int = 0, dataflow: str = DEFAULT_DATAFLOW, depthwise: bool = False
-) -> dict:
+def timeloop_mapping(nest: NestBatch, i: int = 0, dataflow: str = DEFAULT_DATAFLOW, depthwise: bool = False) -> dict:
     """Mapping `i` of `nest` in Timeloop's map.yaml format (permutations innermost first), under `dataflow`."""
     entries: list[dict] = []
     fixed = fixed_keeps(dataflow, depthwise)
