@@ -525,7 +525,15 @@ def dse(
         progress: show a progress bar.
 
     Returns:
-        One dict per point (network energy in pJ, cycles, area in mm², utilization).
+        One dict per point (network energy in pJ, cycles, area in mm², utilization), as in points.csv.
+
+    Example:
+        >>> import codesign, tempfile
+        >>> from codesign import api
+        >>> rows = api.dse("lenet5", out=tempfile.mkdtemp(), dataflows=["ws", "os_pq_m"], shapes=[(16, 16)],
+        ...                workers=1, progress=False)
+        >>> sorted((r["dataflow"], int(r["cycles"])) for r in rows)
+        [('os_pq_m', 11204), ('ws', 22467)]
     """
     from codesign import dse as dse_module
 

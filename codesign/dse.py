@@ -176,15 +176,17 @@ def run_dse(
 # ----- the page -----
 
 
-def _color(value: float, low: float, high: float) -> str:
-    """Green (low) to red (high) on a log-free linear scale."""
-    t = 0.0 if high <= low else (value - low) / (high - low)
+def _color(value: float, best: float, worst: float) -> str:
+    """Green (at `best`) to red (at `worst`), linearly."""
+    t = 0.0 if best == worst else (value - best) / (worst - best)
     return f"hsl({int(120 * (1 - t))}, 70%, 80%)"
 
 
-def _heat(rows: list[dict], key: str, fmt: str, xs: list[int], ys: list[int]) -> str:
+def _heat(rows: list[dict], key: str, fmt: str, xs: list[int], ys: list[int], higher_better: bool = False) -> str:
     values = [float(r[key]) for r in rows]
     low, high = (min(values), max(values)) if values else (0.0, 0.0)
+    if higher_better:
+        low, high = high, low
     by = {(int(r["pe_x"]), int(r["pe_y"])): float(r[key]) for r in rows}
     head = "".join(f"<th>X={x}</th>" for x in xs)
     body = []
@@ -209,7 +211,8 @@ def page(rows: list[dict], layer_rows: list[dict], front: list[dict], title: str
         ".heat td{min-width:5em}h3{margin-bottom:.2em}</style>",
         f"<h1>Design-space exploration{': ' + esc(title) if title else ''}</h1>",
         f"<p>{len(rows)} points: array X (columns) x Y (rows) x dataflow; every layer costed by the analytic "
-        "engine (Timeloop-exact). Energy in uJ per inference, latency in cycles. Green = lower.</p>",
+        "engine (Timeloop-exact). Energy in uJ per inference, latency in cycles; green = better (lower energy "
+        "and cycles, higher utilization), per map.</p>",
     ]
     for flow in sorted({r["dataflow"] for r in rows}):
         mine = [r for r in rows if r["dataflow"] == flow]
@@ -217,7 +220,7 @@ def page(rows: list[dict], layer_rows: list[dict], front: list[dict], title: str
         parts.append(f"<h2>dataflow {esc(flow)}</h2><div class=maps>")
         parts.append(f"<div><h3>energy (uJ)</h3>{_heat(energy, 'energy_uj', '.2f', xs, ys)}</div>")
         parts.append(f"<div><h3>cycles</h3>{_heat(mine, 'cycles', ',.0f', xs, ys)}</div>")
-        parts.append(f"<div><h3>utilization</h3>{_heat(mine, 'utilization', '.2f', xs, ys)}</div></div>")
+        parts.append(f"<div><h3>utilization</h3>{_heat(mine, 'utilization', '.2f', xs, ys, True)}</div></div>")
 
     def best_table(items: list[dict], label: str) -> str:
         out = [f"<tr><th>{label}</th><th>lowest energy</th><th>uJ</th><th>fewest cycles</th><th>cycles</th></tr>"]
