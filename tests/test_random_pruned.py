@@ -50,8 +50,11 @@ TRACE_NAMES = trace_names()
 # child tile (ws_rsc_m gx_l1: 154,358 vs our 110,592 Inputs reads), or ~2.5e-5 relative in energy.
 DIVERGING = {f"dataflows/{n}" for n in ("ws_rsc_m-gx_l1", "is-gx_l1", "is-gx_l2_dw", "is_rsc_pq-gx_l1",
                                         "is_rsc_pq-gx_l2_dw")}
-REPLAYS = [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="known gap")) if n in DIVERGING else n
-           for n in TRACE_NAMES]
+# is gx_l1 departs by 0.003 pJ/MAC on one mapping, at the edge of the log's print tolerance: not strict.
+REPLAYS = [pytest.param(n, marks=pytest.mark.xfail(strict=n != "dataflows/is-gx_l1", reason="known gap"))
+           if n in DIVERGING else n for n in TRACE_NAMES]
+# Threads that never found a valid mapping log nothing (os_pq_m's gx_l1: 6 of 8 threads log).
+LOGGING_THREADS = {"dataflows/os_pq_m-gx_l1": 6}
 
 
 def test_generators_draw_what_libstdcpp_draws():
@@ -92,8 +95,7 @@ def test_search_replays_timeloops_log(name):
     arch = arch_of_trace(name)
     ours, _ = our_trace(layer_of_trace(name), arch)
     assert first_divergence(expected, ours) == []
-    assert len(ours) == len(expected) <= arch.mapper.num_threads  # a thread that never finds one logs nothing
-    assert len(expected) >= 6
+    assert len(ours) == len(expected) == LOGGING_THREADS.get(name, arch.mapper.num_threads)
     assert sum(map(len, ours.values())) == sum(map(len, expected.values())) > 2000
 
 
