@@ -501,28 +501,15 @@ def derive(
     return derive_arch(start, dataclasses.replace(HardwareParams.of(start), **sizes), name, dataflow)
 
 
-def dse(
-    model: ModelLike,
-    *,
-    out: str | Path,
-    arch: str | Path | Arch | None = None,
-    dataflows: Sequence[str] | None = None,
-    shapes: Sequence[tuple[int, int]] | None = None,
-    mapper: str = "random-pruned",
-    workers: int | None = None,
-    progress: bool = True,
-) -> list[dict]:
-    """Brute-force design-space exploration of `model` over array shape x dataflow (codesign.dse).
+def dse(model: ModelLike, *, out: str | Path, progress: bool = True, **overrides: Any) -> list[dict]:
+    """Brute-force design-space exploration of `model` over PE-array shape x dataflow (codesign.dse): every
+    point's layers costed by the analytic engine, points.csv, layers.csv, pareto.csv and dse.html in `out`.
 
     Args:
         model: a MODEL as in `profile`.
-        out: the folder of points.csv, layers.csv, pareto.csv and dse.html (points already there are kept).
-        arch: the base arch (default: the lab's).
-        dataflows: dataflows of arch/dataflows/ (default: ws, os, os_pq_m, ws_rsc_m).
-        shapes: (columns, rows) of the PE array (default: six from 8x8 to 32x32).
-        mapper: the analytic engine's mapper (random-pruned: timeloop-mapper's mapping).
-        workers: processes (default: the usable cores).
+        out: the output folder (points already in its points.csv are kept, not recomputed).
         progress: show a progress bar.
+        **overrides: codesign.dse.DseSettings: arch, dataflows, shapes, mapper, workers.
 
     Returns:
         One dict per point (network energy in pJ, cycles, area in mm², utilization), as in points.csv.
@@ -537,17 +524,18 @@ def dse(
     """
     from codesign import dse as dse_module
 
+    chosen = apply(dse_module.DseSettings(), overrides, what="dse", source="codesign.api.dse")
     design = design_of(model)
     workload = trace(design.module, design.input_shape or (1, 3, 32, 32))
-    base = arch if isinstance(arch, Arch) else load_arch(arch)
+    base = chosen.arch if isinstance(chosen.arch, Arch) else load_arch(chosen.arch)
     return dse_module.run_dse(
         workload.layers,
         base,
         Path(out),
-        tuple(dataflows or dse_module.DEFAULT_DATAFLOWS),
-        tuple(shapes or dse_module.DEFAULT_SHAPES),
-        mapper,
-        workers,
+        chosen.dataflows,
+        chosen.shapes,
+        chosen.mapper,
+        chosen.workers,
         progress,
         design.label,
     )

@@ -170,21 +170,10 @@ def cmd_arch(args: argparse.Namespace) -> int:
 def cmd_dse(args: argparse.Namespace) -> int:
     """codesign dse: brute force over array shape x dataflow for one network (CSV, Pareto points, HTML)."""
     from codesign import api
-    from codesign.dse import parse_shapes
+    from codesign.dse import DseSettings
 
     out = Path(args.out or f"runs/dse-{_slug(args.model)}")
-    shapes = parse_shapes(args.shapes) if args.shapes else None
-    dataflows = [d.strip() for d in args.dataflows.split(",")] if args.dataflows else None
-    rows = api.dse(
-        args.model,
-        out=out,
-        arch=args.arch,
-        dataflows=dataflows,
-        shapes=shapes,
-        mapper=args.mapper,
-        workers=args.workers,
-        progress=not args.quiet,
-    )
+    rows = api.dse(args.model, out=out, progress=not args.quiet, **given(args, DseSettings))
     best = min(rows, key=lambda r: float(r["energy_pj"]))
     fast = min(rows, key=lambda r: int(r["cycles"]))
     print(f"{len(rows)} points in {out}/points.csv; page {out}/dse.html")
@@ -257,13 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("dse", help="brute force over PE-array shape x dataflow for one network (CSV, Pareto, HTML)")
     d.add_argument("model", help=MODEL_HELP)
-    d.add_argument("--arch", help="base arch (default simple_weight_stationary)")
-    d.add_argument(
-        "--dataflows", help=f"comma-separated (default ws,os,os_pq_m,ws_rsc_m; all: {','.join(dataflow_names())})"
-    )
-    d.add_argument("--shapes", help="comma-separated COLUMNSxROWS (default 8x8,8x16,16x8,16x16,16x32,32x32)")
-    d.add_argument("--mapper", default="random-pruned", choices=MAPPERS.names(), help=MAPPER_HELP)
-    d.add_argument("--workers", type=int, help="processes (default: the usable cores)")
+    from codesign.dse import DseSettings  # light: the dse module imports its heavy parts when it runs
+
+    add_flags(d, DseSettings, titled=False)
     d.add_argument("--out", help="output folder (default runs/dse-MODEL); points already there are skipped")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_dse)

@@ -18,15 +18,59 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codesign.arch import Arch
+from codesign.config import check, setting
+from codesign.dataflow import dataflow_names
 from codesign.errors import CodesignError
-from codesign.workload import Layer
+from codesign.registry import MAPPERS
+
+if TYPE_CHECKING:  # the workload module imports PyTorch; `codesign --help` must not
+    from codesign.workload import Layer
 
 POINT_COLUMNS = ("dataflow", "pe_x", "pe_y", "arch", "energy_pj", "cycles", "area_mm2", "utilization", "mapper")
 LAYER_COLUMNS = ("dataflow", "pe_x", "pe_y", "layer", "shape", "count", "energy_pj", "cycles", "utilization")
 DEFAULT_SHAPES = ((8, 8), (8, 16), (16, 8), (16, 16), (16, 32), (32, 32))
 DEFAULT_DATAFLOWS = ("ws", "os", "os_pq_m", "ws_rsc_m")
+
+
+def parse_names(text: str) -> tuple[str, ...]:
+    """`ws,os` as ("ws", "os")."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+@dataclass(frozen=True)
+class DseSettings:
+    """Which design points `codesign dse` costs, and how."""
+
+    arch: str | Arch | None = setting(
+        None, help="base arch YAML or built-in name (every point resizes it)", shown_default="simple_weight_stationary"
+    )
+    dataflows: tuple[str, ...] = setting(
+        DEFAULT_DATAFLOWS,
+        parse=parse_names,
+        metavar="NAMES",
+        choices=dataflow_names(),
+        help=f"comma-separated dataflows of arch/dataflows/ ({', '.join(dataflow_names())})",
+        shown_default=",".join(DEFAULT_DATAFLOWS),
+    )
+    shapes: tuple[tuple[int, int], ...] = setting(
+        DEFAULT_SHAPES,
+        parse=lambda text: parse_shapes(text),
+        metavar="XxY,...",
+        help="PE arrays, columns x rows",
+        shown_default=",".join(f"{x}x{y}" for x, y in DEFAULT_SHAPES),
+    )
+    mapper: str = setting(
+        "random-pruned", choices=MAPPERS.names(), help="the analytic engine's mapper: " + MAPPERS.describe()
+    )
+    workers: int | None = setting(None, min=1, help="processes", shown_default="the usable cores")
+
+    def __post_init__(self) -> None:
+        check(self, "dse settings")
+        if not self.dataflows or not self.shapes:
+            raise CodesignError("dse: give at least one dataflow and one array shape")
 
 
 @dataclass(frozen=True)

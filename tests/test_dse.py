@@ -58,7 +58,7 @@ def test_pareto_and_shapes():
 
 
 def test_unknown_dataflow_fails_before_work(tmp_path):
-    with pytest.raises(CodesignError, match="unknown dataflow 'xs'"):
+    with pytest.raises(CodesignError, match=r"dataflows\[0\]` must be one of ws, .*got 'xs'"):
         api.dse("lenet5", out=tmp_path, dataflows=["xs"], progress=False)
     assert not (tmp_path / "points.csv").exists()
 
