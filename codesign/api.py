@@ -516,13 +516,17 @@ def export(
 # ------------------------------------------------------------------------------------------------- arch
 
 
-def derive(base: str | Path | Arch | None = None, *, name: str | None = None, **sizes: int) -> Arch:
+def derive(
+    base: str | Path | Arch | None = None, *, name: str | None = None, dataflow: str | None = None, **sizes: int
+) -> Arch:
     """An accelerator of other sizes derived from `base`, its energies and area scaled (codesign.hardware).
 
     Args:
         base: the arch to resize: an Arch, a YAML file or a built-in name (default: the lab's,
             simple_weight_stationary).
-        name: the new arch's name (default: the base's name and the sizes).
+        name: the new arch's name (default: the base's name, the dataflow and the sizes).
+        dataflow: a dataflow of arch/dataflows/ (ws, os, is, os_pq_m, ws_rsc_m, is_rsc_pq; default: the
+            base's).
         **sizes: any of pe_x, pe_y, weight_spad_depth, glb_depth, glb_bandwidth, word_bits.
 
     Returns:
@@ -534,10 +538,53 @@ def derive(base: str | Path | Arch | None = None, *, name: str | None = None, **
         >>> small.pe_array.x, small.word_bits, small.name
         (8, 8, 'simple_weight_stationary-ws8x16-s192-g64k-b16-w8')
     """
+    from codesign.dataflow import load_dataflow
     from codesign.hardware import FIELDS, HardwareParams, derive_arch
 
     start = base if isinstance(base, Arch) else load_arch(base)
     unknown_sizes = sorted(set(sizes) - set(FIELDS))
     if unknown_sizes:
         raise CodesignError(f"unknown accelerator size `{unknown_sizes[0]}` (sizes: {', '.join(FIELDS)})")
-    return derive_arch(start, dataclasses.replace(HardwareParams.of(start), **sizes), name)
+    if dataflow is not None:
+        load_dataflow(dataflow)  # an unknown name is one line listing the known ones
+    return derive_arch(start, dataclasses.replace(HardwareParams.of(start), **sizes), name, dataflow)
+
+
+def dse(model: ModelLike, *, out: str | Path, progress: bool = True, **overrides: Any) -> list[dict]:
+    """Brute-force design-space exploration of `model` over PE-array shape x dataflow (codesign.dse): every
+    point's layers costed by the analytic engine, points.csv, layers.csv, pareto.csv and dse.html in `out`.
+
+    Args:
+        model: a MODEL as in `profile`.
+        out: the output folder (points already in its points.csv are kept, not recomputed).
+        progress: show a progress bar.
+        **overrides: codesign.dse.DseSettings: arch, dataflows, shapes, mapper, workers.
+
+    Returns:
+        One dict per point (network energy in pJ, cycles, area in mm², utilization), as in points.csv.
+
+    Example:
+        >>> import codesign, tempfile
+        >>> from codesign import api
+        >>> rows = api.dse("lenet5", out=tempfile.mkdtemp(), dataflows=["ws", "os_pq_m"], shapes=[(16, 16)],
+        ...                workers=1, progress=False)
+        >>> sorted((r["dataflow"], int(r["cycles"])) for r in rows)
+        [('os_pq_m', 11204), ('ws', 22467)]
+    """
+    from codesign import dse as dse_module
+
+    chosen = apply(dse_module.DseSettings(), overrides, what="dse", source="codesign.api.dse")
+    design = design_of(model)
+    workload = trace(design.module, design.input_shape or (1, 3, 32, 32))
+    base = chosen.arch if isinstance(chosen.arch, Arch) else load_arch(chosen.arch)
+    return dse_module.run_dse(
+        workload.layers,
+        base,
+        Path(out),
+        chosen.dataflows,
+        chosen.shapes,
+        chosen.mapper,
+        chosen.workers,
+        progress,
+        design.label,
+    )

@@ -1,4 +1,4 @@
-"""Accelerator descriptions: the weight-stationary template's sizes and per-action energies, from YAML."""
+"""Accelerator descriptions: the template's sizes, per-action energies and dataflow, from YAML."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from codesign.config import build, limits
+from codesign.dataflow import DEFAULT_DATAFLOW, dataflow_names
 from codesign.registry import MAPPERS
 from codesign.yamlfile import read_yaml, resolve_yaml
 
@@ -19,6 +20,7 @@ DEFAULT_ARCH = "simple_weight_stationary"
 TEMPLATES = ("weight_stationary",)
 MAPPER_ALGORITHMS = MAPPERS.names()  # the analytic engine's mappers (codesign/registry.py)
 MAPPER_METRICS = ("delay", "energy")
+DATAFLOWS = dataflow_names()  # arch/dataflows/*.yaml
 
 _SIZE = limits(min=1)  # a count of words, PEs or bits
 _PJ = limits(min=0)  # energy of one action
@@ -109,7 +111,12 @@ class MapperSettings:
 
 @dataclass(frozen=True)
 class Arch:
-    """One accelerator of the weight-stationary template (DRAM → global buffer → PE array)."""
+    """One accelerator of the template (DRAM → global buffer → PE array) under one dataflow.
+
+    `dataflow` names a constraint set in arch/dataflows/ (which tensor the PE scratchpad keeps, its loop
+    order, which dimensions the array spreads); the lab's `ws` by default. `weight_spad` is the PE
+    scratchpad (`pe_spad`) whatever it keeps.
+    """
 
     name: str
     template: str = field(metadata=limits(choices=TEMPLATES))
@@ -120,6 +127,7 @@ class Arch:
     global_buffer: GlobalBuffer
     weight_spad: WeightSpad
     registers: Registers
+    dataflow: str = field(default=DEFAULT_DATAFLOW, metadata=limits(choices=DATAFLOWS))
     area: Area = Area()
     mapper: MapperSettings = MapperSettings()
 
@@ -133,6 +141,8 @@ class Arch:
         body = self.to_dict()
         for key in ("name", "area", "mapper"):
             body.pop(key)
+        if body["dataflow"] == DEFAULT_DATAFLOW:  # the lab's dataflow keeps the digests (and caches) it had
+            body.pop("dataflow")
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from codesign import __version__
 from codesign.data import DATASETS
+from codesign.dataflow import dataflow_names
 from codesign.errors import CodesignError
 from codesign.options import add_flags, given
 from codesign.registry import MAPPERS
@@ -143,13 +144,27 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_arch(args: argparse.Namespace) -> int:
-    """codesign arch: a derived accelerator (other sizes, scaled energies and area) as a YAML file."""
+    """codesign arch: a derived accelerator (other sizes, dataflow, scaled energies and area) as a YAML file,
+    or as a folder of Timeloop inputs."""
     from codesign import api
+    from codesign.cost.external.timeloop import arch_inputs
     from codesign.hardware import FIELDS, arch_yaml, area_mm2, write_arch
 
     sizes = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
-    arch = api.derive(args.base, name=args.name, **sizes)
-    if args.out:
+    arch = api.derive(args.base, name=args.name, dataflow=args.dataflow, **sizes)
+    if args.out and Path(args.out).suffix not in (".yaml", ".yml"):
+        folder = Path(args.out)
+        written = arch_inputs(arch, folder)
+        write_arch(arch, folder / "codesign_arch.yaml")
+        print(
+            f"wrote {folder}: Timeloop inputs of {arch.name} (dataflow {arch.dataflow}): "
+            f"{', '.join(p.name for p in written)}; codesign_arch.yaml (--arch {folder}/codesign_arch.yaml)"
+        )
+        print(
+            "  run: timeloop-mapper arch.yaml ert.yaml constraints.yaml mapper.yaml problem.yaml "
+            "(depthwise layers: constraints_dw.yaml)"
+        )
+    elif args.out:
         write_arch(arch, Path(args.out))
         print(
             f"wrote {args.out}: {arch.name}, {arch.pe_array.x}x{arch.pe_array.y} PEs, {area_mm2(arch):.3f} mm^2 "
@@ -157,6 +172,21 @@ def cmd_arch(args: argparse.Namespace) -> int:
         )
     else:
         print(arch_yaml(arch), end="")
+    return 0
+
+
+def cmd_dse(args: argparse.Namespace) -> int:
+    """codesign dse: brute force over array shape x dataflow for one network (CSV, Pareto points, HTML)."""
+    from codesign import api
+    from codesign.dse import DseSettings
+
+    out = Path(args.out or f"runs/dse-{_slug(args.model)}")
+    rows = api.dse(args.model, out=out, progress=not args.quiet, **given(args, DseSettings))
+    best = min(rows, key=lambda r: float(r["energy_pj"]))
+    fast = min(rows, key=lambda r: int(r["cycles"]))
+    print(f"{len(rows)} points in {out}/points.csv; page {out}/dse.html")
+    print(f"lowest energy: {best['dataflow']} {best['pe_x']}x{best['pe_y']} {float(best['energy_pj']) / 1e6:.2f} uJ")
+    print(f"fewest cycles: {fast['dataflow']} {fast['pe_x']}x{fast['pe_y']} {int(fast['cycles']):,} cycles")
     return 0
 
 
@@ -226,9 +256,21 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--glb-depth", type=int, help="words in the global buffer")
     a.add_argument("--glb-bandwidth", type=int, help="global-buffer words per cycle (read and write)")
     a.add_argument("--word-bits", type=int, choices=[8, 16, 32])
-    a.add_argument("--name", help="the new arch's name (default: base name + sizes)")
-    a.add_argument("--out", help="YAML file to write (default: print it)")
+    a.add_argument("--dataflow", choices=dataflow_names(), help="dataflow (arch/dataflows/; default: the base's, ws)")
+    a.add_argument("--name", help="the new arch's name (default: base name + dataflow + sizes)")
+    a.add_argument(
+        "--out", help="a .yaml file to write, or a folder for the Timeloop inputs (arch, ERT, constraints, mapper)"
+    )
     a.set_defaults(func=cmd_arch)
+
+    d = sub.add_parser("dse", help="brute force over PE-array shape x dataflow for one network (CSV, Pareto, HTML)")
+    d.add_argument("model", help=MODEL_HELP)
+    from codesign.dse import DseSettings  # light: the dse module imports its heavy parts when it runs
+
+    add_flags(d, DseSettings, titled=False)
+    d.add_argument("--out", help="output folder (default runs/dse-MODEL); points already there are skipped")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_dse)
 
     r = sub.add_parser("report", help="rebuild a run's pareto.csv, report.html and pareto.png")
     r.add_argument("run", help="runs/<name>, or the run in its storage (e.g. s3://bucket/runs/<name>)")

@@ -80,8 +80,10 @@ def register_energy_pj(word_bits: int) -> float:
     return (1 + (5 / 99.5) * (word_bits / 8192 - 0.5)) * word_bits / 16
 
 
-def derive_arch(base: Arch, hw: HardwareParams, name: str | None = None) -> Arch:
-    """`base` resized to `hw`, every per-action energy and area scaled by the rules in this module."""
+def derive_arch(base: Arch, hw: HardwareParams, name: str | None = None, dataflow: str | None = None) -> Arch:
+    """`base` resized to `hw` (and under `dataflow`, else the base's), every per-action energy and area scaled
+    by the rules in this module. The dataflow changes no size, energy or area: only the constraints."""
+    flow = dataflow or base.dataflow
     if hw.glb_depth % base.global_buffer.block_words:
         raise CodesignError(
             f"hardware `glb_depth` {hw.glb_depth} must be a multiple of the buffer's "
@@ -95,7 +97,8 @@ def derive_arch(base: Arch, hw: HardwareParams, name: str | None = None) -> Arch
     area = base.area
     return dataclasses.replace(
         base,
-        name=name or f"{base.name}-{hw.label}",
+        name=name or f"{base.name}-{flow}{hw.label.removeprefix('ws')}",
+        dataflow=flow,
         word_bits=hw.word_bits,
         mac=dataclasses.replace(base.mac, energy_pj=base.mac.energy_pj * bits**2),
         pe_array=PEArray(hw.pe_x, hw.pe_y),

@@ -271,6 +271,10 @@ def other_mapper(profile: Profile, cache: CostCache | None = None) -> Profile | 
     if profile.engine != "analytic" or profile.mapper not in ROLES:
         return None
     other = next(m for m in ROLES if m != profile.mapper)
+    from codesign.cost.analytic.exhaustive import supports
+
+    if other == "exhaustive" and not supports(profile.arch):
+        return None  # no exhaustive mapspace for this dataflow: graded numbers only
     engine = AnalyticEngine(other)
     return profile_workload(profile.workload, profile.arch, engine, cache, False, profile.label, profile.rubric)
 

@@ -14,11 +14,11 @@ import codesign
 PACKAGE = Path(codesign.__file__).parent
 # Lowest first: a module may import only from its own layer or below (and never in a cycle).
 LAYERS = [
-    {"errors", "paths", "config", "objectives", "options", "registry", "sgd", "status", "yamlfile", "storage",
+    {"errors", "paths", "config", "objectives", "options", "registry", "sgd", "status", "yamlfile", "storage", "dataflow",
      "search.acquisition", "search.nsga2"},
     {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models"},
     {"hardware", "train", "profiling", "cost", "spec_workload", "search.surrogate", "settings"},
-    {"quantize", "space", "breakdown"},
+    {"quantize", "space", "breakdown", "dse"},
     {"search.settings", "search.shared", "search.trial"},
     {"runs"},
     {"designs", "report", "plots"},

@@ -25,6 +25,7 @@ from codesign.workload import Layer
 from codesign.yamlfile import read_yaml
 
 TRACES = Path(__file__).resolve().parent / "data" / "timeloop" / "traces"
+DATAFLOW_TRACES = TRACES.parent / "dataflows" / "traces"  # named `dataflows/<dataflow>-<layer>`
 _INVALID = re.compile(r"^\[(\d+)\] INVALID (\d+) (\d+) (\d+)$")
 _UPDATE = re.compile(r"^\[(\d+)\] UPDATE (\d+) (\d+) (\d+) ")
 PJ_TOLERANCE = 2e-5   # relative, beyond the printed rounding (see Event.same_as)
@@ -150,9 +151,31 @@ def _derived_run(name: str) -> dict | None:
     return read_yaml(TRACES / "derived" / "runs.yaml", "trace runs")[name.removeprefix("derived/")]
 
 
+def _dataflow_run(name: str) -> dict | None:
+    """The recorded setup of a `dataflows/<dataflow>-<layer>` trace (dataflows/traces/runs.yaml), else None."""
+    if not name.startswith("dataflows/"):
+        return None
+    return read_yaml(DATAFLOW_TRACES / "runs.yaml", "trace runs")[name.removeprefix("dataflows/")]
+
+
+def trace_path(name: str) -> Path:
+    """The log file of a trace name."""
+    if name.startswith("dataflows/"):
+        return DATAFLOW_TRACES / f"{name.removeprefix('dataflows/')}.log.gz"
+    return TRACES / f"{name}.log.gz"
+
+
 def layer_of_trace(name: str) -> Layer:
     """The reference layer a trace was recorded on."""
     from tests.helpers import layer_of, reference_rows
+    flow = _dataflow_run(name)
+    if flow is not None:
+        folder = TRACES.parent / "dataflows" / flow["dataflow"] / flow["layer"]
+        inst = read_yaml(folder / "problem.yaml", "problem")["problem"]["instance"]
+        kind = flow["kind"]
+        return Layer(kind=kind, N=inst["N"], C=inst["C"], M=inst["C"] if kind == "depthwise" else inst["M"],
+                     P=inst["P"], Q=inst["Q"], R=inst["R"], S=inst["S"], Wstride=inst["Wstride"],
+                     Hstride=inst["Hstride"])
     run = _derived_run(name)
     layer = run["layer"] if run else name
     return layer_of(next(r for r in reference_rows() if r["name"] == layer))
@@ -161,6 +184,9 @@ def layer_of_trace(name: str) -> Layer:
 def arch_of_trace(name: str) -> Arch:
     """The arch (and mapper settings) a trace was recorded with: the lab's, or a derived one."""
     arch = load_arch()
+    flow = _dataflow_run(name)
+    if flow is not None:
+        return dataclasses.replace(arch, dataflow=flow["dataflow"])
     run = _derived_run(name)
     if run is None:
         return arch
@@ -169,15 +195,18 @@ def arch_of_trace(name: str) -> Arch:
 
 
 def trace_names() -> list[str]:
-    """Every recorded trace: the lab's layers, then the derived runs (as `derived/<run>`)."""
+    """Every recorded trace: the lab's layers, the derived runs (as `derived/<run>`), then the other dataflows'
+    (as `dataflows/<dataflow>-<layer>`)."""
     lab = sorted(p.name.removesuffix(".log.gz") for p in TRACES.glob("*.log.gz"))
-    return lab + sorted(f"derived/{p.name.removesuffix('.log.gz')}" for p in (TRACES / "derived").glob("*.log.gz"))
+    derived = sorted(f"derived/{p.name.removesuffix('.log.gz')}" for p in (TRACES / "derived").glob("*.log.gz"))
+    flows = sorted(f"dataflows/{p.name.removesuffix('.log.gz')}" for p in DATAFLOW_TRACES.glob("*.log.gz"))
+    return lab + derived + flows
 
 
 def main(names: list[str]) -> int:
     bad = 0
     for name in names or trace_names():
-        expected = parse_trace(TRACES / f"{name}.log.gz")
+        expected = parse_trace(trace_path(name))
         ours, _ = our_trace(layer_of_trace(name), arch_of_trace(name))
         diffs = first_divergence(expected, ours)
         steps = sum(len(v) for v in expected.values())

@@ -50,14 +50,15 @@ def cost_of_mapping(
         utilization=layer.macs / (cycles * arch.pe_array.count),
         level_energy_pj={name: level_energy[name] for name in LEVEL_ORDER if name in level_energy},
         mapping=nest.describe(),
-        timeloop_mapping=timeloop_mapping(nest),
+        timeloop_mapping=timeloop_mapping(nest, 0, arch.dataflow, layer.depthwise),
         mapper=mapper,
     )
 
 
 def cost_under_mapping(layer: Layer, arch: Arch, map_yaml: str | Path) -> LayerCost:
     """The cost of `layer` under the mapping in a Timeloop `map.yaml` file."""
-    return cost_of_mapping(layer, arch, load_timeloop_map(map_yaml, layer), "timeloop-map", str(map_yaml))
+    nest = load_timeloop_map(map_yaml, layer, arch.dataflow)
+    return cost_of_mapping(layer, arch, nest, "timeloop-map", str(map_yaml))
 
 
 @dataclass(frozen=True)

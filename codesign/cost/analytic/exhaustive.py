@@ -15,6 +15,7 @@ from codesign.cost.analytic import core
 from codesign.cost.analytic import native as native_core
 from codesign.cost.analytic.mapspace import candidates, concatenate, spatial_choices, spatial_table
 from codesign.cost.analytic.nest import DIMS, TENSORS, NestBatch, Prepared, evaluate, stretched_cycles
+from codesign.dataflow import DEFAULT_DATAFLOW, load_dataflow
 from codesign.errors import CodesignError
 from codesign.workload import Layer
 
@@ -102,9 +103,24 @@ def _native_bests(layer: Layer, archs: list[Arch]) -> list[tuple[NestBatch, floa
     return out
 
 
+def supports(arch: Arch) -> bool:
+    """Whether this mapper's mapspace (mapspace.py: the lab's constraints, enumerated) is `arch`'s dataflow."""
+    return load_dataflow(arch.dataflow).sections == load_dataflow(DEFAULT_DATAFLOW).sections
+
+
+def _check(arch: Arch) -> None:
+    if not supports(arch):
+        raise CodesignError(
+            f"{arch.name}: the exhaustive mapper enumerates the lab's ws mapspace only, not dataflow "
+            f"{arch.dataflow!r}; use the random-pruned mapper (--mapper random-pruned)"
+        )
+
+
 def exhaustive_mappings(layer: Layer, archs: list[Arch], native: bool | None = None) -> list[NestBatch]:
     """exhaustive_mapping on each of `archs`, which share their sizes (the same mapspace): one enumeration, each
     mapping's accesses counted once and priced per arch (the compiled core; the reference maps arch by arch)."""
+    for arch in archs:
+        _check(arch)
     sizes = {
         (a.pe_array, a.registers.depth_words, a.weight_spad.depth_words, a.global_buffer.depth_words) for a in archs
     }
@@ -117,4 +133,5 @@ def exhaustive_mappings(layer: Layer, archs: list[Arch], native: bool | None = N
 
 def exhaustive_mapping(layer: Layer, arch: Arch) -> NestBatch:
     """The mapper seam: the best mapping of `layer` on `arch` as a one-row nest."""
+    _check(arch)
     return best_mapping(layer, arch)[0]

@@ -40,6 +40,7 @@ from codesign.cost.analytic.nest import (
 )
 from codesign.cost.analytic.timeloop_mapspace import GLB_STORAGE, STORAGE, Mapspace, keep_masks
 from codesign.cost.constraints import constraints
+from codesign.dataflow import DEFAULT_DATAFLOW
 from codesign.errors import CodesignError
 from codesign.workload import Layer
 
@@ -69,9 +70,9 @@ EVENT = np.dtype(
 
 
 @functools.cache
-def template_keeps(depthwise: bool) -> np.ndarray:
-    """(choices, tensors, storage levels): the lab's constraints' keep/bypass choices (the mapper's order)."""
-    return keep_masks(constraints(depthwise)["architecture_constraints"]["targets"])
+def template_keeps(depthwise: bool, dataflow: str = DEFAULT_DATAFLOW) -> np.ndarray:
+    """(choices, tensors, storage levels): the dataflow's keep/bypass choices (the mapper's order)."""
+    return keep_masks(constraints(depthwise, dataflow)["architecture_constraints"]["targets"])
 
 
 def _problem(layer: Layer) -> tuple:
@@ -169,7 +170,7 @@ class NestCost:
 def evaluate(layer: Layer, arch: Arch, nest: NestBatch, i: int = 0) -> NestCost:
     """Mapping `i` of `nest` costed by the compiled core (nest.evaluate, one row)."""
     core = module()
-    masks = template_keeps(layer.depthwise)
+    masks = template_keeps(layer.depthwise, arch.dataflow)
     glb = np.asarray(nest.glb_keep[i], dtype=bool)
     match = np.flatnonzero(np.all(masks[:, :, GLB_STORAGE] == glb, axis=1))
     if len(match) == 0:
@@ -260,7 +261,7 @@ def exhaustive(
     arch (same sizes, other prices); `keep_choices` are the global buffer's (W, I, O) keeps in tie-break order.
     Also returns how many mappings were evaluated and how many bounds were computed."""
     core = module()
-    base = template_keeps(layer.depthwise)[0].copy()
+    base = template_keeps(layer.depthwise, archs[0].dataflow)[0].copy()
     masks = np.repeat(base[None], len(keep_choices), axis=0)
     masks[:, :, GLB_STORAGE] = keep_choices
     sizes = (layer.N, layer.C, 1 if layer.depthwise else layer.M, layer.R, layer.S, layer.P, layer.Q)

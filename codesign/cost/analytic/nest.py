@@ -1,4 +1,4 @@
-"""Timeloop's access counting and energy for batches of mappings on the weight-stationary template.
+"""Timeloop's access counting and energy for batches of mappings on the template, under any dataflow.
 
 A mapping is a loop nest: slots ordered outer to inner, each belonging to a level (DRAM, global buffer
 temporal, the buffer's spatial fan-out to the PEs, PE scratchpad, the three PE registers) and holding a
@@ -20,6 +20,7 @@ mapping at a time, in the same floating-point operation order, for the mappers a
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign.arch import Arch
+from codesign.dataflow import load_dataflow
 from codesign.workload import Layer
 
 DIMS = "NCMRSPQ"
@@ -322,18 +324,39 @@ def _count_offsets(bounds: np.ndarray, disp: np.ndarray) -> int:
     return found
 
 
-def _pe_valid(n: Prepared, arch: Arch, instances: np.ndarray) -> np.ndarray:
+PE_STORAGE = (OREG, IREG, WREG, SPAD)  # the buffers inside each PE, innermost first
+
+
+@functools.cache
+def pe_chains(dataflow: str, depthwise: bool) -> tuple[tuple[int, ...], ...]:
+    """Per tensor, the PE-level buffers that keep it, innermost first, as the dataflow's keep/bypass targets
+    say (the lab's ws: Weights in weight_reg and pe_spad, Inputs and Outputs in their registers only)."""
+    df = load_dataflow(dataflow)
+    kept = {level: df.keeps(LEVEL_NAMES[level], depthwise) for level in PE_STORAGE}
+    return tuple(tuple(level for level in PE_STORAGE if name in kept[level]) for name in TENSORS)
+
+
+def _pe_valid(n: Prepared, arch: Arch, instances: np.ndarray, chains: tuple[tuple[int, ...], ...]) -> np.ndarray:
     """Every capacity constraint but the global buffer's: registers, scratchpad, PE count."""
-    reg_depth = arch.registers.depth_words
-    valid = n.tile(WREG, WEIGHTS) <= reg_depth
-    valid &= n.tile(SPAD, WEIGHTS) <= arch.weight_spad.depth_words
-    valid &= n.tile(IREG, INPUTS) <= reg_depth
-    valid &= n.tile(OREG, OUTPUTS) <= reg_depth
-    return valid & (instances <= arch.pe_array.count)
+    capacity = {level: arch.registers.depth_words for level in PE_STORAGE}
+    capacity[SPAD] = arch.weight_spad.depth_words
+    valid = instances <= arch.pe_array.count
+    for level in PE_STORAGE:
+        kept = [t for t in range(len(TENSORS)) if level in chains[t]]
+        if kept:
+            valid &= sum((n.tile(level, t) for t in kept), np.zeros(len(instances))) <= capacity[level]
+    return valid
 
 
-def access_counts(n: Prepared, keep: np.ndarray, cycles: np.ndarray) -> dict[tuple[str, str, str], np.ndarray]:
-    """Per-instance reads, fills and updates of every (level, tensor), as Timeloop counts them."""
+def access_counts(
+    n: Prepared, keep: np.ndarray, cycles: np.ndarray, chains: tuple[tuple[int, ...], ...]
+) -> dict[tuple[str, str, str], np.ndarray]:
+    """Per-instance reads, fills and updates of every (level, tensor), as Timeloop counts them.
+
+    Each tensor runs up its chain: the PE-level buffers `chains` names (innermost first), then the global
+    buffer where `keep` says, then DRAM. A parent serves each fill of its child; across the array's fan-out,
+    once per distinct child tile. Outputs are read-modify-write with first-read elision.
+    """
     counts: dict[tuple[str, str, str], np.ndarray] = {}
     zeros = np.zeros(len(cycles))
 
@@ -343,40 +366,28 @@ def access_counts(n: Prepared, keep: np.ndarray, cycles: np.ndarray) -> dict[tup
         counts[(name, t, "fills")] = fills
         counts[(name, t, "updates")] = updates
 
-    def through_glb(tensor: int, served: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """What the global buffer serves to the PEs and is filled with, where it keeps `tensor`."""
-        k = keep[:, tensor]
-        return np.where(k, served, 0.0), np.where(k, n.fills(GLB, tensor), 0.0)
-
-    # Weights: weight_reg <- pe_spad <- (glb) <- DRAM
-    f_wreg, f_spad = n.fills(WREG, WEIGHTS), n.fills(SPAD, WEIGHTS)
-    put(WREG, WEIGHTS, cycles, f_wreg, zeros)
-    put(SPAD, WEIGHTS, f_wreg, f_spad, zeros)
-    served = f_spad * n.distinct_children(WEIGHTS)
-    g_reads, g_fills = through_glb(WEIGHTS, served)
-    put(GLB, WEIGHTS, g_reads, g_fills, zeros)
-    put(DRAM, WEIGHTS, np.where(keep[:, WEIGHTS], g_fills, served), zeros, zeros)
-
-    # Inputs: input_activation_reg <- (glb) <- DRAM
-    f_ireg = n.fills(IREG, INPUTS)
-    put(IREG, INPUTS, cycles, f_ireg, zeros)
-    served = f_ireg * n.distinct_children(INPUTS)
-    g_reads, g_fills = through_glb(INPUTS, served)
-    put(GLB, INPUTS, g_reads, g_fills, zeros)
-    put(DRAM, INPUTS, np.where(keep[:, INPUTS], g_fills, served), zeros, zeros)
-
-    # Outputs: output_activation_reg -> (glb) -> DRAM, read-modify-write with first-read elision
     a_o = n.projections[OUTPUTS]
-    f_oreg = n.fills(OREG, OUTPUTS)
-    own = np.prod(n.extent(n.totals_temporal, a_o), axis=1)
+    own = np.prod(n.extent(n.totals_temporal, a_o), axis=1)  # outputs one PE touches (its partition)
     whole = np.prod(n.extent(n.totals, a_o), axis=1)
-    put(OREG, OUTPUTS, cycles - own, f_oreg, cycles)
-    served = f_oreg * n.distinct_children(OUTPUTS)
-    g_updates, g_fills = through_glb(OUTPUTS, served)
-    k = keep[:, OUTPUTS]
-    put(GLB, OUTPUTS, np.where(k, g_updates - whole, 0.0), g_fills, g_updates)
-    d_updates = np.where(k, g_fills, served)
-    put(DRAM, OUTPUTS, d_updates - whole, zeros, d_updates)
+    for t in range(len(TENSORS)):
+        served = cycles  # the MAC reads (and for Outputs updates) its innermost buffer once per cycle
+        for level in chains[t]:
+            fills = n.fills(level, t)
+            if t == OUTPUTS:
+                put(level, t, served - own, fills, served)
+            else:
+                put(level, t, served, fills, zeros)
+            served = fills
+        served = served * n.distinct_children(t)
+        k = keep[:, t]
+        g_served, g_fills = np.where(k, served, 0.0), np.where(k, n.fills(GLB, t), 0.0)
+        if t == OUTPUTS:
+            put(GLB, t, np.where(k, g_served - whole, 0.0), g_fills, g_served)
+            d_updates = np.where(k, g_fills, served)
+            put(DRAM, t, d_updates - whole, zeros, d_updates)
+        else:
+            put(GLB, t, g_served, g_fills, zeros)
+            put(DRAM, t, np.where(k, g_fills, served), zeros, zeros)
     return counts
 
 
@@ -415,8 +426,9 @@ def evaluate(
     cyc = n.totals_temporal.prod(axis=1)
     inst = np.prod(np.where(nest.spatial, n.bounds, 1.0), axis=1)
     keep = np.broadcast_to(nest.glb_keep if glb_keep is None else glb_keep, (len(nest), 3)).astype(bool)
-    valid = _pe_valid(n, arch, inst)
-    counts = access_counts(n, keep, cyc)
+    chains = pe_chains(arch.dataflow, layer.depthwise)
+    valid = _pe_valid(n, arch, inst, chains)
+    counts = access_counts(n, keep, cyc, chains)
     glb_tile = {name: n.tile(GLB, t) for t, name in enumerate(TENSORS)}
     kept_tiles = sum(np.where(keep[:, t], glb_tile[name], 0.0) for t, name in enumerate(TENSORS))
     level_energy, tensor_energy = _energies(counts, arch, cyc * inst, inst)

@@ -632,8 +632,8 @@ class ThreadResult:
 
 
 def mapspace_of(layer: Layer, arch: Arch) -> Mapspace:
-    """Timeloop's mapspace of `layer` on `arch` under the lab's constraints (dense or depthwise)."""
-    return Mapspace(layer, arch, constraints(layer.depthwise)["architecture_constraints"]["targets"])
+    """Timeloop's mapspace of `layer` on `arch` under the arch's dataflow (dense or depthwise section)."""
+    return Mapspace(layer, arch, constraints(layer.depthwise, arch.dataflow)["architecture_constraints"]["targets"])
 
 
 def search(
@@ -762,6 +762,7 @@ def same_mapspace(a: Arch, b: Arch) -> bool:
     """Whether two archs give every layer the same mapspace and walk (they may differ in energies and bandwidth)."""
     return (
         a.template == b.template
+        and a.dataflow == b.dataflow
         and a.pe_array == b.pe_array
         and a.registers.depth_words == b.registers.depth_words
         and a.weight_spad.depth_words == b.weight_spad.depth_words

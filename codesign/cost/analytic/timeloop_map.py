@@ -19,13 +19,20 @@ from codesign.cost.analytic.nest import (
     WREG,
     NestBatch,
 )
+from codesign.dataflow import DEFAULT_DATAFLOW, load_dataflow
 from codesign.errors import CodesignError
 from codesign.workload import Layer
 from codesign.yamlfile import read_yaml
 
 _TARGETS = {name: level for level, name in LEVEL_NAMES.items()}
-# What the template's PE-level buffers must keep; only the global buffer's choice is free.
-_FIXED_KEEPS = {SPAD: {"Weights"}, WREG: {"Weights"}, IREG: {"Inputs"}, OREG: {"Outputs"}, DRAM: set(TENSORS)}
+
+
+def fixed_keeps(dataflow: str, depthwise: bool) -> dict[int, set[str]]:
+    """What the dataflow makes each PE-level buffer keep (and DRAM: everything); only the global buffer's
+    choice is free."""
+    df = load_dataflow(dataflow)
+    keeps = {level: set(df.keeps(LEVEL_NAMES[level], depthwise)) for level in (SPAD, WREG, IREG, OREG)}
+    return {**keeps, DRAM: set(TENSORS)}
 
 
 def _factors(text: str, source: str) -> dict[str, int]:
@@ -93,8 +100,11 @@ def _nest(loops: dict[int, list[tuple[int, int, bool]]], glb_keep: np.ndarray, l
     )
 
 
-def nest_from_timeloop_map(mapping: dict | list, layer: Layer, source: str = "map.yaml") -> NestBatch:
-    """A one-row NestBatch from a parsed Timeloop mapping for `layer`; checks it fits the template."""
+def nest_from_timeloop_map(
+    mapping: dict | list, layer: Layer, source: str = "map.yaml", dataflow: str = DEFAULT_DATAFLOW
+) -> NestBatch:
+    """A one-row NestBatch from a parsed Timeloop mapping for `layer`; checks it fits the dataflow."""
+    fixed = fixed_keeps(dataflow, layer.depthwise)
     entries = mapping.get("mapping") if isinstance(mapping, dict) else mapping
     if not isinstance(entries, list):
         raise CodesignError(f"{source}: expected a top-level `mapping:` list of Timeloop directives")
@@ -113,19 +123,20 @@ def nest_from_timeloop_map(mapping: dict | list, layer: Layer, source: str = "ma
         keep = set(entry.get("keep") or [])
         if level == GLB:
             glb_keep[:] = [t in keep for t in TENSORS]
-        elif keep != _FIXED_KEEPS[level]:
+        elif keep != fixed[level]:
             raise CodesignError(
-                f"{source}: mapping[{i}] makes {target} keep {sorted(keep)}; this "
-                f"template's {target} keeps {sorted(_FIXED_KEEPS[level])}"
+                f"{source}: mapping[{i}] makes {target} keep {sorted(keep)}; under dataflow "
+                f"{dataflow!r} {target} keeps {sorted(fixed[level])}"
             )
     return _nest(loops, glb_keep, layer, source)
 
 
-def timeloop_mapping(nest: NestBatch, i: int = 0) -> dict:
-    """Mapping `i` of `nest` in Timeloop's map.yaml format (permutations innermost first)."""
+def timeloop_mapping(nest: NestBatch, i: int = 0, dataflow: str = DEFAULT_DATAFLOW, depthwise: bool = False) -> dict:
+    """Mapping `i` of `nest` in Timeloop's map.yaml format (permutations innermost first), under `dataflow`."""
     entries: list[dict] = []
+    fixed = fixed_keeps(dataflow, depthwise)
     keeps = {DRAM: list(TENSORS), GLB: [t for t, k in zip(TENSORS, nest.glb_keep[i]) if k]}
-    keeps.update({level: sorted(_FIXED_KEEPS[level]) for level in (SPAD, WREG, IREG, OREG)})
+    keeps.update({level: sorted(fixed[level]) for level in (SPAD, WREG, IREG, OREG)})
     for level in (OREG, IREG, WREG, SPAD, GLB, DRAM):
         entries.append(
             {
@@ -166,7 +177,7 @@ def timeloop_mapping(nest: NestBatch, i: int = 0) -> dict:
     return {"mapping": entries}
 
 
-def load_timeloop_map(path: str | Path, layer: Layer) -> NestBatch:
-    """Parse a Timeloop `map.yaml` file for `layer`."""
+def load_timeloop_map(path: str | Path, layer: Layer, dataflow: str = DEFAULT_DATAFLOW) -> NestBatch:
+    """Parse a Timeloop `map.yaml` file for `layer` under `dataflow`."""
     path = Path(path)
-    return nest_from_timeloop_map(read_yaml(path, "Timeloop mapping"), layer, str(path))
+    return nest_from_timeloop_map(read_yaml(path, "Timeloop mapping"), layer, str(path), dataflow)

@@ -187,12 +187,29 @@ def layer_inputs(layer: Layer, arch: Arch, folder: Path, lab_dir: Path | None = 
     generated = {
         "arch.yaml": architecture(arch),
         "ert.yaml": energy_table(arch),
-        "constraints.yaml": constraints(layer.depthwise),
+        "constraints.yaml": constraints(layer.depthwise, arch.dataflow),
         "mapper.yaml": mapper_settings(arch),
     }
     for name, body in generated.items():
         (folder / name).write_text(yaml.safe_dump(body, sort_keys=False))
     return [folder / name for name in generated] + [folder / "problem.yaml"]
+
+
+def arch_inputs(arch: Arch, folder: Path) -> list[Path]:
+    """Write the Timeloop inputs of `arch` that every layer shares into `folder`: arch.yaml, ert.yaml,
+    mapper.yaml and the dataflow's constraints (constraints.yaml for dense problems, constraints_dw.yaml for
+    depthwise ones); a layer's problem.yaml completes a timeloop-mapper command line."""
+    folder.mkdir(parents=True, exist_ok=True)
+    generated = {
+        "arch.yaml": architecture(arch),
+        "ert.yaml": energy_table(arch),
+        "constraints.yaml": constraints(False, arch.dataflow),
+        "constraints_dw.yaml": constraints(True, arch.dataflow),
+        "mapper.yaml": mapper_settings(arch),
+    }
+    for name, body in generated.items():
+        (folder / name).write_text(yaml.safe_dump(body, sort_keys=False))
+    return [folder / name for name in generated]
 
 
 def timeloop_cost(layer: Layer, arch: Arch, binary: str, lab_dir: Path | None = None) -> LayerCost:
