@@ -97,6 +97,7 @@ class EHVISampler(BaseSampler):
         self._vetoes: dict[int, str] = {}
         self._history: dict[int, _Trained | None] = {}
         self.ahead = ahead  # trials whose pools are drawn ahead
+        self.map_share = 0.5  # costing ahead: the share of the budget the screen may spend mapping new layers
         self.cost_ahead: CostAhead | None = None
         if cost_ahead:
             self.cost_ahead = CostAhead(self)
@@ -112,6 +113,7 @@ class EHVISampler(BaseSampler):
         if "design" in state:  # pickled by codesign 0.2 (a resumed search), which called the objective so
             state["objective"] = state.pop("design")
         state.setdefault("ahead", 2)
+        state.setdefault("map_share", 0.5)
         cost_ahead = bool(state.pop("cost_ahead", False))
         self.__dict__.update(state)
         self.cost_ahead = CostAhead(self) if cost_ahead else None
@@ -262,7 +264,7 @@ class EHVISampler(BaseSampler):
         deferred: list[Any] = []
         pool: list[ScreenedDesign] = []
         drawn = 0
-        deadline, hurry = start + budget, start + budget / 2
+        deadline, hurry = start + budget, start + self.map_share * budget
         while len(pool) < size and drawn < 20 * self.pool_size:
             now = time.perf_counter()
             if (now > deadline and pool) or now > deadline + 10 * self.max_budget_s:
