@@ -88,8 +88,9 @@ def test_costing_ahead_changes_no_choice(design, tmp_path, monkeypatch):
     runs = []
     for i, ahead in enumerate((False, True)):
         monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / f"cache-{i}.sqlite"))
-        sampler = EHVISampler(design, seed=4, pool_size=POOL, startup=2, cost_ahead=ahead, max_budget_s=600.0,
-                              min_budget_s=600.0)
+        sampler = EHVISampler(
+            design, seed=4, pool_size=POOL, startup=2, cost_ahead=ahead, max_budget_s=600.0, min_budget_s=600.0
+        )
         if sampler.cost_ahead is not None:
             sampler.cost_ahead.wait(300)
         study = optuna.create_study(directions=DIRECTIONS, sampler=sampler)
@@ -101,8 +102,9 @@ def test_costing_ahead_changes_no_choice(design, tmp_path, monkeypatch):
 
 def test_a_design_that_cannot_be_costed_in_time_does_not_stop_the_pool(design, monkeypatch):
     monkeypatch.setattr(prefetch, "_EXPLORE_CAP", 0)  # only the deferred designs in the background
-    sampler = EHVISampler(design, seed=5, pool_size=POOL, startup=1, ahead=0, cost_ahead=True,
-                          min_budget_s=600.0, max_budget_s=600.0)
+    sampler = EHVISampler(
+        design, seed=5, pool_size=POOL, startup=1, ahead=0, cost_ahead=True, min_budget_s=600.0, max_budget_s=600.0
+    )
     sampler.map_share = 0.0  # no time to map new layers: past the first candidate, every cold one is deferred
     screen, main = sampler.screen, threading.current_thread()
     costed_on_main: list[object] = []
