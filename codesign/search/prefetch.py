@@ -11,14 +11,15 @@ in the driver (where the sampler runs) costs, in this order:
 3. further random designs of the space, until a stretch of draws brings no new layer or a cap is reached.
 
 Everything lands in the screen's memory and in the persistent layer cache (SQLite, one connection per thread,
-shared with the trials on this machine). The thread pauses while the sampler screens, costs on one core, stops
-when it runs out of work (a new trial's plan starts it again) or when its sampler is gone, and prints a progress
-line now and then.
+shared with the trials on this machine). The thread runs at a low priority (nice 10, Linux), pauses while the
+sampler screens, costs on one core, stops when it runs out of work (a new trial's plan starts it again) or when
+its sampler is gone, and prints a progress line now and then.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 import time
@@ -43,6 +44,13 @@ UNKNOWN: dict[str, Any] = {}  # the parent of a mutation drawn ahead before the 
 _EXPLORE_CAP = 3000  # random designs explored after each plan, at most (the thread then rests)
 _SATURATED = 400  # explored feasible designs in a row that needed no mapping: the space's layers are known
 _PROGRESS_S = 30.0  # at most one progress line per this many seconds
+_NICE = 10  # the thread's scheduling priority: below the trials'
+
+
+def _lower_priority() -> None:
+    """Make the calling thread yield to the trials (Linux: a thread's nice value is its own)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
 
 
 @dataclass(frozen=True)
@@ -161,6 +169,7 @@ class CostAhead:
             if sampler is None or self._stopped:
                 return
             if not started:
+                _lower_priority()
                 sampler.screen.use_engine(OneCoreEngine(sampler.objective.mapper))
                 # the surrogate's library, imported here rather than in the first guided trial's screen (seconds)
                 import sklearn.gaussian_process  # noqa: F401
