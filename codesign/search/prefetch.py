@@ -11,9 +11,9 @@ in the driver (where the sampler runs) costs, in this order:
 3. further random designs of the space, until a stretch of draws brings no new layer or a cap is reached.
 
 Everything lands in the screen's memory and in the persistent layer cache (SQLite, one connection per thread,
-shared with the trials on this machine). The thread runs at a low priority (nice 10, Linux), pauses while the
-sampler screens, costs on one core, stops when it runs out of work (a new trial's plan starts it again) or when
-its sampler is gone, and prints a progress line now and then.
+shared with the trials on this machine). The thread runs at a trial's low priority (nice 15, Linux), pauses
+while the sampler screens, costs on the cores the trials leave (one at least), stops when it runs out of work
+(a new trial's plan starts it again) or when its sampler is gone, and prints a progress line now and then.
 """
 
 from __future__ import annotations
@@ -44,23 +44,26 @@ UNKNOWN: dict[str, Any] = {}  # the parent of a mutation drawn ahead before the 
 _EXPLORE_CAP = 3000  # random designs explored after each plan, at most (the thread then rests)
 _SATURATED = 400  # explored feasible designs in a row that needed no mapping: the space's layers are known
 _PROGRESS_S = 30.0  # at most one progress line per this many seconds
-_NICE = 10  # the thread's scheduling priority: below the trials'
+_NICE = 15  # the thread's scheduling priority: that of Ray's workers (its default worker niceness), as a trial's
 
 
 def _lower_priority() -> None:
-    """Make the calling thread yield to the trials (Linux: a thread's nice value is its own)."""
+    """Give the calling thread no more than a trial's priority (Linux: a thread's nice value is its own). At the
+    driver's default priority it would take CPU from trials that Ray runs at nice 15."""
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
 
 
 @dataclass(frozen=True)
-class OneCoreEngine(AnalyticEngine):
-    """The analytic engine on one core (the others are training): the same numbers and cache entries."""
+class SpareCoresEngine(AnalyticEngine):
+    """The analytic engine on the cores the trials leave (at least one): the same numbers and cache entries."""
+
+    trial_cpus: int = 1
 
     @property
     def threads(self) -> int:
-        """One layer at a time."""
-        return 1
+        """New layers of a design costed at once."""
+        return max(1, super().threads - self.trial_cpus)
 
 
 @dataclass
@@ -170,7 +173,10 @@ class CostAhead:
                 return
             if not started:
                 _lower_priority()
-                sampler.screen.use_engine(OneCoreEngine(sampler.objective.mapper))
+                spare = SpareCoresEngine(
+                    sampler.objective.mapper, trial_cpus=getattr(sampler.objective, "trial_cpus", 1)
+                )
+                sampler.screen.use_engine(spare)
                 # the surrogate's library, imported here rather than in the first guided trial's screen (seconds)
                 import sklearn.gaussian_process  # noqa: F401
 
