@@ -171,11 +171,29 @@ class EHVISampler(BaseSampler):
         size = 1 if len(complete) < self.startup else self.pool_size  # a startup trial takes the first one
         budget = self._budget(study)
         pool, drawn, deferred = self._pool(history, running, number, start, budget, size)
-        if self.cost_ahead is not None:  # this trial and those running now count as trained for the next ones
-            self.cost_ahead.plan(self._targets(number, len(complete) + len(running) + 1), _parents(history))
-        info: dict[str, Any] = {"drawn": drawn, "candidates": len(pool), "complete": len(complete)}
+        info = self._decide(history, complete, running, pool, number)
+        info |= {"drawn": drawn, "candidates": len(pool), "complete": len(complete)}
+        if self.cost_ahead is not None:
+            # this trial and those running now count as trained for the next ones, and the next pool mutates the
+            # front as it will be if this trial joins it (its last member: fronts keep the trials' order)
+            parents, chosen = _parents(history), self._serving.get(number)
+            if chosen is not None and chosen not in parents:
+                parents.append(chosen)
+            self.cost_ahead.plan(self._targets(number, len(complete) + len(running) + 1), parents)
         if deferred:
             info["deferred"] = deferred
+        return info
+
+    def _decide(
+        self,
+        history: list[_Trained],
+        complete: list[_Trained],
+        running: list[ScreenedDesign],
+        pool: list[ScreenedDesign],
+        number: int,
+    ) -> dict[str, Any]:
+        """Pick trial `number`'s design from the pool (or veto the trial); what was decided."""
+        info: dict[str, Any] = {}
         if not pool:
             info["mode"] = "random"  # nothing feasible was drawn in time: the space's own draw decides
             return info

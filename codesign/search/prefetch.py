@@ -5,9 +5,11 @@ new machine (and every new accelerator of a joint search makes every layer new):
 screen's time share. Training takes far longer, and meanwhile the driver's CPU is idle. So a background thread
 in the driver (where the sampler runs) costs, in this order:
 
-1. designs the screen deferred (drawn, feasible, not costed in time: the screen skipped them and went on);
-2. the pools of the next trials, drawn with the sampler's own random streams, so the screen finds each
-   candidate drawn, checked and costed (a mutation is reused only if its parent is the one the screen picks);
+1. the pools of the next trials, drawn with the sampler's own random streams, so the screen finds each
+   candidate drawn, checked and costed (a mutation is reused only if its parent is the one the screen picks:
+   the front is guessed as it will be if the trial now starting joins it);
+2. designs the screen deferred (drawn, feasible, not costed in time: the screen skipped them and went on);
+   they are not drawn again, but their layers are those of designs near the front;
 3. further random designs of the space, until a stretch of draws brings no new layer or a cap is reached.
 
 Everything lands in the screen's memory and in the persistent layer cache (SQLite, one connection per thread,
@@ -44,6 +46,7 @@ UNKNOWN: dict[str, Any] = {}  # the parent of a mutation drawn ahead before the 
 _EXPLORE_CAP = 3000  # random designs explored after each plan, at most (the thread then rests)
 _SATURATED = 400  # explored feasible designs in a row that needed no mapping: the space's layers are known
 _PROGRESS_S = 30.0  # at most one progress line per this many seconds
+_FIRST_SHARE = 0.55  # of a pool's needed draws: drawn for every planned trial before the rest of any
 _NICE = 15  # the thread's scheduling priority: that of Ray's workers (its default worker niceness), as a trial's
 
 
@@ -197,8 +200,8 @@ class CostAhead:
     def _step(self, sampler: EHVISampler) -> bool:
         """One unit of work (a design drawn and costed); False when there is none."""
         with self._lock:
-            deferred = self._deferred.popleft() if self._deferred else None
-            target = self._next() if deferred is None else None
+            target = self._next()
+            deferred = self._deferred.popleft() if target is None and self._deferred else None
         if deferred is not None:
             self._cost(sampler, *deferred)
             return True
@@ -227,9 +230,14 @@ class CostAhead:
         return True
 
     def _next(self) -> _Target | None:
+        """The pool to draw on: every planned pool to about one pool's worth first, then each to what it needs."""
         sampler = self._sampler()
-        limit = 20 * (sampler.pool_size if sampler is not None else 600)
-        return next((t for t in self._targets if t.feasible < t.needed and t.drawn < limit), None)
+        size = sampler.pool_size if sampler is not None else 600
+        for share in (_FIRST_SHARE, 1.0):
+            for t in self._targets:
+                if t.feasible < min(t.needed, max(1, int(share * t.needed))) and t.drawn < 20 * size:
+                    return t
+        return None
 
     def _explore_done(self) -> bool:
         return self._explored >= _EXPLORE_CAP or self._warm_run >= _SATURATED
