@@ -45,7 +45,7 @@ UNKNOWN: dict[str, Any] = {}  # the parent of a mutation drawn ahead before the 
 
 _EXPLORE_CAP = 3000  # random designs explored after each plan, at most (the thread then rests)
 _SATURATED = 400  # explored feasible designs in a row that needed no mapping: the space's layers are known
-_PROGRESS_S = 30.0  # at most one progress line per this many seconds
+_PROGRESS_S = 300.0  # at most one progress line per this many seconds (and one when the first pool is ready)
 _FIRST_SHARE = 0.55  # of a pool's needed draws: drawn for every planned trial before the rest of any
 _NICE = 15  # the thread's scheduling priority: that of Ray's workers (its default worker niceness), as a trial's
 
@@ -101,6 +101,7 @@ class CostAhead:
         self.mapped = 0  # designs this thread had to map (some layer was new)
         self.mapping_s = 0.0
         self._last_line = time.monotonic()
+        self._told = False  # whether the first guided pool's line was printed
 
     # -- what the sampler tells it ---------------------------------------------------------------------------
     def plan(self, targets: list[tuple[int, int]], parents: list[dict[str, Any]]) -> None:
@@ -216,7 +217,8 @@ class CostAhead:
                     self._pools.setdefault(target.number, {})[target.drawn] = (front, parent, candidate)
                 target.drawn += 1
                 target.feasible += candidate is not None
-                ready = target.needed > 1 and target.feasible == target.needed
+                ready = target.needed > 1 and target.feasible == target.needed and not self._told
+                self._told |= ready
             if ready:
                 self._say(f"trial {target.number}'s pool drawn and costed ahead ({target.feasible} designs)", True)
             return True
