@@ -47,14 +47,16 @@ _EXPLORE_CAP = 3000  # random designs explored after each plan, at most (the thr
 _SATURATED = 400  # explored feasible designs in a row that needed no mapping: the space's layers are known
 _PROGRESS_S = 300.0  # at most one progress line per this many seconds (and one when the first pool is ready)
 _FIRST_SHARE = 0.55  # of a pool's needed draws: drawn for every planned trial before the rest of any
-_NICE = 15  # the thread's scheduling priority: that of Ray's workers (its default worker niceness), as a trial's
+# The thread's scheduling priority: that of Ray's workers (its default worker niceness), as a trial's. A program
+# that trains in its own process (benchmarks/bench_search.py) sets it to its own.
+THREAD_NICE = 15
 
 
 def _lower_priority() -> None:
     """Give the calling thread no more than a trial's priority (Linux: a thread's nice value is its own). At the
     driver's default priority it would take CPU from trials that Ray runs at nice 15."""
     with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), THREAD_NICE)
 
 
 @dataclass(frozen=True)
