@@ -37,6 +37,7 @@ from codesign.spec_workload import spec_workload
 from codesign.workload import Workload
 
 _NUDGE = 0.15  # a mutated number moves by about this share of its range (in log space for log ranges)
+_REMEMBERED = 200_000  # workloads and network costs kept in memory at most (an 8-hour search draws millions)
 
 
 class ParamDraw:
@@ -132,6 +133,7 @@ class CandidateScreen:
         key = (spec.stages, spec.input_shape, spec.num_classes, spec.head, spec.global_pool, spec.dropout)
         found = self._workloads.get(key)
         if found is None:
+            _bounded(self._workloads)
             found = self._workloads[key] = spec_workload(spec)
         return found
 
@@ -165,6 +167,7 @@ class CandidateScreen:
         if found is None:
             cache, engine = self._tools()
             net = profile_workload(workload, self.arch(hardware)[0], engine, cache=cache)
+            _bounded(self._costs)
             found = self._costs[key] = (float(net.energy_pj), float(net.cycles))
         return found
 
@@ -206,3 +209,9 @@ class CandidateScreen:
             return None
         area = arch_area if arch_area is not None else self.arch(None)[1]
         return ScreenedDesign(dict(draw.params), spec, hardware, workload, energy, cycles, area)
+
+
+def _bounded(memory: dict) -> None:
+    """Empty a memory cache that is full (the layer cache still holds every layer's cost)."""
+    if len(memory) >= _REMEMBERED:
+        memory.clear()

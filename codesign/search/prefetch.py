@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 UNKNOWN: dict[str, Any] = {}  # the parent of a mutation drawn ahead before the front had a design (not drawn)
 
-_EXPLORE_CAP = 3000  # random designs explored after each plan, at most (the thread then rests)
+_EXPLORE_CAP = 1000  # random designs explored after each plan, at most (the thread then rests)
 _SATURATED = 400  # explored feasible designs in a row that needed no mapping: the space's layers are known
 _PROGRESS_S = 300.0  # at most one progress line per this many seconds (and one when the first pool is ready)
 _FIRST_SHARE = 0.55  # of a pool's needed draws: drawn for every planned trial before the rest of any
