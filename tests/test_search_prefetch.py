@@ -85,19 +85,21 @@ def test_costing_ahead_fills_an_empty_cache_and_the_first_guided_trial_screens_i
 
 def test_costing_ahead_changes_no_choice(design, tmp_path, monkeypatch):
     """The pools drawn ahead are the pools the screen would draw: same designs trained, with or without it."""
-    runs = []
+    runs, reused = [], 0
     for i, ahead in enumerate((False, True)):
         monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / f"cache-{i}.sqlite"))
         sampler = EHVISampler(
             design, seed=4, pool_size=POOL, startup=2, cost_ahead=ahead, max_budget_s=600.0, min_budget_s=600.0
         )
-        if sampler.cost_ahead is not None:
-            sampler.cost_ahead.wait(300)
         study = optuna.create_study(directions=DIRECTIONS, sampler=sampler)
-        study.optimize(_objective(design), n_trials=5)
+        for _ in range(8):
+            if sampler.cost_ahead is not None:
+                sampler.cost_ahead.wait(300)  # as if the trials trained longer than the costing takes
+            study.optimize(_objective(design), n_trials=1)
         sampler.close()
         runs.append([t.params for t in study.trials])
-    assert runs[0] == runs[1]
+        reused += sum(c.get("drawn_ahead", 0) for c in sampler.choices.values())
+    assert runs[0] == runs[1] and reused > 100
 
 
 def test_a_design_that_cannot_be_costed_in_time_does_not_stop_the_pool(design, monkeypatch):
@@ -131,3 +133,19 @@ def test_a_design_that_cannot_be_costed_in_time_does_not_stop_the_pool(design, m
         candidate = fresh.candidate(ParamDraw(stream, parent), defer=lambda w, h: drawn.append((w, h)))
         assert candidate is None or fresh.costed(candidate.workload, candidate.hardware)
     assert not drawn  # every design the screen deferred has been costed since
+
+
+def test_the_next_pool_is_drawn_ahead_for_the_front_it_will_mutate(design):
+    """With one trial at a time, the pool of the next trial is drawn while this one trains: its random half for
+    sure, its mutations too when the trial joins the front (the sampler guesses it will)."""
+    sampler = EHVISampler(design, seed=6, pool_size=POOL, startup=2, cost_ahead=True)
+    study = optuna.create_study(directions=DIRECTIONS, sampler=sampler)
+    objective = _objective(design)
+    for _ in range(7):
+        assert sampler.cost_ahead is not None and sampler.cost_ahead.wait(300)  # "training" outlasts costing
+        study.optimize(objective, n_trials=1)
+    sampler.close()
+    guided = [sampler.choices[n] for n in sorted(sampler.choices) if sampler.choices[n]["mode"] == "ehvi"]
+    assert len(guided) >= 4
+    assert all(c["drawn_ahead"] >= 0.3 * c["drawn"] for c in guided)  # the random half at least
+    assert any(c["drawn_ahead"] == c["drawn"] for c in guided)  # mutations included: the front was guessed right

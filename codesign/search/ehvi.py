@@ -47,7 +47,7 @@ from codesign.pareto import non_dominated
 from codesign.search.acquisition import cannot_improve, expected_improvement, minimised
 from codesign.search.candidates import CandidateScreen, ParamDraw, ScreenedDesign
 from codesign.search.objective import DesignObjective
-from codesign.search.prefetch import UNKNOWN, CostAhead
+from codesign.search.prefetch import UNKNOWN, CostAhead, stream_state
 from codesign.search.seeds import SEED_DESIGN
 from codesign.search.surrogate import AccuracyModel, Features, design_features
 from codesign.status import Status
@@ -98,6 +98,7 @@ class EHVISampler(BaseSampler):
         self._history: dict[int, _Trained | None] = {}
         self.ahead = ahead  # trials whose pools are drawn ahead
         self.map_share = 0.5  # costing ahead: the share of the budget the screen may spend mapping new layers
+        self._reused = 0
         self.cost_ahead: CostAhead | None = None
         if cost_ahead:
             self.cost_ahead = CostAhead(self)
@@ -175,14 +176,29 @@ class EHVISampler(BaseSampler):
         info |= {"drawn": drawn, "candidates": len(pool), "complete": len(complete)}
         if self.cost_ahead is not None:
             # this trial and those running now count as trained for the next ones, and the next pool mutates the
-            # front as it will be if this trial joins it (its last member: fronts keep the trials' order)
-            parents, chosen = _parents(history), self._serving.get(number)
-            if chosen is not None and chosen not in parents:
-                parents.append(chosen)
+            # front as it will be after this trial, if it scores as predicted
+            chosen = next((c for c in pool if c.params is self._serving.get(number)), None)
+            parents = _parents(history + ([self._expected(chosen, info)] if chosen is not None else []))
             self.cost_ahead.plan(self._targets(number, len(complete) + len(running) + 1), parents)
         if deferred:
             info["deferred"] = deferred
+        if self.cost_ahead is not None:
+            info["drawn_ahead"] = self._reused  # draws the screen found drawn (and costed) ahead
         return info
+
+    def _expected(self, chosen: ScreenedDesign, info: dict[str, Any]) -> _Trained:
+        """The trial about to train `chosen` as it will be if it scores as predicted (a startup trial, whose
+        accuracy is not predicted: as good as any, so it joins the front)."""
+        accuracy = float(info.get("predicted_accuracy", 1.0))
+        known = {"accuracy": accuracy} | {n: _known(chosen, n) for n in self.objectives if n != "accuracy"}
+        return _Trained(
+            key=(chosen.spec, chosen.hardware),
+            params=chosen.params,
+            features={},
+            values=np.array([minimised(n, known[n]) for n in self.objectives]),
+            accuracy=accuracy,
+            status=Status.OK,
+        )
 
     def _decide(
         self,
@@ -276,6 +292,7 @@ class EHVISampler(BaseSampler):
         within its budget. Costing ahead, draws made already are reused, and past half the budget a candidate
         whose layers are not costed is deferred (costed later, in the background) instead of mapped now."""
         parents = _parents(history)
+        self._reused = 0
         seen = {h.key for h in history} | {(c.spec, c.hardware) for c in running}
         ahead = self.cost_ahead.pool(number) if self.cost_ahead is not None else {}
         defer = self.cost_ahead.defer if self.cost_ahead is not None else None
@@ -290,8 +307,9 @@ class EHVISampler(BaseSampler):
             parent, rng = self.draw_at(number, drawn, parents)
             done = ahead.get(drawn)
             drawn += 1
-            if done is not None and done[0] == bool(parents) and done[1] == parent:
-                candidate = done[2]  # drawn ahead from the same stream and parent: the same design
+            if done is not None and done[0] == stream_state(bool(parents), len(parents), parent) and done[1] == parent:
+                candidate = done[2]  # drawn ahead from the same stream, in the same state, from the same parent
+                self._reused += 1
             else:
                 late = defer is not None and pool and now > hurry
                 candidate = self.screen.candidate(

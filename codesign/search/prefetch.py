@@ -52,6 +52,13 @@ _FIRST_SHARE = 0.55  # of a pool's needed draws: drawn for every planned trial b
 THREAD_NICE = 15
 
 
+def stream_state(front: bool, parents: int, parent: dict[str, Any] | None) -> tuple[bool, int]:
+    """What decides the state of a pool draw's random stream once its parent is chosen: whether a front was
+    there to mutate (a draw from it took one number), and for a mutation how many parents it was chosen among
+    (numpy's bounded integers take as many numbers as the bound makes them)."""
+    return front, parents if parent is not None else 0
+
+
 def _lower_priority() -> None:
     """Give the calling thread no more than a trial's priority (Linux: a thread's nice value is its own). At the
     driver's default priority it would take CPU from trials that Ray runs at nice 15."""
@@ -88,8 +95,9 @@ class CostAhead:
         self._sampler = weakref.ref(sampler)  # the thread never keeps its sampler alive
         self.progress = progress
         self._lock = threading.Lock()
-        # trial number -> draw index -> (whether a front was assumed, the parent mutated or None, the candidate)
-        self._pools: dict[int, dict[int, tuple[bool, dict[str, Any] | None, ScreenedDesign | None]]] = {}
+        # trial number -> draw index -> (the stream's state: stream_state, the parent mutated or None, the
+        # candidate or None)
+        self._pools: dict[int, dict[int, tuple[tuple[bool, int], dict[str, Any] | None, ScreenedDesign | None]]] = {}
         self._targets: list[_Target] = []
         self._parents: list[dict[str, Any]] = []
         self._deferred: deque[tuple[Workload, HardwareParams | None]] = deque()
@@ -114,10 +122,16 @@ class CostAhead:
             self._pools = {n: p for n, p in self._pools.items() if n in keep}
             old = {t.number: t for t in self._targets}
             self._targets = []
+            moved = parents != self._parents
             for number, needed in targets:
-                # a pool begun under another front goes on from where it was: the screen reuses a mutation
-                # only when its parent is the one it picks itself
                 target = old.get(number) or _Target(number, needed)
+                pool = self._pools.get(number)
+                if moved and pool:
+                    # a pool begun under another front keeps its random draws (the same whatever the front) and
+                    # draws its mutations again
+                    for index in [i for i, entry in pool.items() if entry[1] is not None]:
+                        del pool[index]
+                    target.drawn, target.feasible = 0, sum(entry[2] is not None for entry in pool.values())
                 target.needed = needed
                 self._targets.append(target)
             self._parents = [dict(p) for p in parents]
@@ -130,9 +144,9 @@ class CostAhead:
             self._deferred.append((workload, hardware))
         self._start()
 
-    def pool(self, number: int) -> dict[int, tuple[bool, dict[str, Any] | None, ScreenedDesign | None]]:
-        """What was drawn ahead for trial `number`: draw index -> (whether the draw assumed a front, the parent it
-        mutated or None, the candidate or None)."""
+    def pool(self, number: int) -> dict[int, tuple[tuple[bool, int], dict[str, Any] | None, ScreenedDesign | None]]:
+        """What was drawn ahead for trial `number`: draw index -> (the state of its random stream once the parent
+        was chosen, the parent it mutated or None, the candidate or None)."""
         with self._lock:
             return dict(self._pools.get(number, {}))
 
@@ -204,19 +218,26 @@ class CostAhead:
         """One unit of work (a design drawn and costed); False when there is none."""
         with self._lock:
             target = self._next()
+            if target is not None:
+                pool = self._pools.setdefault(target.number, {})
+                while target.drawn in pool:  # drawn at random under an earlier plan
+                    target.drawn += 1
+                index, parents = target.drawn, self._parents
             deferred = self._deferred.popleft() if target is None and self._deferred else None
         if deferred is not None:
             self._cost(sampler, *deferred)
             return True
         if target is not None:
             # a guided trial's pool will mutate a front: before there is one, only its random half is drawn
-            front = bool(self._parents) or target.needed > 1
-            parent, rng = sampler.draw_at(target.number, target.drawn, self._parents, front)
+            front = bool(parents) or target.needed > 1
+            parent, rng = sampler.draw_at(target.number, index, parents, front)
             known = parent is not UNKNOWN
             candidate = self._timed(sampler, ParamDraw(rng, parent)) if known else None
             with self._lock:
+                if parents is not self._parents or target.drawn != index:
+                    return True  # planned again meanwhile: this draw may not be the screen's
                 if known:
-                    self._pools.setdefault(target.number, {})[target.drawn] = (front, parent, candidate)
+                    pool[index] = (stream_state(front, len(parents), parent), parent, candidate)
                 target.drawn += 1
                 target.feasible += candidate is not None
                 ready = target.needed > 1 and target.feasible == target.needed and not self._told
