@@ -22,12 +22,14 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from codesign.search import DataSettings, SearchSettings
+from codesign.search.candidates import ParamDraw
 from codesign.search.ehvi import STATUS, EHVISampler
 from codesign.search.objective import DesignObjective
 from codesign.search.prepared import PreparedSearch
@@ -35,31 +37,47 @@ from codesign.search.prepared import PreparedSearch
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class _Recording(ParamDraw):
+    """A random draw that also records each parameter's Optuna distribution (a finished trial needs them)."""
+
+    def __init__(self, rng: np.random.Generator):
+        super().__init__(rng)
+        self.distributions: dict[str, Any] = {}
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        self.distributions[name] = optuna.distributions.CategoricalDistribution(list(choices))
+        return super().suggest_categorical(name, choices)
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        self.distributions[name] = optuna.distributions.IntDistribution(low, high, step=step, log=log)
+        return super().suggest_int(name, low, high, step=step, log=log)
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
+        self.distributions[name] = optuna.distributions.FloatDistribution(low, high, step=step, log=log)
+        return super().suggest_float(name, low, high, step=step, log=log)
+
+
 def fabricated(objective: DesignObjective, sampler: EHVISampler, count: int, trial_s: float, seed: int) -> list:
     """`count` finished trials of feasible designs drawn at random, with realistic values and durations."""
-    scratch = optuna.create_study(directions=["maximize"] * len(objective.space.objectives),
-                                  sampler=optuna.samplers.RandomSampler(seed=seed))
     rng = np.random.default_rng(seed)
     out: list[FrozenTrial] = []
     start = datetime.datetime(2026, 1, 1)
     while len(out) < count:
-        trial = scratch.ask()
-        config = objective.config(trial)
-        scratch.tell(trial, [0.0] * len(objective.space.objectives))
-        if not config.feasible or config.spec is None:
+        draw = _Recording(rng)
+        candidate = sampler.screen.candidate(draw)  # feasible and costed, as the search's screen sees designs
+        if candidate is None:
             continue
-        workload = sampler.screen.workload(config.spec)
-        energy, cycles = sampler.screen.cost(workload, config.hardware)
-        accuracy = min(0.55 + 0.03 * math.log2(workload.macs) + rng.normal(0, 0.03), 0.95)
-        known = {"accuracy": accuracy, "energy": energy, "latency": cycles,
-                 "area": sampler.screen.arch(config.hardware)[1]}
-        frozen = scratch.trials[-1]
+        accuracy = min(0.55 + 0.03 * math.log2(candidate.workload.macs) + rng.normal(0, 0.03), 0.95)
+        known = {"accuracy": accuracy, "energy": candidate.energy_pj, "latency": candidate.cycles,
+                 "area": candidate.area_mm2}
         begun = start + datetime.timedelta(seconds=trial_s * len(out))
         out.append(FrozenTrial(
             number=len(out), state=TrialState.COMPLETE, value=None,
             values=[known[name] for name in objective.space.objectives],
             datetime_start=begun, datetime_complete=begun + datetime.timedelta(seconds=trial_s),
-            params=frozen.params, distributions=frozen.distributions, user_attrs={STATUS: "ok"},
+            params=dict(draw.params), distributions=draw.distributions, user_attrs={STATUS: "ok"},
             system_attrs={}, intermediate_values={}, trial_id=len(out),
         ))
     return out
