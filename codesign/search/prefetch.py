@@ -126,10 +126,12 @@ class CostAhead:
             for number, needed in targets:
                 target = old.get(number) or _Target(number, needed)
                 pool = self._pools.get(number)
-                if moved and pool:
-                    # a pool begun under another front keeps its random draws (the same whatever the front) and
-                    # draws its mutations again
-                    for index in [i for i, entry in pool.items() if entry[1] is not None]:
+                front = bool(parents) or needed > 1  # as _step draws
+                stale = [i for i, e in (pool or {}).items() if e[0][0] != front or (moved and e[1] is not None)]
+                if pool and stale:
+                    # a pool begun under another front keeps its random draws (the same whatever the front, once
+                    # there is one) and draws its mutations again
+                    for index in stale:
                         del pool[index]
                     target.drawn, target.feasible = 0, sum(entry[2] is not None for entry in pool.values())
                 target.needed = needed
