@@ -237,7 +237,7 @@ def main() -> None:
             table = pd.DataFrame(rows)
             if args.out:
                 table.to_csv(args.out, index=False)
-            print(table[table["seed"] == seed][table["space"] == space].to_string(
+            print(table[(table["seed"] == seed) & (table["space"] == space)].to_string(
                 index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
     table = pd.DataFrame(rows)
     print(f"\n{len(trainings.results)} designs trained, {trainings.reused} results reused, "
