@@ -90,7 +90,7 @@ def _append(path: Path, row: dict[str, Any]) -> None:
     columns = list(LOG_COLUMNS)
     if not new:  # a resumed search's log keeps the columns it was started with
         with path.open(newline="") as f:
-            columns = next(csv.reader(f), None) or columns
+            columns = next(csv.reader(f), []) or columns
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore", restval="")
