@@ -70,16 +70,29 @@ def fabricated(objective: DesignObjective, sampler: EHVISampler, count: int, tri
         if candidate is None:
             continue
         accuracy = min(0.55 + 0.03 * math.log2(candidate.workload.macs) + rng.normal(0, 0.03), 0.95)
-        known = {"accuracy": accuracy, "energy": candidate.energy_pj, "latency": candidate.cycles,
-                 "area": candidate.area_mm2}
+        known = {
+            "accuracy": accuracy,
+            "energy": candidate.energy_pj,
+            "latency": candidate.cycles,
+            "area": candidate.area_mm2,
+        }
         begun = start + datetime.timedelta(seconds=trial_s * len(out))
-        out.append(FrozenTrial(
-            number=len(out), state=TrialState.COMPLETE, value=None,
-            values=[known[name] for name in objective.space.objectives],
-            datetime_start=begun, datetime_complete=begun + datetime.timedelta(seconds=trial_s),
-            params=dict(draw.params), distributions=draw.distributions, user_attrs={STATUS: "ok"},
-            system_attrs={}, intermediate_values={}, trial_id=len(out),
-        ))
+        out.append(
+            FrozenTrial(
+                number=len(out),
+                state=TrialState.COMPLETE,
+                value=None,
+                values=[known[name] for name in objective.space.objectives],
+                datetime_start=begun,
+                datetime_complete=begun + datetime.timedelta(seconds=trial_s),
+                params=dict(draw.params),
+                distributions=draw.distributions,
+                user_attrs={STATUS: "ok"},
+                system_attrs={},
+                intermediate_values={},
+                trial_id=len(out),
+            )
+        )
     return out
 
 
@@ -131,20 +144,28 @@ def main() -> None:
     helper = EHVISampler(objective, seed=args.seed)
     start = time.perf_counter()
     trials = fabricated(objective, helper, max(args.sizes), args.trial_s, args.seed)
-    print(f"fabricated {len(trials)} finished trials in {time.perf_counter() - start:.1f} s "
-          f"(space {Path(args.space).name}, each trial {args.trial_s:g} s)")
+    print(
+        f"fabricated {len(trials)} finished trials in {time.perf_counter() - start:.1f} s "
+        f"(space {Path(args.space).name}, each trial {args.trial_s:g} s)"
+    )
     budget = min(max(helper.budget_share * args.trial_s, helper.min_budget_s), helper.max_budget_s)
-    print(f"the screen's time share per trial: {budget:.2f} s ({helper.budget_share:.0%} of a trial, "
-          f"within [{helper.min_budget_s}, {helper.max_budget_s}] s)")
-    print(f"{'finished':>8} {'s/suggestion':>12} {'max':>6} {'% of trial':>10} {'pool s':>7} {'fit+score s':>11} "
-          f"{'candidates':>10}")
+    print(
+        f"the screen's time share per trial: {budget:.2f} s ({helper.budget_share:.0%} of a trial, "
+        f"within [{helper.min_budget_s}, {helper.max_budget_s}] s)"
+    )
+    print(
+        f"{'finished':>8} {'s/suggestion':>12} {'max':>6} {'% of trial':>10} {'pool s':>7} {'fit+score s':>11} "
+        f"{'candidates':>10}"
+    )
     for size in args.sizes:
         rows = suggest_seconds(objective, trials[:size], args.suggestions, args.seed)
         seconds = [r["seconds"] for r in rows]
-        print(f"{size:>8} {statistics.median(seconds):>12.3f} {max(seconds):>6.3f} "
-              f"{statistics.median(seconds) / args.trial_s:>10.1%} {statistics.median(r['pool'] for r in rows):>7.3f} "
-              f"{statistics.median(r['score'] for r in rows):>11.3f} "
-              f"{statistics.median(r['candidates'] or 0 for r in rows):>10}")
+        print(
+            f"{size:>8} {statistics.median(seconds):>12.3f} {max(seconds):>6.3f} "
+            f"{statistics.median(seconds) / args.trial_s:>10.1%} {statistics.median(r['pool'] for r in rows):>7.3f} "
+            f"{statistics.median(r['score'] for r in rows):>11.3f} "
+            f"{statistics.median(r['candidates'] or 0 for r in rows):>10}"
+        )
 
 
 if __name__ == "__main__":

@@ -124,8 +124,12 @@ def one_search(space: Path, sampler_name: str, seed: int, trials: int, trainings
         net = profile_workload(trace(config.spec.build(), (1, *config.spec.input_shape)), arch, cache=cache)
         done = trainings.of(config, arch.word_bits)
         train_s.append(done.seconds)
-        known = {"accuracy": done.accuracy if done.ok else 0.0, "energy": net.energy_pj, "latency": net.cycles,
-                 "area": config.area_mm2 or 0.0}
+        known = {
+            "accuracy": done.accuracy if done.ok else 0.0,
+            "energy": net.energy_pj,
+            "latency": net.cycles,
+            "area": config.area_mm2 or 0.0,
+        }
         status = Status.OK if done.ok else Status.DIVERGED
         trial.set_user_attr(STATUS, status.value)
         study.tell(trial, [known[n] for n in names])
@@ -135,8 +139,7 @@ def one_search(space: Path, sampler_name: str, seed: int, trials: int, trainings
     close = getattr(sampler, "close", None)
     if close is not None:
         close()
-    return {"trials": pd.DataFrame(rows), "names": names, "sampler_s": sampler_s, "train_s": train_s,
-            "guided": guided}
+    return {"trials": pd.DataFrame(rows), "names": names, "sampler_s": sampler_s, "train_s": train_s, "guided": guided}
 
 
 def pooled_hypervolumes(runs: dict[str, dict[str, Any]]) -> dict[str, float]:
@@ -165,23 +168,32 @@ def seed_rows(space: str, seed: int, trials: int, trainings: Trainings) -> list[
     """The four searches of one seed on an empty layer cache, one row each."""
     folder = Path(tempfile.mkdtemp(prefix=f"bench-search-{space}-{seed}-"))
     os.environ["CODESIGN_CACHE"] = str(folder / "layer-cost.sqlite")
-    plan = {"ehvi": ("ehvi", trials), "random-2N": ("random", 2 * trials), "tpe": ("tpe", trials),
-            "nsga2": ("nsga2", trials)}
+    plan = {
+        "ehvi": ("ehvi", trials),
+        "random-2N": ("random", 2 * trials),
+        "tpe": ("tpe", trials),
+        "nsga2": ("nsga2", trials),
+    }
     runs = {key: one_search(SPACES[space], name, seed, n, trainings) for key, (name, n) in plan.items()}
     volumes = pooled_hypervolumes(runs)
     rows = []
     for key, run in runs.items():
         t = run["trials"]
-        rows.append({
-            "space": space, "seed": seed, "search": key, "trials": len(t),
-            "complete": int((t["status"] == "ok").sum()) if len(t) else 0,
-            "hypervolume": volumes[key],
-            "sampler_s_mean": statistics.fmean(run["sampler_s"]),
-            "sampler_s_max": max(run["sampler_s"]),
-            "train_s_mean": statistics.fmean(run["train_s"]) if run["train_s"] else float("nan"),
-            "guided_candidates_min": min(run["guided"]) if run["guided"] else None,
-            "guided_candidates_mean": statistics.fmean(run["guided"]) if run["guided"] else None,
-        })
+        rows.append(
+            {
+                "space": space,
+                "seed": seed,
+                "search": key,
+                "trials": len(t),
+                "complete": int((t["status"] == "ok").sum()) if len(t) else 0,
+                "hypervolume": volumes[key],
+                "sampler_s_mean": statistics.fmean(run["sampler_s"]),
+                "sampler_s_max": max(run["sampler_s"]),
+                "train_s_mean": statistics.fmean(run["train_s"]) if run["train_s"] else float("nan"),
+                "guided_candidates_min": min(run["guided"]) if run["guided"] else None,
+                "guided_candidates_mean": statistics.fmean(run["guided"]) if run["guided"] else None,
+            }
+        )
     return rows
 
 
@@ -208,8 +220,10 @@ def summary(table: pd.DataFrame) -> str:
             )
         guided = part[part["search"] == "ehvi"]["guided_candidates_min"].dropna()
         if len(guided):
-            lines.append(f"{space}: ehvi's fewest candidates screened in a guided trial, per seed: "
-                         + ", ".join(str(int(v)) for v in guided))
+            lines.append(
+                f"{space}: ehvi's fewest candidates screened in a guided trial, per seed: "
+                + ", ".join(str(int(v)) for v in guided)
+            )
     return "\n".join(lines)
 
 
@@ -237,11 +251,18 @@ def main() -> None:
             table = pd.DataFrame(rows)
             if args.out:
                 table.to_csv(args.out, index=False)
-            print(table[(table["seed"] == seed) & (table["space"] == space)].to_string(
-                index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
+            print(
+                table[(table["seed"] == seed) & (table["space"] == space)].to_string(
+                    index=False, float_format=lambda v: f"{v:.3f}"
+                ),
+                flush=True,
+            )
     table = pd.DataFrame(rows)
-    print(f"\n{len(trainings.results)} designs trained, {trainings.reused} results reused, "
-          f"{time.perf_counter() - start:.0f} s in all", flush=True)
+    print(
+        f"\n{len(trainings.results)} designs trained, {trainings.reused} results reused, "
+        f"{time.perf_counter() - start:.0f} s in all",
+        flush=True,
+    )
     print(summary(table), flush=True)
 
 
