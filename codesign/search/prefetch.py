@@ -29,17 +29,31 @@ import weakref
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from codesign.cost.analytic import AnalyticEngine
 from codesign.hardware import HardwareParams
-from codesign.search.candidates import ParamDraw, ScreenedDesign
+from codesign.search.candidates import CandidateScreen, ParamDraw, ScreenedDesign
+from codesign.search.objective import DesignObjective
 from codesign.workload import Workload
 
-if TYPE_CHECKING:
-    from codesign.search.ehvi import EHVISampler
+
+class Screening(Protocol):
+    """What costing ahead needs of its sampler (codesign/search/ehvi.py's EHVISampler)."""
+
+    seed: int
+    pool_size: int
+    screen: CandidateScreen
+    objective: DesignObjective
+
+    def draw_at(
+        self, number: int, index: int, parents: list[dict[str, Any]], front: bool | None = None
+    ) -> tuple[dict[str, Any] | None, np.random.Generator]:
+        """Draw `index` of trial `number`'s pool: the parent it mutates and its random stream."""
+        ...
+
 
 UNKNOWN: dict[str, Any] = {}  # the parent of a mutation drawn ahead before the front had a design (not drawn)
 
@@ -91,7 +105,7 @@ class _Target:
 class CostAhead:
     """The background thread that draws and costs the designs an EHVISampler is about to screen."""
 
-    def __init__(self, sampler: EHVISampler, progress: bool = True):
+    def __init__(self, sampler: Screening, progress: bool = True):
         self._sampler = weakref.ref(sampler)  # the thread never keeps its sampler alive
         self.progress = progress
         self._lock = threading.Lock()
@@ -216,7 +230,7 @@ class CostAhead:
                         self._thread = None
                         return
 
-    def _step(self, sampler: EHVISampler) -> bool:
+    def _step(self, sampler: Screening) -> bool:
         """One unit of work (a design drawn and costed); False when there is none."""
         with self._lock:
             target = self._next()
@@ -269,7 +283,7 @@ class CostAhead:
     def _explore_done(self) -> bool:
         return self._explored >= _EXPLORE_CAP or self._warm_run >= _SATURATED
 
-    def _timed(self, sampler: EHVISampler, draw: ParamDraw) -> ScreenedDesign | None:
+    def _timed(self, sampler: Screening, draw: ParamDraw) -> ScreenedDesign | None:
         """The candidate a draw stands for, fully costed; counts the designs that needed mapping."""
         missed: list[tuple[Workload, HardwareParams | None]] = []
         candidate = sampler.screen.candidate(draw, defer=lambda w, h: missed.append((w, h)))
@@ -278,7 +292,7 @@ class CostAhead:
             candidate = sampler.screen.candidate(draw.replay())
         return candidate
 
-    def _cost(self, sampler: EHVISampler, workload: Workload, hardware: HardwareParams | None) -> None:
+    def _cost(self, sampler: Screening, workload: Workload, hardware: HardwareParams | None) -> None:
         if sampler.screen.costed(workload, hardware):
             return
         start = time.perf_counter()
