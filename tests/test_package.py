@@ -14,17 +14,17 @@ import codesign
 PACKAGE = Path(codesign.__file__).parent
 # Lowest first: a module may import only from its own layer or below (and never in a cycle).
 LAYERS = [
-    {"errors", "paths", "config", "objectives", "options", "registry", "sgd", "status", "yamlfile", "storage", "dataflow",
-     "search.acquisition", "search.nsga2"},
+    {"errors", "paths", "config", "objectives", "options", "registry", "sgd", "status", "yamlfile", "storage",
+     "dataflow", "search.nsga2"},
     {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models"},
-    {"hardware", "train", "profiling", "cost", "spec_workload", "search.surrogate", "settings"},
+    {"hardware", "train", "profiling", "cost", "spec_workload", "search.surrogate", "search.acquisition", "settings"},
     {"quantize", "space", "breakdown", "dse"},
     {"search.settings", "search.shared", "search.trial"},
     {"runs"},
     {"designs", "report", "plots"},
-    {"export", "model_source", "search.constraints", "search.objective", "search.sampler", "search.prepared", "search.seeds",
-     "search.candidates", "search.ehvi", "search.replay", "search.trainable", "search.table", "search.fidelity",
-     "search.samplers"},
+    {"export", "model_source", "search.constraints", "search.objective", "search.sampler", "search.prepared",
+     "search.seeds", "search.candidates", "search.prefetch", "search.ehvi", "search.replay", "search.trainable",
+     "search.table", "search.fidelity", "search.samplers"},
     {"search.driver", "search.searcher", "search.results", "search"},
     {"api"},
     {"cli", "__init__"},  # the package's face: codesign/__init__.py re-exports the API

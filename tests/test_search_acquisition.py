@@ -48,3 +48,20 @@ def test_a_candidate_that_cannot_improve_the_front_scores_zero():
 def test_objectives_are_compared_as_error_and_log_costs():
     assert minimised("accuracy", 0.8) == pytest.approx(0.2)
     assert minimised("energy", 1e6) == pytest.approx(6.0) and minimised("latency", 1000) == pytest.approx(3.0)
+
+
+def test_a_long_search_s_front_gives_the_same_improvement_from_its_non_dominated_points(monkeypatch):
+    """Hundreds of complete trials: the dominated ones are dropped before the cells are cut (far fewer cells),
+    and every candidate's EHVI stays what the cells of all the trials give."""
+    from codesign.search import acquisition
+
+    rng = np.random.default_rng(3)
+    trials = rng.uniform(0.0, 1.0, (300, 3))
+    known, mean = rng.uniform(0.0, 1.0, (40, 2)), rng.uniform(0.0, 1.0, 40)
+    std, floor = np.full(40, 0.1), mean - 0.3
+    reference = np.full(3, 1.1)
+    fast = acquisition.expected_improvement(trials, reference, known, mean, std, floor)
+    monkeypatch.setattr(acquisition, "_PRUNE_ABOVE_CELLS", 10**9)
+    every_cell = acquisition.expected_improvement(trials, reference, known, mean, std, floor)
+    assert np.allclose(fast, every_cell, rtol=1e-9, atol=1e-12) and fast.max() > 0
+    assert len(acquisition.front_cells(trials, reference)[0]) == 301 * 301  # the unpruned grid, as measured

@@ -78,3 +78,14 @@ def test_the_surrogate_learns_and_knows_where_it_has_not_looked(design):
     mean, std = model.predict(rows)
     assert np.corrcoef(mean[20:], truth[20:])[0, 1] > 0.8
     assert std[20:].mean() > std[:20].mean()
+
+
+def test_a_long_search_s_surrogate_learns_from_every_trial():
+    """Past 200 trials the kernel is tuned on a subset, but the model is conditioned on every trial."""
+    rng = np.random.default_rng(0)
+    rows = [{"a": float(a), "b": float(b)} for a, b in rng.uniform(0, 1, (400, 2))]
+    truth = np.array([0.5 + 0.3 * r["a"] - 0.1 * r["b"] ** 2 for r in rows]) + rng.normal(0, 0.01, 400)
+    model = AccuracyModel(seed=0).fit(rows[:300], truth[:300], rows)
+    assert len(model.gp.X_train_) == 300
+    mean, std = model.predict(rows[300:])
+    assert np.abs(mean - truth[300:]).mean() < 0.02 and (std < 0.05).all()

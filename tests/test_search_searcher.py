@@ -32,3 +32,17 @@ def test_seeds_first_statuses_recorded_and_every_suggestion_logged(tmp_path):
     rows = pd.read_csv(log, keep_default_na=False)
     assert rows["trial_id"].tolist() == ["t1", "t2"] and rows["seed_design"].tolist() == ["lenet5", ""]
     assert (rows["seconds"] > 0).all() and rows["mode"].tolist() == ["", "startup"]
+
+
+def test_a_resumed_search_appends_to_its_log_in_the_columns_it_started_with(tmp_path):
+    from codesign.search.searcher import LOG_COLUMNS, _append
+
+    log = tmp_path / "sampler.csv"
+    old = [c for c in LOG_COLUMNS if c != "deferred"]  # a log written before the column existed
+    log.write_text(",".join(old) + "\n" + ",".join("1" if c == "number" else "" for c in old) + "\n")
+    _append(log, {c: "" for c in LOG_COLUMNS} | {"number": 2, "deferred": 7})
+    rows = pd.read_csv(log)
+    assert rows["number"].tolist() == [1, 2] and list(rows.columns) == old
+    fresh = tmp_path / "new.csv"
+    _append(fresh, {c: "" for c in LOG_COLUMNS} | {"number": 0, "deferred": 3})
+    assert pd.read_csv(fresh)["deferred"].tolist() == [3]

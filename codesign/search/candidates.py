@@ -5,13 +5,19 @@ they draw (through the search's own DesignObjective.draw, so exactly what the tr
 number that needs no training: its workload (from the spec's shapes), the hard constraints, and energy,
 cycles and area from the cost model (`profile_workload` with the persistent layer cache, so a layer shape
 is mapped once per machine). Workloads and network costs are also kept in memory for the search's life.
+
+The screen is shared by the sampler's screening and its background costing (codesign/search/prefetch.py): each
+thread has its own connection to the layer cache, and the memory caches only ever gain entries that both compute
+the same way. A caller in a hurry passes `defer`: a design whose layers are not all costed yet is then handed to
+it (to be costed later) instead of being mapped now.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +26,7 @@ import numpy as np
 from codesign.arch import Arch
 from codesign.cost import CostCache
 from codesign.cost.analytic import AnalyticEngine
+from codesign.cost.engine import Engine
 from codesign.errors import ConfigError
 from codesign.hardware import HardwareParams, area_mm2, derive_arch
 from codesign.network import CandidateSpec
@@ -30,6 +37,7 @@ from codesign.spec_workload import spec_workload
 from codesign.workload import Workload
 
 _NUDGE = 0.15  # a mutated number moves by about this share of its range (in log space for log ranges)
+_REMEMBERED = 200_000  # workloads and network costs kept in memory at most (an 8-hour search draws millions)
 
 
 class ParamDraw:
@@ -40,6 +48,10 @@ class ParamDraw:
         self.rng, self.parent, self.change = rng, parent or {}, change
         self.params: dict[str, Any] = {}
         self.user_attrs: dict[str, Any] = {}
+
+    def replay(self) -> ParamDraw:
+        """A draw that takes exactly the values this one took."""
+        return ParamDraw(np.random.default_rng(0), self.params, change=0.0)
 
     def _inherit(self, name: str) -> bool:
         return name in self.parent and self.rng.random() >= self.change
@@ -106,8 +118,7 @@ class CandidateScreen:
         self._workloads: dict[tuple, Workload] = {}
         self._costs: dict[tuple, tuple[float, float]] = {}
         self._archs: dict[HardwareParams | None, tuple[Arch, float]] = {}
-        self._cache: CostCache | None = None
-        self._engine: Any = None
+        self._local = threading.local()  # per thread: a connection to the layer cache and an engine
         self._warned = False  # one warning line per screen for designs the cost model cannot map
 
     def __getstate__(self) -> dict[str, Any]:
@@ -122,6 +133,7 @@ class CandidateScreen:
         key = (spec.stages, spec.input_shape, spec.num_classes, spec.head, spec.global_pool, spec.dropout)
         found = self._workloads.get(key)
         if found is None:
+            _bounded(self._workloads)
             found = self._workloads[key] = spec_workload(spec)
         return found
 
@@ -134,20 +146,45 @@ class CandidateScreen:
             found = self._archs[hardware] = (arch, area_mm2(arch))
         return found
 
+    def _tools(self) -> tuple[CostCache, Engine]:
+        """This thread's layer cache connection and engine (SQLite connections are not shared between threads)."""
+        local = self._local
+        if getattr(local, "cache", None) is None:
+            local.cache = CostCache()
+        if getattr(local, "engine", None) is None:
+            # the mapper the trials report their objectives under, so predictions and results agree
+            local.engine = AnalyticEngine(self.objective.mapper)
+        return local.cache, local.engine
+
+    def use_engine(self, engine: Engine) -> None:
+        """Cost on the calling thread with `engine` (one with the search's mapper: the same numbers)."""
+        self._local.engine = engine
+
     def cost(self, workload: Workload, hardware: HardwareParams | None) -> tuple[float, float]:
         """Energy (pJ) and cycles of a workload on its accelerator, through the layer cache."""
         key = (workload.layers, hardware)
         found = self._costs.get(key)
         if found is None:
-            if self._cache is None:
-                # the mapper the trials report their objectives under, so predictions and results agree
-                self._cache, self._engine = CostCache(), AnalyticEngine(self.objective.mapper)
-            net = profile_workload(workload, self.arch(hardware)[0], self._engine, cache=self._cache)
+            cache, engine = self._tools()
+            net = profile_workload(workload, self.arch(hardware)[0], engine, cache=cache)
+            _bounded(self._costs)
             found = self._costs[key] = (float(net.energy_pj), float(net.cycles))
         return found
 
-    def candidate(self, draw: ParamDraw) -> ScreenedDesign | None:
-        """The feasible, costed design a draw stands for; None when it cannot be built or breaks a constraint."""
+    def costed(self, workload: Workload, hardware: HardwareParams | None) -> bool:
+        """Whether the workload's cost needs no mapping: known in memory, or every layer in the layer cache."""
+        if (workload.layers, hardware) in self._costs:
+            return True
+        cache, engine = self._tools()
+        arch = self.arch(hardware)[0]
+        prefix = engine.cache_key(arch)
+        return all(cache.get(CostCache.key(prefix, arch.digest, layer.key)) is not None for layer in workload.layers)
+
+    def candidate(
+        self, draw: ParamDraw, defer: Callable[[Workload, HardwareParams | None], None] | None = None
+    ) -> ScreenedDesign | None:
+        """The feasible, costed design a draw stands for; None when it cannot be built or breaks a constraint, or
+        (with `defer`) when its layers are not all costed yet: it is then handed to `defer` instead."""
         try:
             spec, hardware = self.objective.draw(draw)
         except ConfigError:  # unbuildable, or values that make no valid spec together
@@ -159,6 +196,9 @@ class CandidateScreen:
         )
         if any(c.broken for c in checks):
             return None
+        if defer is not None and not self.costed(workload, hardware):
+            defer(workload, hardware)
+            return None
         try:
             energy, cycles = self.cost(workload, hardware)
         except Exception as exc:  # one design the cost model cannot map must not end an 8-hour search
@@ -169,3 +209,9 @@ class CandidateScreen:
             return None
         area = arch_area if arch_area is not None else self.arch(None)[1]
         return ScreenedDesign(dict(draw.params), spec, hardware, workload, energy, cycles, area)
+
+
+def _bounded(memory: dict) -> None:
+    """Empty a memory cache that is full (the layer cache still holds every layer's cost)."""
+    if len(memory) >= _REMEMBERED:
+        memory.clear()

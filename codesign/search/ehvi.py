@@ -19,10 +19,16 @@ It is an Optuna sampler: the choice is made in `before_trial` and served paramet
 study records it like any other (`--resume` and the report work as with TPE). Trials enqueued with fixed
 parameters (seed designs) are left alone. How long screening may take per trial is a share of a typical
 trial's duration (`budget_share`, within [min_budget_s, max_budget_s]); every choice is kept in `choices`.
+
+With `cost_ahead` (as `codesign search` runs it), a background thread draws and costs the next trials' pools
+while trials train (codesign/search/prefetch.py), and the screen never maps a new layer past half its time
+share: a candidate whose layers are not costed yet is deferred to that thread and the pool fills on. A startup
+trial takes the first feasible design drawn, so it draws no further.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import time
@@ -41,6 +47,7 @@ from codesign.pareto import non_dominated
 from codesign.search.acquisition import cannot_improve, expected_improvement, minimised
 from codesign.search.candidates import CandidateScreen, ParamDraw, ScreenedDesign
 from codesign.search.objective import DesignObjective
+from codesign.search.prefetch import UNKNOWN, CostAhead, stream_state
 from codesign.search.seeds import SEED_DESIGN
 from codesign.search.surrogate import AccuracyModel, Features, design_features
 from codesign.status import Status
@@ -76,6 +83,8 @@ class EHVISampler(BaseSampler):
         budget_share: float = 0.1,
         min_budget_s: float = 0.5,
         max_budget_s: float = 5.0,
+        cost_ahead: bool = False,
+        ahead: int = 2,
     ):
         self.objective, self.seed = objective, seed
         self.pool_size, self.startup, self.optimism = pool_size, startup, optimism
@@ -87,16 +96,33 @@ class EHVISampler(BaseSampler):
         self._serving: dict[int, dict[str, Any]] = {}
         self._vetoes: dict[int, str] = {}
         self._history: dict[int, _Trained | None] = {}
+        self.ahead = ahead  # trials whose pools are drawn ahead
+        self.map_share = 0.5  # costing ahead: the share of the budget the screen may spend mapping new layers
+        self._reused = 0
+        self.cost_ahead: CostAhead | None = None
+        if cost_ahead:
+            self.cost_ahead = CostAhead(self)
+            self.cost_ahead.plan(self._targets(-1, 0), [])
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_history"], state["choices"] = {}, {}  # rebuilt from the study, logged already
+        state["cost_ahead"] = self.cost_ahead is not None  # a thread is not pickled: a restored sampler starts one
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "design" in state:  # pickled by codesign 0.2 (a resumed search), which called the objective so
             state["objective"] = state.pop("design")
+        state.setdefault("ahead", 2)
+        state.setdefault("map_share", 0.5)
+        cost_ahead = bool(state.pop("cost_ahead", False))
         self.__dict__.update(state)
+        self.cost_ahead = CostAhead(self) if cost_ahead else None
+
+    def close(self) -> None:
+        """Stop costing ahead (a search that ended: its thread would otherwise finish its current plan)."""
+        if self.cost_ahead is not None:
+            self.cost_ahead.stop()
 
     # -- Optuna's sampler interface ------------------------------------------------------------------------
     def infer_relative_search_space(self, study: Any, trial: FrozenTrial) -> dict[str, Any]:
@@ -119,7 +145,8 @@ class EHVISampler(BaseSampler):
         if trial.system_attrs.get("fixed_params") or SEED_DESIGN in trial.user_attrs:
             return
         start = time.perf_counter()
-        info = self.choose(study, trial.number, start)
+        with self.cost_ahead.paused() if self.cost_ahead is not None else contextlib.nullcontext():
+            info = self.choose(study, trial.number, start)
         info["seconds"] = time.perf_counter() - start
         self.choices[trial.number] = info
 
@@ -141,9 +168,48 @@ class EHVISampler(BaseSampler):
         """Screen a pool, pick the design for trial `number` and remember it; returns what was decided."""
         start = time.perf_counter() if start is None else start
         history, running = self.history(study), self.running(study, number)
-        pool, drawn = self._pool(history, running, number, start + self._budget(study))
         complete = [h for h in history if h.status is Status.OK]
-        info: dict[str, Any] = {"drawn": drawn, "candidates": len(pool), "complete": len(complete)}
+        size = 1 if len(complete) < self.startup else self.pool_size  # a startup trial takes the first one
+        budget = self._budget(study)
+        pool, drawn, deferred = self._pool(history, running, number, start, budget, size)
+        info = self._decide(history, complete, running, pool, number)
+        info |= {"drawn": drawn, "candidates": len(pool), "complete": len(complete)}
+        if self.cost_ahead is not None:
+            # this trial and those running now count as trained for the next ones, and the next pool mutates the
+            # front as it will be after this trial, if it scores as predicted
+            chosen = next((c for c in pool if c.params is self._serving.get(number)), None)
+            parents = _parents(history + ([self._expected(chosen, info)] if chosen is not None else []))
+            self.cost_ahead.plan(self._targets(number, len(complete) + len(running) + 1), parents)
+        if deferred:
+            info["deferred"] = deferred
+        if self.cost_ahead is not None:
+            info["drawn_ahead"] = self._reused  # draws the screen found drawn (and costed) ahead
+        return info
+
+    def _expected(self, chosen: ScreenedDesign, info: dict[str, Any]) -> _Trained:
+        """The trial about to train `chosen` as it will be if it scores as predicted (a startup trial, whose
+        accuracy is not predicted: as good as any, so it joins the front)."""
+        accuracy = float(info.get("predicted_accuracy", 1.0))
+        known = {"accuracy": accuracy} | {n: _known(chosen, n) for n in self.objectives if n != "accuracy"}
+        return _Trained(
+            key=(chosen.spec, chosen.hardware),
+            params=chosen.params,
+            features={},
+            values=np.array([minimised(n, known[n]) for n in self.objectives]),
+            accuracy=accuracy,
+            status=Status.OK,
+        )
+
+    def _decide(
+        self,
+        history: list[_Trained],
+        complete: list[_Trained],
+        running: list[ScreenedDesign],
+        pool: list[ScreenedDesign],
+        number: int,
+    ) -> dict[str, Any]:
+        """Pick trial `number`'s design from the pool (or veto the trial); what was decided."""
+        info: dict[str, Any] = {}
         if not pool:
             info["mode"] = "random"  # nothing feasible was drawn in time: the space's own draw decides
             return info
@@ -184,32 +250,81 @@ class EHVISampler(BaseSampler):
             return 4 * self.min_budget_s  # the layer cache is cold at the start
         return min(max(self.budget_share * statistics.median(durations), self.min_budget_s), self.max_budget_s)
 
+    def _targets(self, number: int, trained: int) -> list[tuple[int, int]]:
+        """The trials after `number` whose pools are drawn ahead, and how many feasible draws each needs: the
+        first design for a startup trial, twice the pool for a guided one (a mutation drawn ahead serves only
+        if the front still holds its parent), up to `ahead` guided trials. `trained`: what trial number + 1
+        will count as trained."""
+        out: list[tuple[int, int]] = []
+        next_number = number + 1
+        while sum(n > 1 for _, n in out) < self.ahead and len(out) < self.ahead + self.startup:
+            guided = trained + len(out) >= self.startup
+            out.append((next_number, 2 * self.pool_size if guided else 1))
+            next_number += 1
+        return out
+
+    def draw_at(
+        self, number: int, index: int, parents: list[dict[str, Any]], front: bool | None = None
+    ) -> tuple[dict[str, Any] | None, np.random.Generator]:
+        """Draw `index` of trial `number`'s pool: the parent it mutates (None: drawn at random) and its stream.
+
+        Half the draws mutate a design of the front when there is one. `front` True: the pool will have one
+        (costing ahead before the first trial completes); a mutation of a parent not known yet is then UNKNOWN.
+        """
+        rng = np.random.default_rng([self.seed, number, index])
+        if (bool(parents) if front is None else front) and rng.random() < 0.5:
+            return (parents[int(rng.integers(len(parents)))] if parents else UNKNOWN), rng
+        return None, rng
+
     def _pool(
-        self, history: list[_Trained], running: list[ScreenedDesign], number: int, deadline: float
-    ) -> tuple[list[ScreenedDesign], int]:
-        """Feasible, costed candidates not trained yet, up to `pool_size`; the deadline may cut the pool short
-        (never below one). Each draw has its own random stream, so a pool that was not cut short is the same
-        on every machine: the search is reproducible when screening keeps within its budget."""
-        front = _front(history)
-        parents = [h.params for h in front if h.params]
+        self,
+        history: list[_Trained],
+        running: list[ScreenedDesign],
+        number: int,
+        start: float,
+        budget: float,
+        size: int,
+    ) -> tuple[list[ScreenedDesign], int, int]:
+        """Feasible, costed candidates not trained yet, up to `size`, the draws made and the candidates deferred.
+
+        The deadline may cut the pool short (never below one). Each draw has its own random stream, so a pool
+        that was not cut short is the same on every machine: the search is reproducible when screening keeps
+        within its budget. Costing ahead, draws made already are reused, and past half the budget a candidate
+        whose layers are not costed is deferred (costed later, in the background) instead of mapped now."""
+        parents = _parents(history)
+        self._reused = 0
         seen = {h.key for h in history} | {(c.spec, c.hardware) for c in running}
+        ahead = self.cost_ahead.pool(number) if self.cost_ahead is not None else {}
+        defer = self.cost_ahead.defer if self.cost_ahead is not None else None
+        deferred: list[Any] = []
         pool: list[ScreenedDesign] = []
         drawn = 0
-        while len(pool) < self.pool_size and drawn < 20 * self.pool_size:
+        deadline, hurry = start + budget, start + self.map_share * budget
+        while len(pool) < size and drawn < 20 * self.pool_size:
             now = time.perf_counter()
             if (now > deadline and pool) or now > deadline + 10 * self.max_budget_s:
                 break
-            rng = np.random.default_rng([self.seed, number, drawn])
-            parent = parents[int(rng.integers(len(parents)))] if parents and rng.random() < 0.5 else None
+            parent, rng = self.draw_at(number, drawn, parents)
+            done = ahead.get(drawn)
             drawn += 1
-            candidate = self.screen.candidate(ParamDraw(rng, parent))
+            if done is not None and done[0] == stream_state(bool(parents), len(parents), parent) and done[1] == parent:
+                candidate = done[2]  # drawn ahead from the same stream, in the same state, from the same parent
+                self._reused += 1
+            else:
+                late = defer is not None and pool and now > hurry
+                candidate = self.screen.candidate(
+                    ParamDraw(rng, parent), defer=(lambda w, h: deferred.append((w, h))) if late else None
+                )
             if candidate is None:
                 continue
             key = (candidate.spec, candidate.hardware)
             if key not in seen:
                 seen.add(key)
                 pool.append(candidate)
-        return pool, drawn
+        if defer is not None:
+            for workload, hardware in deferred:
+                defer(workload, hardware)
+        return pool, drawn, len(deferred)
 
     def _features(self, candidate: ScreenedDesign) -> Features:
         return design_features(candidate.spec, candidate.workload, candidate.hardware) | {"trained_fraction": 1.0}
@@ -340,6 +455,11 @@ def _broken(trial: FrozenTrial) -> bool:
 def _known(candidate: ScreenedDesign, name: str) -> float:
     """A candidate's known value of a cost objective."""
     return {"energy": candidate.energy_pj, "latency": candidate.cycles, "area": candidate.area_mm2}[name]
+
+
+def _parents(history: list[_Trained]) -> list[dict[str, Any]]:
+    """The parameters of the front's designs, which the pool mutates."""
+    return [h.params for h in _front(history) if h.params]
 
 
 def _front(history: list[_Trained]) -> list[_Trained]:

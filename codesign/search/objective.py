@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from codesign.errors import UnbuildableDesign
@@ -32,6 +33,9 @@ class DesignObjective:
         self.info = prepared.info
         self.base_arch = prepared.base_arch
         self.mapper = prepared.settings.mapper  # the analytic mapper the objectives are costed with (None: the arch's)
+        # the cores the trials take (on the driver's machine, costing ahead uses the rest)
+        cpus_per_trial = prepared.settings.resolved().resources.cpus_per_trial or 1
+        self.trial_cpus = prepared.settings.tune.concurrency * max(1, math.ceil(cpus_per_trial))
 
     def draw(self, trial: Any) -> tuple[CandidateSpec, HardwareParams | None]:
         """The design `trial` stands for (anything with Optuna's suggest_* and user_attrs): drawn from the

@@ -15,10 +15,11 @@ if TYPE_CHECKING:
 
 
 def ehvi(objective: DesignObjective, seed: int) -> Any:
-    """Expected hypervolume improvement over candidates screened on their known costs."""
+    """Expected hypervolume improvement over candidates screened on their known costs (costed ahead on an
+    idle core while trials train)."""
     from codesign.search.ehvi import EHVISampler
 
-    return EHVISampler(objective, seed)
+    return EHVISampler(objective, seed, cost_ahead=True)
 
 
 def tpe(objective: DesignObjective | None, seed: int) -> Any:

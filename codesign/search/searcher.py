@@ -42,6 +42,7 @@ LOG_COLUMNS = (
     "ehvi",
     "energy_pj",
     "cycles",
+    "deferred",
 )
 
 
@@ -92,9 +93,13 @@ class RecordingSearch(OptunaSearch):
 
 def _append(path: Path, row: dict[str, Any]) -> None:
     new = not path.is_file()
+    columns = list(LOG_COLUMNS)
+    if not new:  # a resumed search's log keeps the columns it was started with
+        with path.open(newline="") as f:
+            columns = next(csv.reader(f), []) or columns
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(LOG_COLUMNS))
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore", restval="")
         if new:
             writer.writeheader()
         writer.writerow(row)

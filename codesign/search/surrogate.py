@@ -85,6 +85,9 @@ class FeatureScale:
         return (table - self.low) / self.span if self.columns else np.zeros((len(rows), 0))
 
 
+_TUNED_MAX = 200  # trials beyond this many: the kernel is tuned on this many (benchmarks/bench_sampler_growth.py)
+
+
 class AccuracyModel:
     """Predicts validation accuracy (mean and standard deviation) from design features."""
 
@@ -107,10 +110,19 @@ class AccuracyModel:
         kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(length_scale=1.0, length_scale_bounds=(5e-2, 2e1), nu=2.5)
         kernel += WhiteKernel(1e-2, (1e-5, 1.0))
         gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=0, random_state=self.seed)
-        # one BLAS thread: these matrices are tiny, and threads only contend with the trials' training
+        x = x if x.shape[1] else np.zeros((len(rows), 1))
+        y = np.asarray(accuracy, dtype=float)
+        # one BLAS thread: these matrices are small, and threads only contend with the trials' training
         with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore", ConvergenceWarning)
-            gp.fit(x if x.shape[1] else np.zeros((len(rows), 1)), np.asarray(accuracy, dtype=float))
+            if len(y) <= _TUNED_MAX:
+                gp.fit(x, y)
+            else:
+                # a long search: the kernel's parameters are tuned on a random subset (each step of the tuning
+                # costs a cubic solve: seconds at a thousand trials), then the model is conditioned on every trial
+                subset = np.sort(np.random.default_rng(self.seed).choice(len(y), _TUNED_MAX, replace=False))
+                gp.fit(x[subset], y[subset])
+                gp = GaussianProcessRegressor(kernel=gp.kernel_, normalize_y=True, optimizer=None).fit(x, y)
         self.gp = gp
         return self
 
