@@ -21,7 +21,8 @@ KINDS = {"conv": "conv", "dwconv": "depthwise", "fc": "linear"}
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--reference", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "data" / "timeloop")
+    parser.add_argument("--reference", type=Path,
+                        default=Path(__file__).resolve().parents[1] / "tests" / "data" / "timeloop")
     args = parser.parse_args()
     arch = load_arch()
     print(f"{'layer':<12} {'TL cycles':>9} {'TL uJ':>8} | {'same-map err':>12} | {'ours cycles':>11} {'ours uJ':>8} "

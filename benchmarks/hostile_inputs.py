@@ -19,6 +19,7 @@ are ended by their ids when each case ends.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -600,10 +601,8 @@ class _Tree:
         rss = 0.0
         for p in members:
             self.seen.setdefault(p.pid, p)
-            try:
+            with contextlib.suppress(psutil.Error):
                 rss += p.memory_info().rss
-            except psutil.Error:
-                pass
         self.peak = max(self.peak, rss)
         return rss
 
@@ -616,10 +615,8 @@ class _Tree:
                     p.kill()
             except psutil.Error:
                 pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def _run_one(
@@ -627,7 +624,8 @@ def _run_one(
     signal_when: Callable[[Path], bool] | None, sig: int, scratch: Path,
 ) -> tuple[subprocess.CompletedProcess, float]:
     """Run one command; end it (and every process it started) at the timeout or the memory cap."""
-    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+    # the files outlive any one block: the child writes to them for its whole life, and they are read back after
+    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # noqa: SIM115
     proc = subprocess.Popen([env["CODESIGN_PYTHON"], "-m", "codesign.cli", *args], cwd=cwd, env=env, stdout=out,
                             stderr=err, text=True, start_new_session=True)
     tree = _Tree(proc)

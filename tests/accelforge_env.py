@@ -28,7 +28,8 @@ ENV = "CODESIGN_ACCELFORGE_PYTHON"
 def _python_312() -> str | None:
     """The first interpreter of Python >= 3.12 on this machine (PATH, then pyenv's versions)."""
     pyenv = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    candidates = ["python3.12", "python3.13", "python3.14", *sorted(glob.glob(f"{pyenv}/versions/3.1[2-9]*/bin/python3"))]
+    candidates = ["python3.12", "python3.13", "python3.14",
+                  *sorted(glob.glob(f"{pyenv}/versions/3.1[2-9]*/bin/python3"))]
     for candidate in candidates:
         path = shutil.which(candidate) or (candidate if Path(candidate).is_file() else None)
         if path is None:

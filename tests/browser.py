@@ -5,6 +5,7 @@ cannot give: its windows are at least 500 px wide)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -20,17 +21,21 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 # past the viewport's left or right edge, and the page's own width.
 LAYOUT_CHECK = """(() => {
   const width = document.documentElement.clientWidth, outside = [];
-  const scrollers = [...document.querySelectorAll('*')].filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX));
+  const scrollers = [...document.querySelectorAll('*')]
+    .filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX));
   for (const el of document.body.querySelectorAll('*')) {
     if (scrollers.some(s => s !== el && s.contains(el))) continue;
     const r = el.getBoundingClientRect(), style = getComputedStyle(el);
-    if (r.width === 0 || r.height === 0 || style.visibility === 'hidden' || r.right < -500) continue;  // Plotly's off-screen ruler
+    if (r.width === 0 || r.height === 0 || style.visibility === 'hidden'
+        || r.right < -500) continue;  // Plotly's off-screen ruler
     const name = `${el.tagName.toLowerCase()}.${el.getAttribute('class') || ''}`;
     if (r.right > width + 1 || r.left < -1) outside.push(`${name} ${Math.round(r.left)}..${Math.round(r.right)}`);
     else if (el instanceof HTMLElement && style.overflowX === 'visible' && el.scrollWidth > el.clientWidth + 1
-             && r.left + el.scrollWidth > width + 1) outside.push(`${name}: its text runs to ${Math.round(r.left + el.scrollWidth)}`);
+             && r.left + el.scrollWidth > width + 1)
+      outside.push(`${name}: its text runs to ${Math.round(r.left + el.scrollWidth)}`);
   }
-  return {width, scrollWidth: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight, outside};
+  return {width, scrollWidth: document.documentElement.scrollWidth,
+          height: document.documentElement.scrollHeight, outside};
 })()"""
 
 
@@ -65,10 +70,8 @@ class Browser:
     def close(self) -> None:
         """End the browser (its process only)."""
         for fd in (self._write, self._read):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)

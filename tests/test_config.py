@@ -33,7 +33,8 @@ def test_a_valid_mapping_builds_with_hyphens_read_as_underscores():
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"name": "x", "nmae": 1}, "f.yaml: unknown field `nmae` (expected one of: flag, inner, kind, name, optional, sizes)"),
+    ({"name": "x", "nmae": 1},
+     "f.yaml: unknown field `nmae` (expected one of: flag, inner, kind, name, optional, sizes)"),
     ({}, "f.yaml: missing field `name`"),
     ({"name": "x", "kind": "c"}, "f.yaml: `kind` must be one of a, b, got 'c'"),
     ({"name": "x", "flag": "false"}, "f.yaml: `flag` must be true or false, got 'false'"),

@@ -23,7 +23,8 @@ class _TagLoader(yaml.SafeLoader):
     """Reads AccelForge's `!Memory` / `!Container` / `!Compute` nodes as {'tag': ..., **fields}."""
 
 
-_TagLoader.add_multi_constructor("!", lambda loader, tag, node: {"tag": tag, **loader.construct_mapping(node, deep=True)})
+_TagLoader.add_multi_constructor(
+    "!", lambda loader, tag, node: {"tag": tag, **loader.construct_mapping(node, deep=True)})
 
 
 def _layer(**kw) -> Layer:

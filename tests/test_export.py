@@ -46,7 +46,8 @@ def test_export_spec_with_trained_weights(tmp_path, capsys):
 def test_custom_forward_cannot_be_flattened(tmp_path):
     (tmp_path / "res.py").write_text(
         "from torch import nn\n\nclass Res(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-        "        self.a = nn.Conv2d(3, 3, 3, padding=1)\n        self.head = nn.Sequential(nn.Flatten(), nn.Linear(3072, 10))\n\n"
+        "        self.a = nn.Conv2d(3, 3, 3, padding=1)\n"
+        "        self.head = nn.Sequential(nn.Flatten(), nn.Linear(3072, 10))\n\n"
         "    def forward(self, x):\n        return self.head(x + self.a(x))\n")
     assert main(["export", f"{tmp_path / 'res.py'}:Res", "--out", str(tmp_path / "o")]) == 2
 
@@ -73,7 +74,8 @@ def test_profile_a_trial_of_a_run_folder(tmp_path, capsys):
 def test_a_failed_export_leaves_nothing_behind(tmp_path):
     (tmp_path / "res.py").write_text(
         "from torch import nn\n\nclass Res(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-        "        self.a = nn.Conv2d(3, 3, 3, padding=1)\n        self.head = nn.Sequential(nn.Flatten(), nn.Linear(3072, 10))\n\n"
+        "        self.a = nn.Conv2d(3, 3, 3, padding=1)\n"
+        "        self.head = nn.Sequential(nn.Flatten(), nn.Linear(3072, 10))\n\n"
         "    def forward(self, x):\n        return self.head(x + self.a(x))\n")
     assert main(["export", f"{tmp_path / 'res.py'}:Res", "--out", str(tmp_path / "o")]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res.py"]  # no model.py, no staging folder

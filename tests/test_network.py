@@ -26,7 +26,7 @@ def test_json_round_trip_and_forward():
     out = spec.build()(torch.zeros(2, 3, 32, 32))
     assert out.shape == (2, 10)
     layers = trace(spec.build()).layers
-    assert [l.kind for l in layers] == ["conv", "depthwise", "conv", "conv", "linear", "linear"]
+    assert [layer.kind for layer in layers] == ["conv", "depthwise", "conv", "conv", "linear", "linear"]
 
 
 def test_non_square_and_global_pool():

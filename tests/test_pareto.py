@@ -85,4 +85,4 @@ def test_volume_history_is_the_front_volume_of_every_prefix():
     trials.loc[7] = trials.loc[3]  # a repeated design changes nothing
     history = volume_history(trials)
     assert history == pytest.approx([front_volume(trials.iloc[:k]) for k in range(1, n + 1)], abs=1e-12)
-    assert all(a <= b for a, b in zip(history, history[1:]))  # it only grows
+    assert all(a <= b for a, b in itertools.pairwise(history))  # it only grows

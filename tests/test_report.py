@@ -3,6 +3,7 @@ breakdowns it carries, the rubric's bands, and pareto.png's labels."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 
@@ -115,7 +116,7 @@ def test_pareto_png_tick_labels_are_plain_and_never_overlap(tmp_path, spread):
                       if low <= loc <= high and t.get_visible() and t.get_text()]  # the ticks matplotlib draws
             assert 2 <= len(labels) <= 8 and not any("\\times" in t.get_text() or "e+" in t.get_text() for t in labels)
             boxes = [t.get_window_extent(renderer) for t in labels]
-            for a, b in zip(boxes, boxes[1:]):
+            for a, b in itertools.pairwise(boxes):
                 assert not a.overlaps(b), [t.get_text() for t in labels]
             drawn += labels
         for text in [ax.xaxis.label, ax.yaxis.label, *drawn]:  # nothing cut off at the image's edges
@@ -169,9 +170,9 @@ def test_opening_a_row_shows_every_field_and_that_designs_breakdown(report):
         assert browser.evaluate(drawn) > 0  # the best design's breakdown, drawn on load
         rows = browser.evaluate("[...document.querySelectorAll('tr.design')].map(tr => tr.dataset.id)")
         last = rows[-1]
-        browser.evaluate("document.querySelectorAll('tr.design')[%d].click()" % (len(rows) - 1))
-        assert browser.evaluate("document.querySelectorAll('tr.more')[%d].hidden" % (len(rows) - 1)) is False
+        browser.evaluate(f"document.querySelectorAll('tr.design')[{len(rows) - 1}].click()")
+        assert browser.evaluate(f"document.querySelectorAll('tr.more')[{len(rows) - 1}].hidden") is False
         assert browser.evaluate("document.getElementById('design').value") == last
-        fields = browser.evaluate("document.querySelectorAll('tr.more')[%d].innerText" % (len(rows) - 1))
+        fields = browser.evaluate(f"document.querySelectorAll('tr.more')[{len(rows) - 1}].innerText")
         assert "lr" in fields and "energy band" in fields and "peak_activation_bytes" in fields
         assert browser.evaluate("document.querySelector('tr.design.selected').dataset.id") == last

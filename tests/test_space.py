@@ -27,7 +27,8 @@ def _space(tmp_path, network=None, sgd=None, **top):
     ({"depth": 2, "stage": {"channels": 4, "kernal": 3}}, "unknown field `network.stage.kernal`"),
     ({"depth": 2, "stage": {"channels": {"int": [16, 8]}}}, "low 16 is above high 8"),
     ({"depth": 2, "stage": {"channels": {"int": [0, 8], "log": True}}}, "log scale needs low > 0"),
-    ({"depth": 2, "stage": {"channels": 4, "pool": {"choice": ["max", "median"]}}}, "must be one of none, max, avg, got 'median'"),
+    ({"depth": 2, "stage": {"channels": 4, "pool": {"choice": ["max", "median"]}}},
+     "must be one of none, max, avg, got 'median'"),
     ({"depth": 2, "stage": {"channels": [4, 8]}}, "a list is ambiguous"),
     ({"stage": {"channels": 4}}, "missing `network.depth`"),
     ({"depth": 2, "stage": {"channels": {"range": [1, 2]}}}, "unknown field `network.stage.channels.range`"),
@@ -44,7 +45,7 @@ def test_broken_yaml_and_unknown_top_key(tmp_path):
         load_space(tmp_path / "bad.yaml")
     with pytest.raises(CodesignError, match="unknown field `optimizer`"):
         load_space(_space(tmp_path, optimizer="adam"))
-    with pytest.raises(CodesignError, match="unknown field `sgd.optimizer`"):
+    with pytest.raises(CodesignError, match=re.escape("unknown field `sgd.optimizer`")):
         load_space(_space(tmp_path, sgd={"optimizer": "adam"}))
 
 
@@ -95,5 +96,6 @@ def test_hardware_base_is_a_name_or_a_path_beside_the_space(tmp_path):
     assert load_space(tmp_path / "s.yaml").hardware_base == str(tmp_path / "archs" / "small.yaml")
     body["hardware"]["base"] = "simple_weight_stationry"
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(body))
-    with pytest.raises(CodesignError, match="`hardware.base`: unknown architecture 'simple_weight_stationry'"):
+    with pytest.raises(CodesignError,
+                       match=re.escape("`hardware.base`: unknown architecture 'simple_weight_stationry'")):
         load_space(tmp_path / "s.yaml")

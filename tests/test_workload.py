@@ -34,10 +34,10 @@ def test_norms_and_activations_count_their_input_pooling_nothing():
 
 def test_lenet_layers_are_timeloop_problems():
     layers = trace(LeNet5()).layers
-    assert [(l.kind, l.C, l.M, l.P, l.Q, l.R, l.S) for l in layers] == [
+    assert [(layer.kind, layer.C, layer.M, layer.P, layer.Q, layer.R, layer.S) for layer in layers] == [
         ("conv", 3, 6, 28, 28, 5, 5), ("conv", 6, 16, 10, 10, 5, 5), ("linear", 400, 120, 1, 1, 1, 1),
         ("linear", 120, 84, 1, 1, 1, 1), ("linear", 84, 10, 1, 1, 1, 1)]
-    assert sum(l.macs for l in layers) == 651_720
+    assert sum(layer.macs for layer in layers) == 651_720
 
 
 def test_depthwise_grouped_and_dedup():
@@ -59,7 +59,7 @@ def test_depthwise_grouped_and_dedup():
 def test_lab2023_layers():
     layers = trace(Lab2023Mobile()).layers
     assert len(layers) == 12
-    assert sum(l.depthwise for l in layers) == 5
+    assert sum(layer.depthwise for layer in layers) == 5
 
 
 def test_model_that_does_not_run_gets_one_line():
