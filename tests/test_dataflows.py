@@ -217,5 +217,5 @@ def test_bad_dataflow_is_one_clear_line(tmp_path):
     (tmp_path / "a.yaml").write_text(text)
     with pytest.raises(ConfigError, match=r"dataflow.*ws"):
         load_arch(tmp_path / "a.yaml")
-    with pytest.raises(CodesignError, match="unknown dataflow 'rs'.*os_pq_m"):
+    with pytest.raises(CodesignError, match=r"unknown dataflow 'rs'.*os_pq_m"):
         load_dataflow("rs")

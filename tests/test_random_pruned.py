@@ -30,7 +30,6 @@ from codesign.hardware import HardwareParams, derive_arch
 from codesign.workload import trace
 from tests.helpers import REFERENCE, layer_of, reference_rows
 from tests.timeloop_trace import (
-    TRACES,
     arch_of_trace,
     first_divergence,
     layer_of_trace,
