@@ -547,7 +547,8 @@ def derive(
         raise CodesignError(f"unknown accelerator size `{unknown_sizes[0]}` (sizes: {', '.join(SIZES)})")
     if dataflow is not None:
         load_dataflow(dataflow)  # an unknown name is one line listing the known ones
-    return derive_arch(start, dataclasses.replace(HardwareParams.of(start), **sizes), name, dataflow)
+    resized: dict[str, Any] = dict(sizes)
+    return derive_arch(start, dataclasses.replace(HardwareParams.of(start), **resized), name, dataflow)
 
 
 def dse(model: ModelLike, *, out: str | Path, progress: bool = True, **overrides: Any) -> list[dict]:

@@ -194,9 +194,10 @@ class TrialRecord:
             spec = CandidateSpec.from_json(text, f"{source} trial {trial_id} spec")
         hardware = None
         if all(_present(row.get(name)) for name in HARDWARE_SIZES):
-            hardware = HardwareParams(**{name: int(row[name]) for name in HARDWARE_SIZES})
+            drawn: dict[str, Any] = {name: int(row[name]) for name in HARDWARE_SIZES}
             if _present(row.get("dataflow")):  # a run from before the dataflow knob has none: ws
-                hardware = dataclasses.replace(hardware, dataflow=str(row["dataflow"]))
+                drawn["dataflow"] = str(row["dataflow"])
+            hardware = HardwareParams(**drawn)
         numbers: dict[str, Any] = {k: (row[k] if _present(row.get(k)) else d) for k, d in _NUMBERS.items()}
         for k in ("epochs_done", "rubric_points", "failures"):
             numbers[k] = int(numbers[k])

@@ -111,3 +111,15 @@ def test_joint_search_draws_the_dataflow(tmp_path, capsys):
     exported = (out / "arch.yaml").read_text()
     assert f"dataflow: {trial['dataflow']}" in exported and load_arch(out / "arch.yaml").dataflow == trial["dataflow"]
     assert f"({trial['dataflow']} dataflow)" in (out / "README.md").read_text()
+
+
+def test_the_exhaustive_mapper_with_another_dataflow_is_refused_at_start(tmp_path, capsys):
+    space = tmp_path / "flows.yaml"
+    space.write_text(yaml.safe_dump({**SPACE, "hardware": {"dataflow": {"choice": ["ws", "os"]}}}))
+    runs = tmp_path / "runs"
+    args = ["search", "--space", str(space), "--name", "x", "--runs-dir", str(runs), "--trials", "2", "--no-dashboard"]
+    capsys.readouterr()
+    assert main([*args, "--mapper", "exhaustive"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "exhaustive mapper maps the ws dataflow only" in lines[0] and "dataflow os:" in lines[0]
+    assert str(space) in lines[0] and not (runs / "x").exists()
