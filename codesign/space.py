@@ -188,7 +188,8 @@ class SearchSpace:
     objectives: tuple[str, ...] = OBJECTIVES[:3]
 
     def sample_hardware(self, trial: Any, base: HardwareParams) -> HardwareParams | None:
-        """Draw the accelerator's sizes, keeping `base`'s where the space names none (None: fixed hardware)."""
+        """Draw the accelerator's sizes and dataflow, keeping `base`'s where the space names none (None: fixed
+        hardware)."""
         if self.hardware is None:
             return None
         drawn = {name: p.sample(trial, f"hw_{name}") for name, p in self.hardware.items()}
