@@ -539,15 +539,16 @@ def derive(
         (8, 8, 'simple_weight_stationary-ws8x16-s192-g64k-b16-w8')
     """
     from codesign.dataflow import load_dataflow
-    from codesign.hardware import FIELDS, HardwareParams, derive_arch
+    from codesign.hardware import SIZES, HardwareParams, derive_arch
 
     start = base if isinstance(base, Arch) else load_arch(base)
-    unknown_sizes = sorted(set(sizes) - set(FIELDS))
+    unknown_sizes = sorted(set(sizes) - set(SIZES))
     if unknown_sizes:
-        raise CodesignError(f"unknown accelerator size `{unknown_sizes[0]}` (sizes: {', '.join(FIELDS)})")
+        raise CodesignError(f"unknown accelerator size `{unknown_sizes[0]}` (sizes: {', '.join(SIZES)})")
     if dataflow is not None:
         load_dataflow(dataflow)  # an unknown name is one line listing the known ones
-    return derive_arch(start, dataclasses.replace(HardwareParams.of(start), **sizes), name, dataflow)
+    resized: dict[str, Any] = dict(sizes)
+    return derive_arch(start, dataclasses.replace(HardwareParams.of(start), **resized), name, dataflow)
 
 
 def dse(model: ModelLike, *, out: str | Path, progress: bool = True, **overrides: Any) -> list[dict]:

@@ -148,9 +148,9 @@ def cmd_arch(args: argparse.Namespace) -> int:
     or as a folder of Timeloop inputs."""
     from codesign import api
     from codesign.cost.external.timeloop import arch_inputs
-    from codesign.hardware import FIELDS, arch_yaml, area_mm2, write_arch
+    from codesign.hardware import SIZES, arch_yaml, area_mm2, write_arch
 
-    sizes = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
+    sizes = {k: getattr(args, k) for k in SIZES if getattr(args, k) is not None}
     arch = api.derive(args.base, name=args.name, dataflow=args.dataflow, **sizes)
     if args.out and Path(args.out).suffix not in (".yaml", ".yml"):
         folder = Path(args.out)

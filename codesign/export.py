@@ -340,10 +340,10 @@ def _readme(design: Design, dataset: str | None, shape: tuple, files: list[str],
         lines += [
             "## Accelerator (searched with the network)",
             "",
-            f"`arch.yaml`: {hw.pe_x}×{hw.pe_y} PEs, {hw.weight_spad_depth}-word weight scratchpads, "
-            f"{hw.glb_depth}-word global buffer at {hw.glb_bandwidth} words/cycle, {hw.word_bits}-bit words, "
-            f"{area_mm2(design.arch):.3f} mm². Profile on it: `codesign profile . --arch arch.yaml`"
-            f" (the default when profiling this folder).",
+            f"`arch.yaml`: {hw.pe_x}×{hw.pe_y} PEs ({hw.dataflow} dataflow), {hw.weight_spad_depth}-word PE "
+            f"scratchpads, {hw.glb_depth}-word global buffer at {hw.glb_bandwidth} words/cycle, "
+            f"{hw.word_bits}-bit words, {area_mm2(design.arch):.3f} mm². Profile on it: "
+            f"`codesign profile . --arch arch.yaml` (the default when profiling this folder).",
             "",
         ]
     if design.spec is not None:

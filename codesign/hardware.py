@@ -1,7 +1,7 @@
-"""Derived accelerators: the weight-stationary template at other sizes, with energies and area scaled.
+"""Derived accelerators: the lab's template at other sizes and dataflows, with energies and area scaled.
 
-A `HardwareParams` (PE mesh X × Y, per-PE weight-scratchpad depth, global-buffer depth and bandwidth,
-word bits) applied to a base arch gives a new `Arch` that every engine accepts. The base's own numbers
+A `HardwareParams` (PE mesh X × Y, per-PE scratchpad depth, global-buffer depth and bandwidth, word bits,
+dataflow) applied to a base arch gives a new `Arch` that every engine accepts. The base's own numbers
 are Accelergy's for the lab's 45 nm design (../shared/reference/README.md sections 2-3); other sizes
 scale them the way the component models that produced them behave:
 
@@ -30,10 +30,12 @@ import yaml
 
 from codesign.arch import Arch, Dram, GlobalBuffer, PEArray, Registers, WeightSpad
 from codesign.config import check, limits
+from codesign.dataflow import DEFAULT_DATAFLOW, dataflow_names
 from codesign.errors import CodesignError
 
 UM2_PER_MM2 = 1e6
 WORD_BITS = (8, 16, 32)
+DATAFLOWS = dataflow_names()  # arch/dataflows/*.yaml
 
 
 _SIZE = limits(min=1)
@@ -41,7 +43,7 @@ _SIZE = limits(min=1)
 
 @dataclass(frozen=True)
 class HardwareParams:
-    """The sizes of one weight-stationary accelerator (what the joint search varies)."""
+    """The sizes and dataflow of one accelerator (what the joint search varies)."""
 
     pe_x: int = field(default=16, metadata=_SIZE)
     pe_y: int = field(default=16, metadata=_SIZE)
@@ -49,6 +51,7 @@ class HardwareParams:
     glb_depth: int = field(default=65536, metadata=_SIZE)
     glb_bandwidth: int = field(default=16, metadata=_SIZE)
     word_bits: int = field(default=16, metadata=limits(choices=WORD_BITS))
+    dataflow: str = field(default=DEFAULT_DATAFLOW, metadata=limits(choices=DATAFLOWS))
 
     def __post_init__(self) -> None:
         check(self, "hardware")
@@ -63,16 +66,23 @@ class HardwareParams:
             arch.global_buffer.depth_words,
             int(arch.global_buffer.read_bandwidth),
             arch.word_bits,
+            arch.dataflow,
         )
 
     @property
     def label(self) -> str:
-        """Short name, e.g. `ws16x16-s192-g64k-b16-w16`."""
+        """Short name, dataflow first: e.g. `ws16x16-s192-g64k-b16-w16`, `os_pq_m8x32-s192-g16k-b16-w8`."""
+        return f"{self.dataflow}{self.sizes_label}"
+
+    @property
+    def sizes_label(self) -> str:
+        """The sizes part of the label, e.g. `16x16-s192-g64k-b16-w16`."""
         glb = f"{self.glb_depth // 1024}k" if self.glb_depth % 1024 == 0 else str(self.glb_depth)
-        return f"ws{self.pe_x}x{self.pe_y}-s{self.weight_spad_depth}-g{glb}-b{self.glb_bandwidth}-w{self.word_bits}"
+        return f"{self.pe_x}x{self.pe_y}-s{self.weight_spad_depth}-g{glb}-b{self.glb_bandwidth}-w{self.word_bits}"
 
 
-FIELDS = tuple(f.name for f in dataclasses.fields(HardwareParams))  # the sizes a joint search may vary
+FIELDS = tuple(f.name for f in dataclasses.fields(HardwareParams))  # what a joint search may vary (trials.csv columns)
+SIZES = tuple(name for name in FIELDS if name != "dataflow")  # the numeric ones
 
 
 def register_energy_pj(word_bits: int) -> float:
@@ -81,9 +91,9 @@ def register_energy_pj(word_bits: int) -> float:
 
 
 def derive_arch(base: Arch, hw: HardwareParams, name: str | None = None, dataflow: str | None = None) -> Arch:
-    """`base` resized to `hw` (and under `dataflow`, else the base's), every per-action energy and area scaled
-    by the rules in this module. The dataflow changes no size, energy or area: only the constraints."""
-    flow = dataflow or base.dataflow
+    """`base` resized to `hw` under `dataflow` (else `hw`'s), every per-action energy and area scaled by the
+    rules in this module. The dataflow changes no size, energy or area: only the constraints."""
+    flow = dataflow or hw.dataflow
     if hw.glb_depth % base.global_buffer.block_words:
         raise CodesignError(
             f"hardware `glb_depth` {hw.glb_depth} must be a multiple of the buffer's "
@@ -97,7 +107,7 @@ def derive_arch(base: Arch, hw: HardwareParams, name: str | None = None, dataflo
     area = base.area
     return dataclasses.replace(
         base,
-        name=name or f"{base.name}-{flow}{hw.label.removeprefix('ws')}",
+        name=name or f"{base.name}-{flow}{hw.sizes_label}",
         dataflow=flow,
         word_bits=hw.word_bits,
         mac=dataclasses.replace(base.mac, energy_pj=base.mac.energy_pj * bits**2),
@@ -136,8 +146,8 @@ def area_mm2(arch: Arch) -> float:
 def arch_yaml(arch: Arch) -> str:
     """The arch as a YAML file that `codesign profile --arch` and the real engines read back."""
     header = (
-        f"# {arch.name}: derived with codesign ({area_mm2(arch):.3f} mm^2); energies in pJ per action,\n"
-        f"# scaled from the base by the rules in codesign/hardware.py.\n"
+        f"# {arch.name}: derived with codesign ({arch.dataflow} dataflow, {area_mm2(arch):.3f} mm^2);\n"
+        f"# energies in pJ per action, scaled from the base by the rules in codesign/hardware.py.\n"
     )
     return header + yaml.safe_dump(arch.to_dict(), sort_keys=False)
 

@@ -191,6 +191,8 @@ def _front_table(front: pd.DataFrame, rubric: Rubric, found: dict[str, Breakdown
     ]
     if "area_mm2" in front:
         head.insert(6, ("area mm²", "wide"))
+    if "dataflow" in front:  # a joint search's accelerators
+        head.insert(6, ("dataflow", ""))
     columns = len(head)
     rows = []
     for row in front.to_dict("records"):
@@ -210,6 +212,8 @@ def _front_table(front: pd.DataFrame, rubric: Rubric, found: dict[str, Breakdown
         ]
         if "area_mm2" in front:
             cells.insert(6, (_cell(row.get("area_mm2")), "wide"))
+        if "dataflow" in front:
+            cells.insert(6, (_cell(row.get("dataflow")), ""))
         tds = "".join(f'<td class="{cls}">{html.escape(text)}</td>' for text, cls in cells)
         key = html.escape(trial, quote=True)
         rows.append(f'<tr class="design" data-id="{key}" tabindex="0" aria-expanded="false">{tds}</tr>')

@@ -45,6 +45,7 @@ import pandas as pd
 from codesign.arch import Arch, load_arch
 from codesign.errors import CodesignError, ConfigError
 from codesign.hardware import FIELDS as HARDWARE_FIELDS
+from codesign.hardware import SIZES as HARDWARE_SIZES
 from codesign.hardware import HardwareParams, derive_arch
 from codesign.network import CandidateSpec
 from codesign.pareto import OBJECTIVES, objective_columns
@@ -192,8 +193,11 @@ class TrialRecord:
         if isinstance(text, str) and text:
             spec = CandidateSpec.from_json(text, f"{source} trial {trial_id} spec")
         hardware = None
-        if all(_present(row.get(name)) for name in HARDWARE_FIELDS):
-            hardware = HardwareParams(**{name: int(row[name]) for name in HARDWARE_FIELDS})
+        if all(_present(row.get(name)) for name in HARDWARE_SIZES):
+            drawn: dict[str, Any] = {name: int(row[name]) for name in HARDWARE_SIZES}
+            if _present(row.get("dataflow")):  # a run from before the dataflow knob has none: ws
+                drawn["dataflow"] = str(row["dataflow"])
+            hardware = HardwareParams(**drawn)
         numbers: dict[str, Any] = {k: (row[k] if _present(row.get(k)) else d) for k, d in _NUMBERS.items()}
         for k in ("epochs_done", "rubric_points", "failures"):
             numbers[k] = int(numbers[k])

@@ -20,6 +20,7 @@ Schema (see search_spaces/*.yaml):
       base: simple_weight_stationary # the arch whose energies are scaled (a name or a YAML path)
       pe_x: {choice: [8, 16, 32]}    # also pe_y, weight_spad_depth, glb_depth, glb_bandwidth, word_bits;
       word_bits: {choice: [8, 16]}   # a key left out keeps the base's value
+      dataflow: {choice: [ws, os]}   # arch/dataflows/*.yaml (the exhaustive mapper takes ws only)
     objectives: [accuracy, energy, latency, area]   # default: the first three
     constraints:                     # optional, besides the rubric's
       max_parameters: 500000
@@ -187,10 +188,12 @@ class SearchSpace:
     objectives: tuple[str, ...] = OBJECTIVES[:3]
 
     def sample_hardware(self, trial: Any, base: HardwareParams) -> HardwareParams | None:
-        """Draw the accelerator's sizes, keeping `base`'s where the space names none (None: fixed hardware)."""
+        """Draw the accelerator's sizes and dataflow, keeping `base`'s where the space names none (None: fixed
+        hardware)."""
         if self.hardware is None:
             return None
-        drawn = {name: int(p.sample(trial, f"hw_{name}")) for name, p in self.hardware.items()}
+        drawn = {name: p.sample(trial, f"hw_{name}") for name, p in self.hardware.items()}
+        drawn = {name: int(v) if _HARDWARE[name][0] is int else v for name, v in drawn.items()}
         return dataclasses.replace(base, **drawn)
 
     def sample(self, trial: Any, input_shape: tuple[int, int, int], num_classes: int, seed: int) -> CandidateSpec:

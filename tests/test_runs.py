@@ -3,6 +3,7 @@ weights, a run kept in a storage elsewhere (a file:// URI stands for s3:// or gs
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pandas as pd
@@ -94,6 +95,22 @@ def test_a_trials_arch_comes_from_its_checkpoint(tmp_path):
     assert run.arch_of(TrialRecord("f", Status.OK)) is None  # no arch.yaml: the profile's default
     write_arch(load_arch(), run.search_arch_file)  # a trial without a checkpoint: derived from the run's arch
     assert run.arch_of(TrialRecord("i", Status.INFEASIBLE, hardware=HardwareParams(pe_x=8))) == small
+
+
+def test_a_trials_dataflow_reads_back_and_an_older_run_reads_as_ws(tmp_path):
+    run = Run(tmp_path)
+    hw = HardwareParams(pe_x=8, dataflow="os_pq_m")
+    run.write_trials([
+        TrialRecord("j", Status.OK, val_accuracy=0.9, energy_pj=1e6, cycles=10, hardware=hw),
+        TrialRecord("k", Status.OK, val_accuracy=0.8, energy_pj=2e6, cycles=20, hardware=HardwareParams()),
+    ])
+    table = pd.read_csv(run.trials_file, dtype=str, keep_default_na=False)
+    assert list(table["dataflow"]) == ["os_pq_m", "ws"]
+    assert [r.hardware for r in run.records()] == [hw, HardwareParams()]
+    write_arch(load_arch(), run.search_arch_file)
+    assert run.arch_of(run.records()[0]).dataflow == "os_pq_m"  # no checkpoint: re-derived under its dataflow
+    table.drop(columns=["dataflow"]).to_csv(run.trials_file, index=False)  # a run from before the knob
+    assert [r.hardware for r in run.records()] == [dataclasses.replace(hw, dataflow="ws"), HardwareParams()]
 
 
 def test_a_run_in_remote_storage_is_read_back_from_there(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ import yaml
 from codesign.arch import load_arch
 from codesign.cli import main
 from codesign.data import DEBIAN_FASHION_MNIST
-from codesign.hardware import HardwareParams, area_mm2, derive_arch
+from codesign.hardware import HardwareParams, area_mm2, derive_arch, write_arch
 from codesign.pareto import as_minimization, non_dominated, objective_columns
 
 pytestmark = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
@@ -71,3 +71,55 @@ def test_joint_search_searches_the_accelerator_too(tmp_path, capsys):
     capsys.readouterr()
     assert main(["profile", str(out), "--json", "--no-cache"]) == 0  # an export profiles on its arch.yaml
     assert json.loads(capsys.readouterr().out)["total"]["energy_pj"] == pytest.approx(trial["energy_pj"], rel=1e-9)
+
+
+def test_joint_search_draws_the_dataflow(tmp_path, capsys):
+    """The dataflow is a hardware knob: trials.csv names each trial's, its costs are `codesign profile`'s of the
+    trial's spec on the base resized under that dataflow, and the report and the export name it."""
+    space = tmp_path / "flows.yaml"
+    flows = ["os", "os_pq_m"]  # both other than the lab's ws, so any draw costs a non-ws dataflow
+    small = {**SPACE, "hardware": {"pe_x": {"choice": [8, 16]}, "dataflow": {"choice": flows}}, "constraints": {}}
+    small["network"] = {**SPACE["network"], "depth": 1}
+    space.write_text(yaml.safe_dump(small))
+    runs = tmp_path / "runs"
+    assert main(["search", "--space", str(space), "--name", "flows", "--runs-dir", str(runs), "--trials", "2",
+                 "--sampler", "random", "--train-size", "1000", "--val-size", "500", "--no-dashboard"]) == 0
+    run = runs / "flows"
+    trials = pd.read_csv(run / "trials.csv", dtype={"trial_id": str})
+    assert len(trials) == 2 and set(trials["dataflow"]) <= set(flows)
+    base = load_arch(None)
+    for row in trials.to_dict("records"):
+        assert row["status"] == "ok"
+        sizes = HardwareParams(pe_x=int(row["pe_x"]))  # every other size is the base's
+        arch = derive_arch(base, sizes, dataflow=row["dataflow"])
+        assert arch.dataflow == row["dataflow"] and row["area_mm2"] == pytest.approx(area_mm2(arch))
+        spec = tmp_path / f"{row['trial_id']}.json"
+        spec.write_text(row["spec"])
+        arch_file = write_arch(arch, tmp_path / f"{row['trial_id']}.yaml")
+        capsys.readouterr()
+        assert main(["profile", str(spec), "--arch", str(arch_file), "--json", "--no-cache"]) == 0
+        profiled = json.loads(capsys.readouterr().out)["total"]
+        assert profiled["energy_pj"] == pytest.approx(row["energy_pj"], rel=1e-9)
+        assert profiled["cycles"] == row["cycles"]
+    front = pd.read_csv(run / "pareto.csv", dtype={"trial_id": str})
+    page = (run / "report.html").read_text()
+    assert "<th class=\"\">dataflow</th>" in page
+    assert all(f"<td class=\"\">{flow}</td>" in page for flow in front["dataflow"])
+    trial = front.iloc[0]
+    out = tmp_path / "export"
+    assert main(["export", str(run), "--trial", trial["trial_id"], "--out", str(out)]) == 0
+    exported = (out / "arch.yaml").read_text()
+    assert f"dataflow: {trial['dataflow']}" in exported and load_arch(out / "arch.yaml").dataflow == trial["dataflow"]
+    assert f"({trial['dataflow']} dataflow)" in (out / "README.md").read_text()
+
+
+def test_the_exhaustive_mapper_with_another_dataflow_is_refused_at_start(tmp_path, capsys):
+    space = tmp_path / "flows.yaml"
+    space.write_text(yaml.safe_dump({**SPACE, "hardware": {"dataflow": {"choice": ["ws", "os"]}}}))
+    runs = tmp_path / "runs"
+    args = ["search", "--space", str(space), "--name", "x", "--runs-dir", str(runs), "--trials", "2", "--no-dashboard"]
+    capsys.readouterr()
+    assert main([*args, "--mapper", "exhaustive"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "exhaustive mapper maps the ws dataflow only" in lines[0] and "dataflow os:" in lines[0]
+    assert str(space) in lines[0] and not (runs / "x").exists()

@@ -81,6 +81,28 @@ def test_hardware_section_errors_name_the_key(tmp_path, hardware, message):
         load_space(path)
 
 
+def test_dataflow_is_a_hardware_knob(tmp_path):
+    path = tmp_path / "s.yaml"
+    hardware = {"pe_x": {"choice": [8, 16]}, "dataflow": {"choice": ["ws", "os_pq_m"]}}
+    path.write_text(yaml.safe_dump({"network": {"depth": 1, "stage": {"channels": 4}}, "hardware": hardware}))
+    space = load_space(path)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    drawn = set()
+    for _ in range(16):
+        trial = study.ask()
+        hw = space.sample_hardware(trial, HardwareParams(weight_spad_depth=96))
+        assert type(hw.pe_x) is int and hw.weight_spad_depth == 96 and trial.params["hw_dataflow"] == hw.dataflow
+        drawn.add(hw.dataflow)
+    assert drawn == {"ws", "os_pq_m"}
+    hardware["dataflow"] = {"choice": ["ws", "rs"]}
+    path.write_text(yaml.safe_dump({"network": {"depth": 1, "stage": {"channels": 4}}, "hardware": hardware}))
+    with pytest.raises(CodesignError) as error:
+        load_space(path)
+    message = str(error.value)
+    assert "\n" not in message and str(path) in message and "`hardware.dataflow.choice[1]`" in message
+    assert "got 'rs'" in message and "os_pq_m" in message  # the known dataflows listed
+
+
 def test_area_objective_needs_hardware(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({"network": {"depth": 1, "stage": {"channels": 4}},

@@ -77,6 +77,7 @@ def prepare(settings: SearchSettings, resume: bool) -> PreparedSearch:
     # seed designs are named by absolute path in search.json (checked as they load: one line each)
     named = dataclasses.replace(settings.tune, seed_designs=resolve_seed_names(settings.tune.seed_designs))
     prepared = PreparedSearch.load(dataclasses.replace(settings, tune=named))
+    _check_mapper(prepared)
     CostCache().close()  # a damaged cost cache is replaced here, where its warning is seen (workers' is not)
     data = prepared.settings.data
     locate_dataset(prepared.info.name, Path(data.data_dir) if data.data_dir else None, download=True)
@@ -112,6 +113,24 @@ def save_new(prepared: PreparedSearch) -> None:
 
 
 SPACE_COPY = "inputs"  # the run's copy of its space file: RUN/inputs/<name>.yaml
+
+
+def _check_mapper(prepared: PreparedSearch) -> None:
+    """The exhaustive mapper maps the lab's ws mapspace only: a space drawing another dataflow is one line here,
+    not a failed trial each time one is drawn."""
+    from codesign.cost.analytic.exhaustive import supports
+
+    arch = prepared.base_arch
+    if (prepared.settings.mapper or arch.mapper.algorithm) != "exhaustive":
+        return
+    knob = (prepared.space.hardware or {}).get("dataflow")
+    flows = knob.bounds if knob is not None else (arch.dataflow,)
+    bad = [str(f) for f in flows if not supports(dataclasses.replace(arch, dataflow=f))]
+    if bad:
+        raise CodesignError(
+            f"{prepared.settings.space}: the exhaustive mapper maps the ws dataflow only, but the search draws "
+            f"dataflow {', '.join(bad)}: use --mapper random-pruned (every dataflow) or keep ws alone"
+        )
 
 
 def _check_runs_dir(runs_dir: str) -> None:

@@ -31,6 +31,7 @@ FRONT_COLUMNS = (
     "pe_x",
     "pe_y",
     "word_bits",
+    "dataflow",
 )
 FRONT_ORDER = ["rubric_points", "val_accuracy"]  # best first: rubric points, then accuracy
 
