@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -16,6 +16,9 @@ from codesign.errors import CodesignError
 from codesign.registry import MAPPERS
 from codesign.rubric import PJ_PER_MJ, Rubric, Score
 from codesign.workload import Layer, Workload
+
+if TYPE_CHECKING:
+    from codesign.device.profile import DeviceProfile
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Profile:
     baseline: Profile | None = field(default=None, repr=False)  # compare=True: the analytic engine's profile
     input_note: str = ""  # which input shape was profiled and why
     val_accuracy: float | None = None  # the design's validation accuracy, when its run or training recorded it
+    device: DeviceProfile | None = field(default=None, repr=False)  # --engine device: the latency measured
 
     @property
     def energy_pj(self) -> float:
@@ -161,7 +165,9 @@ class Profile:
                 ROLES[p.mapper]: {"mapper": p.mapper, "energy_pj": p.energy_pj, "cycles": p.cycles}
                 for p in (self, other)
             }
+        measured = {} if self.device is None else {"device": self.device.to_dict()}
         return {
+            **measured,
             "arch": self.arch.name,
             "engine": self.engine,
             "mapper": self.mapper,
@@ -206,7 +212,9 @@ class Profile:
 
     def table(self, show_mapping: bool = False) -> str:
         """The per-layer table and totals that `codesign profile` prints (the input shape with why, the rubric's
-        total)."""
+        total); with --engine device, the latency measured on the device instead."""
+        if self.device is not None:
+            return self.device.table()
         lines = format_table(self, show_mapping).split("\n")
         if self.input_note:  # the shape on a line of its own, with why
             lines[0] = lines[0].rsplit(", input ", 1)[0]

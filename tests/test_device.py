@@ -101,3 +101,43 @@ def test_the_table_predicts_two_small_nets_and_is_cached(runtime, tmp_path):
     again = LatencyTable(settings, LatencyCache(tmp_path / "latency.sqlite")).predict(wider)
     assert again.ms == pytest.approx(two.ms)
     assert [r.latency for r in again.rows] == [r.latency for r in two.rows]
+
+
+FEW_FLAGS = ["--warmup", "2", "--runs", "7", "--rounds", "0", "--run-ms", "0.2"]
+
+
+def test_profile_engine_device_prints_latency_spread_throughput_and_the_device(capsys):
+    from codesign.cli import main
+    from codesign.device.timing import cpu_name
+
+    assert main(["profile", "lenet5", "--engine", "device", "--runtime", "onnxruntime", "--batch", "4", "--compare",
+                 *FEW_FLAGS]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert cpu_name() in out and "onnxruntime, 1 thread" in out
+    assert out.count("measured    ") == 2 and "at batch 1" in out and "at batch 4" in out and "inputs/s" in out
+    assert "IQR" in out and "median of 7 runs" in out and "table       " in out
+    assert "22,467 cycles on simple_weight_stationary" in out and "accel. cycles" in out  # --compare: beside
+
+
+def test_profile_engine_device_json_and_the_python_api(capsys):
+    import json
+
+    import codesign
+    from codesign.cli import main
+
+    assert main(["profile", "lenet5", "--engine", "device", "--json", *FEW_FLAGS]) == 0
+    data = json.loads(capsys.readouterr().out)
+    device = data["device"]
+    assert device["runtime"] == "torch" and device["threads"] == 1 and len(device["latencies"]) == 1
+    assert device["latencies"][0]["median_ms"] > 0 and len(device["table"]["layers"]) == 5
+    assert data["total"]["cycles"] == 22467  # the accelerator's numbers stay beside
+    profile = codesign.profile("lenet5", engine="device", runs=7, warmup=1, rounds=0)
+    assert profile.device is not None and profile.device.median_ms > 0 and "measured" in str(profile)
+    assert profile.device.score(0.5) == pytest.approx(0.5 / profile.device.median_ms)
+
+
+def test_timing_flags_without_the_device_engine_are_one_line(capsys):
+    from codesign.cli import main
+
+    assert main(["profile", "lenet5", "--device", "cuda"]) == 2
+    assert "add --engine device" in capsys.readouterr().err

@@ -16,8 +16,9 @@ PACKAGE = Path(codesign.__file__).parent
 LAYERS = [
     {"errors", "paths", "config", "objectives", "options", "registry", "sgd", "status", "yamlfile", "storage",
      "search.acquisition", "search.nsga2"},
-    {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models"},
-    {"hardware", "train", "profiling", "cost", "spec_workload", "search.surrogate", "settings"},
+    {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models", "device.settings", "device.runtimes",
+     "device.timing"},
+    {"hardware", "train", "profiling", "cost", "spec_workload", "search.surrogate", "settings", "device"},
     {"quantize", "space", "breakdown"},
     {"search.settings", "search.shared", "search.trial"},
     {"runs"},

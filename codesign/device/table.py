@@ -28,11 +28,12 @@ if TYPE_CHECKING:
 
 TABLE_VERSION = 1  # bump when what a table entry times changes, so stale entries are never served
 _OVERHEAD = "overhead"
+LATENCY_FILE = "device_latency.sqlite"
 
 
 def default_latency_path() -> Path:
     """device_latency.sqlite beside the layer-cost cache ($CODESIGN_CACHE's folder, else ~/.cache/codesign)."""
-    return default_cache_path().with_name("device_latency.sqlite")
+    return default_cache_path().with_name(LATENCY_FILE)
 
 
 class LatencyCache(CostCache):
@@ -108,7 +109,7 @@ def fingerprint(settings: TimingSettings) -> str:
 
         version += f", onnxruntime {onnxruntime_module().__version__}"
     name = device_name(settings.device)
-    return f"{settings.device}={name}; {settings.runtime} ({version}); {settings.threads} threads"
+    return f"{settings.device}={name}; {settings.runtime} ({version}); threads={settings.threads}"
 
 
 @dataclass

@@ -18,6 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from codesign.device.settings import TimingSettings
+from codesign.errors import CodesignError
 from codesign.registry import RUNTIMES
 
 if TYPE_CHECKING:
@@ -124,6 +125,8 @@ def device_name(device: str) -> str:
         return cpu_name()
     import torch
 
+    if not torch.cuda.is_available():
+        raise CodesignError(f"device {device}: torch sees no CUDA GPU here; time on --device cpu")
     return str(torch.cuda.get_device_name(device))
 
 
