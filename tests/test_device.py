@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from codesign.device.settings import TimingSettings
-from codesign.device.table import LatencyCache, LatencyTable, layer_module
+from codesign.device.table import LatencyCache, LatencyTable, segments
 from codesign.device.timing import Latency, busy, measure, quartiles
 from codesign.errors import CodesignError
-from codesign.workload import Layer, trace
+from codesign.workload import trace
 
 FEW = {"warmup": 2, "runs": 7, "rounds": 1, "run_ms": 0.2}
 
@@ -70,35 +70,45 @@ def test_quartiles_and_the_busy_machine_warning():
     assert loud.noisy and "load average 9.0 on 2 cores" in loud.warning and "IQR/median 50%" in loud.warning
 
 
-@pytest.mark.parametrize(
-    "layer",
-    [
-        Layer(kind="conv", N=1, C=3, M=8, P=6, Q=5, R=3, S=3, Wstride=2, Hstride=1),
-        Layer(kind="depthwise", N=1, C=8, M=8, P=4, Q=4, R=3, S=3),
-        Layer(kind="linear", N=2, C=20, M=10, P=1, Q=1, R=1, S=1),
-    ],
-)
-def test_a_layer_module_does_exactly_the_layers_work(layer):
-    module, shape = layer_module(layer)
-    traced = trace(module, shape).layers
-    assert len(traced) == 1 and traced[0].key == layer.key
+def test_segments_are_a_layer_and_what_follows_it_counted_and_rebuilt():
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4),
+        nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 10),
+    )  # fmt: skip
+    found = segments(net, (1, 1, 8, 8))
+    layers = trace(net, (1, 1, 8, 8)).layers
+    # every layer is in a segment; the same layer followed by other work is another segment
+    assert list(dict.fromkeys(s.layer.key for s in found)) == [layer.key for layer in layers]
+    assert len(found) == 4
+    first, middle, last_conv, linear = found
+    assert middle.count == 1 and first.input_shape == (1, 1, 8, 8)
+    assert [t.partition("(")[0] for t in middle.tail] == ["BatchNorm2d", "ReLU"]
+    assert last_conv.tail[-2:] == ("MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)",
+                                   "Flatten(start_dim=1, end_dim=-1)")  # fmt: skip
+    assert linear.input_shape == (1, 64) and linear.tail == ()
+    # two identical stages are one segment counted twice
+    twice = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU())
+    (only,) = segments(twice, (1, 4, 8, 8))
+    assert only.count == 2 and only.label == "conv C4 M4 P8 Q8 R3 S3 s1 + ReLU"
+    rebuilt = only.module()
+    assert torch.isfinite(rebuilt(torch.rand(1, 4, 8, 8))).all()
+    assert all(p.device.type == "cpu" for p in net.parameters())  # traced on a meta copy
 
 
 @pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
 def test_the_table_predicts_two_small_nets_and_is_cached(runtime, tmp_path):
     settings = TimingSettings(runtime=runtime, **FEW)
     cache = LatencyCache(tmp_path / "latency.sqlite")
-    small = trace(tiny(), (1, 1, 8, 8))
-    wider = trace(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.Flatten(),
-                                nn.Linear(4 * 4 * 4, 10)), (1, 1, 8, 8))  # fmt: skip
+    wider = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.Flatten(), nn.Linear(4 * 4 * 4, 10))
     table = LatencyTable(settings, cache)
-    one, two = table.predict(small), table.predict(wider)
+    one, two = table.predict(tiny(), (1, 1, 8, 8)), table.predict(wider, (1, 1, 8, 8))
     overhead = one.overhead.median_ms
     assert one.ms == pytest.approx(overhead + sum(max(0, r.latency.median_ms - overhead) for r in one.rows))
     assert two.ms > 0 and len(two.rows) == 3 and runtime in table.fingerprint
     assert one.raw_ms == pytest.approx(sum(r.latency.median_ms for r in one.rows))
     # a fresh table on the same file reads every entry back instead of timing it again
-    again = LatencyTable(settings, LatencyCache(tmp_path / "latency.sqlite")).predict(wider)
+    again = LatencyTable(settings, LatencyCache(tmp_path / "latency.sqlite")).predict(wider, (1, 1, 8, 8))
     assert again.ms == pytest.approx(two.ms)
     assert [r.latency for r in again.rows] == [r.latency for r in two.rows]
 
@@ -129,7 +139,7 @@ def test_profile_engine_device_json_and_the_python_api(capsys):
     data = json.loads(capsys.readouterr().out)
     device = data["device"]
     assert device["runtime"] == "torch" and device["threads"] == 1 and len(device["latencies"]) == 1
-    assert device["latencies"][0]["median_ms"] > 0 and len(device["table"]["layers"]) == 5
+    assert device["latencies"][0]["median_ms"] > 0 and len(device["table"]["layers"]) == 5  # one segment a layer
     assert data["total"]["cycles"] == 22467  # the accelerator's numbers stay beside
     profile = codesign.profile("lenet5", engine="device", runs=7, warmup=1, rounds=0)
     assert profile.device is not None and profile.device.median_ms > 0 and "measured" in str(profile)

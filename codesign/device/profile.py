@@ -67,7 +67,14 @@ class DeviceProfile:
         if self.prediction is not None:
             over = self.prediction.overhead.median_ms
             layers = [
-                {**row.layer.to_dict(), "ms": row.latency.median_ms, "added_ms": row.added_ms(over)}
+                {
+                    "segment": row.segment.label,
+                    "layer": None if row.segment.layer is None else row.segment.layer.to_dict(),
+                    "tail": list(row.segment.tail),
+                    "count": row.segment.count,
+                    "ms": row.latency.median_ms,
+                    "added_ms": row.added_ms(over),
+                }
                 for row in self.prediction.rows
             ]
         return {
@@ -89,7 +96,9 @@ class DeviceProfile:
         """The per-layer table, the measured latencies and their method; the accelerator's cycles beside with
         --compare."""
         lat, accelerator = self.latency, self.accelerator
-        head = f"{'#':>2}  {'kind':<9} {'shape':<30} {'n':>2} {'MACs':>11} {'table ms':>9} {'adds ms':>8}"
+        head = (
+            f"{'#':>2}  {'segment (layer + what follows it)':<58} {'n':>2} {'MACs':>11} {'table ms':>9} {'adds ms':>8}"
+        )
         if accelerator is not None:
             head += f" {'accel. cycles':>13}"
         lines = [
@@ -99,14 +108,20 @@ class DeviceProfile:
             head,
             "-" * len(head),
         ]
-        costs = accelerator.costs if accelerator is not None else [None] * len(self.workload.layers)
-        rows = self.prediction.rows if self.prediction is not None else []
+        cycles = {}
+        if accelerator is not None:
+            cycles = {layer.key: cost.cycles for layer, cost in zip(self.workload.layers, accelerator.costs)}
         over = self.prediction.overhead.median_ms if self.prediction is not None else 0.0
-        for i, (layer, cost) in enumerate(zip(self.workload.layers, costs), 1):
-            row = next((r for r in rows if r.layer.key == layer.key), None)
-            timed = f"{row.latency.median_ms:>9.4f} {row.added_ms(over):>8.4f}" if row is not None else " " * 18
-            line = f"{i:>2}  {layer.kind:<9} {layer.shape:<30} {layer.count:>2} {layer.macs:>11,} {timed}"
-            lines.append(line + (f" {cost.cycles * layer.count:>13,}" if cost is not None else ""))
+        for i, row in enumerate(self.prediction.rows if self.prediction is not None else [], 1):
+            seg, layer = row.segment, row.segment.layer
+            label = seg.label if len(seg.label) <= 58 else seg.label[:57] + "…"
+            macs = layer.macs * seg.count if layer is not None else 0
+            timed = f"{row.latency.median_ms:>9.4f} {row.added_ms(over):>8.4f}"
+            line = f"{i:>2}  {label:<58} {seg.count:>2} {macs:>11,} {timed}"
+            if accelerator is not None:
+                known = cycles.get(layer.key) if layer is not None else None
+                line += f" {known * seg.count:>13,}" if known is not None else f" {'-':>13}"
+            lines.append(line)
         lines.append("-" * len(head))
         if self.prediction is not None:
             p = self.prediction
@@ -151,6 +166,6 @@ def measure_design(
     if settings.batch != shape[0]:
         latencies.append(measure(module, (settings.batch, *shape[1:]), settings))
     chosen = LatencyTable(settings) if table is True else table if isinstance(table, LatencyTable) else None
-    prediction = chosen.predict(workload) if chosen is not None else None
+    prediction = chosen.predict(module, shape) if chosen is not None else None
     fingerprint = chosen.fingerprint if chosen is not None else ""
     return DeviceProfile(label, workload, settings, latencies, prediction, fingerprint)

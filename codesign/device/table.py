@@ -1,10 +1,12 @@
 """A per-layer latency table: each distinct layer timed once per device, runtime and thread count, and cached.
 
-A network's latency is predicted before it is built or trained, from the layers its spec traces to: the
-runtime's fixed per-call cost (an identity call, timed the same way) plus, for each layer, its timed latency
-less that fixed cost, times its count. Without the correction every layer would charge the call's cost
-again (Once-for-All and FBNet sum such tables; nn-Meter's finding is that the fixed costs decide how close the
-sum comes). The work between layers (pooling, adds) is not in the table: it is what the prediction misses.
+A network's latency is predicted before it is trained: the network is split where its Conv2d and Linear layers
+start (a segment is a layer with the norm, activation and pooling that follow it: what a runtime fuses or runs
+back to back, as nn-Meter's kernels are), each distinct segment is timed alone once, and the prediction is the
+runtime's fixed per-call cost (an identity call, timed the same way) plus, for each segment, its latency less
+that fixed cost, times its count. Without the correction every segment would charge the call's cost again
+(Once-for-All and FBNet sum such tables; on small networks the fixed cost decides how close the sum comes).
+Finding the segments traces the network on PyTorch's meta device: shapes only, a fraction of a millisecond.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +26,9 @@ from codesign.registry import RUNTIMES
 if TYPE_CHECKING:
     from torch import nn
 
-    from codesign.workload import Layer, Workload
+    from codesign.workload import Layer
 
-TABLE_VERSION = 1  # bump when what a table entry times changes, so stale entries are never served
+TABLE_VERSION = 2  # bump when what a table entry times changes, so stale entries are never served
 _OVERHEAD = "overhead"
 LATENCY_FILE = "device_latency.sqlite"
 
@@ -77,26 +79,95 @@ class LatencyCache(CostCache):
         self._guard(lambda: self._retry(lambda: self._sql(sql, row)), None)
 
 
-def layer_module(layer: Layer) -> tuple[nn.Module, tuple[int, ...]]:
-    """A module that does exactly one instance of `layer`'s work, followed by a ReLU (as nearly every layer of
-    a CNN is; ONNX Runtime fuses it into the layer), and the input shape that makes its output P x Q."""
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of a network as it runs: one Conv2d or Linear layer and the leaf modules after it up to the next
+    one (its norm, activation, pooling, flatten, dropout); the first segment may have no layer (what runs
+    before it). Runtimes fuse within such a stretch (ONNX Runtime folds the norm into the convolution and the
+    activation into it), so each is timed whole, once, as the table's entry for its layer."""
+
+    layer: Layer | None
+    tail: tuple[str, ...]  # the leaf modules after the layer: class name and settings, as torch prints them
+    input_shape: tuple[int, ...]
+    modules: tuple[Any, ...] = field(default=(), compare=False, repr=False)  # to rebuild it for timing
+    count: int = 1
+
+    @property
+    def key(self) -> str:
+        """What makes two segments the same work (the layer's problem, what follows it, the input's shape)."""
+        return json.dumps(
+            [None if self.layer is None else list(self.layer.key), list(self.tail), list(self.input_shape)]
+        )
+
+    @property
+    def label(self) -> str:
+        """`conv C3 M6 P28 Q28 R5 S5 s1 + BatchNorm2d, ReLU, MaxPool2d`."""
+        head = "(input)" if self.layer is None else f"{self.layer.kind} {self.layer.shape}"
+        names = [t.partition("(")[0] for t in self.tail]
+        return head + (" + " + ", ".join(names) if names else "")
+
+    def module(self) -> nn.Module:
+        """A fresh module doing this segment's work (parameters newly initialised on the CPU)."""
+        import copy
+
+        from torch import nn
+
+        fresh = nn.Sequential(*(copy.deepcopy(m) for m in self.modules)).to_empty(device="cpu")
+        for sub in fresh.modules():  # to_empty leaves memory as it was: give every tensor real values
+            reset = getattr(sub, "reset_parameters", None)
+            if callable(reset):
+                reset()
+        return fresh.eval()
+
+
+_MAC_LAYERS = ("Conv2d", "Linear")
+
+
+def segments(model: nn.Module, input_shape: Sequence[int]) -> list[Segment]:
+    """The distinct segments of `model` on an input of `input_shape` (batch first), counted, in the order they
+    run. The model is traced on PyTorch's meta device: shapes only, no arithmetic and no weights touched."""
+    import copy
+
+    import torch
     from torch import nn
 
-    if layer.kind == "linear":
-        return nn.Sequential(nn.Linear(layer.C, layer.M), nn.ReLU()), (layer.N, layer.C)
-    height = (layer.P - 1) * layer.Wstride + layer.Wdilation * (layer.R - 1) + 1
-    width = (layer.Q - 1) * layer.Hstride + layer.Hdilation * (layer.S - 1) + 1
-    groups = layer.C if layer.depthwise else 1
-    out = layer.C if layer.depthwise else layer.M
-    conv = nn.Conv2d(
-        layer.C,
-        out,
-        (layer.R, layer.S),
-        (layer.Wstride, layer.Hstride),
-        dilation=(layer.Wdilation, layer.Hdilation),
-        groups=groups,
-    )
-    return nn.Sequential(conv, nn.ReLU()), (layer.N, layer.C, height, width)
+    from codesign.workload import conv_layer, linear_layer
+
+    meta = copy.deepcopy(model).to("meta")
+    ran: list[tuple[nn.Module, tuple[int, ...], tuple[int, ...]]] = []
+
+    def seen(module: nn.Module, inputs: tuple, output: Any) -> None:
+        shape = tuple(inputs[0].shape) if inputs and isinstance(inputs[0], torch.Tensor) else ()
+        out = tuple(output.shape) if isinstance(output, torch.Tensor) else ()
+        ran.append((module, shape, out))
+
+    leaves = [m for m in meta.modules() if not list(m.children())]
+    hooks = [m.register_forward_hook(seen) for m in leaves]
+    try:
+        with torch.no_grad():
+            meta.eval()(torch.empty(*input_shape, device="meta"))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    batch = int(input_shape[0])
+    groups: list[tuple[Layer | None, list[nn.Module], tuple[int, ...]]] = []
+    for module, shape, out in ran:
+        kind = type(module).__name__
+        if isinstance(module, nn.Conv2d) and kind in _MAC_LAYERS:
+            groups.append((conv_layer(module, torch.Size(out), "", batch), [module], shape))
+        elif isinstance(module, nn.Linear) and kind in _MAC_LAYERS and len(shape) == 2:
+            groups.append((linear_layer(module, "", batch), [module], shape))
+        elif groups:
+            groups[-1][1].append(module)
+        else:
+            groups.append((None, [module], shape))
+    merged: dict[str, Segment] = {}
+    for layer, modules, shape in groups:
+        tail = tuple(f"{type(m).__name__}({m.extra_repr()})" for m in modules[1 if layer is not None else 0 :])
+        segment = Segment(layer, tail, shape, tuple(modules))
+        found = merged.get(segment.key)
+        merged[segment.key] = segment if found is None else replace(found, count=found.count + 1)
+    return list(merged.values())
 
 
 def fingerprint(settings: TimingSettings) -> str:
@@ -113,16 +184,16 @@ def fingerprint(settings: TimingSettings) -> str:
 
 
 @dataclass
-class LayerRow:
-    """One distinct layer's entry in a prediction: its timed latency, and what it adds once the per-call cost
+class SegmentRow:
+    """One distinct segment's entry in a prediction: its timed latency, and what it adds once the per-call cost
     is taken off, times its count."""
 
-    layer: Layer
+    segment: Segment
     latency: Latency
 
     def added_ms(self, overhead_ms: float) -> float:
-        """What this layer adds to the network's latency (all its instances)."""
-        return max(0.0, self.latency.median_ms - overhead_ms) * self.layer.count
+        """What this segment adds to the network's latency (all its instances)."""
+        return max(0.0, self.latency.median_ms - overhead_ms) * self.segment.count
 
 
 @dataclass
@@ -130,7 +201,7 @@ class Prediction:
     """A network's latency predicted from the table: the per-call cost plus each layer's share."""
 
     overhead: Latency
-    rows: list[LayerRow]
+    rows: list[SegmentRow]
 
     @property
     def ms(self) -> float:
@@ -140,7 +211,7 @@ class Prediction:
     @property
     def raw_ms(self) -> float:
         """The plain sum of the layers' latencies, without the per-call correction (for comparison)."""
-        return sum(row.latency.median_ms * row.layer.count for row in self.rows)
+        return sum(row.latency.median_ms * row.segment.count for row in self.rows)
 
 
 class LatencyTable:
@@ -152,44 +223,43 @@ class LatencyTable:
         self.fingerprint = fingerprint(self.settings)
         self._memory: dict[str, Latency] = {}
 
-    def _entry(self, what: str, module: nn.Module | None, shape: Sequence[int]) -> Latency:
+    def _entry(self, what: str, segment: Segment | None, shape: Sequence[int]) -> Latency:
         if what in self._memory:
             return self._memory[what]
         key = LatencyCache.latency_key(self.fingerprint, what)
         found = self.cache.get_latency(key) if self.cache is not None else None
         if found is None:
-            found = self._time(module, shape)
+            found = self._time(segment, shape)
             if self.cache is not None:
                 self.cache.put_latency(key, found)
         self._memory[what] = found
         return found
 
-    def _time(self, module: nn.Module | None, shape: Sequence[int]) -> Latency:
+    def _time(self, segment: Segment | None, shape: Sequence[int]) -> Latency:
         import torch
 
         from codesign.device.runtimes import identity_session
 
         example = torch.rand(*shape)
         with torch_threads(self.settings.threads):
-            if module is None:
+            if segment is None:
                 session = identity_session(example, self.settings)
             else:
-                session = RUNTIMES.load(self.settings.runtime)(module, example, self.settings)
+                session = RUNTIMES.load(self.settings.runtime)(segment.module(), example, self.settings)
             return time_session(session, self.settings, batch=int(shape[0]))
 
     def overhead(self) -> Latency:
         """The runtime's fixed cost of one call: an identity on a one-element input, timed the same way."""
         return self._entry(_OVERHEAD, None, (1, 1))
 
-    def layer(self, layer: Layer) -> Latency:
-        """One instance of `layer`, timed alone (with the per-call cost in it)."""
-        module, shape = layer_module(layer)
-        return self._entry(json.dumps(list(layer.key)), module, shape)
+    def segment(self, segment: Segment) -> Latency:
+        """One instance of `segment`, timed alone (with the per-call cost in it)."""
+        return self._entry(segment.key, segment, segment.input_shape)
 
-    def predict(self, workload: Workload | Sequence[Layer]) -> Prediction:
-        """The latency of a network of these layers (a Workload or its layers), from the table."""
-        layers = workload.layers if hasattr(workload, "layers") else workload
-        return Prediction(self.overhead(), [LayerRow(layer, self.layer(layer)) for layer in layers])
+    def predict(self, model: nn.Module, input_shape: Sequence[int]) -> Prediction:
+        """The latency of `model` on an input of `input_shape` (batch first), from the table."""
+        found = segments(model, input_shape)
+        return Prediction(self.overhead(), [SegmentRow(s, self.segment(s)) for s in found])
 
     def to_dict(self) -> dict[str, Any]:
         """The table's identity (for reports)."""
