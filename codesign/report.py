@@ -45,6 +45,8 @@ _SHOWN = [
     "val_accuracy",
     "energy_mj",
     "cycles",
+    "device_latency_ms",
+    "score_per_ms",
     "graded_energy_mj",
     "graded_cycles",
     "best_energy_mj",
@@ -191,6 +193,9 @@ def _front_table(front: pd.DataFrame, rubric: Rubric, found: dict[str, Breakdown
     ]
     if "area_mm2" in front:
         head.insert(6, ("area mm²", "wide"))
+    timed = "device_latency_ms" in front  # the device_latency objective: measured latency and accuracy per ms
+    if timed:
+        head[6:6] = [("device ms", ""), ("accuracy/ms", "")]
     columns = len(head)
     rows = []
     for row in front.to_dict("records"):
@@ -210,6 +215,8 @@ def _front_table(front: pd.DataFrame, rubric: Rubric, found: dict[str, Breakdown
         ]
         if "area_mm2" in front:
             cells.insert(6, (_cell(row.get("area_mm2")), "wide"))
+        if timed:
+            cells[6:6] = [(_cell(row.get("device_latency_ms")), ""), (_cell(row.get("score_per_ms")), "")]
         tds = "".join(f'<td class="{cls}">{html.escape(text)}</td>' for text, cls in cells)
         key = html.escape(trial, quote=True)
         rows.append(f'<tr class="design" data-id="{key}" tabindex="0" aria-expanded="false">{tds}</tr>')

@@ -32,6 +32,8 @@ class DesignObjective:
         self.info = prepared.info
         self.base_arch = prepared.base_arch
         self.mapper = prepared.settings.mapper  # the analytic mapper the objectives are costed with (None: the arch's)
+        self.timing = prepared.settings.timing  # how the device_latency objective is timed
+        self.latency_on = prepared.settings.resources.latency_on  # ... and on which Ray nodes (None: here)
 
     def draw(self, trial: Any) -> tuple[CandidateSpec, HardwareParams | None]:
         """The design `trial` stands for (anything with Optuna's suggest_* and user_attrs): drawn from the

@@ -40,11 +40,12 @@ class PreparedSearch:
     @classmethod
     def load(cls, settings: SearchSettings, base_arch: Arch | None = None, seeds: bool = True) -> PreparedSearch:
         """Everything `settings` name, loaded (nothing checked against the run folder, nothing written)."""
-        space = load_space(settings.space)
+        space = with_objectives(load_space(settings.space), settings.objectives)
         rubric = load_rubric(settings.rubric)
         arch = base_arch or load_arch(space.hardware_base or settings.arch or rubric.accelerator)
         dataset = settings.data.dataset or space.dataset  # the space's unless the settings name one
-        settings = dataclasses.replace(settings, data=dataclasses.replace(settings.data, dataset=dataset))
+        data = dataclasses.replace(settings.data, dataset=dataset)
+        settings = dataclasses.replace(settings, data=data, objectives=space.objectives)
         info = DATASETS[dataset]
         designs = tuple(load_seeds(settings.tune.seed_designs, info, settings.tune.seed)) if seeds else ()
         return cls(settings, space, rubric, arch, info, designs)
@@ -58,6 +59,15 @@ class PreparedSearch:
     def objectives(self) -> tuple[tuple[str, str], ...]:
         """(trials.csv column, direction) of each objective."""
         return objective_columns(self.settings.objectives)
+
+
+def with_objectives(space: SearchSpace, objectives: tuple[str, ...]) -> SearchSpace:
+    """The space with the objectives the settings name (--objectives), when they name any."""
+    if not objectives or objectives == space.objectives:
+        return space
+    if "area" in objectives and space.hardware is None:
+        raise CodesignError(f"objective `area` needs a space with a `hardware` section; {space.name} has none")
+    return dataclasses.replace(space, objectives=tuple(objectives))
 
 
 def prepare(settings: SearchSettings, resume: bool) -> PreparedSearch:
