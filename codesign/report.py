@@ -46,6 +46,7 @@ _SHOWN = [
     "energy_mj",
     "cycles",
     "device_latency_ms",
+    "device_latency_alone_ms",
     "score_per_ms",
     "graded_energy_mj",
     "graded_cycles",

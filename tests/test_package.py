@@ -25,7 +25,7 @@ LAYERS = [
     {"designs", "report", "plots"},
     {"export", "model_source", "search.constraints", "search.objective", "search.sampler", "search.prepared", "search.seeds",
      "search.candidates", "search.ehvi", "search.replay", "search.trainable", "search.table", "search.fidelity",
-     "search.samplers"},
+     "search.samplers", "search.remeasure"},
     {"search.driver", "search.searcher", "search.results", "search"},
     {"api"},
     {"cli", "__init__"},  # the package's face: codesign/__init__.py re-exports the API

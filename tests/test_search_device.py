@@ -74,6 +74,10 @@ def test_a_two_trial_search_on_accuracy_and_device_latency(tmp_path, capsys):
     assert len(front) >= 1 and non_dominated(as_minimization(front, objectives)).all()
     assert " ms  score " in out and "best accuracy per millisecond on the device: trial" in out
     assert "accuracy/ms" in (run / "report.html").read_text()
+    # the front timed again at the end, alone: every design on it, and only those
+    timed = trials[trials["device_latency_alone_ms"].notna()]
+    assert set(timed["trial_id"]) == set(front["trial_id"]) and (timed["device_latency_alone_ms"] > 0).all()
+    assert "designs on the front timed again on the device, alone" in out
 
 
 @needs_fmnist
@@ -105,6 +109,8 @@ def test_latency_on_a_custom_resource_is_measured_only_on_the_node_holding_it(tm
         ok = trials[trials["status"] == "ok"]
         assert len(ok) >= 2 and (ok["device_latency_ms"] > 0).all()
         assert set(ok["device_node_id"]) == {device.node_id}  # measured on the device's node only
+        alone = trials[trials["device_latency_alone_ms"].notna()]
+        assert len(alone) >= 1 and set(alone["device_alone_node_id"].astype(str)) == {device.node_id}
         assert nodes.head_node.node_id in set(trials["node_id"])  # though trials also trained on the head
     finally:
         ray.shutdown()

@@ -23,11 +23,13 @@ from typing import Any
 import pandas as pd
 
 from codesign.errors import SearchInterrupted
+from codesign.objectives import DEVICE_LATENCY
 from codesign.report import write_outputs
 from codesign.runs import Run
 from codesign.search.console import SearchConsole, library_output
 from codesign.search.fidelity import make_scheduler
 from codesign.search.prepared import PreparedSearch, prepare
+from codesign.search.remeasure import remeasure_front
 from codesign.search.replay import Replays
 from codesign.search.searcher import make_search
 from codesign.search.settings import SearchSettings
@@ -188,6 +190,8 @@ def run_search(settings: SearchSettings, resume: bool = False, callbacks: Sequen
             else:
                 tuner = _new_tuner(prepared, trainable, callbacks)
             tuner.fit()
+        if DEVICE_LATENCY in settings.objectives and not ctrl_c.interrupted:
+            remeasure_front(prepared)  # the front timed again with no trial beside it (Ray still up)
     finally:
         if connected:
             ray.shutdown()

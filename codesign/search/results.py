@@ -24,6 +24,7 @@ FRONT_COLUMNS = (
     "energy_mj",
     "cycles",
     "device_latency_ms",
+    "device_latency_alone_ms",
     "score_per_ms",
     "area_mm2",
     "peak_activation_bytes",
