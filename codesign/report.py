@@ -20,6 +20,7 @@ import pandas as pd
 
 from codesign.breakdown import Breakdown, breakdown
 from codesign.cost import CostCache
+from codesign.device.settings import TimingSettings
 from codesign.errors import CodesignError
 from codesign.pareto import OBJECTIVES, eligible, front_volume, pareto_front
 from codesign.plots import (
@@ -86,7 +87,8 @@ def write_outputs(run: Run | Path) -> pd.DataFrame:
     front = pareto_front(trials, objectives)
     front.to_csv(run.front_file, index=False)
     rubric = _rubric_of(run)
-    page = render_html(trials, front, run.name, objectives, rubric, breakdowns(run, front))
+    timing = run.settings().timing if run.has_settings() else None
+    page = render_html(trials, front, run.name, objectives, rubric, breakdowns(run, front), timing)
     _replace(run.report_file, page.encode())
     _replace(run.plot_file, png_bytes(trials, front, objectives, rubric))
     run.publish(run.front_file, run.report_file, run.plot_file)
@@ -164,6 +166,46 @@ def _cell(value: Any, column: str = "") -> str:
             return f"{int(value)}"
         return f"{value:.4g}"
     return str(value)
+
+
+def device_section(trials: pd.DataFrame, front: pd.DataFrame, timing: TimingSettings | None) -> str:
+    """The report's device section (a search with the device_latency objective): where and how latency was
+    measured, the average over complete trials, and the front by accuracy per millisecond."""
+    if "device_latency_ms" not in trials:
+        return ""
+    done = trials[(trials["status"] == "ok") & trials["device_latency_ms"].notna()]
+    names = sorted({str(n) for n in done.get("device_name", pd.Series(dtype=str)).dropna() if str(n)})
+    how = ""
+    if timing is not None:
+        plural = "s" if timing.threads > 1 else ""
+        how = (
+            f" ({timing.device}, {timing.runtime}, {timing.threads} thread{plural}; the median of {timing.runs} "
+            f"timed runs after {timing.warmup} warm-up calls, re-measured while IQR/median > {timing.max_spread:.0%})"
+        )
+    average = done["device_latency_ms"].mean() if len(done) else float("nan")
+    head = ["trial", "accuracy", "epochs", "training s", "device ms", "alone ms", "accuracy/ms"]
+    rows = []
+    ranked = front.sort_values("score_per_ms", ascending=False) if "score_per_ms" in front else front
+    for row in ranked.to_dict("records"):
+        cells = [
+            short_id(str(row["trial_id"])),
+            _cell(row.get("val_accuracy"), "val_accuracy"),
+            _cell(row.get("epochs_done")),
+            _cell(row.get("train_seconds")),
+            _cell(row.get("device_latency_ms")),
+            _cell(row.get("device_latency_alone_ms")),
+            _cell(row.get("score_per_ms")),
+        ]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    table = (
+        "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>" if rows else ""
+    )
+    return f"""<h2>Latency on the device</h2>
+<p>Measured on {html.escape(", ".join(names) or "the device")}{html.escape(how)}: each complete trial right after it
+trained (other trials may have been training beside it), and the designs on the front again, alone, at the end.
+{len(done)} complete trials timed, {_cell(average)} ms on average. The score is validation accuracy per millisecond;
+training accuracy is not recorded, and the test set is read only by <code>codesign train DESIGN --final</code>.</p>
+{table}"""
 
 
 def _bands_of(row: dict[Any, Any], rubric: Rubric) -> dict[str, str]:
@@ -308,9 +350,11 @@ def render_html(
     objectives: tuple = OBJECTIVES,
     rubric: Rubric | None = None,
     found: dict[str, Breakdown] | None = None,
+    timing: TimingSettings | None = None,
 ) -> str:
     """One self-contained page: key figures, the front table, energy breakdowns, plots with the rubric's bands,
-    the search's progress and the hyper-parameters against the objectives."""
+    the search's progress and the hyper-parameters against the objectives (and, for a search timed on a device,
+    its latency section)."""
     rubric = rubric or Rubric()
     found = found or {}
     shown = figures(trials, front, objectives, rubric)
@@ -377,6 +421,7 @@ its points and how far it is from the next band (the validation error stands in 
 <p>Best rubric score first. Open a row for every field (graded: under the mapping the lab's timeloop-mapper
 lands on, what the rubric awards; best: the best mapping of the same mapspace).</p>
 {_front_table(front, rubric, found)}
+{device_section(trials, front, timing)}
 {energy_section}
 <h2>Objectives, with the rubric's bands</h2>
 {plots}

@@ -73,7 +73,11 @@ def test_a_two_trial_search_on_accuracy_and_device_latency(tmp_path, capsys):
     objectives = (("val_accuracy", "max"), ("device_latency_ms", "min"))
     assert len(front) >= 1 and non_dominated(as_minimization(front, objectives)).all()
     assert " ms  score " in out and "best accuracy per millisecond on the device: trial" in out
-    assert "accuracy/ms" in (run / "report.html").read_text()
+    page = (run / "report.html").read_text()
+    assert "accuracy/ms" in page and "<h2>Latency on the device</h2>" in page
+    from codesign.device.timing import cpu_name
+
+    assert set(ok["device_name"]) == {cpu_name()} and cpu_name() in page
     # the front timed again at the end, alone: every design on it, and only those
     timed = trials[trials["device_latency_alone_ms"].notna()]
     assert set(timed["trial_id"]) == set(front["trial_id"]) and (timed["device_latency_alone_ms"] > 0).all()

@@ -71,8 +71,9 @@ def predicted_ms(spec: CandidateSpec, settings: TimingSettings) -> float:
     return float(_table(settings).predict(model, (1, *spec.input_shape)).ms)
 
 
-def measured_ms(model: nn.Module, input_shape: Sequence[int], settings: TimingSettings) -> float:
-    """A model's latency measured on this machine's device (ms, the median)."""
+def measured_ms(model: nn.Module, input_shape: Sequence[int], settings: TimingSettings) -> tuple[float, str]:
+    """A model's latency measured on this machine's device (ms, the median) and the device's name."""
     from codesign.device.timing import measure
 
-    return measure(model, input_shape, settings).median_ms
+    latency = measure(model, input_shape, settings)
+    return latency.median_ms, latency.device_name

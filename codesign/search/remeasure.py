@@ -28,7 +28,9 @@ def remeasure_front(prepared: PreparedSearch, progress: bool = True) -> int:
         if record.trial_id not in front or record.spec is None:
             continue
         shape = (1, *record.spec.input_shape)
-        ms, node = on_device(settings.resources.latency_on, measured_ms, record.spec.build(), shape, settings.timing)
+        (ms, _), node = on_device(
+            settings.resources.latency_on, measured_ms, record.spec.build(), shape, settings.timing
+        )
         record.extra[ALONE] = ms
         record.extra["device_alone_node_id"] = node
         timed += 1

@@ -66,6 +66,7 @@ def trial_record(
         device_latency_ms=known(report.device_latency_ms),
         score_per_ms=known(report.score_per_ms),
         device_node_id=report.device_node_id or "",
+        device_name=report.device_name or "",
         node_ip=report.node_ip,
         node_id=report.node_id,
         failures=failures,

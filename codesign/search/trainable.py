@@ -162,8 +162,10 @@ class _EpochReporter:
         known = self.known
         if done and self.timing is not None and self.config.spec is not None:
             shape = (1, *self.config.spec.input_shape)
-            ms, node = on_device(self.latency_on, measured_ms, _on_cpu(self.model), shape, self.timing)
-            known = dataclasses.replace(known, device_latency_ms=ms, score_per_ms=accuracy / ms, device_node_id=node)
+            (ms, name), node = on_device(self.latency_on, measured_ms, _on_cpu(self.model), shape, self.timing)
+            known = dataclasses.replace(
+                known, device_latency_ms=ms, score_per_ms=accuracy / ms, device_node_id=node, device_name=name
+            )
         report = dataclasses.replace(
             known,
             val_accuracy=accuracy,

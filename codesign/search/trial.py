@@ -88,6 +88,7 @@ class TrialReport:
     device_latency_ms: float | None = None
     score_per_ms: float | None = None  # validation accuracy / device latency (the device users' score)
     device_node_id: str | None = None  # the Ray node the device latency was measured on
+    device_name: str | None = None  # ... and the device's name (the CPU's model, the GPU's name)
     # the energy and cycles under each analytic mapper: graded (timeloop-mapper's search) and best
     graded_energy_pj: float | None = None
     graded_cycles: float | None = None
