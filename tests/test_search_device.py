@@ -37,6 +37,14 @@ def test_objectives_on_the_command_line_are_checked_in_one_line():
         SearchSettings(objectives=("accuracy", "speed"))
 
 
+def test_timing_flags_without_the_objective_are_one_line(tmp_path, capsys):
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(SPACE))
+    assert main(["search", "--space", str(path), "--runs-dir", str(tmp_path), "--trials", "1", "--runtime",
+                 "onnxruntime"]) == 2  # fmt: skip
+    assert "add --objectives accuracy,device_latency" in capsys.readouterr().err
+
+
 def test_the_screen_knows_each_candidates_device_latency_before_training(tmp_path):
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump({**SPACE, "objectives": ["accuracy", "device_latency"]}))

@@ -14,8 +14,10 @@ from pathlib import Path
 from codesign.arch import Arch, load_arch
 from codesign.cost import CostCache
 from codesign.data import DATASETS, DatasetInfo, locate_dataset
+from codesign.device.settings import TimingSettings
 from codesign.errors import CodesignError
 from codesign.hardware import write_arch
+from codesign.objectives import DEVICE_LATENCY
 from codesign.pareto import objective_columns
 from codesign.rubric import Rubric, load_rubric
 from codesign.runs import Run
@@ -41,6 +43,12 @@ class PreparedSearch:
     def load(cls, settings: SearchSettings, base_arch: Arch | None = None, seeds: bool = True) -> PreparedSearch:
         """Everything `settings` name, loaded (nothing checked against the run folder, nothing written)."""
         space = with_objectives(load_space(settings.space), settings.objectives)
+        timed = settings.timing != TimingSettings() or settings.resources.latency_on is not None
+        if timed and DEVICE_LATENCY not in space.objectives:
+            raise CodesignError(
+                "--device, --runtime, --threads, the timing flags and --latency-on time the device_latency "
+                "objective: add --objectives accuracy,device_latency (or list it in the space's objectives)"
+            )
         rubric = load_rubric(settings.rubric)
         arch = base_arch or load_arch(space.hardware_base or settings.arch or rubric.accelerator)
         dataset = settings.data.dataset or space.dataset  # the space's unless the settings name one
