@@ -8,16 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from codesign.arch import Arch
+from codesign.cost.layer_cost import LayerCost
 from codesign.device.settings import TimingSettings
 from codesign.device.table import LatencyTable, Prediction
 from codesign.device.timing import Latency, measure
+from codesign.workload import Workload
 
 if TYPE_CHECKING:
     from torch import nn
-
-    from codesign.arch import Arch
-    from codesign.cost import LayerCost
-    from codesign.workload import Workload
 
 
 class AcceleratorCosts(Protocol):

@@ -16,17 +16,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from torch import nn
 
 from codesign.cost.cache import CostCache, DamagedCache, _first_line, default_cache_path
 from codesign.device.settings import TimingSettings
 from codesign.device.timing import Latency, device_name, time_session, torch_threads
 from codesign.registry import RUNTIMES
-
-if TYPE_CHECKING:
-    from torch import nn
-
-    from codesign.workload import Layer
+from codesign.workload import Layer
 
 TABLE_VERSION = 2  # bump when what a table entry times changes, so stale entries are never served
 _OVERHEAD = "overhead"
