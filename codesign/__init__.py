@@ -37,6 +37,14 @@ _OWNERS = {
     "load_arch": "codesign.arch",
     "LayerCost": "codesign.cost.layer_cost",
     "Design": "codesign.designs",
+    "AcceleratorCosts": "codesign.device.profile",
+    "DeviceProfile": "codesign.device.profile",
+    "TimingSettings": "codesign.device.settings",
+    "LatencyTable": "codesign.device.table",
+    "Prediction": "codesign.device.table",
+    "Segment": "codesign.device.table",
+    "SegmentRow": "codesign.device.table",
+    "Latency": "codesign.device.timing",
     "TrainedOn": "codesign.designs",
     "CodesignError": "codesign.errors",
     "SearchInterrupted": "codesign.errors",
@@ -64,6 +72,7 @@ _OWNERS = {
     "Workload": "codesign.workload",
 }
 __all__ = [
+    "AcceleratorCosts",
     "Arch",
     "Band",
     "CandidateSpec",
@@ -71,10 +80,14 @@ __all__ = [
     "ConvStage",
     "DataSettings",
     "Design",
+    "DeviceProfile",
     "EpochMetrics",
     "HardwareParams",
+    "Latency",
+    "LatencyTable",
     "Layer",
     "LayerCost",
+    "Prediction",
     "Profile",
     "ProfileSettings",
     "ResourceSettings",
@@ -84,7 +97,10 @@ __all__ = [
     "SearchInterrupted",
     "SearchRun",
     "SearchSettings",
+    "Segment",
+    "SegmentRow",
     "Status",
+    "TimingSettings",
     "TrainSettings",
     "TrainedOn",
     "Training",
@@ -108,6 +124,10 @@ if TYPE_CHECKING:
     from codesign.arch import Arch, load_arch
     from codesign.cost.layer_cost import LayerCost
     from codesign.designs import Design, TrainedOn
+    from codesign.device.profile import AcceleratorCosts, DeviceProfile
+    from codesign.device.settings import TimingSettings
+    from codesign.device.table import LatencyTable, Prediction, Segment, SegmentRow
+    from codesign.device.timing import Latency
     from codesign.errors import CodesignError, SearchInterrupted
     from codesign.hardware import HardwareParams
     from codesign.network import CandidateSpec, ConvStage

@@ -26,11 +26,13 @@ from codesign.cost import CostCache, get_engine
 from codesign.cost.analytic import cost_under_mapping
 from codesign.data import DATASETS, Dataset, Split, load_dataset
 from codesign.designs import Design, load_design
+from codesign.device.table import LATENCY_FILE, LatencyCache, LatencyTable
 from codesign.errors import CodesignError
 from codesign.export import export as write_export
 from codesign.network import CandidateSpec, SGDConfig
 from codesign.options import apply, options, python_defaults, takes_settings, unknown
 from codesign.profiling import Profile, other_mapper, profile_workload
+from codesign.registry import MEASURED_ENGINES
 from codesign.rubric import Rubric, load_rubric
 from codesign.runs import Run
 from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings
@@ -96,6 +98,8 @@ def profile(
 
     With the analytic engine (milliseconds) the other mapper's totals are kept beside (`graded_*`, `best_*`);
     `compare=True` also profiles with the analytic engine, to put it beside another `engine` (`comparison()`).
+    `engine="device"` times the model on this machine instead (`device`, `runtime`, `threads`, ...: the
+    Profile's `device` holds the latencies and the per-layer table; compare=True prints the cycles beside).
 
     Args:
         model: a MODEL string (built-in, `file.py:Class`, spec JSON, run or export folder), a path, an
@@ -143,11 +147,21 @@ def _profile(model: ModelLike, chosen: ProfileSettings, progress: bool) -> Profi
         cost = cost_under_mapping(workload.layers[0], accelerator, chosen.timeloop_map)
         return Profile(workload, accelerator, [cost], "timeloop-map", design.label, rules, input_note=note)
     store = None if chosen.cache is False else CostCache(None if chosen.cache is True else chosen.cache)
-    engine = get_engine(chosen.engine, mapper=chosen.mapper, timeloop_lab=chosen.timeloop_lab)
+    measured = chosen.engine in MEASURED_ENGINES  # timed on a device; the accelerator's costs kept beside
+    name = "analytic" if measured else chosen.engine
+    engine = get_engine(name, mapper=chosen.mapper, timeloop_lab=chosen.timeloop_lab)
     result = profile_workload(workload, accelerator, engine, store, progress and engine.parallel, design.label, rules)
     result.other = other_mapper(result, store)
     result.input_note, result.val_accuracy = note, _val_accuracy(design)
-    if chosen.compare:
+    if measured:
+        beside = Path(chosen.cache).with_name(LATENCY_FILE) if isinstance(chosen.cache, str) else None
+        table = LatencyTable(chosen.timing, cache=chosen.cache is not False and LatencyCache(beside))
+        result.device = MEASURED_ENGINES.load(chosen.engine)(
+            design.module, workload, chosen.timing, design.label, table
+        )
+        if chosen.compare:
+            result.device.accelerator = result
+    elif chosen.compare:
         analytic = get_engine("analytic", mapper=chosen.mapper)
         result.baseline = profile_workload(workload, accelerator, analytic, store, False, design.label, rules)
     return result

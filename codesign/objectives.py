@@ -9,7 +9,9 @@ COLUMNS = {
     "energy": ("energy_pj", "min"),
     "latency": ("cycles", "min"),
     "area": ("area_mm2", "min"),
+    "device_latency": ("device_latency_ms", "min"),  # measured on the device (codesign/device), milliseconds
 }
+DEVICE_LATENCY = "device_latency"  # the objective timed on a real device rather than costed on the accelerator
 OBJECTIVES: tuple[tuple[str, str], ...] = tuple(COLUMNS[k] for k in ("accuracy", "energy", "latency"))
 
 

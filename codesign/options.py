@@ -348,7 +348,7 @@ def _add_flag(parser: Any, option: Option, note: str | None) -> None:
         extra.update(nargs="+", type=_flag_type(dataclasses.replace(option, kind=item), item))
     else:
         extra["type"] = _flag_type(option, first)
-        if "choices" in option.meta:
+        if "choices" in option.meta and typing.get_origin(first) is not tuple:  # a list's items are checked by type
             extra["choices"] = option.meta["choices"]
     if option.aliases:
         exclusive = parser.add_mutually_exclusive_group()

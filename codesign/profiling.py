@@ -12,6 +12,7 @@ import pandas as pd
 from codesign.arch import Arch
 from codesign.cost import CostCache, Engine, LayerCost, cost_of, get_engine
 from codesign.cost.analytic import AnalyticEngine
+from codesign.device.profile import DeviceProfile
 from codesign.errors import CodesignError
 from codesign.registry import MAPPERS
 from codesign.rubric import PJ_PER_MJ, Rubric, Score
@@ -33,6 +34,7 @@ class Profile:
     baseline: Profile | None = field(default=None, repr=False)  # compare=True: the analytic engine's profile
     input_note: str = ""  # which input shape was profiled and why
     val_accuracy: float | None = None  # the design's validation accuracy, when its run or training recorded it
+    device: DeviceProfile | None = field(default=None, repr=False)  # --engine device: the latency measured
 
     @property
     def energy_pj(self) -> float:
@@ -161,7 +163,9 @@ class Profile:
                 ROLES[p.mapper]: {"mapper": p.mapper, "energy_pj": p.energy_pj, "cycles": p.cycles}
                 for p in (self, other)
             }
+        measured = {} if self.device is None else {"device": self.device.to_dict()}
         return {
+            **measured,
             "arch": self.arch.name,
             "engine": self.engine,
             "mapper": self.mapper,
@@ -206,7 +210,9 @@ class Profile:
 
     def table(self, show_mapping: bool = False) -> str:
         """The per-layer table and totals that `codesign profile` prints (the input shape with why, the rubric's
-        total)."""
+        total); with --engine device, the latency measured on the device instead."""
+        if self.device is not None:
+            return self.device.table()
         lines = format_table(self, show_mapping).split("\n")
         if self.input_note:  # the shape on a line of its own, with why
             lines[0] = lines[0].rsplit(", input ", 1)[0]

@@ -91,6 +91,29 @@ ENGINES = Registry(
 )
 """Cost engines (`codesign.cost.Engine`): each is a frozen dataclass whose fields are its options."""
 
+MEASURED_ENGINES = Registry(
+    "measured engine",
+    Entry(
+        "device",
+        "codesign.device.profile:measure_design",
+        "inference latency timed on this machine's CPU or GPU, whole network and per layer (no accelerator)",
+    ),
+)
+"""Engines that time a whole network on a real device instead of costing its layers on an accelerator:
+`(design, workload, timing settings, ...) -> codesign.device.profile.DeviceProfile`. Not `Engine`s: they have no
+arch, no energy and no cycles; `codesign profile --engine NAME` takes either kind."""
+
+RUNTIMES = Registry(
+    "runtime",
+    Entry("torch", "codesign.device.runtimes:torch_session", "PyTorch eager, the module as trained"),
+    Entry(
+        "onnxruntime",
+        "codesign.device.runtimes:onnx_session",
+        "ONNX Runtime on the model exported to ONNX (pip install 'codesign[device]')",
+    ),
+)
+"""What runs a network on a device to time it: `(module, example input, timing settings) -> Session`."""
+
 MAPPERS = Registry(
     "mapper",
     Entry(

@@ -20,6 +20,7 @@ import pandas as pd
 
 from codesign.breakdown import Breakdown, breakdown
 from codesign.cost import CostCache
+from codesign.device.settings import TimingSettings
 from codesign.errors import CodesignError
 from codesign.pareto import OBJECTIVES, eligible, front_volume, pareto_front
 from codesign.plots import (
@@ -45,6 +46,9 @@ _SHOWN = [
     "val_accuracy",
     "energy_mj",
     "cycles",
+    "device_latency_ms",
+    "device_latency_alone_ms",
+    "score_per_ms",
     "graded_energy_mj",
     "graded_cycles",
     "best_energy_mj",
@@ -83,7 +87,8 @@ def write_outputs(run: Run | Path) -> pd.DataFrame:
     front = pareto_front(trials, objectives)
     front.to_csv(run.front_file, index=False)
     rubric = _rubric_of(run)
-    page = render_html(trials, front, run.name, objectives, rubric, breakdowns(run, front))
+    timing = run.settings().timing if run.has_settings() else None
+    page = render_html(trials, front, run.name, objectives, rubric, breakdowns(run, front), timing)
     _replace(run.report_file, page.encode())
     _replace(run.plot_file, png_bytes(trials, front, objectives, rubric))
     run.publish(run.front_file, run.report_file, run.plot_file)
@@ -163,6 +168,46 @@ def _cell(value: Any, column: str = "") -> str:
     return str(value)
 
 
+def device_section(trials: pd.DataFrame, front: pd.DataFrame, timing: TimingSettings | None) -> str:
+    """The report's device section (a search with the device_latency objective): where and how latency was
+    measured, the average over complete trials, and the front by accuracy per millisecond."""
+    if "device_latency_ms" not in trials:
+        return ""
+    done = trials[(trials["status"] == "ok") & trials["device_latency_ms"].notna()]
+    names = sorted({str(n) for n in done.get("device_name", pd.Series(dtype=str)).dropna() if str(n)})
+    how = ""
+    if timing is not None:
+        plural = "s" if timing.threads > 1 else ""
+        how = (
+            f" ({timing.device}, {timing.runtime}, {timing.threads} thread{plural}; the median of {timing.runs} "
+            f"timed runs after {timing.warmup} warm-up calls, re-measured while IQR/median > {timing.max_spread:.0%})"
+        )
+    average = done["device_latency_ms"].mean() if len(done) else float("nan")
+    head = ["trial", "accuracy", "epochs", "training s", "device ms", "alone ms", "accuracy/ms"]
+    rows = []
+    ranked = front.sort_values("score_per_ms", ascending=False) if "score_per_ms" in front else front
+    for row in ranked.to_dict("records"):
+        cells = [
+            short_id(str(row["trial_id"])),
+            _cell(row.get("val_accuracy"), "val_accuracy"),
+            _cell(row.get("epochs_done")),
+            _cell(row.get("train_seconds")),
+            _cell(row.get("device_latency_ms")),
+            _cell(row.get("device_latency_alone_ms")),
+            _cell(row.get("score_per_ms")),
+        ]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    table = (
+        "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>" if rows else ""
+    )
+    return f"""<h2>Latency on the device</h2>
+<p>Measured on {html.escape(", ".join(names) or "the device")}{html.escape(how)}: each complete trial right after it
+trained (other trials may have been training beside it), and the designs on the front again, alone, at the end.
+{len(done)} complete trials timed, {_cell(average)} ms on average. The score is validation accuracy per millisecond;
+training accuracy is not recorded, and the test set is read only by <code>codesign train DESIGN --final</code>.</p>
+{table}"""
+
+
 def _bands_of(row: dict[Any, Any], rubric: Rubric) -> dict[str, str]:
     """Each objective's points and the step to its next band, as the table shows them."""
     error = 1.0 - row["val_accuracy"] if isinstance(row.get("val_accuracy"), (int, float)) else None
@@ -193,6 +238,9 @@ def _front_table(front: pd.DataFrame, rubric: Rubric, found: dict[str, Breakdown
         head.insert(6, ("area mm²", "wide"))
     if "dataflow" in front:  # a joint search's accelerators
         head.insert(6, ("dataflow", ""))
+    timed = "device_latency_ms" in front  # the device_latency objective: measured latency and accuracy per ms
+    if timed:
+        head[6:6] = [("device ms", ""), ("accuracy/ms", "")]
     columns = len(head)
     rows = []
     for row in front.to_dict("records"):
@@ -214,6 +262,8 @@ def _front_table(front: pd.DataFrame, rubric: Rubric, found: dict[str, Breakdown
             cells.insert(6, (_cell(row.get("area_mm2")), "wide"))
         if "dataflow" in front:
             cells.insert(6, (_cell(row.get("dataflow")), ""))
+        if timed:
+            cells[6:6] = [(_cell(row.get("device_latency_ms")), ""), (_cell(row.get("score_per_ms")), "")]
         tds = "".join(f'<td class="{cls}">{html.escape(text)}</td>' for text, cls in cells)
         key = html.escape(trial, quote=True)
         rows.append(f'<tr class="design" data-id="{key}" tabindex="0" aria-expanded="false">{tds}</tr>')
@@ -304,9 +354,11 @@ def render_html(
     objectives: tuple = OBJECTIVES,
     rubric: Rubric | None = None,
     found: dict[str, Breakdown] | None = None,
+    timing: TimingSettings | None = None,
 ) -> str:
     """One self-contained page: key figures, the front table, energy breakdowns, plots with the rubric's bands,
-    the search's progress and the hyper-parameters against the objectives."""
+    the search's progress and the hyper-parameters against the objectives (and, for a search timed on a device,
+    its latency section)."""
     rubric = rubric or Rubric()
     found = found or {}
     shown = figures(trials, front, objectives, rubric)
@@ -373,6 +425,7 @@ its points and how far it is from the next band (the validation error stands in 
 <p>Best rubric score first. Open a row for every field (graded: under the mapping the lab's timeloop-mapper
 lands on, what the rubric awards; best: the best mapping of the same mapspace).</p>
 {_front_table(front, rubric, found)}
+{device_section(trials, front, timing)}
 {energy_section}
 <h2>Objectives, with the rubric's bands</h2>
 {plots}

@@ -75,10 +75,12 @@ _NUMBERS = {
     "trial_seconds": math.nan,
     "area_mm2": math.nan,
     "val_accuracy_float": math.nan,
+    "device_latency_ms": math.nan,
+    "score_per_ms": math.nan,
     "failures": 0,
 }
 # the text columns a reader must never take for numbers (a node id may look like 12e45...)
-_TEXTS = ("trial_id", "node_ip", "node_id", "checkpoint")
+_TEXTS = ("trial_id", "node_ip", "node_id", "checkpoint", "device_node_id", "device_name")
 _BEST = {
     "score": (["rubric_points", "val_accuracy"], False),
     "accuracy": (["val_accuracy"], False),
@@ -141,6 +143,10 @@ class TrialRecord:
     hardware: HardwareParams | None = None  # a joint-search trial's accelerator sizes
     area_mm2: float = math.nan
     val_accuracy_float: float = math.nan  # before quantization to a narrow-word accelerator
+    device_latency_ms: float = math.nan  # the device_latency objective: measured after training (ms)
+    score_per_ms: float = math.nan  # validation accuracy / device latency
+    device_node_id: str = ""  # the Ray node it was measured on (--latency-on: one holding the resource)
+    device_name: str = ""  # the device's name there
     node_ip: str = ""  # the node the trial ran on (its last attempt)
     node_id: str = ""  # Ray's id of that node (several nodes may share an IP)
     failures: int = 0  # times its process or node died (each retried while --max-failures allows)
@@ -177,6 +183,9 @@ class TrialRecord:
             row.update({name: getattr(self.hardware, name) for name in HARDWARE_FIELDS})
             row["area_mm2"] = self.area_mm2
             row["val_accuracy_float"] = self.val_accuracy_float
+        if not math.isnan(self.device_latency_ms):  # a search with the device_latency objective
+            row.update(device_latency_ms=self.device_latency_ms, score_per_ms=self.score_per_ms)
+            row.update(device_node_id=self.device_node_id, device_name=self.device_name)
         row.update(spec_columns(self.spec))
         row.update(self.extra)
         row.update(node_ip=self.node_ip, node_id=self.node_id, failures=self.failures, checkpoint=self.checkpoint)
@@ -201,7 +210,10 @@ class TrialRecord:
         numbers: dict[str, Any] = {k: (row[k] if _present(row.get(k)) else d) for k, d in _NUMBERS.items()}
         for k in ("epochs_done", "rubric_points", "failures"):
             numbers[k] = int(numbers[k])
-        texts = {k: str(row[k]) if _present(row.get(k)) else "" for k in ("node_ip", "node_id", "checkpoint", "reason")}
+        texts = {
+            k: str(row[k]) if _present(row.get(k)) else ""
+            for k in ("node_ip", "node_id", "checkpoint", "reason", "device_node_id", "device_name")
+        }
         known: set[Any] = {
             "trial_id",
             "status",
@@ -223,6 +235,8 @@ class TrialRecord:
             node_id=texts["node_id"],
             checkpoint=texts["checkpoint"],
             reason=texts["reason"],
+            device_node_id=texts["device_node_id"],
+            device_name=texts["device_name"],
             **numbers,
         )
 

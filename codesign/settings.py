@@ -7,13 +7,14 @@ these declarations (codesign/options.py); the checks run however the settings ar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from codesign.arch import Arch
 from codesign.config import check, setting
 from codesign.data import DATASETS
+from codesign.device.settings import DEVICE_ENGINE, TimingSettings
 from codesign.errors import CodesignError
-from codesign.registry import ENGINES, MAPPERS
+from codesign.registry import ENGINES, MAPPERS, MEASURED_ENGINES
 from codesign.rubric import Rubric
 
 
@@ -52,7 +53,11 @@ class ProfileSettings:
         help="architecture YAML or built-in name",
         shown_default="the design's own, else the rubric's (simple_weight_stationary)",
     )
-    engine: str = setting("analytic", choices=ENGINES.names(), help="cost engine: " + ENGINES.describe())
+    engine: str = setting(
+        "analytic",
+        choices=(*ENGINES.names(), *MEASURED_ENGINES.names()),
+        help="cost engine: " + ENGINES.describe() + "; or " + MEASURED_ENGINES.describe(),
+    )
     mapper: str | None = setting(None, choices=MAPPERS.names(), help=_MAPPER_HELP, shown_default="the arch's")
     rubric: str | Rubric | None = setting(None, help="rubric YAML overriding the lab's default")
     timeloop_map: str | None = setting(None, help="evaluate a one-layer model under this Timeloop map.yaml")
@@ -61,21 +66,30 @@ class ProfileSettings:
         help="with engine timeloop: the lab's folder (arch/, constraints/, constraints_dw/, mapper/) to use instead "
         "of files written from the arch",
     )
-    compare: bool = setting(False, help="print the analytic model beside the chosen engine, per layer")
+    compare: bool = setting(
+        False, help="print the analytic model beside the chosen engine, per layer (device: the accelerator's cycles)"
+    )
     cache: bool | str = setting(
         True,
         help="layer-cost cache file, or True (the default file) or False (none)",
         shown_default="$CODESIGN_CACHE or ~/.cache/codesign",
         flag_help="neither read nor write the layer-cost cache",
     )
+    timing: TimingSettings = field(default_factory=TimingSettings)  # --engine device: how latency is timed
 
     def __post_init__(self) -> None:
         check(self, "profile settings")
+        if self.engine != DEVICE_ENGINE and self.timing != TimingSettings():
+            raise CodesignError(
+                "--device, --runtime, --threads and the timing flags time the model: add --engine device"
+            )
+        if self.engine == DEVICE_ENGINE and self.timeloop_map is not None:
+            raise CodesignError("--timeloop-map evaluates a layer on the accelerator; drop --engine device")
         if self.input_shape is not None and len(self.input_shape) < 2:
             raise CodesignError(f"input shape {self.input_shape} must be positive sizes, batch first (e.g. 1,3,32,32)")
         if self.compare and (self.engine == "analytic" or self.timeloop_map is not None):
             raise CodesignError(
-                "--compare puts the analytic model beside another engine: add --engine accelforge or timeloop"
+                "--compare puts the analytic model beside another engine: add --engine accelforge, timeloop or device"
             )
 
 

@@ -30,6 +30,7 @@ from codesign.cost.engine import Engine
 from codesign.errors import ConfigError
 from codesign.hardware import HardwareParams, area_mm2, derive_arch
 from codesign.network import CandidateSpec
+from codesign.objectives import DEVICE_LATENCY
 from codesign.profiling import profile_workload
 from codesign.search.constraints import check_constraints
 from codesign.search.objective import DesignObjective
@@ -108,6 +109,7 @@ class ScreenedDesign:
     energy_pj: float
     cycles: float
     area_mm2: float
+    device_latency_ms: float = math.nan  # the device_latency objective: from the latency table (codesign/device)
 
 
 class CandidateScreen:
@@ -120,6 +122,7 @@ class CandidateScreen:
         self._archs: dict[HardwareParams | None, tuple[Arch, float]] = {}
         self._local = threading.local()  # per thread: a connection to the layer cache and an engine
         self._warned = False  # one warning line per screen for designs the cost model cannot map
+        self._latencies: dict[tuple, float] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles the searcher (and so this) with its state: no SQLite handle, no memory caches
@@ -135,6 +138,20 @@ class CandidateScreen:
         if found is None:
             _bounded(self._workloads)
             found = self._workloads[key] = spec_workload(spec)
+        return found
+
+    def device_latency(self, spec: CandidateSpec) -> float:
+        """The spec's latency on the search's device from the latency table (ms; NaN when the search does not
+        have the device_latency objective), remembered."""
+        if DEVICE_LATENCY not in self.objective.space.objectives:
+            return math.nan
+        key = (spec.stages, spec.input_shape, spec.num_classes, spec.head, spec.global_pool, spec.dropout)
+        found = self._latencies.get(key)
+        if found is None:
+            from codesign.device.remote import on_device, predicted_ms
+
+            where = getattr(self.objective, "latency_on", None)  # the device's nodes (--latency-on), else here
+            found = self._latencies[key] = on_device(where, predicted_ms, spec, self.objective.timing)[0]
         return found
 
     def arch(self, hardware: HardwareParams | None) -> tuple[Arch, float]:
@@ -208,7 +225,8 @@ class CandidateScreen:
                 print(f"codesign: warning: a candidate could not be costed and is skipped ({first})", file=sys.stderr)
             return None
         area = arch_area if arch_area is not None else self.arch(None)[1]
-        return ScreenedDesign(dict(draw.params), spec, hardware, workload, energy, cycles, area)
+        latency = self.device_latency(spec)
+        return ScreenedDesign(dict(draw.params), spec, hardware, workload, energy, cycles, area, latency)
 
 
 def _bounded(memory: dict) -> None:

@@ -54,6 +54,10 @@ def trial_line(record: TrialRecord, number: int, total: int | None, objectives: 
     ]
     if any(column == "area_mm2" for column, _ in objectives) or not math.isnan(record.area_mm2):
         parts.append(f"area {record.area_mm2:.3f} mm2")
+    if not math.isnan(record.device_latency_ms):  # the device_latency objective: timed on the device
+        parts.append(f"device {record.device_latency_ms:.4f} ms")
+        if not math.isnan(record.score_per_ms):
+            parts.append(f"score {record.score_per_ms:.2f}/ms")
     parts.append(f"rubric {record.rubric_points}")
     if not math.isnan(record.trial_seconds):
         parts.append(f"({duration(record.trial_seconds)})")

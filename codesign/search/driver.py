@@ -30,11 +30,13 @@ import pandas as pd
 from ray.tune.search import ConcurrencyLimiter, SearchGenerator
 
 from codesign.errors import CodesignError, SearchInterrupted
+from codesign.objectives import DEVICE_LATENCY
 from codesign.report import write_outputs
 from codesign.runs import Run
 from codesign.search.console import SearchConsole, library_output
 from codesign.search.fidelity import make_scheduler
 from codesign.search.prepared import PreparedSearch, prepare, save_new
+from codesign.search.remeasure import remeasure_front
 from codesign.search.replay import Replays
 from codesign.search.searcher import make_search
 from codesign.search.settings import SearchSettings
@@ -361,6 +363,8 @@ def _locked_search(prepared: PreparedSearch, resume: bool, callbacks: Sequence[A
             started = True
             tuner.fit()
             fault = _fault_of(tuner)
+        if DEVICE_LATENCY in settings.objectives and not stop.signum and not fault:
+            remeasure_front(prepared)  # the front timed again with no trial beside it (Ray still up)
     finally:
         if not started:
             run.settings_file.unlink(missing_ok=True)

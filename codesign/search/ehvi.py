@@ -400,8 +400,8 @@ class EHVISampler(BaseSampler):
                 spec, hardware = drawn
                 workload = self.screen.workload(spec)
                 energy, cycles = self.screen.cost(workload, hardware)
-                area = self.screen.arch(hardware)[1]
-                out.append(ScreenedDesign(dict(trial.params), spec, hardware, workload, energy, cycles, area))
+                area, latency = self.screen.arch(hardware)[1], self.screen.device_latency(spec)
+                out.append(ScreenedDesign(dict(trial.params), spec, hardware, workload, energy, cycles, area, latency))
         return out
 
     def _replay(self, trial: FrozenTrial) -> tuple[CandidateSpec, HardwareParams | None] | None:
@@ -454,7 +454,12 @@ def _broken(trial: FrozenTrial) -> bool:
 
 def _known(candidate: ScreenedDesign, name: str) -> float:
     """A candidate's known value of a cost objective."""
-    return {"energy": candidate.energy_pj, "latency": candidate.cycles, "area": candidate.area_mm2}[name]
+    return {
+        "energy": candidate.energy_pj,
+        "latency": candidate.cycles,
+        "area": candidate.area_mm2,
+        "device_latency": candidate.device_latency_ms,
+    }[name]
 
 
 def _parents(history: list[_Trained]) -> list[dict[str, Any]]:

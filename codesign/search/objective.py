@@ -36,6 +36,8 @@ class DesignObjective:
         # the cores the trials take (on the driver's machine, costing ahead uses the rest)
         cpus_per_trial = prepared.settings.resolved().resources.cpus_per_trial or 1
         self.trial_cpus = prepared.settings.tune.concurrency * max(1, math.ceil(cpus_per_trial))
+        self.timing = prepared.settings.timing  # how the device_latency objective is timed
+        self.latency_on = prepared.settings.resources.latency_on  # ... and on which Ray nodes (None: here)
 
     def draw(self, trial: Any) -> tuple[CandidateSpec, HardwareParams | None]:
         """The design `trial` stands for (anything with Optuna's suggest_* and user_attrs): drawn from the

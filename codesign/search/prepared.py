@@ -17,8 +17,10 @@ from pathlib import Path
 from codesign.arch import Arch, load_arch
 from codesign.cost import CostCache
 from codesign.data import DATASETS, DatasetInfo, locate_dataset
+from codesign.device.settings import TimingSettings
 from codesign.errors import CodesignError
 from codesign.hardware import write_arch
+from codesign.objectives import DEVICE_LATENCY
 from codesign.pareto import objective_columns
 from codesign.rubric import Rubric, load_rubric
 from codesign.runs import Run
@@ -43,11 +45,18 @@ class PreparedSearch:
     @classmethod
     def load(cls, settings: SearchSettings, base_arch: Arch | None = None, seeds: bool = True) -> PreparedSearch:
         """Everything `settings` name, loaded (nothing checked against the run folder, nothing written)."""
-        space = load_space(settings.space)
+        space = with_objectives(load_space(settings.space), settings.objectives)
+        timed = settings.timing != TimingSettings() or settings.resources.latency_on is not None
+        if timed and DEVICE_LATENCY not in space.objectives:
+            raise CodesignError(
+                "--device, --runtime, --threads, the timing flags and --latency-on time the device_latency "
+                "objective: add --objectives accuracy,device_latency (or list it in the space's objectives)"
+            )
         rubric = load_rubric(settings.rubric)
         arch = base_arch or load_arch(space.hardware_base or settings.arch or rubric.accelerator)
         dataset = settings.data.dataset or space.dataset  # the space's unless the settings name one
-        settings = dataclasses.replace(settings, data=dataclasses.replace(settings.data, dataset=dataset))
+        data = dataclasses.replace(settings.data, dataset=dataset)
+        settings = dataclasses.replace(settings, data=data, objectives=space.objectives)
         info = DATASETS[dataset]
         designs = tuple(load_seeds(settings.tune.seed_designs, info, settings.tune.seed)) if seeds else ()
         return cls(settings, space, rubric, arch, info, designs)
@@ -61,6 +70,15 @@ class PreparedSearch:
     def objectives(self) -> tuple[tuple[str, str], ...]:
         """(trials.csv column, direction) of each objective."""
         return objective_columns(self.settings.objectives)
+
+
+def with_objectives(space: SearchSpace, objectives: tuple[str, ...]) -> SearchSpace:
+    """The space with the objectives the settings name (--objectives), when they name any."""
+    if not objectives or objectives == space.objectives:
+        return space
+    if "area" in objectives and space.hardware is None:
+        raise CodesignError(f"objective `area` needs a space with a `hardware` section; {space.name} has none")
+    return dataclasses.replace(space, objectives=tuple(objectives))
 
 
 def prepare(settings: SearchSettings, resume: bool) -> PreparedSearch:

@@ -23,6 +23,9 @@ FRONT_COLUMNS = (
     "val_accuracy",
     "energy_mj",
     "cycles",
+    "device_latency_ms",
+    "device_latency_alone_ms",
+    "score_per_ms",
     "area_mm2",
     "peak_activation_bytes",
     "channels",
@@ -137,6 +140,12 @@ class SearchRun:
         ]
         if len(front):
             lines.append(self.front_table(15).to_string(index=False))
+        if len(front) and "score_per_ms" in front and front["score_per_ms"].notna().any():
+            best = front.sort_values("score_per_ms", ascending=False).iloc[0]
+            lines.append(
+                f"best accuracy per millisecond on the device: trial {best['trial_id']}, {best['score_per_ms']:.3f} "
+                f"(accuracy {best['val_accuracy']:.4f} in {best['device_latency_ms']:.4f} ms)"
+            )
         lines.append(f"outputs: {self.path}/trials.csv, pareto.csv, report.html, pareto.png")
         return "\n".join(lines)
 

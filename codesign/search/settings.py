@@ -19,6 +19,7 @@ from typing import Any
 
 from codesign.config import build, check, setting
 from codesign.data import DATASETS
+from codesign.device.settings import TimingSettings
 from codesign.errors import CodesignError, ConfigError
 from codesign.objectives import COLUMNS
 from codesign.registry import MAPPERS, SAMPLERS, SCHEDULERS
@@ -42,6 +43,11 @@ def parse_budget(text: str | None) -> float | None:
     if seconds <= 0:
         raise CodesignError(f"budget {text!r}: must be more than 0 seconds")
     return seconds
+
+
+def parse_objectives(text: str) -> tuple[str, ...]:
+    """'accuracy,device_latency' (or space-separated) → ('accuracy', 'device_latency')."""
+    return tuple(name for name in text.replace(",", " ").split() if name)
 
 
 def _new_run_name() -> str:
@@ -119,6 +125,13 @@ class ResourceSettings:
         help="with --resume: load the run's pickled Ray Tune state even if this user did not start it here "
         "(unpickling runs any code those files hold)",
     )
+    latency_on: str | None = setting(
+        None,
+        metavar="RESOURCE",
+        help="time the device_latency objective on the Ray nodes holding this custom resource (started with "
+        "--resources '{\"RESOURCE\": 1}'): one timing at a time per node",
+        shown_default="where each trial runs",
+    )
 
 
 @dataclass(frozen=True)
@@ -142,19 +155,23 @@ class SearchSettings:
         shown_default="the arch's, random-pruned",
     )
     objectives: tuple[str, ...] = setting(
-        ("accuracy", "energy", "latency"),
+        (),
         choices=tuple(COLUMNS),
-        min_length=1,
         items="objective",
-        internal=True,
-        help="what the front is made of (the space's `objectives`)",
+        parse=parse_objectives,
+        metavar="A,B,...",
+        help="what the front is made of, e.g. accuracy,device_latency (of: " + ", ".join(COLUMNS) + ")",
+        shown_default="the space's `objectives`, else accuracy,energy,latency",
     )
     data: DataSettings = DataSettings()
     tune: TuneSettings = TuneSettings()
     resources: ResourceSettings = ResourceSettings()
+    timing: TimingSettings = dataclasses.field(default_factory=TimingSettings)  # the device_latency objective's
 
     def __post_init__(self) -> None:
         check(self, "search settings")
+        if len(set(self.objectives)) != len(self.objectives):
+            raise CodesignError(f"objectives {', '.join(self.objectives)}: name each once")
         if not _RUN_NAME.fullmatch(self.name) or self.name in (".", ".."):
             raise CodesignError(
                 f"run name {self.name!r}: use letters, digits, '.', '_' and '-' (it names a folder in "

@@ -23,7 +23,10 @@ from codesign.arch import Arch
 from codesign.cost import CostCache
 from codesign.cost.analytic import AnalyticEngine
 from codesign.data import Dataset
+from codesign.device.remote import measured_ms, on_device, predicted_ms
+from codesign.device.settings import TimingSettings
 from codesign.hardware import HardwareParams, derive_arch, write_arch
+from codesign.objectives import DEVICE_LATENCY
 from codesign.profiling import Profile, other_mapper, profile_workload
 from codesign.quantize import quantized_accuracy
 from codesign.runs import TrialRecord
@@ -35,6 +38,7 @@ from codesign.search.trial import (
     WORST_AREA_MM2,
     WORST_CYCLES,
     WORST_ENERGY_PJ,
+    WORST_LATENCY_MS,
     TrialConfig,
     TrialReport,
 )
@@ -53,9 +57,17 @@ def _node() -> str:
     return str(ray.get_runtime_context().get_node_id())
 
 
-def _report_infeasible(config: TrialConfig) -> None:
+def _on_cpu(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of a trained model on the CPU, to be sent to the node that times it."""
+    import copy
+
+    return copy.deepcopy(model).cpu()
+
+
+def _report_infeasible(config: TrialConfig, timed: bool = False) -> None:
     """An infeasible design reports once, with the worst objectives, and never trains."""
     report = TrialReport(
+        device_latency_ms=WORST_LATENCY_MS if timed else None,
         status=Status.INFEASIBLE,
         val_accuracy=WORST_ACCURACY,
         energy_pj=WORST_ENERGY_PJ,
@@ -98,6 +110,8 @@ def recorded_result(record: TrialRecord) -> TrialReport:
         macs=measured(record.macs),
         train_seconds=measured(record.train_seconds),
         val_accuracy_float=measured(record.val_accuracy_float),
+        device_latency_ms=None if math.isnan(record.device_latency_ms) else record.device_latency_ms,
+        score_per_ms=measured(record.score_per_ms),
     )
 
 
@@ -110,8 +124,13 @@ class _EpochReporter:
         model: torch.nn.Module,
         data: Dataset,
         config: TrialConfig,
+        timing: TimingSettings | None = None,
+        predicted: float | None = None,
+        latency_on: str | None = None,
     ):
         self.net, self.model, self.data, self.config = net, model, data, config
+        self.timing = timing  # the device_latency objective: the trained design is timed on the device
+        self.latency_on = latency_on  # ... on the Ray nodes holding this resource (None: here)
         mappers = net.mapper_columns()  # graded (the lab's mapper) and best, side by side
         self.planned = config.spec.sgd.epochs if config.spec else 0
         self.start = time.perf_counter()
@@ -130,6 +149,7 @@ class _EpochReporter:
             graded_cycles=mappers.get("graded_cycles"),
             best_energy_pj=mappers.get("best_energy_pj"),
             best_cycles=mappers.get("best_cycles"),
+            device_latency_ms=predicted,  # the latency table's, until the trained design is timed
         )
 
     def __call__(self, m: EpochMetrics) -> None:
@@ -139,8 +159,15 @@ class _EpochReporter:
         if done and bits < 16:  # the design as the narrow-word accelerator would run it
             accuracy, before = quantized_accuracy(self.model, self.data, self.data.val, bits), m.val_accuracy
         score = self.net.score(error=1.0 - accuracy)
+        known = self.known
+        if done and self.timing is not None and self.config.spec is not None:
+            shape = (1, *self.config.spec.input_shape)
+            (ms, name), node = on_device(self.latency_on, measured_ms, _on_cpu(self.model), shape, self.timing)
+            known = dataclasses.replace(
+                known, device_latency_ms=ms, score_per_ms=accuracy / ms, device_node_id=node, device_name=name
+            )
         report = dataclasses.replace(
-            self.known,
+            known,
             val_accuracy=accuracy,
             val_accuracy_float=before,
             epoch=m.epoch,
@@ -186,8 +213,9 @@ def run_trial(config: dict[str, Any], prepared: PreparedSearch, data: SharedData
     if repeated is not None:  # it finished before the search was stopped: report that, do not train again
         tune.report(recorded_result(repeated).to_tune())
         return
+    timed = DEVICE_LATENCY in prepared.settings.objectives
     if not trial.feasible or trial.spec is None:
-        _report_infeasible(trial)
+        _report_infeasible(trial, timed)
         return
     spec = trial.spec
     model = build_model(spec)
@@ -199,7 +227,9 @@ def run_trial(config: dict[str, Any], prepared: PreparedSearch, data: SharedData
     net.other = other_mapper(net, cache)
     torch.set_num_threads(max(1, int(settings.resources.cpus_per_trial or 1)))
     device = "cuda" if (settings.resources.gpus_per_trial or 0) > 0 and torch.cuda.is_available() else "cpu"
-    reporter = _EpochReporter(net, model, data.on(device), trial)
+    timing, where = (settings.timing if timed else None), settings.resources.latency_on
+    predicted = on_device(where, predicted_ms, spec, timing)[0] if timing is not None else None
+    reporter = _EpochReporter(net, model, data.on(device), trial, timing, predicted, where)
     result = train(model, reporter.data, spec.sgd, prepared.rubric, on_epoch=reporter)
     if result.status is Status.DIVERGED:
         reporter.diverged(result.epochs, result.reason)

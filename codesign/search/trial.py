@@ -21,6 +21,7 @@ from codesign.status import Status
 
 # Finite stand-ins for "as bad as it gets": Optuna must never see NaN or a missing objective.
 WORST_ACCURACY, WORST_ENERGY_PJ, WORST_CYCLES, WORST_AREA_MM2 = 0.0, 1e15, 1e12, 1e6
+WORST_LATENCY_MS = 1e6
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,11 @@ class TrialReport:
     energy_pj: float | None = None
     cycles: float | None = None
     area_mm2: float | None = None
+    # the device_latency objective: predicted from the latency table until the trained design is timed
+    device_latency_ms: float | None = None
+    score_per_ms: float | None = None  # validation accuracy / device latency (the device users' score)
+    device_node_id: str | None = None  # the Ray node the device latency was measured on
+    device_name: str | None = None  # ... and the device's name (the CPU's model, the GPU's name)
     # the energy and cycles under each analytic mapper: graded (timeloop-mapper's search) and best
     graded_energy_pj: float | None = None
     graded_cycles: float | None = None
@@ -125,7 +131,8 @@ class TrialReport:
         return self.status is Status.OK and self.planned_epochs is not None and self.epoch >= self.planned_epochs
 
     def objective(self, column: str) -> float | None:
-        """The value of an objective by its trials.csv column (val_accuracy, energy_pj, cycles, area_mm2)."""
+        """The value of an objective by its trials.csv column (val_accuracy, energy_pj, cycles, area_mm2,
+        device_latency_ms)."""
         value = getattr(self, column)
         return None if value is None else float(value)
 
