@@ -39,13 +39,27 @@ MAPPERS = ("random-pruned", "exhaustive")
 
 def cifar_net() -> nn.Module:
     """8 convs + 2 FC layers, all distinct problems (so nothing is deduplicated)."""
+
     def block(cin, cout, pool):
         return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU()] + (
-            [nn.MaxPool2d(2)] if pool else [])
-    return nn.Sequential(*block(3, 16, False), *block(16, 32, True), *block(32, 32, False), *block(32, 64, True),
-                         *block(64, 64, False), *block(64, 96, True), *block(96, 128, False),
-                         nn.Conv2d(128, 128, 1), nn.ReLU(), nn.Flatten(), nn.Linear(128 * 16, 256), nn.ReLU(),
-                         nn.Linear(256, 10))
+            [nn.MaxPool2d(2)] if pool else []
+        )
+
+    return nn.Sequential(
+        *block(3, 16, False),
+        *block(16, 32, True),
+        *block(32, 32, False),
+        *block(32, 64, True),
+        *block(64, 64, False),
+        *block(64, 96, True),
+        *block(96, 128, False),
+        nn.Conv2d(128, 128, 1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(128 * 16, 256),
+        nn.ReLU(),
+        nn.Linear(256, 10),
+    )
 
 
 @contextmanager
@@ -100,17 +114,25 @@ def reference_layers() -> list[tuple[str, Layer]]:
     kinds = {"conv": "conv", "dwconv": "depthwise", "fc": "linear"}
     with REFERENCE.open() as f:
         rows = list(csv.DictReader(f))
-    return [(r["name"], Layer(kind=kinds[r["kind"]], **{k: int(r[k]) for k in
-                                                          ("N", "C", "M", "P", "Q", "R", "S", "Wstride", "Hstride")}))
-            for r in rows]
+    return [
+        (
+            r["name"],
+            Layer(
+                kind=kinds[r["kind"]],
+                **{k: int(r[k]) for k in ("N", "C", "M", "P", "Q", "R", "S", "Wstride", "Hstride")},
+            ),
+        )
+        for r in rows
+    ]
 
 
 def layer_table(title: str, named: list[tuple[str, Layer]], arch, repeat: int, reference_repeat: int) -> None:
     """Per layer, each mapper through the compiled core and through the NumPy reference, with median and max."""
-    print(f"\n{title}: CPU ms per new layer (mapper + costing, best of {repeat}; reference best of "
-          f"{reference_repeat})")
-    print(f"  {'layer':14s} {'shape':28s} {'random-pruned':>14s} {'reference':>10s} {'exhaustive':>11s} "
-          f"{'reference':>10s}")
+    print(f"\n{title}: CPU ms per new layer (mapper + costing, best of {repeat}; reference best of {reference_repeat})")
+    print(
+        f"  {'layer':14s} {'shape':28s} {'random-pruned':>14s} {'reference':>10s} {'exhaustive':>11s} "
+        f"{'reference':>10s}"
+    )
     columns: dict[str, list[float]] = {}
     for name, layer in named:
         row = []
@@ -138,15 +160,23 @@ def main() -> None:
     args = parser.parse_args()
     arch = load_arch()
     where = core.module().__file__ if core.built() else None
-    print(f"compiled core: {'built, ' + Path(where).name if where else 'NOT BUILT (every number is the reference)'}; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"compiled core: {'built, ' + Path(where).name if where else 'NOT BUILT (every number is the reference)'}; "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
     layers = trace(cifar_net()).layers
     assert len(layers) == 10, len(layers)
     if REFERENCE.is_file():
-        layer_table("reference layers (tests/data/timeloop)", reference_layers(), arch, args.repeat,
-                    args.reference_repeat)
-    layer_table("10-layer CIFAR-size network", [(f"layer{i + 1}", layer) for i, layer in enumerate(layers)], arch,
-                args.repeat, args.reference_repeat)
+        layer_table(
+            "reference layers (tests/data/timeloop)", reference_layers(), arch, args.repeat, args.reference_repeat
+        )
+    layer_table(
+        "10-layer CIFAR-size network",
+        [(f"layer{i + 1}", layer) for i, layer in enumerate(layers)],
+        arch,
+        args.repeat,
+        args.reference_repeat,
+    )
     if args.mappers_only:
         return
 
@@ -157,19 +187,24 @@ def main() -> None:
         forget()
         made.append(CostCache(tmp / f"cold-{time.perf_counter_ns()}.sqlite"))
 
-    print(f"\n10-layer CIFAR-size network, {sum(layer.macs for layer in layers):,} MACs, arch {arch.name}: "
-          f"wall ms from an empty cache (new layers costed on {AnalyticEngine().threads} threads), load average "
-          f"{os.getloadavg()[0]:.1f}")
+    print(
+        f"\n10-layer CIFAR-size network, {sum(layer.macs for layer in layers):,} MACs, arch {arch.name}: "
+        f"wall ms from an empty cache (new layers costed on {AnalyticEngine().threads} threads), load average "
+        f"{os.getloadavg()[0]:.1f}"
+    )
     results = {}
     for mapper in MAPPERS:
         engine = AnalyticEngine(mapper)
         for use_native, n in ((True, args.repeat), (False, args.reference_repeat)):
             with path(use_native):
                 results[(mapper, use_native)] = wall(
-                    lambda engine=engine: cost_of(layers, arch, engine, cache=made[-1]), n, new_cache)
+                    lambda engine=engine: cost_of(layers, arch, engine, cache=made[-1]), n, new_cache
+                )
         (fast, fast_cpu), (slow, _) = results[(mapper, True)], results[(mapper, False)]
-        print(f"  cold, {mapper:14s} {fast * 1e3:9.2f} ms   ({fast_cpu * 1e3:.1f} ms CPU; target < 50 ms; NumPy "
-              f"reference {slow * 1e3:,.0f} ms: {slow / fast:,.0f}x)")
+        print(
+            f"  cold, {mapper:14s} {fast * 1e3:9.2f} ms   ({fast_cpu * 1e3:.1f} ms CPU; target < 50 ms; NumPy "
+            f"reference {slow * 1e3:,.0f} ms: {slow / fast:,.0f}x)"
+        )
     start = time.perf_counter()
     CostCache(tmp / "new.sqlite")
     print(f"  a new cache file (once per machine)   {(time.perf_counter() - start) * 1e3:6.2f} ms")
@@ -184,8 +219,10 @@ def main() -> None:
         with REFERENCE.open() as f:
             timeloop_s = statistics.median(float(r["mapper_wall_s"]) for r in csv.DictReader(f))
         per_layer = results[("random-pruned", True)][0] / len(layers)
-        print(f"  recorded timeloop-mapper per layer    {timeloop_s:6.2f} s    -> the same search here is "
-              f"{timeloop_s / per_layer:,.0f}x faster per layer")
+        print(
+            f"  recorded timeloop-mapper per layer    {timeloop_s:6.2f} s    -> the same search here is "
+            f"{timeloop_s / per_layer:,.0f}x faster per layer"
+        )
 
 
 if __name__ == "__main__":

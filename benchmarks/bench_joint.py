@@ -25,16 +25,32 @@ from codesign.search.driver import run_search
 
 FIXED = {
     "dataset": "fashion-mnist",
-    "network": {"depth": {"int": [1, 3]},
-                "stage": {"channels": {"choice": [4, 8, 16, 32]}, "kernel": {"choice": [3, 5]}, "pool": "max",
-                          "batch_norm": {"choice": [True, False]}},
-                "head_width": {"choice": [0, 32, 84]}},
-    "sgd": {"lr": {"float": [0.01, 0.1], "log": True}, "momentum": {"float": [0.8, 0.95]},
-            "batch_size": {"choice": [64, 128]}, "schedule": "onecycle", "epochs": 1},
+    "network": {
+        "depth": {"int": [1, 3]},
+        "stage": {
+            "channels": {"choice": [4, 8, 16, 32]},
+            "kernel": {"choice": [3, 5]},
+            "pool": "max",
+            "batch_norm": {"choice": [True, False]},
+        },
+        "head_width": {"choice": [0, 32, 84]},
+    },
+    "sgd": {
+        "lr": {"float": [0.01, 0.1], "log": True},
+        "momentum": {"float": [0.8, 0.95]},
+        "batch_size": {"choice": [64, 128]},
+        "schedule": "onecycle",
+        "epochs": 1,
+    },
 }
-HARDWARE = {"pe_x": {"choice": [8, 16, 32]}, "pe_y": {"choice": [8, 16, 32]},
-            "weight_spad_depth": {"choice": [96, 192, 384]}, "glb_depth": {"choice": [16384, 32768, 65536]},
-            "glb_bandwidth": {"choice": [8, 16, 32]}, "word_bits": {"choice": [8, 16]}}
+HARDWARE = {
+    "pe_x": {"choice": [8, 16, 32]},
+    "pe_y": {"choice": [8, 16, 32]},
+    "weight_spad_depth": {"choice": [96, 192, 384]},
+    "glb_depth": {"choice": [16384, 32768, 65536]},
+    "glb_bandwidth": {"choice": [8, 16, 32]},
+    "word_bits": {"choice": [8, 16]},
+}
 ACC_ENERGY_LATENCY = (("val_accuracy", "max"), ("energy_pj", "min"), ("cycles", "min"))
 
 
@@ -53,17 +69,23 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp())
     objectives = ["accuracy", "energy", "latency"] + (["area"] if args.area_objective else [])
-    joint = copy.deepcopy(FIXED) | {"hardware": HARDWARE, "objectives": objectives,
-                                    "constraints": {"max_area_mm2": 2.415}}
+    joint = copy.deepcopy(FIXED) | {
+        "hardware": HARDWARE,
+        "objectives": objectives,
+        "constraints": {"max_area_mm2": 2.415},
+    }
     fronts, trials = {}, {}
     for name, space in (("fixed", FIXED), ("joint", joint)):
         path = work / f"{name}.yaml"
         path.write_text(yaml.safe_dump(space))
         settings = SearchSettings(
-            name=name, space=str(path), runs_dir=str(work),
+            name=name,
+            space=str(path),
+            runs_dir=str(work),
             data=DataSettings(dataset="fashion-mnist", train_size=6000, val_size=2000),
             tune=TuneSettings(trials=args.trials, seed=args.seed),
-            resources=ResourceSettings(dashboard=False, cpus_per_trial=args.cpus_per_trial))
+            resources=ResourceSettings(dashboard=False, cpus_per_trial=args.cpus_per_trial),
+        )
         trials[name] = run_search(settings)
         fronts[name] = pareto_front(trials[name], ACC_ENERGY_LATENCY)
     beaten = dominated_by(fronts["fixed"], trials["joint"][trials["joint"]["status"] == "ok"])
@@ -75,11 +97,15 @@ def main() -> None:
     print(fronts["joint"][cols + hw_cols].to_string(index=False))
     for name, t in trials.items():
         ok = t[t["status"] == "ok"]
-        print(f"{name}: {len(ok)} complete, {int((t['status'] == 'infeasible').sum())} infeasible; best accuracy "
-              f"{ok['val_accuracy'].max():.4f}, lowest energy {ok['energy_mj'].min():.5f} mJ, fewest cycles "
-              f"{ok['cycles'].min():,.0f}")
-    print(f"\n{sum(beaten)} of {len(beaten)} fixed-hardware front designs are dominated by a joint design "
-          f"(same {args.trials} trials, seed {args.seed}; joint objectives: {', '.join(objectives)})")
+        print(
+            f"{name}: {len(ok)} complete, {int((t['status'] == 'infeasible').sum())} infeasible; best accuracy "
+            f"{ok['val_accuracy'].max():.4f}, lowest energy {ok['energy_mj'].min():.5f} mJ, fewest cycles "
+            f"{ok['cycles'].min():,.0f}"
+        )
+    print(
+        f"\n{sum(beaten)} of {len(beaten)} fixed-hardware front designs are dominated by a joint design "
+        f"(same {args.trials} trials, seed {args.seed}; joint objectives: {', '.join(objectives)})"
+    )
 
 
 if __name__ == "__main__":

@@ -51,9 +51,9 @@ def normalised_front_volume(runs: dict[str, pd.DataFrame]) -> dict[str, float]:
     pooled = pd.concat(frames.values())
 
     def raw(df: pd.DataFrame) -> np.ndarray:
-        return np.stack(
-            [1 - df["val_accuracy"], np.log10(df["energy_pj"]), np.log10(df["cycles"])], axis=1
-        ).astype(float)
+        return np.stack([1 - df["val_accuracy"], np.log10(df["energy_pj"]), np.log10(df["cycles"])], axis=1).astype(
+            float
+        )
 
     lo, hi = raw(pooled).min(axis=0), raw(pooled).max(axis=0)
     span = np.where(hi - lo > 0, hi - lo, 1.0)
@@ -83,8 +83,9 @@ def one_run(config: str, seed: int, args: argparse.Namespace, runs_dir: Path) ->
         space=str(args.space),
         runs_dir=str(runs_dir),
         data=DataSettings(dataset="fashion-mnist", train_size=args.train_size, val_size=args.val_size),
-        tune=TuneSettings(trials=args.trials, sampler=sampler, seed=seed,
-                          scheduler="multi-fidelity" if extra == "mf" else "none"),
+        tune=TuneSettings(
+            trials=args.trials, sampler=sampler, seed=seed, scheduler="multi-fidelity" if extra == "mf" else "none"
+        ),
         resources=ResourceSettings(dashboard=False),
     )
     start = time.perf_counter()
@@ -164,8 +165,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--samplers", nargs="+", default=["ehvi", "random", "nsga2", "tpe"],
-                        help="samplers to compare; SAMPLER+mf adds --multi-fidelity (needs a space of several epochs)")
+    parser.add_argument(
+        "--samplers",
+        nargs="+",
+        default=["ehvi", "random", "nsga2", "tpe"],
+        help="samplers to compare; SAMPLER+mf adds --multi-fidelity (needs a space of several epochs)",
+    )
     parser.add_argument("--space", type=Path, default=SPACE)
     parser.add_argument("--train-size", type=int, default=2000)
     parser.add_argument("--val-size", type=int, default=1000)

@@ -26,10 +26,15 @@ from codesign.train import build_model, train
 
 
 def lenet_spec(shape=(1, 28, 28)) -> CandidateSpec:
-    return CandidateSpec(stages=(ConvStage(6, kernel=5, padding=2, pool="max", batch_norm=False),
-                                 ConvStage(16, kernel=5, padding=0, pool="max", batch_norm=False)),
-                         input_shape=shape, head=(120, 84),
-                         sgd=SGDConfig(lr=0.05, epochs=1, batch_size=128, schedule="constant", nesterov=False))
+    return CandidateSpec(
+        stages=(
+            ConvStage(6, kernel=5, padding=2, pool="max", batch_norm=False),
+            ConvStage(16, kernel=5, padding=0, pool="max", batch_norm=False),
+        ),
+        input_shape=shape,
+        head=(120, 84),
+        sgd=SGDConfig(lr=0.05, epochs=1, batch_size=128, schedule="constant", nesterov=False),
+    )
 
 
 def torchvision_loop(spec: CandidateSpec, root: Path, images: int, device: torch.device) -> float:
@@ -65,19 +70,30 @@ def codesign_loop(spec: CandidateSpec, images: int, device: torch.device) -> flo
 
 def gpu_epoch(device: torch.device) -> None:
     """Epoch time of a ~100k-parameter CNN on CIFAR-10-size data (random pixels: only speed is measured)."""
-    spec = CandidateSpec(stages=(ConvStage(32, pool="max"), ConvStage(64, pool="max"), ConvStage(96, pool="max")),
-                         global_pool=True, sgd=SGDConfig(epochs=2, batch_size=256))
+    spec = CandidateSpec(
+        stages=(ConvStage(32, pool="max"), ConvStage(64, pool="max"), ConvStage(96, pool="max")),
+        global_pool=True,
+        sgd=SGDConfig(epochs=2, batch_size=256),
+    )
     params = sum(p.numel() for p in spec.build().parameters())
     data = Dataset(
         info=DATASETS["cifar10"],
-        train=Split(torch.randint(0, 256, (45_000, 3, 32, 32), dtype=torch.uint8, device=device),
-                    torch.randint(0, 10, (45_000,), device=device)),
-        val=Split(torch.randint(0, 256, (5_000, 3, 32, 32), dtype=torch.uint8, device=device),
-                  torch.randint(0, 10, (5_000,), device=device)),
-        source=Path("."), split_seed=0)
+        train=Split(
+            torch.randint(0, 256, (45_000, 3, 32, 32), dtype=torch.uint8, device=device),
+            torch.randint(0, 10, (45_000,), device=device),
+        ),
+        val=Split(
+            torch.randint(0, 256, (5_000, 3, 32, 32), dtype=torch.uint8, device=device),
+            torch.randint(0, 10, (5_000,), device=device),
+        ),
+        source=Path("."),
+        split_seed=0,
+    )
     result = train(build_model(spec), data, spec.sgd)
-    print(f"GPU: {params:,}-parameter CNN, CIFAR-10-size epoch (45k train + 5k val): "
-          f"{result.metrics[-1].seconds:.2f} s (second epoch; target < 2 s)")
+    print(
+        f"GPU: {params:,}-parameter CNN, CIFAR-10-size epoch (45k train + 5k val): "
+        f"{result.metrics[-1].seconds:.2f} s (second epoch; target < 2 s)"
+    )
 
 
 def main() -> None:
@@ -95,8 +111,10 @@ def main() -> None:
         with gzip.open(gz) as src, (raw / gz.stem).open("wb") as dst:
             shutil.copyfileobj(src, dst)
     spec = lenet_spec()
-    print(f"torch threads {torch.get_num_threads()}, device {device}, {args.images:,} images, LeNet-size "
-          f"({sum(p.numel() for p in spec.build().parameters()):,} parameters), batch {spec.sgd.batch_size}")
+    print(
+        f"torch threads {torch.get_num_threads()}, device {device}, {args.images:,} images, LeNet-size "
+        f"({sum(p.numel() for p in spec.build().parameters()):,} parameters), batch {spec.sgd.batch_size}"
+    )
     ours = codesign_loop(spec, args.images, device)
     base = torchvision_loop(spec, root, args.images, device)
     print(f"torchvision Dataset + DataLoader  {base:10,.0f} images/s")

@@ -21,8 +21,12 @@ ARCHS = {
     "32x16 PEs, 16k-word GLB at 8 words/cycle": HardwareParams(pe_x=32, pe_y=16, glb_depth=16384, glb_bandwidth=8),
     "16x32 PEs, 96-word spad, 8-bit": HardwareParams(pe_y=32, weight_spad_depth=96, word_bits=8),
 }
-LAYERS = [Layer("conv", 1, 16, 32, 8, 8, 3, 3), Layer("linear", 1, 400, 120, 1, 1, 1, 1),
-          Layer("linear", 1, 120, 84, 1, 1, 1, 1), Layer("linear", 1, 84, 10, 1, 1, 1, 1)]
+LAYERS = [
+    Layer("conv", 1, 16, 32, 8, 8, 3, 3),
+    Layer("linear", 1, 400, 120, 1, 1, 1, 1),
+    Layer("linear", 1, 120, 84, 1, 1, 1, 1),
+    Layer("linear", 1, 84, 10, 1, 1, 1, 1),
+]
 
 
 def main() -> None:
@@ -30,17 +34,22 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     base = load_arch(None)
-    print(f"{'arch':42} {'layer':28} {'area mm2':>8} {'cyc analytic':>12} {'cyc AF':>8} {'diff':>7} "
-          f"{'uJ analytic':>11} {'uJ AF':>8} {'diff':>7} {'AF s':>6}")
+    print(
+        f"{'arch':42} {'layer':28} {'area mm2':>8} {'cyc analytic':>12} {'cyc AF':>8} {'diff':>7} "
+        f"{'uJ analytic':>11} {'uJ AF':>8} {'diff':>7} {'AF s':>6}"
+    )
     for label, hw in ARCHS.items():
         arch = derive_arch(base, hw)
         analytic = cost_of(LAYERS, arch, "analytic")
         start = time.perf_counter()
         forge = cost_of(LAYERS, arch, "accelforge", workers=args.workers)
         for layer, a, f in zip(LAYERS, analytic, forge):
-            print(f"{label:42} {layer.shape:28} {area_mm2(arch):8.3f} {a.cycles:12,} {f.cycles:8,} "
-                  f"{(f.cycles - a.cycles) / a.cycles:+7.1%} {a.energy_pj / 1e6:11.3f} {f.energy_pj / 1e6:8.3f} "
-                  f"{(f.energy_pj - a.energy_pj) / a.energy_pj:+7.1%} {f.seconds:6.1f}", flush=True)
+            print(
+                f"{label:42} {layer.shape:28} {area_mm2(arch):8.3f} {a.cycles:12,} {f.cycles:8,} "
+                f"{(f.cycles - a.cycles) / a.cycles:+7.1%} {a.energy_pj / 1e6:11.3f} {f.energy_pj / 1e6:8.3f} "
+                f"{(f.energy_pj - a.energy_pj) / a.energy_pj:+7.1%} {f.seconds:6.1f}",
+                flush=True,
+            )
         print(f"{'':42} (AccelForge wall time for this arch: {time.perf_counter() - start:.0f} s)", flush=True)
 
 

@@ -75,16 +75,23 @@ class Case:
 
 # ----------------------------------------------------------------------------------------------- fixtures
 
-SPEC_28 = {"stages": [{"channels": 4, "pool": "max"}], "input_shape": [1, 28, 28], "head": [],
-           "sgd": {"epochs": 1, "batch_size": 64, "lr": 0.05}}
+SPEC_28 = {
+    "stages": [{"channels": 4, "pool": "max"}],
+    "input_shape": [1, 28, 28],
+    "head": [],
+    "sgd": {"epochs": 1, "batch_size": 64, "lr": 0.05},
+}
 SPEC_32 = {**SPEC_28, "input_shape": [3, 32, 32]}
 SPACE = {
     "dataset": "mnist",
-    "network": {"depth": {"int": [1, 2]}, "stage": {"channels": {"choice": [4, 8]}, "kernel": 3, "pool": "max"},
-                "head_width": {"choice": [0, 16]}},
+    "network": {
+        "depth": {"int": [1, 2]},
+        "stage": {"channels": {"choice": [4, 8]}, "kernel": 3, "pool": "max"},
+        "head_width": {"choice": [0, 16]},
+    },
     "sgd": {"lr": {"float": [0.02, 0.06], "log": True}, "batch_size": 64, "schedule": "onecycle", "epochs": 1},
 }
-MHA_MODEL = '''
+MHA_MODEL = """
 import torch
 from torch import nn
 
@@ -116,7 +123,7 @@ class Small(nn.Module):
 
     def forward(self, x):
         return self.body(x)
-'''
+"""
 
 
 def _yaml(value) -> str:
@@ -151,8 +158,12 @@ def _cifar(folder: Path, crafted_marker: Path | None = None) -> Path:
     batches.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        entry = {"batch_label": name, "data": rng.integers(0, 256, (40, 3072), dtype=np.uint8),
-                 "labels": rng.integers(0, 10, 40).tolist(), "filenames": [f"{i}.png" for i in range(40)]}
+        entry = {
+            "batch_label": name,
+            "data": rng.integers(0, 256, (40, 3072), dtype=np.uint8),
+            "labels": rng.integers(0, 10, 40).tolist(),
+            "filenames": [f"{i}.png" for i in range(40)],
+        }
         if crafted_marker is not None and name == "data_batch_1":
             entry["filenames"] = _RunsCode(str(crafted_marker))
         (batches / name).write_bytes(pickle.dumps(entry, protocol=2))
@@ -176,8 +187,16 @@ def _run_folder(scratch: Path, name: str, text: str | bytes) -> Path:
 
 
 def _trials_csv(rows: list[dict]) -> str:
-    columns = ["trial_id", "status", "val_accuracy", "energy_pj", "cycles", "peak_activation_bytes",
-               "rubric_points", "spec"]
+    columns = [
+        "trial_id",
+        "status",
+        "val_accuracy",
+        "energy_pj",
+        "cycles",
+        "peak_activation_bytes",
+        "rubric_points",
+        "spec",
+    ]
     lines = [",".join(columns)]
     for row in rows:
         cells = []
@@ -231,9 +250,18 @@ def _fixtures(scratch: Path, root: Path, python: str, env: dict) -> dict[str, Pa
     f["home"] = home
     (files / "garbage.pt").write_bytes(b"definitely not a state dict")
     # a state dict of another model (torch's zip format is needed: write it with the checkout's torch)
-    subprocess.run([python, "-c", "import torch, sys; from torch import nn; "
-                    "torch.save(nn.Sequential(nn.Conv2d(1, 2, 3)).state_dict(), sys.argv[1])",
-                    str(files / "wrong-shape.pt")], check=True, env=env, timeout=300)
+    subprocess.run(
+        [
+            python,
+            "-c",
+            "import torch, sys; from torch import nn; "
+            "torch.save(nn.Sequential(nn.Conv2d(1, 2, 3)).state_dict(), sys.argv[1])",
+            str(files / "wrong-shape.pt"),
+        ],
+        check=True,
+        env=env,
+        timeout=300,
+    )
     # data sets
     _mnist(scratch / "data" / "mnist-ok")
     _mnist(scratch / "data" / "mnist-mismatch", train=(600, 100))
@@ -253,8 +281,14 @@ def _fixtures(scratch: Path, root: Path, python: str, env: dict) -> dict[str, Pa
     (scratch / "data" / "cifar-garbage" / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"\x80\x02garbage")
     # a cost cache filled by the checkout itself, then damaged in six ways
     good = scratch / "cache-good.sqlite"
-    subprocess.run([python, "-m", "codesign.cli", "profile", "lenet5"], check=True, capture_output=True,
-                   env={**env, "CODESIGN_CACHE": str(good)}, timeout=300, cwd=scratch)
+    subprocess.run(
+        [python, "-m", "codesign.cli", "profile", "lenet5"],
+        check=True,
+        capture_output=True,
+        env={**env, "CODESIGN_CACHE": str(good)},
+        timeout=300,
+        cwd=scratch,
+    )
     db = sqlite3.connect(good)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
@@ -263,7 +297,7 @@ def _fixtures(scratch: Path, root: Path, python: str, env: dict) -> dict[str, Pa
         "random-bytes": bytes(np.random.default_rng(1).integers(0, 256, len(raw), dtype=np.uint8)),
         "header": b"\xff" * 16 + raw[16:],
         "truncated": raw[: len(raw) // 2],
-        "pages": raw[: len(raw) // 2] + b"\xa5" * 4096 + raw[len(raw) // 2 + 4096:],
+        "pages": raw[: len(raw) // 2] + b"\xa5" * 4096 + raw[len(raw) // 2 + 4096 :],
         "text": b"this is not a database\n",
     }
     for name, data in damaged.items():
@@ -275,8 +309,16 @@ def _fixtures(scratch: Path, root: Path, python: str, env: dict) -> dict[str, Pa
     db.commit()
     db.close()
     # search run folders with damaged trials.csv
-    good_row = {"trial_id": "a1", "status": "ok", "val_accuracy": 0.8, "energy_pj": 2e6, "cycles": 5e4,
-                "peak_activation_bytes": 1e4, "rubric_points": 90, "spec": SPEC_32}
+    good_row = {
+        "trial_id": "a1",
+        "status": "ok",
+        "val_accuracy": 0.8,
+        "energy_pj": 2e6,
+        "cycles": 5e4,
+        "peak_activation_bytes": 1e4,
+        "rubric_points": 90,
+        "spec": SPEC_32,
+    }
     text = _trials_csv([good_row])
     f["csv-empty"] = _run_folder(scratch, "empty", "")
     f["csv-binary"] = _run_folder(scratch, "binary", binary)
@@ -303,14 +345,44 @@ def _export_fixtures(f: dict[str, Path], scratch: Path, python: str, env: dict) 
     f["export-marker"] = marker
     f["python"] = Path(python)
     spec = {**SPEC_28, "input_shape": [1, 28, 28]}
-    f["hostile-id"] = _run_folder(scratch, "hostile-id", _trials_csv([
-        {"trial_id": _payload(marker), "status": "ok", "val_accuracy": 0.8, "energy_pj": 2e6, "cycles": 5e4,
-         "peak_activation_bytes": 1e4, "rubric_points": 90, "spec": spec}]))
+    f["hostile-id"] = _run_folder(
+        scratch,
+        "hostile-id",
+        _trials_csv(
+            [
+                {
+                    "trial_id": _payload(marker),
+                    "status": "ok",
+                    "val_accuracy": 0.8,
+                    "energy_pj": 2e6,
+                    "cycles": 5e4,
+                    "peak_activation_bytes": 1e4,
+                    "rubric_points": 90,
+                    "spec": spec,
+                }
+            ]
+        ),
+    )
     f["hostile-id-trial"] = Path(_payload(marker))  # the id, as `--trial` names it
     newline = f'x"""\nimport os\nos.makedirs({str(marker)!r})\n"""'
-    f["newline-id"] = _run_folder(scratch, "newline-id", _trials_csv([
-        {"trial_id": newline, "status": "ok", "val_accuracy": 0.8, "energy_pj": 2e6, "cycles": 5e4,
-         "peak_activation_bytes": 1e4, "rubric_points": 90, "spec": spec}]))
+    f["newline-id"] = _run_folder(
+        scratch,
+        "newline-id",
+        _trials_csv(
+            [
+                {
+                    "trial_id": newline,
+                    "status": "ok",
+                    "val_accuracy": 0.8,
+                    "energy_pj": 2e6,
+                    "cycles": 5e4,
+                    "peak_activation_bytes": 1e4,
+                    "rubric_points": 90,
+                    "spec": spec,
+                }
+            ]
+        ),
+    )
     f["newline-id-trial"] = Path(newline)
     names = scratch / "files" / "names"
     names.mkdir(parents=True, exist_ok=True)
@@ -324,10 +396,20 @@ def _export_fixtures(f: dict[str, Path], scratch: Path, python: str, env: dict) 
     f["users-folder"] = mine
     big = scratch / "files" / "big.json"  # a design whose weights (about 17 MB) do not fit a 1 MB disk
     big.write_text(json.dumps({"stages": [{"channels": 64}, {"channels": 64}], "head": [256]}))
-    subprocess.run([python, "-c", "import json, sys, torch; from codesign.network import CandidateSpec; "
-                    "spec = CandidateSpec.from_dict(json.load(open(sys.argv[1]))); "
-                    "torch.save(spec.build().state_dict(), sys.argv[2])", str(big), str(scratch / "files" / "big.pt")],
-                   check=True, env=env, timeout=300)
+    subprocess.run(
+        [
+            python,
+            "-c",
+            "import json, sys, torch; from codesign.network import CandidateSpec; "
+            "spec = CandidateSpec.from_dict(json.load(open(sys.argv[1]))); "
+            "torch.save(spec.build().state_dict(), sys.argv[2])",
+            str(big),
+            str(scratch / "files" / "big.pt"),
+        ],
+        check=True,
+        env=env,
+        timeout=300,
+    )
     f["big-spec"], f["big-weights"] = big, scratch / "files" / "big.pt"
     for name, options in (("full-disk", "size=1m"), ("read-only", "size=1m,ro")):
         disk = scratch / name
@@ -345,6 +427,7 @@ def _unmount(scratch: Path) -> None:
 
 # ----------------------------------------------------------------------------------------------- checks
 
+
 def _strict_json(result: subprocess.CompletedProcess, scratch: Path) -> str:
     if result.returncode != 0:
         return ""
@@ -358,6 +441,7 @@ def _strict_json(result: subprocess.CompletedProcess, scratch: Path) -> str:
 def _exists(path_of: Callable[[Path], Path], what: str) -> Callable:
     def check(result: subprocess.CompletedProcess, scratch: Path) -> str:
         return what if path_of(scratch).exists() else ""
+
     return check
 
 
@@ -370,6 +454,7 @@ def _trials_statuses(run: str) -> Callable:
         errors = text.count(",error,")
         rows = max(0, len(text.strip().splitlines()) - 1)
         return f"{errors} of {rows} trials marked error" if errors else ""
+
     return check
 
 
@@ -389,11 +474,13 @@ def _rows_and_duplicates(run: str, trials: int) -> Callable:
         if len(set(specs)) < len(specs):
             problems.append("a finished design ran twice")
         return "; ".join(problems)
+
     return check
 
 
 def _no_code_ran(out_name: str, python: Path) -> Callable:
     """The export ran no payload, and its model.py imports (in a fresh interpreter) without running one either."""
+
     def check(result: subprocess.CompletedProcess, scratch: Path) -> str:
         marker = scratch / EXPORT_MARKER
         if marker.exists():
@@ -401,17 +488,23 @@ def _no_code_ran(out_name: str, python: Path) -> Callable:
         out = scratch / "exports" / out_name
         if result.returncode != 0 or not (out / "model.py").is_file():
             return ""
-        loaded = subprocess.run([str(python), "-c",
-                                 "import sys; sys.path.insert(0, sys.argv[1]); from model import Net; Net()", str(out)],
-                                capture_output=True, text=True, cwd=scratch, timeout=120)
+        loaded = subprocess.run(
+            [str(python), "-c", "import sys; sys.path.insert(0, sys.argv[1]); from model import Net; Net()", str(out)],
+            capture_output=True,
+            text=True,
+            cwd=scratch,
+            timeout=120,
+        )
         if marker.exists():
             return "the exported model.py runs code from a name"
         return "" if loaded.returncode == 0 else f"the exported model.py does not import ({loaded.stderr[-80:]})"
+
     return check
 
 
 def _users_files(forced: bool) -> Callable:
     """Refused: the user's files unchanged. Forced: the user's other file kept byte for byte."""
+
     def check(result: subprocess.CompletedProcess, scratch: Path) -> str:
         mine = scratch / "exports" / "users-folder"
         if (mine / "results.csv").read_text() != "a,b\n1,2\n":
@@ -420,6 +513,7 @@ def _users_files(forced: bool) -> Callable:
             return "the user's README.md was replaced without --force"
         stray = [p.name for p in mine.parent.iterdir() if p.name.startswith(".")]
         return f"left {stray[0]}" if stray else ""
+
     return check
 
 
@@ -427,6 +521,7 @@ def _disk_left_empty(name: str) -> Callable:
     def check(result: subprocess.CompletedProcess, scratch: Path) -> str:
         left = sorted(p.name for p in (scratch / name).iterdir())
         return f"left {', '.join(left)} on the {name.replace('-', ' ')}" if left else ""
+
     return check
 
 
@@ -438,47 +533,122 @@ def _readme_leak(result: subprocess.CompletedProcess, scratch: Path) -> str:
 
 # ----------------------------------------------------------------------------------------------- cases
 
+
 def _cases(f: dict[str, Path], scratch: Path) -> list[Case]:
     files = scratch / "files"
     data = scratch / "data"
-    search = ["search", "--space", str(files / "space.yaml"), "--dataset", "mnist", "--data-dir",
-              str(data / "mnist-ok"), "--runs-dir", str(scratch / "runs"), "--no-dashboard", "--train-size", "300",
-              "--val-size", "100"]
+    search = [
+        "search",
+        "--space",
+        str(files / "space.yaml"),
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        str(data / "mnist-ok"),
+        "--runs-dir",
+        str(scratch / "runs"),
+        "--no-dashboard",
+        "--train-size",
+        "300",
+        "--val-size",
+        "100",
+    ]
     quick = ["--trials", "2", "--budget", "120s"]
 
     def in_search(space: str, name: str) -> list[str]:
-        return ["search", "--space", str(files / space), "--dataset", "mnist", "--data-dir", str(data / "mnist-ok"),
-                "--runs-dir", str(scratch / "runs"), "--no-dashboard", "--train-size", "300", "--val-size", "100",
-                "--name", name, *quick]
+        return [
+            "search",
+            "--space",
+            str(files / space),
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            str(data / "mnist-ok"),
+            "--runs-dir",
+            str(scratch / "runs"),
+            "--no-dashboard",
+            "--train-size",
+            "300",
+            "--val-size",
+            "100",
+            "--name",
+            name,
+            *quick,
+        ]
 
     def rows_at_least(run: str, n: int) -> Callable[[Path], bool]:
         def ready(s: Path) -> bool:
             table = s / "runs" / run / "trials.csv"
             return table.is_file() and len(table.read_text().strip().splitlines()) - 1 >= n
+
         return ready
 
     cases = [
         # the first screen
-        Case("--help", ["--help"], expect="ok",
-             check=lambda r, s: "" if "search" in r.stdout and "The `codesign` command line." not in r.stdout
-             else "no one-sentence description of the tool"),
+        Case(
+            "--help",
+            ["--help"],
+            expect="ok",
+            check=lambda r, s: (
+                ""
+                if "search" in r.stdout and "The `codesign` command line." not in r.stdout
+                else "no one-sentence description of the tool"
+            ),
+        ),
         Case("--version", ["--version"], expect="ok"),
         # built-ins on any data set
         Case("profile lenet5 --input-shape 1,1,28,28", ["profile", "lenet5", "--input-shape", "1,1,28,28"], "ok"),
-        Case("train lenet5 --dataset mnist (fake data)", ["train", "lenet5", "--dataset", "mnist", "--data-dir",
-             str(data / "mnist-ok"), "--epochs", "1", "--quiet", "--val-size", "100", "--out",
-             str(scratch / "trained")], "ok", timeout=300),
+        Case(
+            "train lenet5 --dataset mnist (fake data)",
+            [
+                "train",
+                "lenet5",
+                "--dataset",
+                "mnist",
+                "--data-dir",
+                str(data / "mnist-ok"),
+                "--epochs",
+                "1",
+                "--quiet",
+                "--val-size",
+                "100",
+                "--out",
+                str(scratch / "trained"),
+            ],
+            "ok",
+            timeout=300,
+        ),
         # search flags
-        Case("search --trials 0", [*search, "--name", "t0", "--trials", "0"], timeout=90,
-             check=lambda r, s: "a search started that does not stop" if r.returncode == "timeout" else ""),
-        Case("search --budget 0", [*search, "--name", "b0", "--budget", "0"], timeout=90,
-             check=lambda r, s: "a search started that does not stop" if r.returncode == "timeout" else ""),
-        Case("search --trials=-1", [*search, "--name", "tm1", "--trials=-1"], timeout=90,
-             check=lambda r, s: "a search started that does not stop" if r.returncode == "timeout" else ""),
-        Case("search --name ../../escaped", [*search, "--runs-dir", str(scratch / "r1" / "r2"), "--name",
-             "../../escaped", *quick], timeout=300, check=_exists(lambda s: s / "escaped", "wrote outside --runs-dir")),
-        Case("search --name /abs", [*search, "--name", str(scratch / "abs-run"), *quick], timeout=300,
-             check=_exists(lambda s: s / "abs-run", "wrote outside --runs-dir")),
+        Case(
+            "search --trials 0",
+            [*search, "--name", "t0", "--trials", "0"],
+            timeout=90,
+            check=lambda r, s: "a search started that does not stop" if r.returncode == "timeout" else "",
+        ),
+        Case(
+            "search --budget 0",
+            [*search, "--name", "b0", "--budget", "0"],
+            timeout=90,
+            check=lambda r, s: "a search started that does not stop" if r.returncode == "timeout" else "",
+        ),
+        Case(
+            "search --trials=-1",
+            [*search, "--name", "tm1", "--trials=-1"],
+            timeout=90,
+            check=lambda r, s: "a search started that does not stop" if r.returncode == "timeout" else "",
+        ),
+        Case(
+            "search --name ../../escaped",
+            [*search, "--runs-dir", str(scratch / "r1" / "r2"), "--name", "../../escaped", *quick],
+            timeout=300,
+            check=_exists(lambda s: s / "escaped", "wrote outside --runs-dir"),
+        ),
+        Case(
+            "search --name /abs",
+            [*search, "--name", str(scratch / "abs-run"), *quick],
+            timeout=300,
+            check=_exists(lambda s: s / "abs-run", "wrote outside --runs-dir"),
+        ),
         # shapes
         Case("profile --input-shape 3,32,32 (rank 3)", ["profile", "lenet5", "--input-shape", "3,32,32"]),
         Case("profile --input-shape 1,3,0,32", ["profile", "lenet5", "--input-shape", "1,3,0,32"]),
@@ -488,101 +658,311 @@ def _cases(f: dict[str, Path], scratch: Path) -> list[Case]:
         Case("binary file as --rubric", ["profile", "lenet5", "--rubric", str(files / "binary-rubric.yaml")]),
         Case("binary spec .json as MODEL", ["profile", str(files / "binary.json")]),
         Case("200k-deep nested YAML list", ["profile", "lenet5", "--arch", str(files / "deep.yaml")]),
-        Case("YAML alias bomb in rubric max_epochs", ["profile", "lenet5", "--rubric", str(files / "bomb-rubric.yaml")],
-             timeout=90),
+        Case(
+            "YAML alias bomb in rubric max_epochs",
+            ["profile", "lenet5", "--rubric", str(files / "bomb-rubric.yaml")],
+            timeout=90,
+        ),
         Case("YAML alias bomb in space name", [*in_search("bomb-space.yaml", "bomb")], timeout=90),
         Case("50 MB YAML file as --arch", ["profile", "lenet5", "--arch", str(files / "huge.yaml")], timeout=90),
         # values
-        Case("arch energy .nan (--json)", ["profile", "lenet5", "--json", "--arch", str(files / "arch-nan.yaml")],
-             check=_strict_json),
-        Case("arch energy .inf (--json)", ["profile", "lenet5", "--json", "--arch", str(files / "arch-inf.yaml")],
-             check=_strict_json),
-        *[Case(f"space {label}", in_search(f"space-{name}.yaml", f"space-{name}"), timeout=300,
-               check=lambda r, s: "exit 0: the space was accepted" if r.returncode == 0 else "")
-          for name, label in (("lr-negative", "lr: -0.1"), ("momentum-5", "momentum up to 5"),
-                              ("channels-negative", "channels [-4, 0]"), ("log-string", 'log: "false"'),
-                              ("dataset-list", "dataset: [mnist]"))],
-        *[Case(f"rubric {label}", ["profile", "lenet5", "--rubric", str(files / f"rubric-{name}.yaml")],
-               check=lambda r, s: "exit 0: the rubric was accepted" if r.returncode == 0 else "")
-          for name, label in (("epochs-fraction", "max_epochs: 29.7"), ("epochs-negative", "max_epochs: -5"),
-                              ("accelerator-bogus", "accelerator: bogus"), ("limit-nan", "max_test_error: .nan"))],
+        Case(
+            "arch energy .nan (--json)",
+            ["profile", "lenet5", "--json", "--arch", str(files / "arch-nan.yaml")],
+            check=_strict_json,
+        ),
+        Case(
+            "arch energy .inf (--json)",
+            ["profile", "lenet5", "--json", "--arch", str(files / "arch-inf.yaml")],
+            check=_strict_json,
+        ),
+        *[
+            Case(
+                f"space {label}",
+                in_search(f"space-{name}.yaml", f"space-{name}"),
+                timeout=300,
+                check=lambda r, s: "exit 0: the space was accepted" if r.returncode == 0 else "",
+            )
+            for name, label in (
+                ("lr-negative", "lr: -0.1"),
+                ("momentum-5", "momentum up to 5"),
+                ("channels-negative", "channels [-4, 0]"),
+                ("log-string", 'log: "false"'),
+                ("dataset-list", "dataset: [mnist]"),
+            )
+        ],
+        *[
+            Case(
+                f"rubric {label}",
+                ["profile", "lenet5", "--rubric", str(files / f"rubric-{name}.yaml")],
+                check=lambda r, s: "exit 0: the rubric was accepted" if r.returncode == 0 else "",
+            )
+            for name, label in (
+                ("epochs-fraction", "max_epochs: 29.7"),
+                ("epochs-negative", "max_epochs: -5"),
+                ("accelerator-bogus", "accelerator: bogus"),
+                ("limit-nan", "max_test_error: .nan"),
+            )
+        ],
         # models
-        Case("MultiheadAttention in a conv net", ["profile", f"{files / 'models.py'}:AttnNet"],
-             check=lambda r, s: "exit 0: the attention was left out" if r.returncode == 0 else ""),
+        Case(
+            "MultiheadAttention in a conv net",
+            ["profile", f"{files / 'models.py'}:AttnNet"],
+            check=lambda r, s: "exit 0: the attention was left out" if r.returncode == 0 else "",
+        ),
         Case("profile m.py without :Class", ["profile", str(files / "models.py")]),
         # data sets
-        Case("idx: 600 images, 100 labels", ["train", str(files / "spec28.json"), "--dataset", "mnist", "--data-dir",
-             str(data / "mnist-mismatch"), "--epochs", "1", "--quiet", "--val-size", "50", "--out",
-             str(scratch / "t-mismatch")], timeout=300,
-             check=lambda r, s: "exit 0: trained on mismatched images and labels" if r.returncode == 0 else ""),
-        Case("idx: truncated .gz", ["train", str(files / "spec28.json"), "--dataset", "mnist", "--data-dir",
-             str(data / "mnist-truncated-gz"), "--epochs", "1", "--quiet", "--out", str(scratch / "t-gz")]),
-        Case("idx: truncated raw file", ["train", str(files / "spec28.json"), "--dataset", "mnist", "--data-dir",
-             str(data / "mnist-truncated-raw"), "--epochs", "1", "--quiet", "--out", str(scratch / "t-raw")]),
-        Case("CIFAR-10 batch that runs code", ["train", str(files / "spec32.json"), "--dataset", "cifar10",
-             "--data-dir", str(data / "cifar-crafted"), "--epochs", "1", "--quiet", "--val-size", "20", "--out",
-             str(scratch / "t-crafted")], timeout=300,
-             check=_exists(lambda s: s / "crafted-pickle-ran", "the batch's code ran")),
-        Case("CIFAR-10 batch of garbage", ["train", str(files / "spec32.json"), "--dataset", "cifar10",
-             "--data-dir", str(data / "cifar-garbage"), "--epochs", "1", "--quiet", "--out", str(scratch / "t-g")]),
+        Case(
+            "idx: 600 images, 100 labels",
+            [
+                "train",
+                str(files / "spec28.json"),
+                "--dataset",
+                "mnist",
+                "--data-dir",
+                str(data / "mnist-mismatch"),
+                "--epochs",
+                "1",
+                "--quiet",
+                "--val-size",
+                "50",
+                "--out",
+                str(scratch / "t-mismatch"),
+            ],
+            timeout=300,
+            check=lambda r, s: "exit 0: trained on mismatched images and labels" if r.returncode == 0 else "",
+        ),
+        Case(
+            "idx: truncated .gz",
+            [
+                "train",
+                str(files / "spec28.json"),
+                "--dataset",
+                "mnist",
+                "--data-dir",
+                str(data / "mnist-truncated-gz"),
+                "--epochs",
+                "1",
+                "--quiet",
+                "--out",
+                str(scratch / "t-gz"),
+            ],
+        ),
+        Case(
+            "idx: truncated raw file",
+            [
+                "train",
+                str(files / "spec28.json"),
+                "--dataset",
+                "mnist",
+                "--data-dir",
+                str(data / "mnist-truncated-raw"),
+                "--epochs",
+                "1",
+                "--quiet",
+                "--out",
+                str(scratch / "t-raw"),
+            ],
+        ),
+        Case(
+            "CIFAR-10 batch that runs code",
+            [
+                "train",
+                str(files / "spec32.json"),
+                "--dataset",
+                "cifar10",
+                "--data-dir",
+                str(data / "cifar-crafted"),
+                "--epochs",
+                "1",
+                "--quiet",
+                "--val-size",
+                "20",
+                "--out",
+                str(scratch / "t-crafted"),
+            ],
+            timeout=300,
+            check=_exists(lambda s: s / "crafted-pickle-ran", "the batch's code ran"),
+        ),
+        Case(
+            "CIFAR-10 batch of garbage",
+            [
+                "train",
+                str(files / "spec32.json"),
+                "--dataset",
+                "cifar10",
+                "--data-dir",
+                str(data / "cifar-garbage"),
+                "--epochs",
+                "1",
+                "--quiet",
+                "--out",
+                str(scratch / "t-g"),
+            ],
+        ),
         # the cost cache
-        *[Case(f"damaged cost cache: {name}", ["profile", "lenet5"], expect="warn",
-               check=lambda r, s: "", timeout=120)
-          for name in ("random-bytes", "header", "truncated", "pages", "text", "entries")],
-        Case("damaged cost cache in a search", [*search, "--name", "damaged-cache", *quick], expect="warn",
-             timeout=300, check=_trials_statuses("damaged-cache")),
+        *[
+            Case(
+                f"damaged cost cache: {name}", ["profile", "lenet5"], expect="warn", check=lambda r, s: "", timeout=120
+            )
+            for name in ("random-bytes", "header", "truncated", "pages", "text", "entries")
+        ],
+        Case(
+            "damaged cost cache in a search",
+            [*search, "--name", "damaged-cache", *quick],
+            expect="warn",
+            timeout=300,
+            check=_trials_statuses("damaged-cache"),
+        ),
         # trials.csv
-        *[Case(f"trials.csv {kind}: {command}", [command, str(f[f"csv-{kind}"])]
-               + (["--out", str(scratch / "exports" / f"csv-{kind}")] if command == "export" else []),
-               check=lambda r, s: "exit 0 on a damaged trials.csv" if r.returncode == 0 else "")
-          for kind in ("empty", "binary", "truncated", "no-column", "not-numbers", "short-row")
-          for command in ("profile", "export", "report")],
+        *[
+            Case(
+                f"trials.csv {kind}: {command}",
+                [command, str(f[f"csv-{kind}"])]
+                + (["--out", str(scratch / "exports" / f"csv-{kind}")] if command == "export" else []),
+                check=lambda r, s: "exit 0 on a damaged trials.csv" if r.returncode == 0 else "",
+            )
+            for kind in ("empty", "binary", "truncated", "no-column", "not-numbers", "short-row")
+            for command in ("profile", "export", "report")
+        ],
         # export
-        Case("export --weights garbage", ["export", str(files / "spec32.json"), "--weights",
-             str(files / "garbage.pt"), "--out", str(scratch / "exports" / "garbage")]),
-        Case("export --weights of another model", ["export", str(files / "spec32.json"), "--weights",
-             str(files / "wrong-shape.pt"), "--out", str(scratch / "exports" / "wrong")]),
-        Case("failed export leaves no model.py", ["export", f"{files / 'models.py'}:Residual", "--out",
-             str(scratch / "exports" / "failed")],
-             check=_exists(lambda s: s / "exports" / "failed" / "model.py", "a stray model.py is left")),
-        Case("export by path: no path in README", ["export", f"{f['home'] / 'net.py'}:Small", "--out",
-             str(scratch / "exports" / "by-path")], expect="ok", check=_readme_leak),
+        Case(
+            "export --weights garbage",
+            [
+                "export",
+                str(files / "spec32.json"),
+                "--weights",
+                str(files / "garbage.pt"),
+                "--out",
+                str(scratch / "exports" / "garbage"),
+            ],
+        ),
+        Case(
+            "export --weights of another model",
+            [
+                "export",
+                str(files / "spec32.json"),
+                "--weights",
+                str(files / "wrong-shape.pt"),
+                "--out",
+                str(scratch / "exports" / "wrong"),
+            ],
+        ),
+        Case(
+            "failed export leaves no model.py",
+            ["export", f"{files / 'models.py'}:Residual", "--out", str(scratch / "exports" / "failed")],
+            check=_exists(lambda s: s / "exports" / "failed" / "model.py", "a stray model.py is left"),
+        ),
+        Case(
+            "export by path: no path in README",
+            ["export", f"{f['home'] / 'net.py'}:Small", "--out", str(scratch / "exports" / "by-path")],
+            expect="ok",
+            check=_readme_leak,
+        ),
         # export: data stays data, the user's files are safe (issue 24)
-        Case("export: trial id that is Python code", ["export", str(f["hostile-id"]), "--trial",
-             str(f["hostile-id-trial"]), "--out", str(scratch / "exports" / "hostile-id")], expect="ok",
-             check=_no_code_ran("hostile-id", f["python"])),
-        Case("export: trial id with newlines and code", ["export", str(f["newline-id"]), "--trial",
-             str(f["newline-id-trial"]), "--out", str(scratch / "exports" / "newline-id")], expect="ok",
-             check=_no_code_ran("newline-id", f["python"])),
-        Case("export: spec file name that is Python code", ["export", str(f["hostile-spec"]), "--out",
-             str(scratch / "exports" / "hostile-spec")], expect="ok", check=_no_code_ran("hostile-spec", f["python"])),
-        Case("export into a folder holding the user's README.md", ["export", str(files / "spec32.json"), "--out",
-             str(f["users-folder"])], check=_users_files(forced=False)),
-        Case("export --force into the user's folder", ["export", str(files / "spec32.json"), "--out",
-             str(f["users-folder"]), "--force"], expect="ok", check=_users_files(forced=True)),
-        *([Case("export onto a full disk (1 MB tmpfs)", ["export", str(f["big-spec"]), "--weights",
-                str(f["big-weights"]), "--out", str(f["full-disk"] / "export")], check=_disk_left_empty("full-disk"))]
-          if "full-disk" in f else []),
-        *([Case("export into a read-only folder", ["export", str(files / "spec32.json"), "--out",
-                str(f["read-only"] / "export")], check=_disk_left_empty("read-only"))]
-          if "read-only" in f else []),
+        Case(
+            "export: trial id that is Python code",
+            [
+                "export",
+                str(f["hostile-id"]),
+                "--trial",
+                str(f["hostile-id-trial"]),
+                "--out",
+                str(scratch / "exports" / "hostile-id"),
+            ],
+            expect="ok",
+            check=_no_code_ran("hostile-id", f["python"]),
+        ),
+        Case(
+            "export: trial id with newlines and code",
+            [
+                "export",
+                str(f["newline-id"]),
+                "--trial",
+                str(f["newline-id-trial"]),
+                "--out",
+                str(scratch / "exports" / "newline-id"),
+            ],
+            expect="ok",
+            check=_no_code_ran("newline-id", f["python"]),
+        ),
+        Case(
+            "export: spec file name that is Python code",
+            ["export", str(f["hostile-spec"]), "--out", str(scratch / "exports" / "hostile-spec")],
+            expect="ok",
+            check=_no_code_ran("hostile-spec", f["python"]),
+        ),
+        Case(
+            "export into a folder holding the user's README.md",
+            ["export", str(files / "spec32.json"), "--out", str(f["users-folder"])],
+            check=_users_files(forced=False),
+        ),
+        Case(
+            "export --force into the user's folder",
+            ["export", str(files / "spec32.json"), "--out", str(f["users-folder"]), "--force"],
+            expect="ok",
+            check=_users_files(forced=True),
+        ),
+        *(
+            [
+                Case(
+                    "export onto a full disk (1 MB tmpfs)",
+                    [
+                        "export",
+                        str(f["big-spec"]),
+                        "--weights",
+                        str(f["big-weights"]),
+                        "--out",
+                        str(f["full-disk"] / "export"),
+                    ],
+                    check=_disk_left_empty("full-disk"),
+                )
+            ]
+            if "full-disk" in f
+            else []
+        ),
+        *(
+            [
+                Case(
+                    "export into a read-only folder",
+                    ["export", str(files / "spec32.json"), "--out", str(f["read-only"] / "export")],
+                    check=_disk_left_empty("read-only"),
+                )
+            ]
+            if "read-only" in f
+            else []
+        ),
         Case("arch --out /proc/x.yaml", ["arch", "--pe-x", "8", "--out", "/proc/x.yaml"]),
         # interruptions
-        Case("Ctrl-C during a search", [*search, "--name", "ctrl-c", "--trials", "6"], expect="interrupted",
-             timeout=300, interrupt_after=rows_at_least("ctrl-c", 1)),
-        Case("SIGKILL, then --resume", [*search, "--name", "killed", "--trials", "4"], expect="ok", timeout=400,
-             kill_after=rows_at_least("killed", 2), then=[*search, "--name", "killed", "--trials", "4", "--resume"],
-             check=_rows_and_duplicates("killed", 4)),
+        Case(
+            "Ctrl-C during a search",
+            [*search, "--name", "ctrl-c", "--trials", "6"],
+            expect="interrupted",
+            timeout=300,
+            interrupt_after=rows_at_least("ctrl-c", 1),
+        ),
+        Case(
+            "SIGKILL, then --resume",
+            [*search, "--name", "killed", "--trials", "4"],
+            expect="ok",
+            timeout=400,
+            kill_after=rows_at_least("killed", 2),
+            then=[*search, "--name", "killed", "--trials", "4", "--resume"],
+            check=_rows_and_duplicates("killed", 4),
+        ),
     ]
     return cases
 
 
-CACHE_OF = {f"damaged cost cache: {name}": f"cache-{name}.sqlite"
-            for name in ("random-bytes", "header", "truncated", "pages", "text", "entries")}
+CACHE_OF = {
+    f"damaged cost cache: {name}": f"cache-{name}.sqlite"
+    for name in ("random-bytes", "header", "truncated", "pages", "text", "entries")
+}
 CACHE_OF["damaged cost cache in a search"] = "cache-random-bytes.sqlite"
 
 
 # ----------------------------------------------------------------------------------------------- running
+
 
 class _Tree:
     """A started process and every descendant seen, to watch its memory and end them all by id."""
@@ -620,14 +1000,27 @@ class _Tree:
 
 
 def _run_one(
-    args: list[str], env: dict, cwd: Path, timeout: float, memory_mb: float,
-    signal_when: Callable[[Path], bool] | None, sig: int, scratch: Path,
+    args: list[str],
+    env: dict,
+    cwd: Path,
+    timeout: float,
+    memory_mb: float,
+    signal_when: Callable[[Path], bool] | None,
+    sig: int,
+    scratch: Path,
 ) -> tuple[subprocess.CompletedProcess, float]:
     """Run one command; end it (and every process it started) at the timeout or the memory cap."""
     # the files outlive any one block: the child writes to them for its whole life, and they are read back after
     out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # noqa: SIM115
-    proc = subprocess.Popen([env["CODESIGN_PYTHON"], "-m", "codesign.cli", *args], cwd=cwd, env=env, stdout=out,
-                            stderr=err, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [env["CODESIGN_PYTHON"], "-m", "codesign.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdout=out,
+        stderr=err,
+        text=True,
+        start_new_session=True,
+    )
     tree = _Tree(proc)
     start, code, signalled = time.monotonic(), None, False
     while True:
@@ -691,11 +1084,18 @@ def judge(case: Case, result: subprocess.CompletedProcess) -> str:
     return ""
 
 
-def run_cases(root: Path, python: str, timeout_scale: float, memory_mb: float, only: str | None,
-              scratch: Path) -> list[Result]:
+def run_cases(
+    root: Path, python: str, timeout_scale: float, memory_mb: float, only: str | None, scratch: Path
+) -> list[Result]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CODESIGN_", "RAY_ADDRESS"))}
-    env.update(PYTHONPATH=str(root), CODESIGN_DATA=str(scratch / "no-data"), CODESIGN_PYTHON=python,
-               RAY_AUTH_MODE="disabled", PYTHONUNBUFFERED="1", CODESIGN_CACHE=str(scratch / "cache.sqlite"))
+    env.update(
+        PYTHONPATH=str(root),
+        CODESIGN_DATA=str(scratch / "no-data"),
+        CODESIGN_PYTHON=python,
+        RAY_AUTH_MODE="disabled",
+        PYTHONUNBUFFERED="1",
+        CODESIGN_CACHE=str(scratch / "cache.sqlite"),
+    )
     print(f"preparing fixtures in {scratch} ...", file=sys.stderr, flush=True)
     fixtures = _fixtures(scratch, root, python, env)
     results = []
@@ -712,22 +1112,34 @@ def run_cases(root: Path, python: str, timeout_scale: float, memory_mb: float, o
         signal_when, sig = case.interrupt_after, signal.SIGINT
         if case.kill_after is not None:
             signal_when, sig = case.kill_after, signal.SIGKILL
-        result, peak = _run_one(case.args, case_env, scratch, case.timeout * timeout_scale, memory_mb, signal_when,
-                                sig, scratch)
+        result, peak = _run_one(
+            case.args, case_env, scratch, case.timeout * timeout_scale, memory_mb, signal_when, sig, scratch
+        )
         if case.then is not None:
-            result, peak2 = _run_one(case.then, case_env, scratch, case.timeout * timeout_scale, memory_mb, None, 0,
-                                     scratch)
+            result, peak2 = _run_one(
+                case.then, case_env, scratch, case.timeout * timeout_scale, memory_mb, None, 0, scratch
+            )
             peak = max(peak, peak2)
         problem = judge(case, result)
         if case.check is not None and not problem.startswith(("traceback", "killed")):
             extra = case.check(result, scratch)
             if extra:
                 problem = f"{problem}; {extra}" if problem and problem != extra else extra
-        results.append(Result(case.name, case.expect, result.returncode, _last_line(result), problem,
-                              round(time.monotonic() - start, 1), round(peak)))
+        results.append(
+            Result(
+                case.name,
+                case.expect,
+                result.returncode,
+                _last_line(result),
+                problem,
+                round(time.monotonic() - start, 1),
+                round(peak),
+            )
+        )
         r = results[-1]
-        print(f"{r.verdict:4} {r.exit!s:8} {r.seconds:6.1f}s {r.case}: {r.problem or r.line}", file=sys.stderr,
-              flush=True)
+        print(
+            f"{r.verdict:4} {r.exit!s:8} {r.seconds:6.1f}s {r.case}: {r.problem or r.line}", file=sys.stderr, flush=True
+        )
     results += run_integrity(env, scratch, timeout_scale, memory_mb, only)  # issue 24's run faults, below
     return results
 
@@ -763,21 +1175,50 @@ class _Ctx:
         self.peak = 0.0
 
     def search(self, runs: Path, name: str, *extra: str) -> list[str]:
-        return ["search", "--space", str(self.space), "--dataset", "mnist", "--data-dir", str(self.data),
-                "--runs-dir", str(runs), "--no-dashboard", "--train-size", "300", "--val-size", "100",
-                "--name", name, *extra]
+        return [
+            "search",
+            "--space",
+            str(self.space),
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            str(self.data),
+            "--runs-dir",
+            str(runs),
+            "--no-dashboard",
+            "--train-size",
+            "300",
+            "--val-size",
+            "100",
+            "--name",
+            name,
+            *extra,
+        ]
 
-    def cli(self, args: list[str], timeout: float = 300, env: dict | None = None,
-            when: Callable[[Path], bool] | None = None, sig: int = signal.SIGINT) -> subprocess.CompletedProcess:
-        result, peak = _run_one(args, {**self.env, **(env or {})}, self.root, timeout * self.scale, self.memory_mb,
-                                when, sig, self.scratch)
+    def cli(
+        self,
+        args: list[str],
+        timeout: float = 300,
+        env: dict | None = None,
+        when: Callable[[Path], bool] | None = None,
+        sig: int = signal.SIGINT,
+    ) -> subprocess.CompletedProcess:
+        result, peak = _run_one(
+            args, {**self.env, **(env or {})}, self.root, timeout * self.scale, self.memory_mb, when, sig, self.scratch
+        )
         self.peak = max(self.peak, peak)
         return result
 
     def python(self, code: str, timeout: float = 300) -> subprocess.CompletedProcess:
         try:
-            return subprocess.run([self.env["CODESIGN_PYTHON"], "-c", code], env=self.env, cwd=self.root,
-                                  capture_output=True, text=True, timeout=timeout * self.scale)
+            return subprocess.run(
+                [self.env["CODESIGN_PYTHON"], "-c", code],
+                env=self.env,
+                cwd=self.root,
+                capture_output=True,
+                text=True,
+                timeout=timeout * self.scale,
+            )
         except subprocess.TimeoutExpired:
             return subprocess.CompletedProcess(code, "timeout", "", "")
 
@@ -799,8 +1240,11 @@ class _Ctx:
 def _digests(folder: Path) -> dict[str, str]:
     import hashlib
 
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _trial_rows(folder: Path) -> list[dict]:
@@ -833,8 +1277,10 @@ def _moved(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
     shutil.move(copy, target)
     result = ctx.cli(ctx.search(target.parent, "moved", "--trials", "3", "--resume"))
     rows = len(_trial_rows(target))
-    return result, _problems("" if rows == 3 else f"{rows} trials, not 3",
-                             "wrote into the old place" if (ctx.root / "moved-from" / "moved").exists() else "")
+    return result, _problems(
+        "" if rows == 3 else f"{rows} trials, not 3",
+        "wrote into the old place" if (ctx.root / "moved-from" / "moved").exists() else "",
+    )
 
 
 def _extend(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
@@ -849,6 +1295,7 @@ def _mismatch(flag: list[str]) -> Callable[[_Ctx], tuple[subprocess.CompletedPro
         copy = ctx.copy_of_base("mismatch", re.sub(r"\W+", "-", flag[0]).strip("-"))
         args = ["search", "--name", copy.name, "--runs-dir", str(copy.parent), "--resume", "--no-dashboard", *flag]
         return ctx.cli(args), ""
+
     return run
 
 
@@ -902,6 +1349,7 @@ def _failed_start(extra: list[str], env: dict | None = None, timeout: float = 12
         result = ctx.cli(ctx.search(ctx.root / "starts", name, "--trials", "2", *extra), env=env, timeout=timeout)
         left = ctx.root / "starts" / name / "search.json"
         return result, "search.json left behind: the name is stuck" if left.exists() else ""
+
     return run
 
 
@@ -938,9 +1386,11 @@ def _full_during_trials(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
         rows = _trial_rows(disk / "t")
         leftovers = [p.name for p in (disk / "t").glob("*.tmp")]
         tracebacks = result.stderr.count("Traceback")
-        return result, _problems("" if rows else "no finished trial kept",
-                                 f"left {', '.join(leftovers)}" if leftovers else "",
-                                 f"{tracebacks} tracebacks" if tracebacks else "")
+        return result, _problems(
+            "" if rows else "no finished trial kept",
+            f"left {', '.join(leftovers)}" if leftovers else "",
+            f"{tracebacks} tracebacks" if tracebacks else "",
+        )
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
 
@@ -954,8 +1404,9 @@ def _full_during_report(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
         rows = _trial_rows(disk / "r")
         page = disk / "r" / "report.html"
         cut = page.is_file() and not page.read_text(errors="replace").rstrip().endswith("</html>")
-        return result, _problems("" if rows else "no finished trial kept",
-                                 "a truncated report.html left" if cut else "")
+        return result, _problems(
+            "" if rows else "no finished trial kept", "a truncated report.html left" if cut else ""
+        )
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
 
@@ -972,8 +1423,15 @@ def _read_only(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
 
 def _exploding(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
     space = ctx.root / "space-exploding.yaml"
-    space.write_text(_yaml({**SPACE, "network": {**SPACE["network"], "head_width": 16},
-                            "sgd": {**SPACE["sgd"], "lr": {"float": [100, 1000], "log": True}}}))
+    space.write_text(
+        _yaml(
+            {
+                **SPACE,
+                "network": {**SPACE["network"], "head_width": 16},
+                "sgd": {**SPACE["sgd"], "lr": {"float": [100, 1000], "log": True}},
+            }
+        )
+    )
     runs = ctx.root / "exploding"
     args = ctx.search(runs, "x", "--trials", "2")
     args[args.index("--space") + 1] = str(space)
@@ -985,8 +1443,10 @@ def _exploding(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
         import csv
 
         front = list(csv.DictReader((runs / "x" / "pareto.csv").open()))
-    return result, _problems(f"{len(ok)} trials with an exploded loss scored ok" if ok else "",
-                             f"{len(front)} of them on the front" if front and ok else "")
+    return result, _problems(
+        f"{len(ok)} trials with an exploded loss scored ok" if ok else "",
+        f"{len(front)} of them on the front" if front and ok else "",
+    )
 
 
 def _one_class(command: str) -> Callable:
@@ -996,44 +1456,67 @@ def _one_class(command: str) -> Callable:
             _mnist(folder)
             _idx(folder / "train-labels-idx1-ubyte.gz", np.zeros(600, dtype=np.uint8))
         if command == "train":
-            args = ["train", str(ctx.scratch / "files" / "spec28.json"), "--dataset", "mnist", "--data-dir",
-                    str(folder), "--epochs", "1", "--quiet", "--val-size", "100", "--out", str(ctx.root / "t-one")]
+            args = [
+                "train",
+                str(ctx.scratch / "files" / "spec28.json"),
+                "--dataset",
+                "mnist",
+                "--data-dir",
+                str(folder),
+                "--epochs",
+                "1",
+                "--quiet",
+                "--val-size",
+                "100",
+                "--out",
+                str(ctx.root / "t-one"),
+            ]
         else:
             args = ctx.search(ctx.root / "one-class", "o", "--trials", "1")
             args[args.index("--data-dir") + 1] = str(folder)
         result = ctx.cli(args)
         accuracy = re.search(r"validation accuracy ([\d.]+)", result.stdout)
         return result, f"exit 0: validation accuracy {accuracy.group(1)}" if accuracy and result.returncode == 0 else ""
+
     return run
 
 
 def _sigterm(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
     runs = ctx.root / "sigterm"
-    result = ctx.cli(ctx.search(runs, "s", "--trials", "6"), when=lambda s: len(_trial_rows(runs / "s")) >= 1,
-                     sig=signal.SIGTERM)
+    result = ctx.cli(
+        ctx.search(runs, "s", "--trials", "6"), when=lambda s: len(_trial_rows(runs / "s")) >= 1, sig=signal.SIGTERM
+    )
     dump = "Fatal Python error" in result.stderr or "Stack (most recent call first)" in result.stderr
-    return result, _problems("a native stack dump" if dump else "",
-                             "" if (runs / "s" / "report.html").is_file() else "no report written",
-                             "" if _trial_rows(runs / "s") else "no finished trial kept")
+    return result, _problems(
+        "a native stack dump" if dump else "",
+        "" if (runs / "s" / "report.html").is_file() else "no report written",
+        "" if _trial_rows(runs / "s") else "no finished trial kept",
+    )
 
 
 def _api(keyword: str) -> Callable:
     def run(ctx: _Ctx) -> tuple[subprocess.CompletedProcess, str]:
-        code = ("import sys, codesign\n"
-                "try:\n"
-                f"    done = codesign.train('lenet5', 'mnist', data_dir={str(ctx.data)!r}, val_size=100, "
-                f"progress=False, {keyword})\n"
-                "except codesign.CodesignError as exc:\n"
-                "    print(f'codesign: error: {exc}', file=sys.stderr); sys.exit(2)\n"
-                "print(f'{done.status} after {done.epochs} epochs', file=sys.stderr)\n")
+        code = (
+            "import sys, codesign\n"
+            "try:\n"
+            f"    done = codesign.train('lenet5', 'mnist', data_dir={str(ctx.data)!r}, val_size=100, "
+            f"progress=False, {keyword})\n"
+            "except codesign.CodesignError as exc:\n"
+            "    print(f'codesign: error: {exc}', file=sys.stderr); sys.exit(2)\n"
+            "print(f'{done.status} after {done.epochs} epochs', file=sys.stderr)\n"
+        )
         return ctx.python(code), ""
+
     return run
 
 
 def _scenarios() -> list[Scenario]:
     return [
-        Scenario("--resume of a run copied from another user", "error",
-                 lambda c: _resume_copy(c, env={"XDG_CONFIG_HOME": str(c.root / "another-user")})),
+        Scenario(
+            "--resume of a run copied from another user",
+            "error",
+            lambda c: _resume_copy(c, env={"XDG_CONFIG_HOME": str(c.root / "another-user")}),
+        ),
         Scenario("--resume --trials 3 of a copied run", "ok", _resume_copy),
         Scenario("--resume --trials 3 of a moved run", "ok", _moved),
         Scenario("--resume --trials 4 of a finished 2-trial run", "ok", _extend),
@@ -1042,13 +1525,18 @@ def _scenarios() -> list[Scenario]:
         Scenario("two searches with one --name at once", "error", _concurrent),
         Scenario("--resume of a run while it runs", "error", _resume_while_running),
         Scenario("failed start: --storage /proc/x", "error", _failed_start(["--storage", "/proc/codesign-x"])),
-        Scenario("failed start: --address 127.0.0.1:1", "error", _failed_start(["--address", "127.0.0.1:1"],
-                                                                              timeout=90)),
-        Scenario("failed start: RAY_ADDRESS=garbage", "error", _failed_start([], env={"RAY_ADDRESS": "garbage"},
-                                                                             timeout=90)),
+        Scenario(
+            "failed start: --address 127.0.0.1:1", "error", _failed_start(["--address", "127.0.0.1:1"], timeout=90)
+        ),
+        Scenario(
+            "failed start: RAY_ADDRESS=garbage", "error", _failed_start([], env={"RAY_ADDRESS": "garbage"}, timeout=90)
+        ),
         Scenario("failed start: --val-size above the data set", "error", _failed_start(["--val-size", "100000"])),
-        Scenario("--runs-dir naming a file", "error",
-                 lambda c: (c.cli(c.search(c.scratch / "files" / "space.yaml", "f", "--trials", "2")), "")),
+        Scenario(
+            "--runs-dir naming a file",
+            "error",
+            lambda c: (c.cli(c.search(c.scratch / "files" / "space.yaml", "f", "--trials", "2")), ""),
+        ),
         Scenario("read-only runs folder", "error", _read_only),
         Scenario("full disk during trials", "error", _full_during_trials),
         Scenario("full disk during the report", "error", _full_during_report),
@@ -1056,8 +1544,10 @@ def _scenarios() -> list[Scenario]:
         Scenario("space with lr in [100, 1000] (exploding loss)", "ok", _exploding),
         Scenario("one-class training labels: train", "error", _one_class("train")),
         Scenario("one-class training labels: search", "error", _one_class("search")),
-        *[Scenario(f"codesign.train(..., {kw})", "error", _api(kw))
-          for kw in ("epochs=0", "lr=float('nan')", "epochs='2'", "batch_size=0", "lr=-1")],
+        *[
+            Scenario(f"codesign.train(..., {kw})", "error", _api(kw))
+            for kw in ("epochs=0", "lr=float('nan')", "epochs='2'", "batch_size=0", "lr=-1")
+        ],
     ]
 
 
@@ -1086,15 +1576,26 @@ def run_integrity(env: dict, scratch: Path, timeout_scale: float, memory_mb: flo
             problem = judge(Case(name, [], scenario.expect), result)
         if extra and not problem.startswith(("traceback", "killed")):
             problem = f"{problem}; {extra}" if problem else extra
-        results.append(Result(name, scenario.expect, result.returncode, _last_line(result), problem,
-                              round(time.monotonic() - start, 1), round(ctx.peak)))
+        results.append(
+            Result(
+                name,
+                scenario.expect,
+                result.returncode,
+                _last_line(result),
+                problem,
+                round(time.monotonic() - start, 1),
+                round(ctx.peak),
+            )
+        )
         r = results[-1]
-        print(f"{r.verdict:4} {r.exit!s:8} {r.seconds:6.1f}s {r.case}: {r.problem or r.line}", file=sys.stderr,
-              flush=True)
+        print(
+            f"{r.verdict:4} {r.exit!s:8} {r.seconds:6.1f}s {r.case}: {r.problem or r.line}", file=sys.stderr, flush=True
+        )
     return results
 
 
 # ----------------------------------------------------------------------------------------------- tables
+
 
 def _cell(text: str, width: int = 110) -> str:
     text = text.replace("|", "\\|").replace("\n", " ")
@@ -1115,15 +1616,16 @@ def summary(results: list[Result]) -> str:
     ok = sum(not r.problem for r in results)
     tracebacks = sum(r.problem.startswith("traceback") for r in results)
     hung = sum(str(r.exit) in ("timeout", "memory") for r in results)
-    return (f"{len(results)} cases: {ok} behaved, {len(results) - ok} did not "
-            f"({tracebacks} tracebacks, {hung} killed at the timeout or memory cap)")
+    return (
+        f"{len(results)} cases: {ok} behaved, {len(results) - ok} did not "
+        f"({tracebacks} tracebacks, {hung} killed at the timeout or memory cap)"
+    )
 
 
 def compare(before: list[Result], after: list[Result]) -> str:
     """A markdown before/after table."""
     by_case = {r.case: r for r in before}
-    lines = ["| case | before: exit | before: line | after: exit | after: line |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| case | before: exit | before: line | after: exit | after: line |", "| --- | --- | --- | --- | --- |"]
     for r in after:
         b = by_case.get(r.case)
         before_cell = "–" if b is None else (f"**{b.exit}**" if b.problem else str(b.exit))
@@ -1131,8 +1633,13 @@ def compare(before: list[Result], after: list[Result]) -> str:
         after_cell = f"**{r.exit}**" if r.problem else str(r.exit)
         after_line = _cell((f"[{r.problem}] " if r.problem else "") + r.line, 80)
         lines.append(f"| {_cell(r.case, 50)} | {before_cell} | {before_line} | {after_cell} | {after_line} |")
-    return ("\n".join(lines) + "\n\n(bold: the case misbehaved; [..]: how)\n\nbefore: " + summary(before)
-            + "\nafter: " + summary(after))
+    return (
+        "\n".join(lines)
+        + "\n\n(bold: the case misbehaved; [..]: how)\n\nbefore: "
+        + summary(before)
+        + "\nafter: "
+        + summary(after)
+    )
 
 
 def main() -> None:

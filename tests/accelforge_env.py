@@ -28,14 +28,19 @@ ENV = "CODESIGN_ACCELFORGE_PYTHON"
 def _python_312() -> str | None:
     """The first interpreter of Python >= 3.12 on this machine (PATH, then pyenv's versions)."""
     pyenv = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    candidates = ["python3.12", "python3.13", "python3.14",
-                  *sorted(glob.glob(f"{pyenv}/versions/3.1[2-9]*/bin/python3"))]
+    candidates = [
+        "python3.12",
+        "python3.13",
+        "python3.14",
+        *sorted(glob.glob(f"{pyenv}/versions/3.1[2-9]*/bin/python3")),
+    ]
     for candidate in candidates:
         path = shutil.which(candidate) or (candidate if Path(candidate).is_file() else None)
         if path is None:
             continue
-        check = subprocess.run([path, "-c", "import sys; assert sys.version_info >= (3, 12)"], capture_output=True,
-                               timeout=60)
+        check = subprocess.run(
+            [path, "-c", "import sys; assert sys.version_info >= (3, 12)"], capture_output=True, timeout=60
+        )
         if check.returncode == 0:
             return path
     return None
@@ -67,8 +72,12 @@ def accelforge_python() -> tuple[str | None, str]:
         if made.returncode != 0:
             return None, f"could not make {VENV.name} with {base}: {made.stderr.strip()[-200:]}"
         print(f"installing AccelForge into {VENV} (once; kept for later runs) ...", file=sys.stderr, flush=True)
-        pip = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "accelforge"],
-                             capture_output=True, text=True, timeout=1800)
+        pip = subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "accelforge"],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         if pip.returncode != 0 or not _has_accelforge(python):
             shutil.rmtree(VENV, ignore_errors=True)  # a half-made environment would be taken for a made one
             last = (pip.stderr.strip().splitlines() or ["no error output"])[-1][:200]

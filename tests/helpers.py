@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # clone checks the cost model's claims); CODESIGN_REFERENCE points elsewhere.
 REFERENCE = Path(os.environ.get("CODESIGN_REFERENCE", ROOT / "tests" / "data" / "timeloop"))
 KINDS = {"conv": "conv", "dwconv": "depthwise", "fc": "linear"}
-needs_fmnist = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
-                                  reason="apt-get install dataset-fashion-mnist (.ci/run does)")
+needs_fmnist = pytest.mark.skipif(
+    not DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist (.ci/run does)"
+)
 
 
 def reference_rows() -> list[dict]:
@@ -78,8 +79,12 @@ def write_fake_cifar10(root, per_batch=20, test=10):
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for name, n in [(f"data_batch_{i}", per_batch) for i in range(1, 6)] + [("test_batch", test)]:
-        entry = {"batch_label": name, "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                 "labels": rng.integers(0, 10, n).tolist(), "filenames": [f"{name}_{i}.png" for i in range(n)]}
+        entry = {
+            "batch_label": name,
+            "data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            "labels": rng.integers(0, 10, n).tolist(),
+            "filenames": [f"{name}_{i}.png" for i in range(n)],
+        }
         with (folder / name).open("wb") as f:
             pickle.dump(entry, f)
     with (folder / "batches.meta").open("wb") as f:

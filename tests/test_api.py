@@ -41,7 +41,10 @@ def test_profile_of_a_module_instance_equals_the_cli(tmp_path, capsys):
     exec(NET_SOURCE, namespace)
     result = codesign.profile(namespace["Net"]())
     assert (result.energy_pj, result.cycles, result.peak_activation_bytes) == (
-        cli["energy_pj"], cli["cycles"], cli["peak_activation_bytes"])
+        cli["energy_pj"],
+        cli["cycles"],
+        cli["peak_activation_bytes"],
+    )
     assert (result.energy_points, result.latency_points) == (cli["energy_points"], cli["latency_points"])
     table = result.to_pandas()
     assert len(table) == 3 and {"layer", "cycles", "energy_uj", "mapping"} <= set(table.columns)
@@ -74,23 +77,52 @@ def test_train_lenet5_on_fashion_mnist():
         codesign.train("lenet5", "fashion-mnist", optimizer="adam")
 
 
-SPACE = {"dataset": "fashion-mnist",
-         "network": {"depth": 1, "stage": {"channels": {"choice": [4, 8]}, "pool": "max"}, "head_width": 0},
-         "sgd": {"lr": 0.05, "batch_size": 64, "schedule": "onecycle", "epochs": 1}}
+SPACE = {
+    "dataset": "fashion-mnist",
+    "network": {"depth": 1, "stage": {"channels": {"choice": [4, 8]}, "pool": "max"}, "head_width": 0},
+    "sgd": {"lr": 0.05, "batch_size": 64, "schedule": "onecycle", "epochs": 1},
+}
 
 
 @needs_fmnist
 def test_search_returns_the_trials_the_cli_writes(tmp_path):
     space = tmp_path / "space.yaml"
     space.write_text(yaml.safe_dump(SPACE))
-    common = ["--space", str(space), "--runs-dir", str(tmp_path), "--trials", "2", "--train-size", "1000",
-              "--val-size", "500", "--no-dashboard", "--sampler", "random", "--seed", "3"]
+    common = [
+        "--space",
+        str(space),
+        "--runs-dir",
+        str(tmp_path),
+        "--trials",
+        "2",
+        "--train-size",
+        "1000",
+        "--val-size",
+        "500",
+        "--no-dashboard",
+        "--sampler",
+        "random",
+        "--seed",
+        "3",
+    ]
     assert main(["search", "--name", "cli", *common]) == 0
-    run = codesign.search(space, trials=2, name="api", runs_dir=tmp_path, train_size=1000, val_size=500,
-                          sampler="random", seed=3, mapper="exhaustive")
+    run = codesign.search(
+        space,
+        trials=2,
+        name="api",
+        runs_dir=tmp_path,
+        train_size=1000,
+        val_size=500,
+        sampler="random",
+        seed=3,
+        mapper="exhaustive",
+    )
     written = pd.read_csv(tmp_path / "cli" / "trials.csv", dtype={"trial_id": str})
-    assert codesign.load_run(tmp_path / "cli").trials[["trial_id", "val_accuracy"]].equals(
-        written[["trial_id", "val_accuracy"]])
+    assert (
+        codesign.load_run(tmp_path / "cli")
+        .trials[["trial_id", "val_accuracy"]]
+        .equals(written[["trial_id", "val_accuracy"]])
+    )
     columns = ["spec", "val_accuracy", "graded_energy_pj", "graded_cycles", "best_energy_pj", "best_cycles", "status"]
     api_rows = run.trials.sort_values("spec").reset_index(drop=True)
     cli_rows = written.sort_values("spec").reset_index(drop=True)
@@ -142,8 +174,12 @@ def test_no_public_name_leaks_an_internal_type():
         if dataclasses.is_dataclass(obj) and obj is not codesign.Arch:
             fields = typing.get_type_hints(obj)
             hints += [fields[f.name] for f in dataclasses.fields(obj) if not f.name.startswith("_")]
-        leaks |= {f"{name}: {c.__module__}.{c.__name__}" for h in hints for c in _codesign_classes(h)
-                  if c.__name__ not in codesign.__all__}
+        leaks |= {
+            f"{name}: {c.__module__}.{c.__name__}"
+            for h in hints
+            for c in _codesign_classes(h)
+            if c.__name__ not in codesign.__all__
+        }
     assert not leaks, sorted(leaks)
 
 

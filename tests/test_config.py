@@ -32,20 +32,25 @@ def test_a_valid_mapping_builds_with_hyphens_read_as_underscores():
     assert build(Inner, {"depth": 2}, "f.yaml").depth == 2
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"name": "x", "nmae": 1},
-     "f.yaml: unknown field `nmae` (expected one of: flag, inner, kind, name, optional, sizes)"),
-    ({}, "f.yaml: missing field `name`"),
-    ({"name": "x", "kind": "c"}, "f.yaml: `kind` must be one of a, b, got 'c'"),
-    ({"name": "x", "flag": "false"}, "f.yaml: `flag` must be true or false, got 'false'"),
-    ({"name": "x", "sizes": [1, 0]}, "f.yaml: `sizes[1]` must be a positive integer, got 0"),
-    ({"name": "x", "inner": {"depth": 2.5}}, "f.yaml: `inner.depth` must be a positive integer, got 2.5"),
-    ({"name": "x", "inner": {"ratio": 1.0}}, "f.yaml: `inner.ratio` must be a number in [0, 1), got 1.0"),
-    ({"name": "x", "inner": {"ratio": float("nan")}}, "f.yaml: `inner.ratio` must be a number in [0, 1), got nan"),
-    ({"name": "x", "optional": True}, "f.yaml: `optional` must be a whole number, got True"),
-    ({"name": "x", "inner": [1]}, "f.yaml: `inner` must be a mapping, got list"),
-    ({"name": "y" * 500, "kind": "z" * 500}, "got 'zzzz"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (
+            {"name": "x", "nmae": 1},
+            "f.yaml: unknown field `nmae` (expected one of: flag, inner, kind, name, optional, sizes)",
+        ),
+        ({}, "f.yaml: missing field `name`"),
+        ({"name": "x", "kind": "c"}, "f.yaml: `kind` must be one of a, b, got 'c'"),
+        ({"name": "x", "flag": "false"}, "f.yaml: `flag` must be true or false, got 'false'"),
+        ({"name": "x", "sizes": [1, 0]}, "f.yaml: `sizes[1]` must be a positive integer, got 0"),
+        ({"name": "x", "inner": {"depth": 2.5}}, "f.yaml: `inner.depth` must be a positive integer, got 2.5"),
+        ({"name": "x", "inner": {"ratio": 1.0}}, "f.yaml: `inner.ratio` must be a number in [0, 1), got 1.0"),
+        ({"name": "x", "inner": {"ratio": float("nan")}}, "f.yaml: `inner.ratio` must be a number in [0, 1), got nan"),
+        ({"name": "x", "optional": True}, "f.yaml: `optional` must be a whole number, got True"),
+        ({"name": "x", "inner": [1]}, "f.yaml: `inner` must be a mapping, got list"),
+        ({"name": "y" * 500, "kind": "z" * 500}, "got 'zzzz"),
+    ],
+)
 def test_errors_name_the_file_and_the_field(data, message):
     with pytest.raises(ConfigError) as info:
         build(Outer, data, "f.yaml")

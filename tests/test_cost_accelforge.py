@@ -24,7 +24,8 @@ class _TagLoader(yaml.SafeLoader):
 
 
 _TagLoader.add_multi_constructor(
-    "!", lambda loader, tag, node: {"tag": tag, **loader.construct_mapping(node, deep=True)})
+    "!", lambda loader, tag, node: {"tag": tag, **loader.construct_mapping(node, deep=True)}
+)
 
 
 def _layer(**kw) -> Layer:
@@ -35,8 +36,16 @@ def _layer(**kw) -> Layer:
 def test_arch_translation_keeps_sizes_energies_and_the_lab_constraints():
     arch = load_arch(None)
     nodes = {n["name"]: n for n in yaml.load(arch_yaml(arch, depthwise=False), Loader=_TagLoader)["arch"]["nodes"]}
-    assert list(nodes) == ["DRAM", "shared_glb", "PE", "pe_spad", "weight_reg", "input_activation_reg",
-                           "output_activation_reg", "mac"]
+    assert list(nodes) == [
+        "DRAM",
+        "shared_glb",
+        "PE",
+        "pe_spad",
+        "weight_reg",
+        "input_activation_reg",
+        "output_activation_reg",
+        "mac",
+    ]
     glb = nodes["shared_glb"]
     assert glb["tag"] == "Memory" and glb["size"] == 65536 * 16
     read = next(a for a in glb["actions"] if a["name"] == "read")
@@ -52,11 +61,20 @@ def test_arch_translation_keeps_sizes_energies_and_the_lab_constraints():
 
 def test_layers_become_einsums():
     conv = workload(_layer(C=3, M=6, P=14, Q=14, R=5, S=5, Wstride=2, Hstride=2), 16)["workload"]
-    assert conv["iteration_space_shape"] == {"c": "0 <= c < 3", "m": "0 <= m < 6", "p": "0 <= p < 14",
-                                             "q": "0 <= q < 14", "r": "0 <= r < 5", "s": "0 <= s < 5"}
+    assert conv["iteration_space_shape"] == {
+        "c": "0 <= c < 3",
+        "m": "0 <= m < 6",
+        "p": "0 <= p < 14",
+        "q": "0 <= q < 14",
+        "r": "0 <= r < 5",
+        "s": "0 <= s < 5",
+    }
     access = {t["name"]: t["projection"] for t in conv["einsums"][0]["tensor_accesses"]}
-    assert access == {"I": {"H": "2*p + r", "W": "2*q + s", "C": "c"}, "W": {"C": "c", "M": "m", "R": "r", "S": "s"},
-                      "O": {"M": "m", "P": "p", "Q": "q"}}
+    assert access == {
+        "I": {"H": "2*p + r", "W": "2*q + s", "C": "c"},
+        "W": {"C": "c", "M": "m", "R": "r", "S": "s"},
+        "O": {"M": "m", "P": "p", "Q": "q"},
+    }
     fc = workload(_layer(C=84, M=10), 16)["workload"]
     assert set(fc["iteration_space_shape"]) == {"c", "m"}
     # a 1-channel input still has c, so the X axis's `~c == 1` bound keeps P, Q, R, S off the array
@@ -139,7 +157,7 @@ def test_accelforge_without_graphviz_says_to_install_it(tmp_path, monkeypatch):
     from codesign.errors import CodesignError
 
     python = tmp_path / "python"
-    python.write_text('#!/bin/sh\necho \'FileNotFoundError: [Errno 2] "dot" not found in path.\' >&2\nexit 1\n')
+    python.write_text("#!/bin/sh\necho 'FileNotFoundError: [Errno 2] \"dot\" not found in path.' >&2\nexit 1\n")
     python.chmod(0o755)
     monkeypatch.setenv("CODESIGN_ACCELFORGE_PYTHON", str(python))
     with pytest.raises(CodesignError, match=r"Graphviz's `dot` on PATH: install Graphviz"):

@@ -68,8 +68,17 @@ def test_cli_timeloop_map_json(name, tmp_path, capsys):
     row = next(r for r in ROWS if r["name"] == name)
     source, shape = module_source(row)
     (tmp_path / "layer.py").write_text(source)
-    code = main(["profile", f"{tmp_path / 'layer.py'}:Layer", "--input-shape", shape, "--json",
-                 "--timeloop-map", str(REFERENCE / "layers" / name / "map.yaml")])
+    code = main(
+        [
+            "profile",
+            f"{tmp_path / 'layer.py'}:Layer",
+            "--input-shape",
+            shape,
+            "--json",
+            "--timeloop-map",
+            str(REFERENCE / "layers" / name / "map.yaml"),
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["total"]["cycles"] == int(row["cycles"])
@@ -99,8 +108,12 @@ def test_lenet5_total_matches_published(arch):
 def test_lab2023_network_total_matches_published(arch):
     """The lab's 2023 network (Feb-28-2023 layers 1-12): published 87.97 uJ and 12,172 cycles."""
     with (REFERENCE / "lab_published_results.csv").open() as f:
-        published = [r for r in csv.DictReader(f) if r["layer_key"].startswith("network-Feb-28-2023_layer")
-                     and int(r["layer_key"].rsplit("layer", 1)[1]) <= 12]
+        published = [
+            r
+            for r in csv.DictReader(f)
+            if r["layer_key"].startswith("network-Feb-28-2023_layer")
+            and int(r["layer_key"].rsplit("layer", 1)[1]) <= 12
+        ]
     energy_uj, cycles = _totals_under_reference_maps(Lab2023Mobile(), arch)
     assert len(published) == 12
     assert cycles == sum(int(r["cycles"]) for r in published) == 12172

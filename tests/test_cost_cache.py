@@ -41,8 +41,10 @@ def test_cost_of_maps_each_layer_once(tmp_path, arch, monkeypatch):
             calls.append(layer)
             return super().cost(layer, a)
 
-    layers = [Layer(kind="conv", N=1, C=8, M=16, P=8, Q=8, R=3, S=3),
-              Layer(kind="linear", N=1, C=64, M=10, P=1, Q=1, R=1, S=1)]
+    layers = [
+        Layer(kind="conv", N=1, C=8, M=16, P=8, Q=8, R=3, S=3),
+        Layer(kind="linear", N=1, C=64, M=10, P=1, Q=1, R=1, S=1),
+    ]
     first = cost_of(layers, arch, Counting(), cache=CostCache(tmp_path / "c.sqlite"))
     # a new process would open the file afresh: a new CostCache has an empty memory layer
     second = cost_of(layers, arch, Counting(), cache=CostCache(tmp_path / "c.sqlite"))
@@ -66,8 +68,10 @@ def test_the_key_names_the_mapper_and_its_settings(arch):
 
 # --- a damaged cache is moved aside with one warning line, and the work goes on with a fresh one
 
-_LAYERS = [Layer(kind="conv", N=1, C=8, M=16, P=8, Q=8, R=3, S=3),
-           Layer(kind="linear", N=1, C=64, M=10, P=1, Q=1, R=1, S=1)]
+_LAYERS = [
+    Layer(kind="conv", N=1, C=8, M=16, P=8, Q=8, R=3, S=3),
+    Layer(kind="linear", N=1, C=64, M=10, P=1, Q=1, R=1, S=1),
+]
 
 
 def _filled(path, arch):
@@ -85,7 +89,7 @@ def _numbers(costs):
 
 def _overwrite(path, offset, data):
     raw = bytearray(path.read_bytes())
-    raw[offset:offset + len(data)] = data
+    raw[offset : offset + len(data)] = data
     path.write_bytes(bytes(raw))
 
 

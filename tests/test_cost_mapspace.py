@@ -37,14 +37,24 @@ def test_depthwise_spatial_choices_fit_both_axes(arch):
         assert x <= arch.pe_array.x and y <= arch.pe_array.y
 
 
-@pytest.mark.parametrize("layer", [
-    Layer(kind="conv", N=1, C=6, M=16, P=10, Q=10, R=5, S=5),
-    Layer(kind="linear", N=1, C=120, M=84, P=1, Q=1, R=1, S=1),
-    Layer(kind="depthwise", N=1, C=16, M=16, P=8, Q=8, R=3, S=3, Wstride=2, Hstride=2),
-])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        Layer(kind="conv", N=1, C=6, M=16, P=10, Q=10, R=5, S=5),
+        Layer(kind="linear", N=1, C=120, M=84, P=1, Q=1, R=1, S=1),
+        Layer(kind="depthwise", N=1, C=16, M=16, P=8, Q=8, R=3, S=3, Wstride=2, Hstride=2),
+    ],
+)
 def test_every_candidate_covers_the_layer_and_fits_the_scratchpad(layer, arch):
-    sizes = {"N": layer.N, "C": layer.C, "M": 1 if layer.depthwise else layer.M, "R": layer.R, "S": layer.S,
-             "P": layer.P, "Q": layer.Q}
+    sizes = {
+        "N": layer.N,
+        "C": layer.C,
+        "M": 1 if layer.depthwise else layer.M,
+        "R": layer.R,
+        "S": layer.S,
+        "P": layer.P,
+        "Q": layer.Q,
+    }
     for spatial in spatial_choices(layer, arch)[:3]:
         batch = candidates(layer, arch, spatial)
         assert len(batch) > 0

@@ -59,7 +59,6 @@ def test_timeloop_engine_profiles_a_network(fake_mapper, capsys):
     assert "for " in out["layers"][0]["mapping"]
 
 
-
 def test_cached_timeloop_results_need_no_binary(fake_mapper, monkeypatch, capsys):
     assert main(["profile", "lenet5", "--engine", "timeloop", "--json"]) == 0
     first = json.loads(capsys.readouterr().out)

@@ -55,6 +55,7 @@ def test_missing_dataset_says_what_to_do(tmp_path):
 
 # --- files that are not what their format says: one line naming the file, never a traceback or silence
 
+
 def _mnist(folder, train=(50, 50), gz=True, labels_high=10):
     rng = np.random.default_rng(2)
     suffix = ".gz" if gz else ""
@@ -67,16 +68,20 @@ def _mnist(folder, train=(50, 50), gz=True, labels_high=10):
 
 def test_idx_images_and_labels_of_different_lengths_are_refused(tmp_path):
     _mnist(tmp_path, train=(60, 10))
-    with pytest.raises(CodesignError, match=re.escape(
-        f"{tmp_path}: train-images-idx3-ubyte.gz holds 60 images but train-labels-idx1-ubyte.gz holds 10 labels"
-    )):
+    with pytest.raises(
+        CodesignError,
+        match=re.escape(
+            f"{tmp_path}: train-images-idx3-ubyte.gz holds 60 images but train-labels-idx1-ubyte.gz holds 10 labels"
+        ),
+    ):
         load_dataset("mnist", data_dir=tmp_path, val_size=5)
 
 
 def test_labels_outside_the_classes_are_refused(tmp_path):
     _mnist(tmp_path, labels_high=200)
-    with pytest.raises(CodesignError,
-                       match=r"train-labels-idx1-ubyte.gz holds label 1\d\d; this data set has 10 classes"):
+    with pytest.raises(
+        CodesignError, match=r"train-labels-idx1-ubyte.gz holds label 1\d\d; this data set has 10 classes"
+    ):
         load_dataset("mnist", data_dir=tmp_path, val_size=5)
 
 
@@ -115,21 +120,33 @@ def test_a_crafted_cifar_batch_is_refused_without_running_its_code(tmp_path):
     marker = tmp_path / "ran"
     with (folder / "data_batch_2").open("wb") as f:
         pickle.dump({"data": np.zeros((2, 3072), np.uint8), "labels": [0, 1], "x": _RunsCode(marker)}, f)
-    with pytest.raises(CodesignError, match=re.escape(
-        f"{folder / 'data_batch_2'}: refusing to load it: it names `posix.mkdir`, which a CIFAR-10 batch never does"
-    )):
+    with pytest.raises(
+        CodesignError,
+        match=re.escape(
+            f"{folder / 'data_batch_2'}: refusing to load it: it names `posix.mkdir`, which a CIFAR-10 batch never does"
+        ),
+    ):
         load_dataset("cifar10", data_dir=tmp_path, val_size=5)
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"\x80\x04garbage", "not a CIFAR-10 batch (UnpicklingError"),
-    (b"", "not a CIFAR-10 batch (EOFError"),
-    (pickle.dumps([1, 2, 3]), "not a CIFAR-10 batch (expected a dict with `data` and `labels`)"),
-    (pickle.dumps({"data": np.zeros((2, 100), np.uint8), "labels": [0, 1]}), "CIFAR-10's is uint8 (N, 3072)"),
-    (pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": [0]}), "data_batch_1's data holds 2 images but"),
-    (pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": ["a", "b"]}), "`labels` is not a list of whole"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\x80\x04garbage", "not a CIFAR-10 batch (UnpicklingError"),
+        (b"", "not a CIFAR-10 batch (EOFError"),
+        (pickle.dumps([1, 2, 3]), "not a CIFAR-10 batch (expected a dict with `data` and `labels`)"),
+        (pickle.dumps({"data": np.zeros((2, 100), np.uint8), "labels": [0, 1]}), "CIFAR-10's is uint8 (N, 3072)"),
+        (
+            pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": [0]}),
+            "data_batch_1's data holds 2 images but",
+        ),
+        (
+            pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": ["a", "b"]}),
+            "`labels` is not a list of whole",
+        ),
+    ],
+)
 def test_a_damaged_cifar_batch_is_named(tmp_path, content, message):
     folder = write_fake_cifar10(tmp_path)
     (folder / "data_batch_1").write_bytes(content)

@@ -64,8 +64,13 @@ def mapping_cases() -> list:
             marks = [pytest.mark.xfail(strict=True, reason="known gap, see KNOWN_GAPS")] if gap else []
             cases.append(
                 pytest.param(
-                    name, row, folder_of(name, row["name"]) / "map.yaml", int(row["cycles"]), float(row["energy_pJ"]),
-                    id=f"{name}-{row['name']}", marks=marks,
+                    name,
+                    row,
+                    folder_of(name, row["name"]) / "map.yaml",
+                    int(row["cycles"]),
+                    float(row["energy_pJ"]),
+                    id=f"{name}-{row['name']}",
+                    marks=marks,
                 )
             )
     with (DATA / "model.csv").open() as f:
@@ -73,8 +78,12 @@ def mapping_cases() -> list:
             row = next(r for r in rows(run["dataflow"]) if r["name"] == run["layer"])
             cases.append(
                 pytest.param(
-                    run["dataflow"], row, DATA / "model" / run["run"] / "map.yaml", int(run["cycles"]),
-                    float(run["energy_pJ"]), id=f"model-{run['run']}",
+                    run["dataflow"],
+                    row,
+                    DATA / "model" / run["run"] / "map.yaml",
+                    int(run["cycles"]),
+                    float(run["energy_pJ"]),
+                    id=f"model-{run['run']}",
                 )
             )
     return cases
@@ -167,14 +176,21 @@ def exercises_arch(design: str) -> Arch:
         name=f"exercises-{design}",
         dataflow=design,
         mac=dataclasses.replace(base.mac, energy_pj=ert["mac"]["compute"]),
-        dram=dataclasses.replace(base.dram, read_pj=ert["DRAM"]["read"], fill_pj=ert["DRAM"]["write"],
-                                 update_pj=ert["DRAM"]["update"]),
-        global_buffer=dataclasses.replace(base.global_buffer, read_pj=ert["shared_glb"]["read"],
-                                          fill_pj=ert["shared_glb"]["write"], update_pj=ert["shared_glb"]["update"]),
-        weight_spad=dataclasses.replace(base.weight_spad, read_pj=ert["pe_spad"]["read"],
-                                        fill_pj=ert["pe_spad"]["write"]),
-        registers=dataclasses.replace(base.registers, read_pj=reg["read"], fill_pj=reg["write"],
-                                      update_pj=reg["update"]),
+        dram=dataclasses.replace(
+            base.dram, read_pj=ert["DRAM"]["read"], fill_pj=ert["DRAM"]["write"], update_pj=ert["DRAM"]["update"]
+        ),
+        global_buffer=dataclasses.replace(
+            base.global_buffer,
+            read_pj=ert["shared_glb"]["read"],
+            fill_pj=ert["shared_glb"]["write"],
+            update_pj=ert["shared_glb"]["update"],
+        ),
+        weight_spad=dataclasses.replace(
+            base.weight_spad, read_pj=ert["pe_spad"]["read"], fill_pj=ert["pe_spad"]["write"]
+        ),
+        registers=dataclasses.replace(
+            base.registers, read_pj=reg["read"], fill_pj=reg["write"], update_pj=reg["update"]
+        ),
     )
 
 

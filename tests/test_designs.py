@@ -17,8 +17,10 @@ def test_builtin_spec_and_python_file(tmp_path):
     (tmp_path / "s.json").write_text(spec.to_json())
     design = load_design(str(tmp_path / "s.json"))
     assert design.spec == spec and design.input_shape == (1, 3, 32, 32)
-    (tmp_path / "m.py").write_text("from torch import nn\n\nclass Net(nn.Sequential):\n"
-                                   "    def __init__(self):\n        super().__init__(nn.Flatten(), nn.Linear(4, 2))\n")
+    (tmp_path / "m.py").write_text(
+        "from torch import nn\n\nclass Net(nn.Sequential):\n"
+        "    def __init__(self):\n        super().__init__(nn.Flatten(), nn.Linear(4, 2))\n"
+    )
     assert isinstance(load_design(f"{tmp_path / 'm.py'}:Net").module, torch.nn.Sequential)
     with pytest.raises(CodesignError, match="name the class too"):
         load_design(str(tmp_path / "m.py"))
@@ -31,10 +33,12 @@ def test_builtin_spec_and_python_file(tmp_path):
 def test_a_run_folder_gives_its_best_trial_with_weights(tmp_path):
     spec = CandidateSpec(stages=(ConvStage(8),))
     run = Run(tmp_path)
-    run.write_trials([TrialRecord("a", Status.OK, val_accuracy=0.5, energy_pj=2e6, cycles=100, rubric_points=50,
-                                  spec=spec),
-                      TrialRecord("b", Status.OK, val_accuracy=0.7, energy_pj=3e6, cycles=200, rubric_points=60,
-                                  spec=spec)])
+    run.write_trials(
+        [
+            TrialRecord("a", Status.OK, val_accuracy=0.5, energy_pj=2e6, cycles=100, rubric_points=50, spec=spec),
+            TrialRecord("b", Status.OK, val_accuracy=0.7, energy_pj=3e6, cycles=200, rubric_points=60, spec=spec),
+        ]
+    )
     run.weights_file("b").parent.mkdir()
     torch.save(spec.build().state_dict(), run.weights_file("b"))
     design = load_design(str(tmp_path))

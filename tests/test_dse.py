@@ -49,8 +49,11 @@ def test_dse_points_pareto_page_and_resume(tmp_path):
 
 
 def test_pareto_and_shapes():
-    rows = [{"energy_pj": 1, "cycles": 5, "area_mm2": 1}, {"energy_pj": 2, "cycles": 5, "area_mm2": 1},
-            {"energy_pj": 2, "cycles": 1, "area_mm2": 1}]
+    rows = [
+        {"energy_pj": 1, "cycles": 5, "area_mm2": 1},
+        {"energy_pj": 2, "cycles": 5, "area_mm2": 1},
+        {"energy_pj": 2, "cycles": 1, "area_mm2": 1},
+    ]
     assert pareto(rows) == [rows[0], rows[2]]
     assert parse_shapes("8x8, 16x32") == ((8, 8), (16, 32))
     with pytest.raises(CodesignError, match="COLUMNSxROWS"):

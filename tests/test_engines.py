@@ -32,8 +32,10 @@ def _stand_ins(monkeypatch):
     if mapper is None or mapper.startswith(str(TESTS)):
         monkeypatch.setenv("PATH", f"{TESTS / 'fake_timeloop'}{os.pathsep}{os.environ['PATH']}")
         monkeypatch.setenv("CODESIGN_REFERENCE", str(REFERENCE))
-    monkeypatch.setenv("CODESIGN_ACCELFORGE_PYTHON", os.environ.get("CODESIGN_ACCELFORGE_PYTHON")
-                       or str(TESTS / "fake_accelforge" / "python"))
+    monkeypatch.setenv(
+        "CODESIGN_ACCELFORGE_PYTHON",
+        os.environ.get("CODESIGN_ACCELFORGE_PYTHON") or str(TESTS / "fake_accelforge" / "python"),
+    )
 
 
 @pytest.fixture(params=ENGINES.names())

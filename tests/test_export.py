@@ -20,8 +20,9 @@ from tests.helpers import needs_fmnist
 
 
 def _spec():
-    return CandidateSpec(stages=(ConvStage(8, pool="max"), ConvStage(16, kind="separable", stride=2)),
-                         head=(32,), global_pool=True)
+    return CandidateSpec(
+        stages=(ConvStage(8, pool="max"), ConvStage(16, kind="separable", stride=2)), head=(32,), global_pool=True
+    )
 
 
 def test_export_spec_with_trained_weights(tmp_path, capsys):
@@ -32,8 +33,9 @@ def test_export_spec_with_trained_weights(tmp_path, capsys):
         p.data.normal_()
     torch.save(model.state_dict(), tmp_path / "weights.pt")
     out = tmp_path / "out"
-    assert main(["export", str(tmp_path / "spec.json"), "--weights", str(tmp_path / "weights.pt"),
-                 "--out", str(out)]) == 0
+    assert (
+        main(["export", str(tmp_path / "spec.json"), "--weights", str(tmp_path / "weights.pt"), "--out", str(out)]) == 0
+    )
     net = load_exported(out).eval()
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
@@ -48,7 +50,8 @@ def test_custom_forward_cannot_be_flattened(tmp_path):
         "from torch import nn\n\nclass Res(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.a = nn.Conv2d(3, 3, 3, padding=1)\n"
         "        self.head = nn.Sequential(nn.Flatten(), nn.Linear(3072, 10))\n\n"
-        "    def forward(self, x):\n        return self.head(x + self.a(x))\n")
+        "    def forward(self, x):\n        return self.head(x + self.a(x))\n"
+    )
     assert main(["export", f"{tmp_path / 'res.py'}:Res", "--out", str(tmp_path / "o")]) == 2
 
 
@@ -56,10 +59,27 @@ def test_profile_a_trial_of_a_run_folder(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
     spec = _spec()
-    rows = [{"trial_id": "a1", "status": "ok", "rubric_points": 90, "val_accuracy": 0.8, "energy_pj": 1.0,
-             "cycles": 1.0, "spec": spec.to_json(indent=None)},
-            {"trial_id": "b2", "status": "infeasible", "rubric_points": 0, "val_accuracy": 0.0,
-             "energy_pj": 1e15, "cycles": 1e12, "spec": "", "reason": "peak activation"}]
+    rows = [
+        {
+            "trial_id": "a1",
+            "status": "ok",
+            "rubric_points": 90,
+            "val_accuracy": 0.8,
+            "energy_pj": 1.0,
+            "cycles": 1.0,
+            "spec": spec.to_json(indent=None),
+        },
+        {
+            "trial_id": "b2",
+            "status": "infeasible",
+            "rubric_points": 0,
+            "val_accuracy": 0.0,
+            "energy_pj": 1e15,
+            "cycles": 1e12,
+            "spec": "",
+            "reason": "peak activation",
+        },
+    ]
     pd.DataFrame(rows).to_csv(run / "trials.csv", index=False)
     assert main(["profile", str(run), "--trial", "a1", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -76,17 +96,21 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path):
         "from torch import nn\n\nclass Res(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.a = nn.Conv2d(3, 3, 3, padding=1)\n"
         "        self.head = nn.Sequential(nn.Flatten(), nn.Linear(3072, 10))\n\n"
-        "    def forward(self, x):\n        return self.head(x + self.a(x))\n")
+        "    def forward(self, x):\n        return self.head(x + self.a(x))\n"
+    )
     assert main(["export", f"{tmp_path / 'res.py'}:Res", "--out", str(tmp_path / "o")]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res.py"]  # no model.py, no staging folder
 
 
-@pytest.mark.parametrize("weights, message", [
-    (b"garbage, not a state dict", "not a PyTorch state dict"),
-    (b"", "not a PyTorch state dict"),
-    ("tensor", "not a state dict (a dict of tensors"),
-    ("other model", "the weights do not fit this model (Error(s) in loading state_dict for"),
-])
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        (b"garbage, not a state dict", "not a PyTorch state dict"),
+        (b"", "not a PyTorch state dict"),
+        ("tensor", "not a state dict (a dict of tensors"),
+        ("other model", "the weights do not fit this model (Error(s) in loading state_dict for"),
+    ],
+)
 def test_bad_weights_are_one_line_and_write_nothing(tmp_path, capsys, weights, message):
     (tmp_path / "spec.json").write_text(_spec().to_json())
     path = tmp_path / "weights.pt"
@@ -109,7 +133,8 @@ def test_an_export_names_the_model_file_not_the_path_typed(tmp_path):
     (home / "net.py").write_text(
         "from torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(3600, 10))\n\n"
-        "    def forward(self, x):\n        return self.body(x)\n")
+        "    def forward(self, x):\n        return self.body(x)\n"
+    )
     (home / "spec.json").write_text(_spec().to_json())
     for model, label in ((f"{home / 'net.py'}:Net", "net.py:Net"), (str(home / "spec.json"), "spec.json")):
         out = tmp_path / label.replace(":", "_")
@@ -130,7 +155,7 @@ def test_arch_out_where_nothing_can_be_written_is_one_line(tmp_path, capsys):
 # ------------------------------------------------------------------------------ what a user is handed
 
 # Runs in a fresh interpreter where `import codesign` fails: the export must stand on torch (and onnxruntime) alone.
-WITHOUT_CODESIGN = r'''
+WITHOUT_CODESIGN = r"""
 import gzip, importlib.abc, json, sys
 
 class NoCodesign(importlib.abc.MetaPathFinder):
@@ -167,12 +192,17 @@ if len(sys.argv) > 3:
 result["classes"] = list(Net.CLASSES)
 result["codesign_loaded"] = any(m == "codesign" or m.startswith("codesign.") for m in sys.modules)
 print(json.dumps(result))
-'''
+"""
 
 
 def _without_codesign(export, *extra):
-    done = subprocess.run([sys.executable, "-I", "-c", WITHOUT_CODESIGN, str(export), str(DEBIAN_FASHION_MNIST),
-                           *extra], capture_output=True, text=True, timeout=300, cwd=export)
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", WITHOUT_CODESIGN, str(export), str(DEBIAN_FASHION_MNIST), *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=export,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -183,9 +213,12 @@ def test_an_exported_model_scores_its_validation_accuracy_on_the_real_test_image
     the 10,000 test images score the validation accuracy within a point (torch, and ONNX Runtime)."""
     import codesign
 
-    spec = CandidateSpec(stages=(ConvStage(6, kernel=5, pool="max"), ConvStage(16, kernel=5, pool="max")),
-                         input_shape=(1, 28, 28), head=(84,),
-                         sgd=SGDConfig(lr=0.05, momentum=0.9, batch_size=128, epochs=2, schedule="onecycle"))
+    spec = CandidateSpec(
+        stages=(ConvStage(6, kernel=5, pool="max"), ConvStage(16, kernel=5, pool="max")),
+        input_shape=(1, 28, 28),
+        head=(84,),
+        sgd=SGDConfig(lr=0.05, momentum=0.9, batch_size=128, epochs=2, schedule="onecycle"),
+    )
     done = codesign.train(spec, "fashion-mnist")
     folder = done.save(tmp_path / "trained")
     out = tmp_path / "export"
@@ -219,16 +252,30 @@ def _hostile_run(tmp_path, trial_id):
     run = tmp_path / "run"
     run.mkdir()
     spec = CandidateSpec(stages=(ConvStage(4, pool="max"),), input_shape=(1, 28, 28))
-    pd.DataFrame([{"trial_id": trial_id, "status": "ok", "rubric_points": 90, "val_accuracy": 0.8,
-                   "energy_pj": 1.0, "cycles": 1.0, "spec": spec.to_json(indent=None)}]).to_csv(run / "trials.csv",
-                                                                                                  index=False)
+    pd.DataFrame(
+        [
+            {
+                "trial_id": trial_id,
+                "status": "ok",
+                "rubric_points": 90,
+                "val_accuracy": 0.8,
+                "energy_pj": 1.0,
+                "cycles": 1.0,
+                "spec": spec.to_json(indent=None),
+            }
+        ]
+    ).to_csv(run / "trials.csv", index=False)
     return run
 
 
 def _imports_cleanly(out, marker):
     """model.py imports and builds in a fresh interpreter, and no payload runs there either."""
-    subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); from model import Net; Net()",
-                    str(out)], check=True, timeout=120, cwd=out)
+    subprocess.run(
+        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); from model import Net; Net()", str(out)],
+        check=True,
+        timeout=120,
+        cwd=out,
+    )
     assert not marker.exists(), "the exported model.py ran the payload"
 
 
@@ -257,8 +304,13 @@ def test_a_hostile_spec_file_name_runs_no_code(tmp_path):
     (folder / name).write_text(_spec().to_json())
     out = tmp_path / "out"
     # in a fresh process, as a user runs it (torch imports its own parts lazily while the check runs model.py)
-    done = subprocess.run([sys.executable, "-m", "codesign.cli", "export", str(folder / name), "--out", str(out)],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "codesign.cli", "export", str(folder / name), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert not marker.exists()
     assert '"""+' not in (out / "model.py").read_text() + (out / "README.md").read_text()
@@ -270,14 +322,22 @@ def test_generated_source_is_checked_before_it_runs():
 
     source = module_source(_spec().build(), "t", "d", None, (1, 3, 32, 32))
     check_source(source)  # what codesign writes passes its own check
-    for bad in ('__import__("os").system("true")', 'open("x", "w")', "torch.load('w.pt')", "eval('1')",
-                "x.__class__", "[1 for _ in ()]", "lambda: 0"):
+    for bad in (
+        '__import__("os").system("true")',
+        'open("x", "w")',
+        "torch.load('w.pt')",
+        "eval('1')",
+        "x.__class__",
+        "[1 for _ in ()]",
+        "lambda: 0",
+    ):
         tampered = source.replace("        return ", f"        {bad}\n        return ", 1)
         with pytest.raises(CodesignError, match="which codesign never writes"):
             build_net(tampered)
 
 
 # ------------------------------------------------------------------------------ the user's files
+
 
 def test_an_export_refuses_a_folder_with_the_users_files_unless_forced(tmp_path, capsys):
     (tmp_path / "spec.json").write_text(_spec().to_json())
@@ -309,8 +369,10 @@ def _mount_tmpfs(path, options):
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()[:80]})")
 
 
-@pytest.mark.skipif(not hasattr(sys, "getwindowsversion") and __import__("os").geteuid() != 0,
-                    reason="mounting a small tmpfs needs root")
+@pytest.mark.skipif(
+    not hasattr(sys, "getwindowsversion") and __import__("os").geteuid() != 0,
+    reason="mounting a small tmpfs needs root",
+)
 @pytest.mark.parametrize("fault", ["full", "read-only"])
 def test_a_full_disk_or_a_read_only_folder_is_one_line_and_leaves_nothing(tmp_path, capsys, fault):
     spec = CandidateSpec(stages=(ConvStage(64), ConvStage(64)), head=(256,))  # weights.pt: about 17 MB
@@ -321,8 +383,10 @@ def test_a_full_disk_or_a_read_only_folder_is_one_line_and_leaves_nothing(tmp_pa
     try:
         capsys.readouterr()
         out = disk / "export"
-        assert main(["export", str(tmp_path / "spec.json"), "--weights", str(tmp_path / "weights.pt"),
-                     "--out", str(out)]) == 2
+        assert (
+            main(["export", str(tmp_path / "spec.json"), "--weights", str(tmp_path / "weights.pt"), "--out", str(out)])
+            == 2
+        )
         error = capsys.readouterr().err.strip()
         reason = "No space left on device" if fault == "full" else "Read-only file system"
         assert error.startswith(f"codesign: error: {out}") and reason in error and "\n" not in error, error
@@ -339,7 +403,8 @@ def test_the_readme_names_the_command_that_repeats_a_trials_training():
     design = Design(spec.build(), "run trial a", spec, trained_on=TrainedOn("fashion-mnist", 3, 1000, 2000, True))
     assert reproduce_command(design, "fashion-mnist") == (
         "codesign train spec.json --dataset fashion-mnist --train-size 2000 --val-size 1000 --split-seed 3 "
-        "--data-dir DATA_DIR --out retrained")
+        "--data-dir DATA_DIR --out retrained"
+    )
     plain = Design(spec.build(), "run trial a", spec, trained_on=TrainedOn("cifar10", 0, 5000))
     assert reproduce_command(plain, "cifar10") == "codesign train spec.json --dataset cifar10 --out retrained"
     assert "--dataset DATASET" in reproduce_command(Design(spec.build(), "s", spec), None)
@@ -349,8 +414,9 @@ def test_the_readme_names_the_command_that_repeats_a_trials_training():
 def test_train_size_trains_on_the_first_images_as_a_search_does(tmp_path):
     import codesign
 
-    spec = CandidateSpec(stages=(ConvStage(4, pool="max"),), input_shape=(1, 28, 28),
-                         sgd=SGDConfig(epochs=1, batch_size=64))
+    spec = CandidateSpec(
+        stages=(ConvStage(4, pool="max"),), input_shape=(1, 28, 28), sgd=SGDConfig(epochs=1, batch_size=64)
+    )
     done = codesign.train(spec, "fashion-mnist", train_size=500, val_size=500)
     assert done.summary["train_size"] == 500 and done.summary["train_size_limit"] == 500
     folder = done.save(tmp_path / "t")
@@ -365,8 +431,14 @@ def test_an_export_in_a_fresh_process_of_a_python_class(tmp_path):
     (tmp_path / "net.py").write_text(
         "from torch import nn\n\nclass Small(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(3600, 10))\n\n"
-        "    def forward(self, x):\n        return self.body(x)\n")
-    done = subprocess.run([sys.executable, "-m", "codesign.cli", "export", "net.py:Small", "--dataset", "cifar10",
-                           "--out", "out"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        "    def forward(self, x):\n        return self.body(x)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "codesign.cli", "export", "net.py:Small", "--dataset", "cifar10", "--out", "out"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "DATASET = 'cifar10'" in (tmp_path / "out" / "model.py").read_text()

@@ -23,8 +23,9 @@ def test_the_base_sizes_give_back_the_base_arch():
 
 
 def test_energies_and_area_scale_by_the_documented_rules():
-    arch = derive_arch(BASE, HardwareParams(pe_x=32, pe_y=8, weight_spad_depth=768, glb_depth=16384,
-                                            glb_bandwidth=8, word_bits=8))
+    arch = derive_arch(
+        BASE, HardwareParams(pe_x=32, pe_y=8, weight_spad_depth=768, glb_depth=16384, glb_bandwidth=8, word_bits=8)
+    )
     assert arch.mac.energy_pj == pytest.approx(BASE.mac.energy_pj / 4)  # bits^2
     assert arch.dram.read_pj == pytest.approx(256.0)  # 8 pJ/bit, 4 words of 8 bits
     # SRAM: bits x sqrt(depth): half the bits, a quarter of the depth -> a quarter of the energy
@@ -45,9 +46,13 @@ def test_a_derived_arch_is_a_yaml_file_every_command_reads(tmp_path, capsys):
     capsys.readouterr()
     assert main(["profile", "lenet5", "--arch", str(tmp_path / "b.yaml"), "--json", "--no-cache"]) == 0
     total = json.loads(capsys.readouterr().out)["total"]
-    lenet = [Layer("conv", 1, 3, 6, 28, 28, 5, 5), Layer("conv", 1, 6, 16, 10, 10, 5, 5),
-             Layer("linear", 1, 400, 120, 1, 1, 1, 1), Layer("linear", 1, 120, 84, 1, 1, 1, 1),
-             Layer("linear", 1, 84, 10, 1, 1, 1, 1)]
+    lenet = [
+        Layer("conv", 1, 3, 6, 28, 28, 5, 5),
+        Layer("conv", 1, 6, 16, 10, 10, 5, 5),
+        Layer("linear", 1, 400, 120, 1, 1, 1, 1),
+        Layer("linear", 1, 120, 84, 1, 1, 1, 1),
+        Layer("linear", 1, 84, 10, 1, 1, 1, 1),
+    ]
     assert total["energy_pj"] == pytest.approx(sum(c.energy_pj for c in cost_of(lenet, arch)))
     # the analytic model follows the array's shape: C on its 8 columns, M on its 32 rows
     layer = Layer("linear", 1, 64, 64, 1, 1, 1, 1)

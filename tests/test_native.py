@@ -77,6 +77,7 @@ def _settings(arch):
 
 def _thread_view(results):
     """Everything a search's threads ended with: costs, counters, stop reasons and which mapping is best."""
+
     def best(r):
         return None if r.best is None else (r.best.if_id, r.best.lp, r.best.split, r.best.keep)
 
@@ -174,8 +175,12 @@ def test_a_one_word_window_moved_by_its_innermost_loop_is_filled_at_every_step(a
         parts = space.parts(factors)
         radices = space.radices(parts)
         lps = np.array([rng.integers(0, int(np.prod(r))) for r in radices])
-        batch = space.nest(factors, space.orders(factors, parts, radices, lps), np.zeros(len(ids), dtype=np.int64),
-                           np.ones((len(ids), 3, 6), dtype=bool))
+        batch = space.nest(
+            factors,
+            space.orders(factors, parts, radices, lps),
+            np.zeros(len(ids), dtype=np.int64),
+            np.ones((len(ids), 3, 6), dtype=bool),
+        )
         prepared = Prepared(layer, batch)
         moves = np.any(prepared.projections[INPUTS] != 0, axis=0)
         for level in LEVEL_NAMES:

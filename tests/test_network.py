@@ -14,9 +14,16 @@ from codesign.workload import trace
 
 
 def _spec(**kw):
-    return CandidateSpec(stages=(ConvStage(16, kernel=3, pool="max"), ConvStage(32, kind="separable", stride=2),
-                                 ConvStage(48, batch_norm=False, activation="relu6")),
-                         head=(64,), sgd=SGDConfig(lr=0.1, epochs=5), **kw)
+    return CandidateSpec(
+        stages=(
+            ConvStage(16, kernel=3, pool="max"),
+            ConvStage(32, kind="separable", stride=2),
+            ConvStage(48, batch_norm=False, activation="relu6"),
+        ),
+        head=(64,),
+        sgd=SGDConfig(lr=0.1, epochs=5),
+        **kw,
+    )
 
 
 def test_json_round_trip_and_forward():
@@ -36,24 +43,30 @@ def test_non_square_and_global_pool():
     assert pooled.build()(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
 
 
-@pytest.mark.parametrize("patch, message", [
-    ({"stages": [{"channels": 8, "kernal": 3}]}, "unknown field `stages[0].kernal`"),
-    ({"stages": [{"channels": 8, "activation": "swishy"}]}, "`stages[0].activation`"),
-    ({"stages": [{"channels": 8}], "sgd": {"optimizer": "adam"}}, "unknown field `sgd.optimizer`"),
-    ({"stages": [{"channels": 8}], "sgd": {"schedule": "plateau"}}, "`sgd.schedule` must be one of"),
-    ({"stages": [{"channels": 8, "pool": "max", "pool_size": 8}] * 3}, "shrink the image to nothing"),
-    ({"stages": []}, "at least one conv stage"),
-])
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"stages": [{"channels": 8, "kernal": 3}]}, "unknown field `stages[0].kernal`"),
+        ({"stages": [{"channels": 8, "activation": "swishy"}]}, "`stages[0].activation`"),
+        ({"stages": [{"channels": 8}], "sgd": {"optimizer": "adam"}}, "unknown field `sgd.optimizer`"),
+        ({"stages": [{"channels": 8}], "sgd": {"schedule": "plateau"}}, "`sgd.schedule` must be one of"),
+        ({"stages": [{"channels": 8, "pool": "max", "pool_size": 8}] * 3}, "shrink the image to nothing"),
+        ({"stages": []}, "at least one conv stage"),
+    ],
+)
 def test_validation_names_the_field(patch, message):
     with pytest.raises(CodesignError) as info:
         CandidateSpec.from_json(json.dumps(patch), "cand.json")
     assert message in str(info.value) and str(info.value).startswith("cand.json")
 
 
-@pytest.mark.parametrize("content, message", [
-    (bytes(range(256)) * 4, "not a spec JSON file (UnicodeDecodeError"),
-    (b"[" * 100_000, "nested too deeply to be a spec"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (bytes(range(256)) * 4, "not a spec JSON file (UnicodeDecodeError"),
+        (b"[" * 100_000, "nested too deeply to be a spec"),
+    ],
+)
 def test_a_hostile_spec_file_is_one_line(tmp_path, content, message):
     path = tmp_path / "spec.json"
     path.write_bytes(content)

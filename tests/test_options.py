@@ -20,9 +20,13 @@ from codesign.settings import ProfileSettings, TrainSettings
 from tests.helpers import ROOT
 
 # the command each settings class's flags belong to, and the API function that takes them as keywords
-SETTINGS = [(SearchSettings, "search", codesign.search), (SearchSettings, "search", codesign.search_settings),
-            (ProfileSettings, "profile", codesign.profile), (TrainSettings, "train", codesign.train),
-            (SGDConfig, "train", codesign.train)]
+SETTINGS = [
+    (SearchSettings, "search", codesign.search),
+    (SearchSettings, "search", codesign.search_settings),
+    (ProfileSettings, "profile", codesign.profile),
+    (TrainSettings, "train", codesign.train),
+    (SGDConfig, "train", codesign.train),
+]
 INTERNAL: set[str] = set()  # settings codesign sets itself, not users
 
 
@@ -71,8 +75,24 @@ def test_a_bad_run_name_is_refused_however_the_settings_are_made(tmp_path):
         SearchSettings(name="../x")
     with pytest.raises(CodesignError, match=message):
         codesign.search_settings("lenet", name="../x", trials=1)
-    cli = subprocess.run([sys.executable, "-m", "codesign.cli", "search", "--name", "../x", "--trials", "1",
-                          "--runs-dir", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "codesign.cli",
+            "search",
+            "--name",
+            "../x",
+            "--trials",
+            "1",
+            "--runs-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and message in cli.stderr
     assert not any(tmp_path.iterdir())
 
@@ -89,8 +109,14 @@ def test_a_misspelled_keyword_names_the_closest_setting():
 
 def test_groups_and_flat_keywords_combine_as_ray_tunes_tuner_takes_them():
     settings = codesign.search_settings(
-        "lenet", tune=TuneSettings(trials=4, sampler="tpe"), resources=ResourceSettings(max_failures=5),
-        budget="30m", seed_designs=["lenet5"], train_size=1000, name="grouped")
+        "lenet",
+        tune=TuneSettings(trials=4, sampler="tpe"),
+        resources=ResourceSettings(max_failures=5),
+        budget="30m",
+        seed_designs=["lenet5"],
+        train_size=1000,
+        name="grouped",
+    )
     assert (settings.space, settings.name, settings.data.train_size) == ("lenet", "grouped", 1000)
     assert (settings.tune.trials, settings.tune.sampler, settings.tune.budget_s) == (4, "tpe", 1800.0)
     assert settings.tune.seed_designs == ("lenet5",) and settings.resources.max_failures == 5
@@ -106,14 +132,17 @@ def test_groups_and_flat_keywords_combine_as_ray_tunes_tuner_takes_them():
         codesign.search_settings(budget="soon")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--trials", "0"], "argument --trials: must be a positive integer, got 0"),
-    (["--trials", "two"], "argument --trials: 'two' is not an integer"),
-    (["--budget", "soon"], "argument --budget: budget 'soon': write it like 8h, 30m, 90s or 1h30m"),
-    (["--sampler", "cmaes"], "argument --sampler: must be one of ehvi, tpe, nsga2, random, got 'cmaes'"),
-    (["--asha", "--multi-fidelity"], "argument --multi-fidelity: not allowed with argument --asha"),
-    (["--max-failures", "-1"], "argument --max-failures: must be a non-negative integer, got -1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--trials", "0"], "argument --trials: must be a positive integer, got 0"),
+        (["--trials", "two"], "argument --trials: 'two' is not an integer"),
+        (["--budget", "soon"], "argument --budget: budget 'soon': write it like 8h, 30m, 90s or 1h30m"),
+        (["--sampler", "cmaes"], "argument --sampler: must be one of ehvi, tpe, nsga2, random, got 'cmaes'"),
+        (["--asha", "--multi-fidelity"], "argument --multi-fidelity: not allowed with argument --asha"),
+        (["--max-failures", "-1"], "argument --max-failures: must be a non-negative integer, got -1"),
+    ],
+)
 def test_flags_are_checked_as_the_settings_check_them(args, message, capsys):
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(["search", *args])
@@ -128,18 +157,21 @@ def test_a_flag_left_out_takes_the_settings_default():
     assert settings.tune.sampler == "ehvi" and settings.resources.max_failures == 2 and settings.tune.trials == 3
 
 
-@pytest.mark.parametrize("sgd, message", [
-    ({"epochs": 0}, "`epochs` must be a positive integer, got 0"),
-    ({"epochs": "2"}, "`epochs` must be a positive integer, got '2'"),
-    ({"epochs": 30}, "30 epochs breaks the rubric"),
-    ({"lr": float("nan")}, "`lr` must be a positive number, got nan"),
-    ({"lr": -1}, "`lr` must be a positive number, got -1"),
-    ({"batch_size": 0}, "`batch_size` must be a positive integer, got 0"),
-    ({"momentum": 1.0}, "`momentum` must be a number in [0, 1), got 1.0"),
-    ({"schedule": "linear"}, "`schedule` must be one of constant, step, cosine, onecycle"),
-    ({"optimizer": "adam"}, "unknown SGD setting `optimizer`"),
-    ({"val_size": 0}, "`val_size` must be a positive integer, got 0"),
-])
+@pytest.mark.parametrize(
+    "sgd, message",
+    [
+        ({"epochs": 0}, "`epochs` must be a positive integer, got 0"),
+        ({"epochs": "2"}, "`epochs` must be a positive integer, got '2'"),
+        ({"epochs": 30}, "30 epochs breaks the rubric"),
+        ({"lr": float("nan")}, "`lr` must be a positive number, got nan"),
+        ({"lr": -1}, "`lr` must be a positive number, got -1"),
+        ({"batch_size": 0}, "`batch_size` must be a positive integer, got 0"),
+        ({"momentum": 1.0}, "`momentum` must be a number in [0, 1), got 1.0"),
+        ({"schedule": "linear"}, "`schedule` must be one of constant, step, cosine, onecycle"),
+        ({"optimizer": "adam"}, "unknown SGD setting `optimizer`"),
+        ({"val_size": 0}, "`val_size` must be a positive integer, got 0"),
+    ],
+)
 def test_train_checks_its_arguments_before_reading_data(sgd, message, tmp_path):
     """codesign.train is as strict as `codesign train` (issue 24): a bad argument is one line naming it, before
     any data is read (the data folder here is empty)."""

@@ -14,19 +14,65 @@ import codesign
 PACKAGE = Path(codesign.__file__).parent
 # Lowest first: a module may import only from its own layer or below (and never in a cycle).
 LAYERS = [
-    {"errors", "paths", "config", "objectives", "options", "registry", "sgd", "status", "yamlfile", "storage",
-     "dataflow", "search.nsga2"},
-    {"arch", "rubric", "workload", "network", "data", "pareto", "builtin_models", "device.settings", "device.runtimes",
-     "device.timing"},
-    {"hardware", "train", "profiling", "cost", "spec_workload", "search.surrogate", "search.acquisition", "settings",
-     "device"},
+    {
+        "errors",
+        "paths",
+        "config",
+        "objectives",
+        "options",
+        "registry",
+        "sgd",
+        "status",
+        "yamlfile",
+        "storage",
+        "dataflow",
+        "search.nsga2",
+    },
+    {
+        "arch",
+        "rubric",
+        "workload",
+        "network",
+        "data",
+        "pareto",
+        "builtin_models",
+        "device.settings",
+        "device.runtimes",
+        "device.timing",
+    },
+    {
+        "hardware",
+        "train",
+        "profiling",
+        "cost",
+        "spec_workload",
+        "search.surrogate",
+        "search.acquisition",
+        "settings",
+        "device",
+    },
     {"quantize", "space", "breakdown", "dse"},
     {"search.settings", "search.shared", "search.trial"},
     {"runs"},
     {"designs", "report", "plots"},
-    {"export", "model_source", "search.constraints", "search.objective", "search.sampler", "search.prepared",
-     "search.seeds", "search.candidates", "search.prefetch", "search.ehvi", "search.replay", "search.trainable",
-     "search.table", "search.fidelity", "search.samplers", "search.remeasure"},
+    {
+        "export",
+        "model_source",
+        "search.constraints",
+        "search.objective",
+        "search.sampler",
+        "search.prepared",
+        "search.seeds",
+        "search.candidates",
+        "search.prefetch",
+        "search.ehvi",
+        "search.replay",
+        "search.trainable",
+        "search.table",
+        "search.fidelity",
+        "search.samplers",
+        "search.remeasure",
+    },
     {"search.driver", "search.searcher", "search.results", "search"},
     {"api"},
     {"cli", "__init__"},  # the package's face: codesign/__init__.py re-exports the API
@@ -53,8 +99,10 @@ def import_graph() -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                targets = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
-                           for alias in node.names]
+                targets = [
+                    f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                    for alias in node.names
+                ]
             graph[name] |= {t for t in targets if t in modules and t != name}
     return graph
 
@@ -75,7 +123,7 @@ def test_no_import_cycle():
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                raise AssertionError("import cycle: " + " -> ".join([*path[path.index(nxt):], node, nxt]))
+                raise AssertionError("import cycle: " + " -> ".join([*path[path.index(nxt) :], node, nxt]))
             if nxt not in state:
                 visit(nxt, [*path, node])
         state[node] = 2
@@ -99,8 +147,9 @@ def test_public_functions_are_typed_and_documented():
                 continue
             functions = [(attr, obj)] if inspect.isfunction(obj) else []
             if inspect.isclass(obj):
-                functions = [(f"{attr}.{m}", f) for m, f in vars(obj).items()
-                             if inspect.isfunction(f) and not m.startswith("_")]
+                functions = [
+                    (f"{attr}.{m}", f) for m, f in vars(obj).items() if inspect.isfunction(f) and not m.startswith("_")
+                ]
                 if not inspect.getdoc(obj):
                     missing.append(f"{name}.{attr}: no docstring")
             for label, fn in functions:
@@ -119,8 +168,10 @@ def test_import_codesign_is_cheap_and_every_public_name_has_an_owner():
     import sys
 
     heavy = ("torch", "pandas", "ray", "optuna", "numpy", "sklearn", "scipy")
-    script = ("import sys, codesign, codesign.cli; parser = codesign.cli.build_parser(); "
-              f"print(' '.join(m for m in {heavy!r} if m in sys.modules))")
+    script = (
+        "import sys, codesign, codesign.cli; parser = codesign.cli.build_parser(); "
+        f"print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    )
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "", loaded
     assert set(codesign.__all__) == {"__version__", *codesign._OWNERS}

@@ -25,13 +25,15 @@ def test_non_dominated_keeps_ties_and_drops_dominated():
 
 
 def test_front_is_complete_trials_only_best_accuracy_first():
-    df = pd.DataFrame({
-        "trial_id": ["a", "b", "c", "d", "e"],
-        "status": ["ok", "ok", "stopped", "ok", "ok"],
-        "val_accuracy": [0.9, 0.8, 0.99, 0.7, 0.85],
-        "energy_pj": [3.0, 1.0, 0.5, 2.0, float("nan")],
-        "cycles": [10, 10, 1, 20, 5],
-    })
+    df = pd.DataFrame(
+        {
+            "trial_id": ["a", "b", "c", "d", "e"],
+            "status": ["ok", "ok", "stopped", "ok", "ok"],
+            "val_accuracy": [0.9, 0.8, 0.99, 0.7, 0.85],
+            "energy_pj": [3.0, 1.0, 0.5, 2.0, float("nan")],
+            "cycles": [10, 10, 1, 20, 5],
+        }
+    )
     assert eligible(df)["trial_id"].tolist() == ["a", "b", "d"]  # stopped and NaN rows never enter
     front = pareto_front(df)
     assert front["trial_id"].tolist() == ["a", "b"]  # d: less accurate, more energy and cycles than b
@@ -58,8 +60,7 @@ def test_hypervolume_matches_a_grid_count_in_3d(seed):
     points = rng.integers(0, 6, size=(7, 3)).astype(float)
     ref = np.full(3, 6.0)
     # every unit cell [x, x+1) x ... below the reference, counted when some point dominates its corner
-    cells = sum(1 for cell in itertools.product(range(6), repeat=3)
-                if np.any(np.all(points <= np.array(cell), axis=1)))
+    cells = sum(1 for cell in itertools.product(range(6), repeat=3) if np.any(np.all(points <= np.array(cell), axis=1)))
     assert hypervolume(points, ref) == pytest.approx(cells)
 
 
@@ -67,8 +68,14 @@ def test_front_volume_is_measured_in_a_fixed_cube():
     one = pd.DataFrame({"status": ["ok"], "val_accuracy": [0.9], "energy_pj": [1e6], "cycles": [1e5]})
     # error 0.1; log10 energy 6 of 12; log10 cycles 5 of 10: (1 - 0.1) * (1 - 0.5) * (1 - 0.5)
     assert front_volume(one) == pytest.approx(0.9 * 0.5 * 0.5)
-    better = pd.concat([one, pd.DataFrame({"status": ["ok", "error"], "val_accuracy": [0.8, 0.99],
-                                           "energy_pj": [1e3, 1.0], "cycles": [1e5, 1.0]})])
+    better = pd.concat(
+        [
+            one,
+            pd.DataFrame(
+                {"status": ["ok", "error"], "val_accuracy": [0.8, 0.99], "energy_pj": [1e3, 1.0], "cycles": [1e5, 1.0]}
+            ),
+        ]
+    )
     assert front_volume(better) > front_volume(one)  # only grows: the cube does not depend on the trials
     assert front_volume(better.iloc[[2]]) == 0.0 and 0 < front_volume(better) <= 1
     assert front_volume(one.iloc[0:0]) == 0.0
@@ -79,9 +86,15 @@ def test_volume_history_is_the_front_volume_of_every_prefix():
 
     rng = np.random.default_rng(3)
     n = 120
-    trials = pd.DataFrame({"trial_id": [str(i) for i in range(n)], "status": rng.choice(["ok", "ok", "stopped"], n),
-                           "val_accuracy": rng.uniform(0.5, 0.9, n), "energy_pj": rng.uniform(1e6, 1e8, n),
-                           "cycles": rng.uniform(1e3, 1e5, n)})
+    trials = pd.DataFrame(
+        {
+            "trial_id": [str(i) for i in range(n)],
+            "status": rng.choice(["ok", "ok", "stopped"], n),
+            "val_accuracy": rng.uniform(0.5, 0.9, n),
+            "energy_pj": rng.uniform(1e6, 1e8, n),
+            "cycles": rng.uniform(1e3, 1e5, n),
+        }
+    )
     trials.loc[7] = trials.loc[3]  # a repeated design changes nothing
     history = volume_history(trials)
     assert history == pytest.approx([front_volume(trials.iloc[:k]) for k in range(1, n + 1)], abs=1e-12)

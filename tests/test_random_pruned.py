@@ -47,11 +47,16 @@ TRACE_NAMES = trace_names()
 # slide across the array (R, S or P spread over PEs): Timeloop's spatial-delta multicast (nest-analysis.cpp,
 # ComputeAccurateMulticastedAccesses after spatial extrapolation) reads DRAM more than one read per distinct
 # child tile (ws_rsc_m gx_l1: 154,358 vs our 110,592 Inputs reads), or ~2.5e-5 relative in energy.
-DIVERGING = {f"dataflows/{n}" for n in ("ws_rsc_m-gx_l1", "is-gx_l1", "is-gx_l2_dw", "is_rsc_pq-gx_l1",
-                                        "is_rsc_pq-gx_l2_dw")}
+DIVERGING = {
+    f"dataflows/{n}" for n in ("ws_rsc_m-gx_l1", "is-gx_l1", "is-gx_l2_dw", "is_rsc_pq-gx_l1", "is_rsc_pq-gx_l2_dw")
+}
 # is gx_l1 departs by 0.003 pJ/MAC on one mapping, at the edge of the log's print tolerance: not strict.
-REPLAYS = [pytest.param(n, marks=pytest.mark.xfail(strict=n != "dataflows/is-gx_l1", reason="known gap"))
-           if n in DIVERGING else n for n in TRACE_NAMES]
+REPLAYS = [
+    pytest.param(n, marks=pytest.mark.xfail(strict=n != "dataflows/is-gx_l1", reason="known gap"))
+    if n in DIVERGING
+    else n
+    for n in TRACE_NAMES
+]
 # Threads that never found a valid mapping log nothing (os_pq_m's gx_l1: 6 of 8 threads log).
 LOGGING_THREADS = {"dataflows/os_pq_m-gx_l1": 6}
 
@@ -60,10 +65,15 @@ def test_generators_draw_what_libstdcpp_draws():
     """std::default_random_engine through uniform_int_distribution<uint64_t>, values printed by g++ 12."""
     assert RandomGenerator128(100000).take(5) == [0, 13154, 75563, 45866, 53278]
     assert RandomGenerator128(464573723443200000).take(5) == [
-        4009634442330, 387179388119475649, 272995023562169515, 24106110974589049, 348077970408179718]
+        4009634442330,
+        387179388119475649,
+        272995023562169515,
+        24106110974589049,
+        348077970408179718,
+    ]
     engine = MinStdRand0()
-    assert [uniform_int(engine, 0, 2 ** 64 - 1) for _ in range(2)] == [606610977102444280, 11680327234415193037]
-    for bound in (1, 2, 7, 2147483646, 2147483647, 2147483648, 2 ** 40):  # fast paths = the general one
+    assert [uniform_int(engine, 0, 2**64 - 1) for _ in range(2)] == [606610977102444280, 11680327234415193037]
+    for bound in (1, 2, 7, 2147483646, 2147483647, 2147483648, 2**40):  # fast paths = the general one
         engine = MinStdRand0()
         assert RandomGenerator128(bound).take(300) == [uniform_int(engine, 0, bound - 1) for _ in range(300)]
 
@@ -127,11 +137,11 @@ def test_better_is_timeloops_rule():
     metrics = ("delay", "energy")
     assert not is_better((100.0, 50.0), (100.0, 50.0), metrics)
     assert is_better((100.0, 49.0), (100.0, 50.0), metrics)
-    assert not is_better((100.0, 49.99), (100.0, 50.0), metrics)       # energy within 0.1 %, delay equal
-    assert is_better((99.95, 49.99), (100.0, 50.0), metrics)           # both within tolerance, delay lower
-    assert not is_better((99.95, 51.0), (100.0, 50.0), metrics)        # energy clearly worse wins over delay
-    assert is_better((99.0, 80.0), (100.0, 50.0), metrics)             # delay clearly better
-    assert is_better((0.0, 1.0), (0.0, 2.0), metrics)                  # zero costs compare without dividing
+    assert not is_better((100.0, 49.99), (100.0, 50.0), metrics)  # energy within 0.1 %, delay equal
+    assert is_better((99.95, 49.99), (100.0, 50.0), metrics)  # both within tolerance, delay lower
+    assert not is_better((99.95, 51.0), (100.0, 50.0), metrics)  # energy clearly worse wins over delay
+    assert is_better((99.0, 80.0), (100.0, 50.0), metrics)  # delay clearly better
+    assert is_better((0.0, 1.0), (0.0, 2.0), metrics)  # zero costs compare without dividing
 
 
 # Costs of mappings from the traces, as timeloop-model (built from 5fa9084) reports them: cycles, energy,
@@ -139,17 +149,47 @@ def test_better_is_timeloops_rule():
 TIMELOOP_MODEL = [
     # DRAM's M6 loop between Q2 and the buffer: Timeloop refetches the whole 1728-word input tile when Q
     # advances (its stride changed from 0), 3456 fills where the overlap would save 384.
-    ("lenet_conv1", "L5[WIO] Q2 M6 - L4[I] Q7 P28 - L3[W] C3 S5 R5 Q2 - L2[W] Q1 - L1[I] Q1 - L0[O] Q1",
-     352800, 100165376.92, 3456, 352800),
-    ("gx_l1", "L5[WIO] Q16 M2 - L4[I] M4 C3 M2Y - L3[W] S3 R3 Q2 - L2[W] P32 - L1[I] Q1 - L0[O] Q1",
-     221184, 120665831.82, 6528, 221184),
-    ("gx_l1", "L5[WIO] Q4 M2 P2 - L4[I] M8 Q2 P2 C3X - L3[W] S3 R3 Q4 P4 - L2[W] P2 - L1[I] Q1 - L0[O] Q1",
-     147456, 49045723.81, 8160, 147456),
+    (
+        "lenet_conv1",
+        "L5[WIO] Q2 M6 - L4[I] Q7 P28 - L3[W] C3 S5 R5 Q2 - L2[W] Q1 - L1[I] Q1 - L0[O] Q1",
+        352800,
+        100165376.92,
+        3456,
+        352800,
+    ),
+    (
+        "gx_l1",
+        "L5[WIO] Q16 M2 - L4[I] M4 C3 M2Y - L3[W] S3 R3 Q2 - L2[W] P32 - L1[I] Q1 - L0[O] Q1",
+        221184,
+        120665831.82,
+        6528,
+        221184,
+    ),
+    (
+        "gx_l1",
+        "L5[WIO] Q4 M2 P2 - L4[I] M8 Q2 P2 C3X - L3[W] S3 R3 Q4 P4 - L2[W] P2 - L1[I] Q1 - L0[O] Q1",
+        147456,
+        49045723.81,
+        8160,
+        147456,
+    ),
     # Bandwidth-bound at exactly 30720 cycles in exact arithmetic; Timeloop's floating point gives 30721.
-    ("gx_l1", "L5[WIO] C3 Q4 P16 - L4[O] Q4 M16Y - L3[W] S3 R3 Q2 P2 - L2[W] Q1 - L1[I] Q1 - L0[O] Q1",
-     30721, 35047480.62, None, 27648),
-    ("gx_l2_dw", "L5[WIO] P2 Q2 C2 - L4[IO] C4 Q2 P8Y Q2Y C2X S3X - L3[W] R3 - L2[W] Q2 - L1[I] Q1 - L0[O] Q1",
-     2816, 4803126.03, 18496, 384),
+    (
+        "gx_l1",
+        "L5[WIO] C3 Q4 P16 - L4[O] Q4 M16Y - L3[W] S3 R3 Q2 P2 - L2[W] Q1 - L1[I] Q1 - L0[O] Q1",
+        30721,
+        35047480.62,
+        None,
+        27648,
+    ),
+    (
+        "gx_l2_dw",
+        "L5[WIO] P2 Q2 C2 - L4[IO] C4 Q2 P8Y Q2Y C2X S3X - L3[W] R3 - L2[W] Q2 - L1[I] Q1 - L0[O] Q1",
+        2816,
+        4803126.03,
+        18496,
+        384,
+    ),
 ]
 
 
@@ -165,8 +205,9 @@ def test_counts_follow_timeloops_extrapolation(name, compact, cycles, energy, gl
     assert ev.counts[("input_activation_reg", "Inputs", "fills")][0] == reg_fills
 
 
-@pytest.mark.parametrize("hw", [HardwareParams(8, 4, 64, 4096), HardwareParams(4, 16, 96, 8192),
-                                HardwareParams(16, 1, 192, 65536)])
+@pytest.mark.parametrize(
+    "hw", [HardwareParams(8, 4, 64, 4096), HardwareParams(4, 16, 96, 8192), HardwareParams(16, 1, 192, 65536)]
+)
 def test_derived_archs_map_within_their_sizes(hw, arch):
     """Other array, scratchpad and buffer sizes: the mapping fits them (timeloop-mapper on these archs
     chose the same mappings for both layers; traces/derived replays whole logs on such archs)."""
@@ -189,12 +230,21 @@ def test_a_best_found_on_a_chunks_last_id_ends_the_chunk_cleanly():
 
     n = 3
     ids = ChunkIds(
-        group=np.arange(n), keep=np.zeros(n, dtype=np.int64), key=np.zeros((n, 3), dtype=np.int64),
-        valid=np.ones(n, dtype=bool), invalid_counted=np.zeros(n, dtype=bool), candidate=np.ones(n, dtype=bool),
-        cycles=np.array([300.0, 200.0, 100.0]), energy=np.array([1.0, 1.0, 1.0]),
+        group=np.arange(n),
+        keep=np.zeros(n, dtype=np.int64),
+        key=np.zeros((n, 3), dtype=np.int64),
+        valid=np.ones(n, dtype=bool),
+        invalid_counted=np.zeros(n, dtype=bool),
+        candidate=np.ones(n, dtype=bool),
+        cycles=np.array([300.0, 200.0, 100.0]),
+        energy=np.array([1.0, 1.0, 1.0]),
     )
-    chunk = Chunk(rows=np.arange(n), lps=np.zeros(n, dtype=np.int64), splits=np.zeros(n, dtype=np.int64),
-                  status=np.zeros(n, dtype=np.int64))
+    chunk = Chunk(
+        rows=np.arange(n),
+        lps=np.zeros(n, dtype=np.int64),
+        splits=np.zeros(n, dtype=np.int64),
+        status=np.zeros(n, dtype=np.int64),
+    )
     state = ThreadState()
     updates, stop, since = walk_updates(ids, chunk, state, invalid_runs(ids, state), MapperSettings())
     assert [j for j, _ in updates] == [0, 1, 2] and stop == -1 and since == 0

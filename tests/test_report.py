@@ -29,10 +29,23 @@ def _trials(n=12, seed=0):
     rows = []
     for i in range(n):
         status = "ok" if i % 4 else "stopped"
-        rows.append({"trial_id": f"t{i:02d}", "status": status, "val_accuracy": rng.uniform(0.5, 0.9),
-                     "energy_pj": rng.uniform(1e6, 1e8), "cycles": rng.uniform(1e3, 1e5),
-                     "peak_activation_bytes": 50_000, "parameters": 10_000, "rubric_points": 90,
-                     "channels": "8-16", "kernels": "3-3", "strides": "1-1", "lr": 0.05, "epochs": 2})
+        rows.append(
+            {
+                "trial_id": f"t{i:02d}",
+                "status": status,
+                "val_accuracy": rng.uniform(0.5, 0.9),
+                "energy_pj": rng.uniform(1e6, 1e8),
+                "cycles": rng.uniform(1e3, 1e5),
+                "peak_activation_bytes": 50_000,
+                "parameters": 10_000,
+                "rubric_points": 90,
+                "channels": "8-16",
+                "kernels": "3-3",
+                "strides": "1-1",
+                "lr": 0.05,
+                "epochs": 2,
+            }
+        )
     df = pd.DataFrame(rows)
     df["energy_mj"] = df["energy_pj"] / 1e9
     return df
@@ -44,14 +57,26 @@ def _run_with_specs(folder, n=10, seed=0):
     records = []
     for i in range(n):
         stages = tuple(ConvStage(int(rng.choice([4, 8])), kernel=3, pool="max") for _ in range(int(rng.integers(1, 3))))
-        spec = CandidateSpec(stages=stages, input_shape=(1, 28, 28), head=(int(rng.choice([16, 32])),),
-                             sgd=SGDConfig(lr=float(rng.uniform(0.01, 0.2)), epochs=int(rng.integers(1, 3))))
+        spec = CandidateSpec(
+            stages=stages,
+            input_shape=(1, 28, 28),
+            head=(int(rng.choice([16, 32])),),
+            sgd=SGDConfig(lr=float(rng.uniform(0.01, 0.2)), epochs=int(rng.integers(1, 3))),
+        )
         cost = codesign.profile(spec)
         accuracy = float(rng.uniform(0.6, 0.9))
-        records.append(TrialRecord(
-            HOSTILE_ID if i == 2 else f"t{i:02d}", Status.OK if i % 5 else Status.STOPPED, val_accuracy=accuracy,
-            energy_pj=cost.energy_pj, cycles=float(cost.cycles), parameters=float(cost.parameters),
-            rubric_points=cost.points(accuracy), spec=spec))
+        records.append(
+            TrialRecord(
+                HOSTILE_ID if i == 2 else f"t{i:02d}",
+                Status.OK if i % 5 else Status.STOPPED,
+                val_accuracy=accuracy,
+                energy_pj=cost.energy_pj,
+                cycles=float(cost.cycles),
+                parameters=float(cost.parameters),
+                rubric_points=cost.points(accuracy),
+                spec=spec,
+            )
+        )
     Run(folder).write_trials(records)
     return records
 
@@ -112,8 +137,11 @@ def test_pareto_png_tick_labels_are_plain_and_never_overlap(tmp_path, spread):
         drawn = []
         for axis in (ax.xaxis, ax.yaxis):
             low, high = sorted(axis.get_view_interval())
-            labels = [t for loc, t in zip(axis.get_majorticklocs(), axis.get_ticklabels())
-                      if low <= loc <= high and t.get_visible() and t.get_text()]  # the ticks matplotlib draws
+            labels = [
+                t
+                for loc, t in zip(axis.get_majorticklocs(), axis.get_ticklabels())
+                if low <= loc <= high and t.get_visible() and t.get_text()
+            ]  # the ticks matplotlib draws
             assert 2 <= len(labels) <= 8 and not any("\\times" in t.get_text() or "e+" in t.get_text() for t in labels)
             boxes = [t.get_window_extent(renderer) for t in labels]
             for a, b in itertools.pairwise(boxes):
@@ -152,7 +180,7 @@ def test_report_reads_at_a_desktops_and_a_phones_width(report, tmp_path, width, 
     assert seen["outside"] == [] and seen["scrollWidth"] <= width, seen
     assert seen["title"] == f"codesign: {report.parent.name}"  # the hostile trial id did not run
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
-    red = np.array([int(FRONT_COLOR[i:i + 2], 16) for i in (1, 3, 5)])
+    red = np.array([int(FRONT_COLOR[i : i + 2], 16) for i in (1, 3, 5)])
     assert (np.abs(pixels - red).sum(axis=1) < 30).sum() > 200  # the front's points, drawn by Plotly's JavaScript
     assert Image.open(shot).size[0] == width
 

@@ -20,10 +20,12 @@ from codesign.search.settings import ResourceSettings, SearchSettings
 
 def _records():
     spec = CandidateSpec(stages=(ConvStage(8),))
-    return [TrialRecord("a", Status.OK, val_accuracy=0.8, energy_pj=2e6, cycles=100, rubric_points=80, spec=spec),
-            TrialRecord("b", Status.OK, val_accuracy=0.9, energy_pj=5e6, cycles=300, rubric_points=80, spec=spec),
-            TrialRecord("c", Status.STOPPED, val_accuracy=0.99, energy_pj=1e6, cycles=50, rubric_points=100),
-            TrialRecord("d", Status.INFEASIBLE, reason="peak activation 2,000,000 B >= 1,000,000 B")]
+    return [
+        TrialRecord("a", Status.OK, val_accuracy=0.8, energy_pj=2e6, cycles=100, rubric_points=80, spec=spec),
+        TrialRecord("b", Status.OK, val_accuracy=0.9, energy_pj=5e6, cycles=300, rubric_points=80, spec=spec),
+        TrialRecord("c", Status.STOPPED, val_accuracy=0.99, energy_pj=1e6, cycles=50, rubric_points=100),
+        TrialRecord("d", Status.INFEASIBLE, reason="peak activation 2,000,000 B >= 1,000,000 B"),
+    ]
 
 
 def test_pick_by_id_or_best(tmp_path):
@@ -56,7 +58,6 @@ def test_a_damaged_trials_table_is_one_line(tmp_path):
     run.trials_file.write_bytes(b"\x00\xff\xfe garbage")
     with pytest.raises(CodesignError, match=re.escape("trials.csv")):
         run.trials()
-
 
 
 def test_a_trimmed_or_cut_off_trials_table_is_one_line_or_reads(tmp_path):
@@ -100,10 +101,12 @@ def test_a_trials_arch_comes_from_its_checkpoint(tmp_path):
 def test_a_trials_dataflow_reads_back_and_an_older_run_reads_as_ws(tmp_path):
     run = Run(tmp_path)
     hw = HardwareParams(pe_x=8, dataflow="os_pq_m")
-    run.write_trials([
-        TrialRecord("j", Status.OK, val_accuracy=0.9, energy_pj=1e6, cycles=10, hardware=hw),
-        TrialRecord("k", Status.OK, val_accuracy=0.8, energy_pj=2e6, cycles=20, hardware=HardwareParams()),
-    ])
+    run.write_trials(
+        [
+            TrialRecord("j", Status.OK, val_accuracy=0.9, energy_pj=1e6, cycles=10, hardware=hw),
+            TrialRecord("k", Status.OK, val_accuracy=0.8, energy_pj=2e6, cycles=20, hardware=HardwareParams()),
+        ]
+    )
     table = pd.read_csv(run.trials_file, dtype=str, keep_default_na=False)
     assert list(table["dataflow"]) == ["os_pq_m", "ws"]
     assert [r.hardware for r in run.records()] == [hw, HardwareParams()]
@@ -118,14 +121,27 @@ def test_a_run_in_remote_storage_is_read_back_from_there(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     storage = f"file://{tmp_path}/store/r"
     spec = CandidateSpec(stages=(ConvStage(8),))
-    settings = SearchSettings(name="r", space="s.yaml", runs_dir=str(tmp_path / "runs"),
-                              resources=ResourceSettings(storage=f"file://{tmp_path}/store"))
+    settings = SearchSettings(
+        name="r",
+        space="s.yaml",
+        runs_dir=str(tmp_path / "runs"),
+        resources=ResourceSettings(storage=f"file://{tmp_path}/store"),
+    )
     run = Run(settings.run_dir)
     run.save_settings(settings)
     assert run.storage.location == storage and run.mirrored
-    record = TrialRecord("a", Status.OK, val_accuracy=0.8, energy_pj=2e6, cycles=100, spec=spec, node_ip="10.0.0.2",
-                         node_id="12e45",
-                         failures=1, checkpoint="ray/a/checkpoint_000000")
+    record = TrialRecord(
+        "a",
+        Status.OK,
+        val_accuracy=0.8,
+        energy_pj=2e6,
+        cycles=100,
+        spec=spec,
+        node_ip="10.0.0.2",
+        node_id="12e45",
+        failures=1,
+        checkpoint="ray/a/checkpoint_000000",
+    )
     run.write_trials([record])
     assert (tmp_path / "store/r/trials.csv").read_bytes() == run.trials_file.read_bytes()
     # the trial's checkpoint, as Tune writes it into the storage

@@ -22,16 +22,19 @@ from codesign.runs import Run
 from codesign.train import accuracy
 from tests.helpers import ROOT
 
-pytestmark = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
-                                reason="apt-get install dataset-fashion-mnist (.ci/run does)")
+pytestmark = pytest.mark.skipif(
+    not DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist (.ci/run does)"
+)
 
 # A LeNet-family space where 400 first-stage channels (400 x 28 x 28 x 4 B) break the 1 MB limit.
 SPACE = {
     "dataset": "fashion-mnist",
-    "network": {"depth": {"int": [1, 2]},
-                "stage": {"channels": {"choice": [4, 8]}, "kernel": {"choice": [3, 5]}, "pool": "max"},
-                "stages": [{"channels": {"choice": [4, 8, 400]}}],
-                "head_width": {"choice": [0, 32]}},
+    "network": {
+        "depth": {"int": [1, 2]},
+        "stage": {"channels": {"choice": [4, 8]}, "kernel": {"choice": [3, 5]}, "pool": "max"},
+        "stages": [{"channels": {"choice": [4, 8, 400]}}],
+        "head_width": {"choice": [0, 32]},
+    },
     "sgd": {"lr": {"float": [0.02, 0.06], "log": True}, "batch_size": 64, "schedule": "onecycle", "epochs": 1},
 }
 
@@ -39,8 +42,23 @@ SPACE = {
 def _args(tmp_path, name, *extra, space=SPACE, train_size=6000):
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(space))
-    return ["search", "--space", str(path), "--name", name, "--runs-dir", str(tmp_path / "runs"),
-            "--train-size", str(train_size), "--val-size", "1000", "--no-dashboard", "--seed", "0", *extra]
+    return [
+        "search",
+        "--space",
+        str(path),
+        "--name",
+        name,
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--train-size",
+        str(train_size),
+        "--val-size",
+        "1000",
+        "--no-dashboard",
+        "--seed",
+        "0",
+        *extra,
+    ]
 
 
 def test_six_trial_search_writes_everything(tmp_path, capsys):
@@ -93,11 +111,17 @@ def _export_best_trial(run, tmp_path):
     torch.manual_seed(0)
     x = torch.rand(4, *spec.input_shape)  # images in [0, 1]: the export normalises them itself
     torch.save(x, tmp_path / "x.pt")
-    script = ("import sys, torch; sys.path.insert(0, sys.argv[1]); from model import Net; net = Net(); "
-              "net.load_state_dict(torch.load(sys.argv[1] + '/weights.pt', weights_only=True)); net.eval(); "
-              "torch.save(net(torch.load(sys.argv[2])).detach(), sys.argv[3])")
-    subprocess.run([sys.executable, "-c", script, str(out), str(tmp_path / "x.pt"), str(tmp_path / "y.pt")],
-                   check=True, cwd=tmp_path, timeout=120)
+    script = (
+        "import sys, torch; sys.path.insert(0, sys.argv[1]); from model import Net; net = Net(); "
+        "net.load_state_dict(torch.load(sys.argv[1] + '/weights.pt', weights_only=True)); net.eval(); "
+        "torch.save(net(torch.load(sys.argv[2])).detach(), sys.argv[3])"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(out), str(tmp_path / "x.pt"), str(tmp_path / "y.pt")],
+        check=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     with torch.no_grad():
         assert torch.allclose(torch.load(tmp_path / "y.pt"), original((x - 0.2860) / 0.3530), atol=1e-5)
     data = load_dataset("fashion-mnist", val_size=1000)  # the search's split: seed 0, 1,000 images
@@ -110,9 +134,15 @@ def _export_best_trial(run, tmp_path):
 
 def _start(args, **env):
     """`codesign ARGS` in its own process group, as a terminal runs a job."""
-    return subprocess.Popen([sys.executable, "-m", "codesign.cli", *args], cwd=ROOT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "codesign.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _wait_for_rows(proc, table, rows):
@@ -180,8 +210,18 @@ def test_multi_fidelity_search_starts_from_a_seed_design(tmp_path, capsys):
     """The default sampler (ehvi) with --multi-fidelity and --seed-designs: lenet5 trains first, a trial cut at
     epoch 1 is `stopped` and never on the front, a complete one trained all its epochs; suggestions are logged."""
     space = {**SPACE, "sgd": {**SPACE["sgd"], "epochs": 3}}
-    args = _args(tmp_path, "mf", "--trials", "5", "--multi-fidelity", "--seed-designs", "lenet5", "-v",
-                 space=space, train_size=500)
+    args = _args(
+        tmp_path,
+        "mf",
+        "--trials",
+        "5",
+        "--multi-fidelity",
+        "--seed-designs",
+        "lenet5",
+        "-v",
+        space=space,
+        train_size=500,
+    )
     assert main(args) == 0
     assert "ParetoHalving:" in capsys.readouterr().out  # Tune's status table (-v) names the scheduler
     run = Run(tmp_path / "runs" / "mf")

@@ -17,17 +17,22 @@ from tests.helpers import sampler_for
 
 def test_draws_stay_in_their_distributions_and_mutations_stay_near():
     rng = np.random.default_rng(0)
-    dists = {"c": optuna.distributions.CategoricalDistribution([4, 8, 16]),
-             "i": optuna.distributions.IntDistribution(2, 11, step=3),
-             "f": optuna.distributions.FloatDistribution(0.01, 0.2, log=True),
-             "s": optuna.distributions.FloatDistribution(0.0, 1.0, step=0.25)}
+    dists = {
+        "c": optuna.distributions.CategoricalDistribution([4, 8, 16]),
+        "i": optuna.distributions.IntDistribution(2, 11, step=3),
+        "f": optuna.distributions.FloatDistribution(0.01, 0.2, log=True),
+        "s": optuna.distributions.FloatDistribution(0.0, 1.0, step=0.25),
+    }
     parent = {"c": 8, "i": 5, "f": 0.05, "s": 0.5}
     kept = 0
     for _ in range(200):
         for draw in (ParamDraw(rng), ParamDraw(rng, parent)):
-            values = {"c": draw.suggest_categorical("c", [4, 8, 16]), "i": draw.suggest_int("i", 2, 11, step=3),
-                      "f": draw.suggest_float("f", 0.01, 0.2, log=True),
-                      "s": draw.suggest_float("s", 0.0, 1.0, step=0.25)}
+            values = {
+                "c": draw.suggest_categorical("c", [4, 8, 16]),
+                "i": draw.suggest_int("i", 2, 11, step=3),
+                "f": draw.suggest_float("f", 0.01, 0.2, log=True),
+                "s": draw.suggest_float("s", 0.0, 1.0, step=0.25),
+            }
             assert values == draw.params
             for name, value in values.items():
                 assert dists[name]._contains(dists[name].to_internal_repr(value)), (name, value)
@@ -38,11 +43,20 @@ def test_draws_stay_in_their_distributions_and_mutations_stay_near():
 @pytest.fixture
 def design(tmp_path):
     path = tmp_path / "space.yaml"
-    path.write_text(yaml.safe_dump({
-        "dataset": "fashion-mnist",
-        "network": {"depth": {"int": [1, 2]}, "stage": {"channels": {"choice": [4, 8]}, "pool": "max"},
-                    "stages": [{"channels": {"choice": [8, 400]}}], "head_width": {"choice": [0, 32]}},
-        "sgd": {"lr": {"float": [0.01, 0.1], "log": True}, "epochs": {"int": [1, 40]}}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": "fashion-mnist",
+                "network": {
+                    "depth": {"int": [1, 2]},
+                    "stage": {"channels": {"choice": [4, 8]}, "pool": "max"},
+                    "stages": [{"channels": {"choice": [8, 400]}}],
+                    "head_width": {"choice": [0, 32]},
+                },
+                "sgd": {"lr": {"float": [0.01, 0.1], "log": True}, "epochs": {"int": [1, 40]}},
+            }
+        )
+    )
     return sampler_for(path)
 
 
@@ -57,7 +71,6 @@ def test_candidates_are_feasible_and_costed_as_the_trainable_costs_them(design):
         assert (candidate.energy_pj, candidate.cycles) == pytest.approx((net.energy_pj, net.cycles))
 
 
-
 def test_a_design_the_cost_model_cannot_map_is_skipped_with_one_warning(design, monkeypatch, capsys):
     screen, rng = CandidateScreen(design), np.random.default_rng(1)
 
@@ -68,6 +81,7 @@ def test_a_design_the_cost_model_cannot_map_is_skipped_with_one_warning(design, 
     assert [screen.candidate(ParamDraw(rng)) for _ in range(20)] == [None] * 20
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["codesign: warning: a candidate could not be costed and is skipped (index 4096 is out of bounds)"]
+
 
 def test_the_surrogate_learns_and_knows_where_it_has_not_looked(design):
     screen, rng = CandidateScreen(design), np.random.default_rng(2)

@@ -30,8 +30,7 @@ pytestmark = needs_fmnist
 # Small LeNets, every one feasible, two epochs each (so that a trial can be caught between its epochs).
 SPACE = {
     "dataset": "fashion-mnist",
-    "network": {"depth": 1, "stage": {"channels": {"choice": [4, 6, 8]}, "kernel": 3, "pool": "max"},
-                "head_width": 0},
+    "network": {"depth": 1, "stage": {"channels": {"choice": [4, 6, 8]}, "kernel": 3, "pool": "max"}, "head_width": 0},
     "sgd": {"lr": {"float": [0.03, 0.06]}, "batch_size": 64, "schedule": "onecycle", "epochs": 2},
 }
 TEXT = {"trial_id": str, "node_id": str, "checkpoint": str}
@@ -46,8 +45,9 @@ def cluster():
     env.setenv("RAY_TMPDIR", temp)
     env.setenv("RAY_AUTH_MODE", "disabled")
     system = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 1000, "health_check_failure_threshold": 3}
-    nodes = Cluster(initialize_head=True,
-                    head_node_args={"num_cpus": 1, "include_dashboard": False, "_system_config": system})
+    nodes = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False, "_system_config": system}
+    )
     nodes.add_node(num_cpus=1)
     yield nodes
     ray.shutdown()
@@ -63,7 +63,8 @@ def _space(tmp_path):
 
 
 def test_a_search_on_two_nodes_never_reads_the_data_and_keeps_checkpoints_in_storage(
-        cluster, tmp_path, monkeypatch, capsys):
+    cluster, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # where a run read from a URI is copied
     data = tmp_path / "data"
     data.mkdir()
@@ -79,10 +80,32 @@ def test_a_search_on_two_nodes_never_reads_the_data_and_keeps_checkpoints_in_sto
 
     monkeypatch.setattr(driver, "load_split", load_then_remove)
     storage = f"file://{tmp_path}/store"
-    args = ["search", "--space", _space(tmp_path), "--name", "two", "--runs-dir", str(tmp_path / "runs"),
-            "--storage", storage, "--address", cluster.address, "--data-dir", str(data), "--trials", "4",
-            "--concurrency", "2", "--cpus-per-trial", "1", "--train-size", "3000", "--val-size", "1000",
-            "--no-dashboard"]
+    args = [
+        "search",
+        "--space",
+        _space(tmp_path),
+        "--name",
+        "two",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--storage",
+        storage,
+        "--address",
+        cluster.address,
+        "--data-dir",
+        str(data),
+        "--trials",
+        "4",
+        "--concurrency",
+        "2",
+        "--cpus-per-trial",
+        "1",
+        "--train-size",
+        "3000",
+        "--val-size",
+        "1000",
+        "--no-dashboard",
+    ]
     assert main(args) == 0
     assert not data.exists()
     assert "Ray cluster at" in capsys.readouterr().out
@@ -93,8 +116,9 @@ def test_a_search_on_two_nodes_never_reads_the_data_and_keeps_checkpoints_in_sto
     assert (trials["failures"] == 0).all() and trials["node_ip"].notna().all()
     # every checkpoint is in the storage; the local run folder holds the tables and the report
     store = tmp_path / "store/two"
-    assert all((store / c / "weights.pt").is_file() and (store / c / "summary.json").is_file()
-               for c in trials["checkpoint"])
+    assert all(
+        (store / c / "weights.pt").is_file() and (store / c / "summary.json").is_file() for c in trials["checkpoint"]
+    )
     assert not (tmp_path / "runs/two/ray").exists()
     for name in ("search.json", "arch.yaml", "trials.csv", "pareto.csv", "report.html", "pareto.png"):
         assert (tmp_path / "runs/two" / name).is_file() and (store / name).is_file(), name
@@ -106,8 +130,9 @@ def test_a_search_on_two_nodes_never_reads_the_data_and_keeps_checkpoints_in_sto
     trained = torch.load(store / best["checkpoint"] / "weights.pt", weights_only=True)
     exported = torch.load(out / "weights.pt", weights_only=True)
     # and its input normalisation (Fashion-MNIST's), which model.py applies itself
-    assert set(exported) == {*trained, "input_mean", "input_std"} and all(torch.equal(trained[k], exported[k])
-                                                                          for k in trained)
+    assert set(exported) == {*trained, "input_mean", "input_std"} and all(
+        torch.equal(trained[k], exported[k]) for k in trained
+    )
     assert CandidateSpec.load(out / "spec.json") == CandidateSpec.from_json(best["spec"], "trials.csv")
     assert main(["profile", f"{storage}/two", "--trial", best["trial_id"]]) == 0
     assert main(["report", f"{storage}/two"]) == 0
@@ -125,8 +150,12 @@ class _LoseWorkerMidTrial(tune.Callback):
         return {"cluster": None, "node": None, "trial": self.trial}
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        if self.trial is None and self.node is not None and result.get("node_id") == self.node.node_id \
-                and result.get("epoch") == 1:
+        if (
+            self.trial is None
+            and self.node is not None
+            and result.get("node_id") == self.node.node_id
+            and result.get("epoch") == 1
+        ):
             self.trial = trial.trial_id
             self.cluster.remove_node(self.node, allow_graceful=False)
             with contextlib.suppress(ProcessLookupError):
@@ -137,7 +166,9 @@ def test_a_trial_on_a_lost_node_runs_again_on_the_other(cluster, tmp_path, capsy
     worker = next(iter(cluster.worker_nodes), None) or cluster.add_node(num_cpus=1)
     lose = _LoseWorkerMidTrial(cluster, worker)
     settings = SearchSettings(
-        name="lost", space=_space(tmp_path), runs_dir=str(tmp_path / "runs"),
+        name="lost",
+        space=_space(tmp_path),
+        runs_dir=str(tmp_path / "runs"),
         # an epoch long beside the driver's handling of a result, so the trial is still training when it is lost
         data=DataSettings(dataset="fashion-mnist", train_size=12000, val_size=1000),
         tune=TuneSettings(trials=3, concurrency=2),

@@ -40,17 +40,20 @@ def _finish(console, table, clock, record, seconds=30.0):
     console.on_trial_complete(0, [], SimpleNamespace(trial_id=record.trial_id))
 
 
-OK_A = TrialRecord("a1", Status.OK, val_accuracy=0.8738, energy_pj=3.8366e6, cycles=24955, rubric_points=100,
-                   trial_seconds=462.4)
+OK_A = TrialRecord(
+    "a1", Status.OK, val_accuracy=0.8738, energy_pj=3.8366e6, cycles=24955, rubric_points=100, trial_seconds=462.4
+)
 OK_B = TrialRecord("b2", Status.OK, val_accuracy=0.8872, energy_pj=1.2297e7, cycles=9120, rubric_points=100)
 BAD = TrialRecord("c3", Status.INFEASIBLE, reason="peak activation 1,254,400 B > 1,000,000 B")
 
 
 def test_trial_lines():
     assert trial_line(OK_A, 1, 12, OBJECTIVES) == (
-        "[codesign] trial 1/12 a1 ok: val_acc 0.8738  energy 0.0038 mJ  24,955 cycles  rubric 100  (7m42s)")
+        "[codesign] trial 1/12 a1 ok: val_acc 0.8738  energy 0.0038 mJ  24,955 cycles  rubric 100  (7m42s)"
+    )
     assert trial_line(BAD, 3, None, OBJECTIVES) == (
-        "[codesign] trial 3 c3 infeasible: peak activation 1,254,400 B > 1,000,000 B")
+        "[codesign] trial 3 c3 infeasible: peak activation 1,254,400 B > 1,000,000 B"
+    )
     assert [duration(s) for s in (0, 59.4, 61, 3600 * 2 + 7 * 60)] == ["0s", "59s", "1m01s", "2h07m"]
 
 
@@ -89,8 +92,10 @@ def test_on_a_terminal_the_progress_line_is_redrawn_in_place(monkeypatch):
     text = stream.getvalue()
     assert text.count("\r\x1b[K[codesign] 0 trials (none yet)") == 2
     assert "\r\x1b[K[codesign] trial 1 a1 ok: val_acc 0.8738" in text  # the trial line replaces the progress line
-    assert text.endswith("\r\x1b[K[codesign] 1 trial (1 ok) | 6s elapsed, about 9m54s left | best val_acc 0.8738 | "
-                         "front 1 design | hypervolume 0.2210\n")
+    assert text.endswith(
+        "\r\x1b[K[codesign] 1 trial (1 ok) | 6s elapsed, about 9m54s left | best val_acc 0.8738 | "
+        "front 1 design | hypervolume 0.2210\n"
+    )
     assert "0s elapsed, about 10m00s left" in text  # of the 10-minute budget
     assert text.count("\n") == 2  # the trial line and the final progress line
 

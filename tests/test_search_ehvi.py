@@ -29,8 +29,15 @@ def _shared_cache(tmp_path_factory, monkeypatch):
 
 def _space(tmp_path, network, sgd=None):
     path = tmp_path / "space.yaml"
-    path.write_text(yaml.safe_dump({"dataset": "fashion-mnist", "network": network,
-                                    "sgd": sgd or {"lr": {"float": [0.01, 0.1], "log": True}, "epochs": 1}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": "fashion-mnist",
+                "network": network,
+                "sgd": sgd or {"lr": {"float": [0.01, 0.1], "log": True}, "epochs": 1},
+            }
+        )
+    )
     return sampler_for(path)
 
 
@@ -56,10 +63,14 @@ def _bigger_is_better(number, spec, net):
 
 
 def test_never_trains_a_design_a_complete_trial_beats_beyond_doubt(tmp_path):
-    design = _space(tmp_path, {"depth": {"int": [1, 2]},
-                               "stage": {"channels": {"choice": [4, 8, 16]}, "kernel": {"choice": [3, 5]},
-                                         "pool": "max"},
-                               "head_width": {"choice": [0, 32]}})
+    design = _space(
+        tmp_path,
+        {
+            "depth": {"int": [1, 2]},
+            "stage": {"channels": {"choice": [4, 8, 16]}, "kernel": {"choice": [3, 5]}, "pool": "max"},
+            "head_width": {"choice": [0, 32]},
+        },
+    )
     sampler = EHVISampler(design, seed=0, startup=2)
     study = optuna.create_study(directions=DIRECTIONS, sampler=sampler)
     # a mid-size design that scores 100 %: nothing that costs as much or more in energy and cycles can beat it,
@@ -76,8 +87,11 @@ def test_never_trains_a_design_a_complete_trial_beats_beyond_doubt(tmp_path):
 
 
 def test_a_trial_is_vetoed_when_nothing_can_improve_the_front(tmp_path):
-    design = _space(tmp_path, {"depth": 1, "stage": {"channels": {"choice": [4, 8]}, "kernel": 3, "pool": "max"}},
-                    sgd={"lr": {"choice": [0.05, 0.1]}, "epochs": 1})
+    design = _space(
+        tmp_path,
+        {"depth": 1, "stage": {"channels": {"choice": [4, 8]}, "kernel": 3, "pool": "max"}},
+        sgd={"lr": {"choice": [0.05, 0.1]}, "epochs": 1},
+    )
     sampler = EHVISampler(design, seed=0, startup=1)
     study = optuna.create_study(directions=DIRECTIONS, sampler=sampler)
     # the cheapest design (4 channels: least energy, fewest cycles) at 100 %: no other design can improve on it
@@ -92,8 +106,14 @@ def test_a_trial_is_vetoed_when_nothing_can_improve_the_front(tmp_path):
 
 def test_draws_what_it_chose_never_an_infeasible_design_and_survives_pickling(tmp_path):
     # 400 first-stage channels break the 1 MB peak-activation limit: a third of random draws are infeasible
-    design = _space(tmp_path, {"depth": {"int": [1, 2]}, "stage": {"channels": {"choice": [4, 8]}, "pool": "max"},
-                               "stages": [{"channels": {"choice": [4, 8, 400]}}]})
+    design = _space(
+        tmp_path,
+        {
+            "depth": {"int": [1, 2]},
+            "stage": {"channels": {"choice": [4, 8]}, "pool": "max"},
+            "stages": [{"channels": {"choice": [4, 8, 400]}}],
+        },
+    )
     sampler = EHVISampler(design, seed=1, startup=3)
     study = optuna.create_study(directions=DIRECTIONS, sampler=sampler)
     objective = _objective(design, _bigger_is_better, stopped={2})
@@ -120,11 +140,18 @@ def test_draws_what_it_chose_never_an_infeasible_design_and_survives_pickling(tm
 
 def test_a_joint_search_screens_the_accelerator_too(tmp_path):
     path = tmp_path / "joint.yaml"
-    path.write_text(yaml.safe_dump({
-        "dataset": "fashion-mnist", "network": {"depth": 1, "stage": {"channels": {"choice": [4, 8]}, "pool": "max"}},
-        "sgd": {"lr": {"float": [0.01, 0.1], "log": True}, "epochs": 1},
-        "hardware": {"pe_x": {"choice": [8, 16, 64]}}, "constraints": {"max_area_mm2": 3.0},
-        "objectives": ["accuracy", "energy", "latency", "area"]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": "fashion-mnist",
+                "network": {"depth": 1, "stage": {"channels": {"choice": [4, 8]}, "pool": "max"}},
+                "sgd": {"lr": {"float": [0.01, 0.1], "log": True}, "epochs": 1},
+                "hardware": {"pe_x": {"choice": [8, 16, 64]}},
+                "constraints": {"max_area_mm2": 3.0},
+                "objectives": ["accuracy", "energy", "latency", "area"],
+            }
+        )
+    )
     design = sampler_for(path)
     sampler = EHVISampler(design, seed=0, startup=2)
     study = optuna.create_study(directions=[*DIRECTIONS, "minimize"], sampler=sampler)

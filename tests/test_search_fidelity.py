@@ -21,8 +21,14 @@ def test_sorting_order_is_rank_then_crowding():
 
 
 def _result(epoch, accuracy, energy, cycles, planned=9):
-    return {"epoch": epoch, "planned_epochs": planned, "val_accuracy": accuracy, "energy_pj": energy,
-            "cycles": cycles, "status": "ok" if epoch >= planned else "running"}
+    return {
+        "epoch": epoch,
+        "planned_epochs": planned,
+        "val_accuracy": accuracy,
+        "energy_pj": energy,
+        "cycles": cycles,
+        "status": "ok" if epoch >= planned else "running",
+    }
 
 
 def test_trials_are_stopped_at_a_rung_unless_they_rank_in_the_best_third():

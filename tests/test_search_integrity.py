@@ -31,13 +31,17 @@ from codesign.status import Status
 from codesign.train import build_model, train
 from tests.helpers import ROOT, write_idx
 
-needs_fmnist = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
-                                  reason="apt-get install dataset-fashion-mnist (.ci/run does)")
+needs_fmnist = pytest.mark.skipif(
+    not DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist (.ci/run does)"
+)
 
 SPACE = {
     "dataset": "fashion-mnist",
-    "network": {"depth": {"int": [1, 2]}, "stage": {"channels": {"choice": [4, 8]}, "kernel": 3, "pool": "max"},
-                "head_width": {"choice": [0, 16]}},
+    "network": {
+        "depth": {"int": [1, 2]},
+        "stage": {"channels": {"choice": [4, 8]}, "kernel": 3, "pool": "max"},
+        "head_width": {"choice": [0, 16]},
+    },
     "sgd": {"lr": {"float": [0.02, 0.06], "log": True}, "batch_size": 64, "schedule": "onecycle", "epochs": 1},
 }
 
@@ -46,15 +50,34 @@ def _args(tmp_path, name, *extra, runs=None):
     space = tmp_path / "space.yaml"
     if not space.is_file():
         space.write_text(yaml.safe_dump(SPACE))
-    return ["search", "--space", str(space), "--name", name, "--runs-dir", str(runs or tmp_path / "runs"),
-            "--train-size", "600", "--val-size", "200", "--no-dashboard", *extra]
+    return [
+        "search",
+        "--space",
+        str(space),
+        "--name",
+        name,
+        "--runs-dir",
+        str(runs or tmp_path / "runs"),
+        "--train-size",
+        "600",
+        "--val-size",
+        "200",
+        "--no-dashboard",
+        *extra,
+    ]
 
 
 def _start(args, **env):
     """`codesign ARGS` in its own process group, as a terminal runs a job."""
-    return subprocess.Popen([sys.executable, "-m", "codesign.cli", *args], cwd=ROOT,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "codesign.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _wait(proc, ready, what, seconds=240):
@@ -72,8 +95,11 @@ def _rows(table: Path) -> int:
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _one_error_line(capsys) -> str:
@@ -85,6 +111,7 @@ def _one_error_line(capsys) -> str:
 
 # ----------------------------------------------------------------------------------------------- fast, no search
 
+
 def test_the_run_lock_refuses_a_second_holder_and_dies_with_its_process(tmp_path):
     folder = tmp_path / "run"
     held = f"another search is running in this run folder \\(process {os.getpid()}"
@@ -93,8 +120,10 @@ def test_the_run_lock_refuses_a_second_holder_and_dies_with_its_process(tmp_path
     with RunLock(folder):  # released on exit
         pass
     # a holder killed with SIGKILL leaves no stuck lock: the kernel drops it with the process
-    code = ("import sys, time; from pathlib import Path; from codesign.runs import RunLock; "
-            "RunLock(Path(sys.argv[1])).__enter__(); print('held', flush=True); time.sleep(600)")
+    code = (
+        "import sys, time; from pathlib import Path; from codesign.runs import RunLock; "
+        "RunLock(Path(sys.argv[1])).__enter__(); print('held', flush=True); time.sleep(600)"
+    )
     holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(CodesignError, match="another search is running"):
@@ -157,8 +186,12 @@ def test_a_loss_that_explodes_is_diverged_not_scored():
     accuracy 0.126, on the front)."""
     data = load_dataset("fashion-mnist", val_size=500)
     data.train.images, data.train.labels = data.train.images[:2048], data.train.labels[:2048]
-    spec = CandidateSpec(stages=(ConvStage(8, pool="max"),), input_shape=(1, 28, 28), head=(16,),
-                         sgd=SGDConfig(lr=100, epochs=1, batch_size=64, schedule="onecycle"))
+    spec = CandidateSpec(
+        stages=(ConvStage(8, pool="max"),),
+        input_shape=(1, 28, 28),
+        head=(16,),
+        sgd=SGDConfig(lr=100, epochs=1, batch_size=64, schedule="onecycle"),
+    )
     result = train(build_model(spec), data, spec.sgd)
     assert result.status is Status.DIVERGED and result.epochs == 0
     assert "loss exploded" in result.reason
@@ -182,6 +215,7 @@ def test_one_class_training_labels_are_refused_before_training(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------- real searches
+
 
 @needs_fmnist
 def test_failed_starts_leave_nothing_that_blocks_the_name(tmp_path, capsys, monkeypatch):
@@ -229,8 +263,23 @@ def test_a_copied_run_resumes_where_it_is_and_never_writes_into_the_original(tmp
     line = _one_error_line(capsys)
     assert "runs any code" in line and "--trust" in line
 
-    assert main(["search", "--name", "copy", "--runs-dir", str(copies), "--resume", "--trials", "3", "--trust",
-                 "--no-dashboard"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--name",
+                "copy",
+                "--runs-dir",
+                str(copies),
+                "--resume",
+                "--trials",
+                "3",
+                "--trust",
+                "--no-dashboard",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "unpickling runs any code" in out
     copy = copies / "copy"

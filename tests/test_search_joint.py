@@ -15,17 +15,21 @@ from codesign.data import DEBIAN_FASHION_MNIST
 from codesign.hardware import HardwareParams, area_mm2, derive_arch, write_arch
 from codesign.pareto import as_minimization, non_dominated, objective_columns
 
-pytestmark = pytest.mark.skipif(not DEBIAN_FASHION_MNIST.is_dir(),
-                                reason="apt-get install dataset-fashion-mnist (.ci/run does)")
+pytestmark = pytest.mark.skipif(
+    not DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist (.ci/run does)"
+)
 
 SPACE = {
     "dataset": "fashion-mnist",
-    "network": {"depth": 2, "stage": {"channels": {"choice": [8, 16]}, "kernel": 3, "pool": "max"},
-                "head_width": 0},
+    "network": {"depth": 2, "stage": {"channels": {"choice": [8, 16]}, "kernel": 3, "pool": "max"}, "head_width": 0},
     "sgd": {"lr": 0.05, "batch_size": 64, "schedule": "onecycle", "epochs": 1},
     # 32 x 32 PEs at 16 bits (3.85 mm2) break the area budget; the rest fit
-    "hardware": {"pe_x": {"choice": [8, 32]}, "pe_y": {"choice": [8, 32]}, "word_bits": {"choice": [8, 16]},
-                 "glb_depth": {"choice": [16384, 65536]}},
+    "hardware": {
+        "pe_x": {"choice": [8, 32]},
+        "pe_y": {"choice": [8, 32]},
+        "word_bits": {"choice": [8, 16]},
+        "glb_depth": {"choice": [16384, 65536]},
+    },
     "objectives": ["accuracy", "energy", "latency", "area"],
     "constraints": {"max_area_mm2": 3.0},
 }
@@ -35,8 +39,29 @@ def test_joint_search_searches_the_accelerator_too(tmp_path, capsys):
     space = tmp_path / "codesign.yaml"
     space.write_text(yaml.safe_dump(SPACE))
     runs = tmp_path / "runs"
-    assert main(["search", "--space", str(space), "--name", "joint", "--runs-dir", str(runs), "--trials", "8",
-                 "--sampler", "random", "--train-size", "3000", "--val-size", "1000", "--no-dashboard"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--space",
+                str(space),
+                "--name",
+                "joint",
+                "--runs-dir",
+                str(runs),
+                "--trials",
+                "8",
+                "--sampler",
+                "random",
+                "--train-size",
+                "3000",
+                "--val-size",
+                "1000",
+                "--no-dashboard",
+            ]
+        )
+        == 0
+    )
     run = runs / "joint"
     trials = pd.read_csv(run / "trials.csv", dtype={"trial_id": str})
     assert len(trials) == 8
@@ -44,8 +69,9 @@ def test_joint_search_searches_the_accelerator_too(tmp_path, capsys):
         assert trials[column].notna().all(), column
     base = load_arch(None)
     for row in trials.to_dict("records"):
-        hw = HardwareParams(**{k: int(row[k]) for k in ("pe_x", "pe_y", "weight_spad_depth", "glb_depth",
-                                                         "glb_bandwidth", "word_bits")})
+        hw = HardwareParams(
+            **{k: int(row[k]) for k in ("pe_x", "pe_y", "weight_spad_depth", "glb_depth", "glb_bandwidth", "word_bits")}
+        )
         assert row["area_mm2"] == pytest.approx(area_mm2(derive_arch(base, hw)))
         assert (row["status"] == "infeasible") == (row["area_mm2"] > 3.0)
     ok = trials[trials["status"] == "ok"]
@@ -82,8 +108,29 @@ def test_joint_search_draws_the_dataflow(tmp_path, capsys):
     small["network"] = {**SPACE["network"], "depth": 1}
     space.write_text(yaml.safe_dump(small))
     runs = tmp_path / "runs"
-    assert main(["search", "--space", str(space), "--name", "flows", "--runs-dir", str(runs), "--trials", "2",
-                 "--sampler", "random", "--train-size", "1000", "--val-size", "500", "--no-dashboard"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--space",
+                str(space),
+                "--name",
+                "flows",
+                "--runs-dir",
+                str(runs),
+                "--trials",
+                "2",
+                "--sampler",
+                "random",
+                "--train-size",
+                "1000",
+                "--val-size",
+                "500",
+                "--no-dashboard",
+            ]
+        )
+        == 0
+    )
     run = runs / "flows"
     trials = pd.read_csv(run / "trials.csv", dtype={"trial_id": str})
     assert len(trials) == 2 and set(trials["dataflow"]) <= set(flows)
@@ -103,8 +150,8 @@ def test_joint_search_draws_the_dataflow(tmp_path, capsys):
         assert profiled["cycles"] == row["cycles"]
     front = pd.read_csv(run / "pareto.csv", dtype={"trial_id": str})
     page = (run / "report.html").read_text()
-    assert "<th class=\"\">dataflow</th>" in page
-    assert all(f"<td class=\"\">{flow}</td>" in page for flow in front["dataflow"])
+    assert '<th class="">dataflow</th>' in page
+    assert all(f'<td class="">{flow}</td>' in page for flow in front["dataflow"])
     trial = front.iloc[0]
     out = tmp_path / "export"
     assert main(["export", str(run), "--trial", trial["trial_id"], "--out", str(out)]) == 0

@@ -18,17 +18,21 @@ BASE = load_arch(None)
 
 
 def _space(tmp_path, network=None, sgd=None, **top):
-    body = {"dataset": "fashion-mnist",
-            "network": network or {"depth": {"int": [1, 2]}, "stage": {"channels": {"choice": [4, 8]}}},
-            "sgd": sgd or {"epochs": 1}, **top}
+    body = {
+        "dataset": "fashion-mnist",
+        "network": network or {"depth": {"int": [1, 2]}, "stage": {"channels": {"choice": [4, 8]}}},
+        "sgd": sgd or {"epochs": 1},
+        **top,
+    }
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(body))
     return path
 
 
 def test_infeasible_designs_are_caught_before_training(tmp_path):
-    path = _space(tmp_path, network={"depth": 1, "stage": {"channels": {"choice": [4, 400]}}},
-                  sgd={"epochs": {"int": [1, 40]}})
+    path = _space(
+        tmp_path, network={"depth": 1, "stage": {"channels": {"choice": [4, 400]}}}, sgd={"epochs": {"int": [1, 40]}}
+    )
     sampler = sampler_for(path)
     study = optuna.create_study(directions=["maximize", "minimize", "minimize"])
     study.enqueue_trial({"depth": 1, "stage0_channels": 400, "epochs": 2})
@@ -45,15 +49,20 @@ def test_infeasible_designs_are_caught_before_training(tmp_path):
     assert trials[2].system_attrs["constraints:peak_activation"] <= 0
 
 
-
-
-
 def test_area_and_pe_budgets_are_checked_before_training(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({
-        "dataset": "fashion-mnist", "network": {"depth": 1, "stage": {"channels": 4}}, "sgd": {"epochs": 1},
-        "hardware": {"pe_x": {"choice": [16, 64]}, "pe_y": 16}, "constraints": {"max_area_mm2": 3.0},
-        "objectives": ["accuracy", "energy", "latency", "area"]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": "fashion-mnist",
+                "network": {"depth": 1, "stage": {"channels": 4}},
+                "sgd": {"epochs": 1},
+                "hardware": {"pe_x": {"choice": [16, 64]}, "pe_y": 16},
+                "constraints": {"max_area_mm2": 3.0},
+                "objectives": ["accuracy", "energy", "latency", "area"],
+            }
+        )
+    )
     sampler = sampler_for(path)
     study = optuna.create_study(directions=["maximize", "minimize", "minimize", "minimize"])
     study.enqueue_trial({"depth": 1, "hw_pe_x": 64})
@@ -67,9 +76,16 @@ def test_area_and_pe_budgets_are_checked_before_training(tmp_path):
 def test_sizes_a_space_leaves_out_are_the_base_archs(tmp_path):
     small = derive_arch(BASE, HardwareParams(pe_x=8, glb_depth=16384), name="small")
     write_arch(small, tmp_path / "small.yaml")
-    (tmp_path / "s.yaml").write_text(yaml.safe_dump({
-        "dataset": "fashion-mnist", "network": {"depth": 1, "stage": {"channels": 4}}, "sgd": {"epochs": 1},
-        "hardware": {"base": "small.yaml", "word_bits": {"choice": [8, 16]}}}))
+    (tmp_path / "s.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "dataset": "fashion-mnist",
+                "network": {"depth": 1, "stage": {"channels": 4}},
+                "sgd": {"epochs": 1},
+                "hardware": {"base": "small.yaml", "word_bits": {"choice": [8, 16]}},
+            }
+        )
+    )
     sampler = sampler_for(tmp_path / "s.yaml")
     study = optuna.create_study(directions=["maximize", "minimize", "minimize"])
     study.enqueue_trial({"depth": 1, "hw_word_bits": 8})

@@ -13,11 +13,21 @@ from codesign.search.settings import DataSettings, SearchSettings, TuneSettings
 
 def test_seeds_first_statuses_recorded_and_every_suggestion_logged(tmp_path):
     space_file = tmp_path / "space.yaml"
-    space_file.write_text(yaml.safe_dump({
-        "dataset": "fashion-mnist", "network": {"depth": 1, "stage": {"channels": {"choice": [4, 8]}, "pool": "max"}},
-        "sgd": {"lr": {"float": [0.01, 0.1], "log": True}, "epochs": 3}}))
-    settings = SearchSettings(name="s", space=str(space_file), data=DataSettings(dataset="fashion-mnist"),
-                              tune=TuneSettings(sampler="ehvi", seed_designs=("lenet5",)))
+    space_file.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": "fashion-mnist",
+                "network": {"depth": 1, "stage": {"channels": {"choice": [4, 8]}, "pool": "max"}},
+                "sgd": {"lr": {"float": [0.01, 0.1], "log": True}, "epochs": 3},
+            }
+        )
+    )
+    settings = SearchSettings(
+        name="s",
+        space=str(space_file),
+        data=DataSettings(dataset="fashion-mnist"),
+        tune=TuneSettings(sampler="ehvi", seed_designs=("lenet5",)),
+    )
     log = tmp_path / "sampler.csv"
     search = make_search(PreparedSearch.load(settings), log_file=log)
     first, second = search.suggest("t1"), search.suggest("t2")

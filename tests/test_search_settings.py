@@ -18,10 +18,13 @@ def test_budgets_in_words():
 
 
 def test_settings_round_trip_through_search_json(tmp_path):
-    settings = SearchSettings(name="s", space="lenet", data=DataSettings(dataset="mnist", train_size=100),
-                              tune=TuneSettings(trials=3, sampler="nsga2", scheduler="multi-fidelity",
-                                                seed_designs=("lenet5",)),
-                              resources=ResourceSettings(dashboard=False))
+    settings = SearchSettings(
+        name="s",
+        space="lenet",
+        data=DataSettings(dataset="mnist", train_size=100),
+        tune=TuneSettings(trials=3, sampler="nsga2", scheduler="multi-fidelity", seed_designs=("lenet5",)),
+        resources=ResourceSettings(dashboard=False),
+    )
     again = SearchSettings.from_json(settings.to_json(), "search.json")
     assert again == settings and again.tune.trials == 3 and again.data.dataset == "mnist"
     assert again.tune.seed_designs == ("lenet5",) and TuneSettings().sampler == "ehvi"
@@ -32,12 +35,15 @@ def test_settings_round_trip_through_search_json(tmp_path):
     assert older.tune.scheduler == "multi-fidelity"
 
 
-@pytest.mark.parametrize("tune, message", [
-    ({"trials": 0}, "`tune.trials` must be a positive integer, got 0"),
-    ({"concurrency": -1}, "`tune.concurrency` must be a positive integer"),
-    ({"sampler": "cmaes"}, "`tune.sampler` must be one of ehvi, tpe, nsga2, random"),
-    ({"budget_s": -5.0}, "`tune.budget_s` must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "tune, message",
+    [
+        ({"trials": 0}, "`tune.trials` must be a positive integer, got 0"),
+        ({"concurrency": -1}, "`tune.concurrency` must be a positive integer"),
+        ({"sampler": "cmaes"}, "`tune.sampler` must be one of ehvi, tpe, nsga2, random"),
+        ({"budget_s": -5.0}, "`tune.budget_s` must be a positive number"),
+    ],
+)
 def test_bad_settings_name_the_field(tune, message):
     with pytest.raises(CodesignError, match=message):
         SearchSettings(name="s", space="lenet", tune=TuneSettings(**tune))

@@ -28,14 +28,37 @@ def test_status_rules():
 
 def test_a_trial_record_survives_trials_csv(tmp_path):
     spec = CandidateSpec(stages=(ConvStage(8, pool="max"),), head=(16,))
-    config = {"spec": spec.to_dict(), "feasible": True, "peak_activation_bytes": 1234, "parameters": 99,
-              "hardware": {"pe_x": 8, "pe_y": 16, "weight_spad_depth": 192, "glb_depth": 65536,
-                           "glb_bandwidth": 16, "word_bits": 8}, "area_mm2": 1.5}
-    last = {"val_accuracy": 0.8, "val_accuracy_float": 0.81, "energy_pj": 2e6, "cycles": 1000, "epoch": 2,
-            "planned_epochs": 2, "rubric_points": 90, "train_seconds": 3.0, "time_total_s": 4.0, "status": "ok"}
+    config = {
+        "spec": spec.to_dict(),
+        "feasible": True,
+        "peak_activation_bytes": 1234,
+        "parameters": 99,
+        "hardware": {
+            "pe_x": 8,
+            "pe_y": 16,
+            "weight_spad_depth": 192,
+            "glb_depth": 65536,
+            "glb_bandwidth": 16,
+            "word_bits": 8,
+        },
+        "area_mm2": 1.5,
+    }
+    last = {
+        "val_accuracy": 0.8,
+        "val_accuracy_float": 0.81,
+        "energy_pj": 2e6,
+        "cycles": 1000,
+        "epoch": 2,
+        "planned_epochs": 2,
+        "rubric_points": 90,
+        "train_seconds": 3.0,
+        "time_total_s": 4.0,
+        "status": "ok",
+    }
     record = trial_record("t1", TrialConfig.from_tune(config), TrialReport.from_tune(last), _status(last))
-    infeasible = trial_record("t2", TrialConfig.from_tune({"spec": None, "feasible": False, "reason": "too big"}), None,
-                              Status.INFEASIBLE)
+    infeasible = trial_record(
+        "t2", TrialConfig.from_tune({"spec": None, "feasible": False, "reason": "too big"}), None, Status.INFEASIBLE
+    )
     run = Run(tmp_path)
     run.write_trials([record, infeasible])
     back, other = run.records()
@@ -50,8 +73,20 @@ def test_a_trial_that_repeats_a_finished_one_adds_no_row(tmp_path):
     a record reports it and adds no row; a second trial of the same design counts as a trial of its own."""
     spec = CandidateSpec(stages=(ConvStage(8),))
     run = Run(tmp_path)
-    run.write_trials([TrialRecord("old", Status.OK, val_accuracy=0.8, energy_pj=2e6, cycles=100, epochs_done=1,
-                                  spec=spec, checkpoint="ray/old/checkpoint_000000")])
+    run.write_trials(
+        [
+            TrialRecord(
+                "old",
+                Status.OK,
+                val_accuracy=0.8,
+                energy_pj=2e6,
+                cycles=100,
+                epochs_done=1,
+                spec=spec,
+                checkpoint="ray/old/checkpoint_000000",
+            )
+        ]
+    )
     config = {"spec": spec.to_dict(), "feasible": True}
     typed = TrialConfig.from_tune(config)
     assert Replays.of(run.records(), finished_in_tune={"old"}).match("new", typed) is None  # Tune knows it
@@ -60,11 +95,17 @@ def test_a_trial_that_repeats_a_finished_one_adds_no_row(tmp_path):
     assert replays.match("new", TrialConfig(spec=CandidateSpec(stages=(ConvStage(4),)))) is None
     table = TrialTable(tmp_path)
     table.setup()
-    result = {"status": "ok", "epoch": 1, "planned_epochs": 1, "val_accuracy": 0.8, "energy_pj": 2e6, "cycles": 100,
-              "replay_of": "old"}
+    result = {
+        "status": "ok",
+        "epoch": 1,
+        "planned_epochs": 1,
+        "val_accuracy": 0.8,
+        "energy_pj": 2e6,
+        "cycles": 100,
+        "replay_of": "old",
+    }
     for trial_id in ("new", "again"):
-        trial = SimpleNamespace(trial_id=trial_id, config=config, last_result=result, num_failures=0,
-                                checkpoint=None)
+        trial = SimpleNamespace(trial_id=trial_id, config=config, last_result=result, num_failures=0, checkpoint=None)
         table.on_trial_result(0, [], trial, result)
         table.on_trial_complete(0, [], trial)
     table.on_experiment_end([])

@@ -15,24 +15,32 @@ from codesign.space import load_space
 
 
 def _space(tmp_path, network=None, sgd=None, **top):
-    body = {"dataset": "fashion-mnist",
-            "network": network or {"depth": {"int": [1, 2]}, "stage": {"channels": {"choice": [4, 8]}}},
-            "sgd": sgd or {"epochs": 1}, **top}
+    body = {
+        "dataset": "fashion-mnist",
+        "network": network or {"depth": {"int": [1, 2]}, "stage": {"channels": {"choice": [4, 8]}}},
+        "sgd": sgd or {"epochs": 1},
+        **top,
+    }
     path = tmp_path / "space.yaml"
     path.write_text(yaml.safe_dump(body))
     return path
 
 
-@pytest.mark.parametrize("network, message", [
-    ({"depth": 2, "stage": {"channels": 4, "kernal": 3}}, "unknown field `network.stage.kernal`"),
-    ({"depth": 2, "stage": {"channels": {"int": [16, 8]}}}, "low 16 is above high 8"),
-    ({"depth": 2, "stage": {"channels": {"int": [0, 8], "log": True}}}, "log scale needs low > 0"),
-    ({"depth": 2, "stage": {"channels": 4, "pool": {"choice": ["max", "median"]}}},
-     "must be one of none, max, avg, got 'median'"),
-    ({"depth": 2, "stage": {"channels": [4, 8]}}, "a list is ambiguous"),
-    ({"stage": {"channels": 4}}, "missing `network.depth`"),
-    ({"depth": 2, "stage": {"channels": {"range": [1, 2]}}}, "unknown field `network.stage.channels.range`"),
-])
+@pytest.mark.parametrize(
+    "network, message",
+    [
+        ({"depth": 2, "stage": {"channels": 4, "kernal": 3}}, "unknown field `network.stage.kernal`"),
+        ({"depth": 2, "stage": {"channels": {"int": [16, 8]}}}, "low 16 is above high 8"),
+        ({"depth": 2, "stage": {"channels": {"int": [0, 8], "log": True}}}, "log scale needs low > 0"),
+        (
+            {"depth": 2, "stage": {"channels": 4, "pool": {"choice": ["max", "median"]}}},
+            "must be one of none, max, avg, got 'median'",
+        ),
+        ({"depth": 2, "stage": {"channels": [4, 8]}}, "a list is ambiguous"),
+        ({"stage": {"channels": 4}}, "missing `network.depth`"),
+        ({"depth": 2, "stage": {"channels": {"range": [1, 2]}}}, "unknown field `network.stage.channels.range`"),
+    ],
+)
 def test_schema_errors_name_the_key(tmp_path, network, message):
     with pytest.raises(CodesignError) as info:
         load_space(_space(tmp_path, network=network))
@@ -66,14 +74,15 @@ def test_shipped_spaces_load_and_sample_conditionally():
             assert spec.sgd.seed == 1
 
 
-
-
-@pytest.mark.parametrize("hardware, message", [
-    ({"pe_z": 4}, "unknown field `hardware.pe_z`"),
-    ({"word_bits": {"choice": [8, 12]}}, "`hardware.word_bits.choice[1]` must be one of 8, 16, 32, got 12"),
-    ({"pe_x": {"float": [1, 4]}}, "`hardware.pe_x` takes whole numbers"),
-    ({"glb_depth": 0}, "`hardware.glb_depth` must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "hardware, message",
+    [
+        ({"pe_z": 4}, "unknown field `hardware.pe_z`"),
+        ({"word_bits": {"choice": [8, 12]}}, "`hardware.word_bits.choice[1]` must be one of 8, 16, 32, got 12"),
+        ({"pe_x": {"float": [1, 4]}}, "`hardware.pe_x` takes whole numbers"),
+        ({"glb_depth": 0}, "`hardware.glb_depth` must be a positive integer"),
+    ],
+)
 def test_hardware_section_errors_name_the_key(tmp_path, hardware, message):
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump({"network": {"depth": 1, "stage": {"channels": 4}}, "hardware": hardware}))
@@ -105,8 +114,9 @@ def test_dataflow_is_a_hardware_knob(tmp_path):
 
 def test_area_objective_needs_hardware(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({"network": {"depth": 1, "stage": {"channels": 4}},
-                                    "objectives": ["accuracy", "area"]}))
+    path.write_text(
+        yaml.safe_dump({"network": {"depth": 1, "stage": {"channels": 4}}, "objectives": ["accuracy", "area"]})
+    )
     with pytest.raises(CodesignError, match="`area` objective needs a `hardware` section"):
         load_space(path)
 
@@ -118,6 +128,7 @@ def test_hardware_base_is_a_name_or_a_path_beside_the_space(tmp_path):
     assert load_space(tmp_path / "s.yaml").hardware_base == str(tmp_path / "archs" / "small.yaml")
     body["hardware"]["base"] = "simple_weight_stationry"
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(body))
-    with pytest.raises(CodesignError,
-                       match=re.escape("`hardware.base`: unknown architecture 'simple_weight_stationry'")):
+    with pytest.raises(
+        CodesignError, match=re.escape("`hardware.base`: unknown architecture 'simple_weight_stationry'")
+    ):
         load_space(tmp_path / "s.yaml")

@@ -32,8 +32,10 @@ def lenet_spec(epochs=2, **sgd):
     """A LeNet-size CNN (about 60k parameters) for 28x28 grey images."""
     return CandidateSpec(
         stages=(ConvStage(6, kernel=5, padding=2, pool="max"), ConvStage(16, kernel=5, padding=0, pool="max")),
-        input_shape=(1, 28, 28), head=(120, 84),
-        sgd=SGDConfig(**{"lr": 0.05, "epochs": epochs, "batch_size": 128, "schedule": "onecycle", **sgd}))
+        input_shape=(1, 28, 28),
+        head=(120, 84),
+        sgd=SGDConfig(**{"lr": 0.05, "epochs": epochs, "batch_size": 128, "schedule": "onecycle", **sgd}),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +69,13 @@ def test_same_seed_same_result_to_the_last_digit(fmnist):
     for _ in range(2):
         model = build_model(spec)
         result = train(model, data, spec.sgd)
-        runs.append((result.val_accuracy, result.metrics[0].train_loss,
-                     torch.cat([p.detach().flatten() for p in model.parameters()])))
+        runs.append(
+            (
+                result.val_accuracy,
+                result.metrics[0].train_loss,
+                torch.cat([p.detach().flatten() for p in model.parameters()]),
+            )
+        )
     assert runs[0][0] == runs[1][0] and runs[0][1] == runs[1][1]
     assert torch.equal(runs[0][2], runs[1][2])
     reseeded = lenet_spec(epochs=1, seed=8)
@@ -79,8 +86,11 @@ def test_same_seed_same_result_to_the_last_digit(fmnist):
 @needs_fmnist
 def test_divergence_and_early_stop_are_statuses_not_crashes(fmnist):
     data = _subset(load_dataset("fashion-mnist"), 2048)
-    spec = CandidateSpec(stages=(ConvStage(8, batch_norm=False),), input_shape=(1, 28, 28),
-                         sgd=SGDConfig(lr=1e6, momentum=0.9, epochs=3, schedule="constant"))
+    spec = CandidateSpec(
+        stages=(ConvStage(8, batch_norm=False),),
+        input_shape=(1, 28, 28),
+        sgd=SGDConfig(lr=1e6, momentum=0.9, epochs=3, schedule="constant"),
+    )
     result = train(build_model(spec), data, spec.sgd)
     assert result.status == "diverged" and result.epochs == 0 and result.val_accuracy == 0.0
     calm = lenet_spec(epochs=3)
@@ -95,8 +105,7 @@ def test_cli_train_final(tmp_path, capsys):
     spec_path = tmp_path / "lenet.json"
     spec_path.write_text(lenet_spec(epochs=1).to_json())
     out = tmp_path / "run"
-    assert main(["train", str(spec_path), "--dataset", "fashion-mnist", "--out", str(out), "--final",
-                 "--quiet"]) == 0
+    assert main(["train", str(spec_path), "--dataset", "fashion-mnist", "--out", str(out), "--final", "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "test accuracy" in printed and "rubric score" in printed
     summary = json.loads((out / "summary.json").read_text())

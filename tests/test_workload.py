@@ -35,16 +35,22 @@ def test_norms_and_activations_count_their_input_pooling_nothing():
 def test_lenet_layers_are_timeloop_problems():
     layers = trace(LeNet5()).layers
     assert [(layer.kind, layer.C, layer.M, layer.P, layer.Q, layer.R, layer.S) for layer in layers] == [
-        ("conv", 3, 6, 28, 28, 5, 5), ("conv", 6, 16, 10, 10, 5, 5), ("linear", 400, 120, 1, 1, 1, 1),
-        ("linear", 120, 84, 1, 1, 1, 1), ("linear", 84, 10, 1, 1, 1, 1)]
+        ("conv", 3, 6, 28, 28, 5, 5),
+        ("conv", 6, 16, 10, 10, 5, 5),
+        ("linear", 400, 120, 1, 1, 1, 1),
+        ("linear", 120, 84, 1, 1, 1, 1),
+        ("linear", 84, 10, 1, 1, 1, 1),
+    ]
     assert sum(layer.macs for layer in layers) == 651_720
 
 
 def test_depthwise_grouped_and_dedup():
     model = nn.Sequential(
-        nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8),   # depthwise: 6-D problem
-        nn.Conv2d(8, 16, 3, padding=1, groups=2),            # grouped: counted dense, as the lab's converter
-        nn.Conv2d(16, 16, 1), nn.Conv2d(16, 16, 1), nn.Conv2d(16, 16, 1),
+        nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8),  # depthwise: 6-D problem
+        nn.Conv2d(8, 16, 3, padding=1, groups=2),  # grouped: counted dense, as the lab's converter
+        nn.Conv2d(16, 16, 1),
+        nn.Conv2d(16, 16, 1),
+        nn.Conv2d(16, 16, 1),
     )
     w = trace(model, (1, 8, 16, 16))
     dw, grouped, pw = w.layers
@@ -70,6 +76,7 @@ def test_model_that_does_not_run_gets_one_line():
 
 
 # --- every multiply-accumulate is costed or refused by name
+
 
 class _ConvAttention(nn.Module):
     """A conv net with self-attention over its pixels: MultiheadAttention's work is outside its out_proj."""
@@ -109,15 +116,23 @@ class _Residual(nn.Module):
         return x + 0.5 * self.b(torch.relu(self.a(x)))
 
 
-@pytest.mark.parametrize("model, message", [
-    (_ConvAttention(), "module `attn` (MultiheadAttention) computes multi_head_attention_forward outside a Conv2d "
-                       "or Linear layer, so codesign cannot cost it"),
-    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.TransformerEncoderLayer(30, 2, 16, batch_first=True)),
-     "module `1.self_attn` (MultiheadAttention) computes multi_head_attention_forward"),
-    (_OwnWeights(), "the model's own forward (_OwnWeights) computes matmul outside a Conv2d or Linear layer"),
-    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(2), nn.LSTM(900, 8)), "module `2` (LSTM) computes lstm"),
-    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv1d(4, 4, 3)), "module `1` (Conv1d) computes conv1d"),
-])
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (
+            _ConvAttention(),
+            "module `attn` (MultiheadAttention) computes multi_head_attention_forward outside a Conv2d "
+            "or Linear layer, so codesign cannot cost it",
+        ),
+        (
+            nn.Sequential(nn.Conv2d(3, 4, 3), nn.TransformerEncoderLayer(30, 2, 16, batch_first=True)),
+            "module `1.self_attn` (MultiheadAttention) computes multi_head_attention_forward",
+        ),
+        (_OwnWeights(), "the model's own forward (_OwnWeights) computes matmul outside a Conv2d or Linear layer"),
+        (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(2), nn.LSTM(900, 8)), "module `2` (LSTM) computes lstm"),
+        (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv1d(4, 4, 3)), "module `1` (Conv1d) computes conv1d"),
+    ],
+)
 def test_arithmetic_outside_conv2d_and_linear_is_refused_by_name(model, message):
     with pytest.raises(CodesignError, match=re.escape(message)):
         trace(model)

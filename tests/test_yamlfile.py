@@ -19,15 +19,18 @@ def _field_bomb(levels: int, width: int = 10) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("content, message", [
-    (bytes(range(256)) * 8, "not a text file (byte 128 is not UTF-8); give a rubric YAML file"),
-    (b"max_epochs: 3\x00\n", "not a text file (it holds NUL bytes)"),
-    (b"x: " + b"[" * 200_000 + b"]" * 200_000, "line 1: nested more than 64 levels deep"),
-    (b"- " * 100 + b"x\n", "nested more than 64 levels deep"),
-    (_field_bomb(9).encode(), "line 6: holds more than 100,000 values once its aliases (*name) are expanded"),
-    (b"x: '" + b"y" * 1_000_001 + b"'\n", "larger than 1,000,000 bytes"),
-    (b"max_epochs: [1, 2\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (bytes(range(256)) * 8, "not a text file (byte 128 is not UTF-8); give a rubric YAML file"),
+        (b"max_epochs: 3\x00\n", "not a text file (it holds NUL bytes)"),
+        (b"x: " + b"[" * 200_000 + b"]" * 200_000, "line 1: nested more than 64 levels deep"),
+        (b"- " * 100 + b"x\n", "nested more than 64 levels deep"),
+        (_field_bomb(9).encode(), "line 6: holds more than 100,000 values once its aliases (*name) are expanded"),
+        (b"x: '" + b"y" * 1_000_001 + b"'\n", "larger than 1,000,000 bytes"),
+        (b"max_epochs: [1, 2\n", "not valid YAML"),
+    ],
+)
 def test_a_hostile_file_is_one_line_naming_it(tmp_path, content, message):
     path = tmp_path / "rubric.yaml"
     path.write_bytes(content)
@@ -39,7 +42,7 @@ def test_a_hostile_file_is_one_line_naming_it(tmp_path, content, message):
 def test_aliases_under_the_limit_are_read_and_echoed_short(tmp_path):
     path = tmp_path / "rubric.yaml"
     path.write_text(_field_bomb(4, width=17))
-    assert MAX_VALUES > 17 ** 4
+    assert MAX_VALUES > 17**4
     with pytest.raises(CodesignError, match=re.escape("`max_epochs` must be a positive integer, got [[")) as error:
         load_rubric(path)
     assert len(str(error.value)) < len(str(path)) + 120
@@ -63,5 +66,8 @@ def test_echo_never_makes_the_whole_repr_of_a_large_value():
 def test_anchors_and_merge_keys_still_work(tmp_path):
     path = tmp_path / "x.yaml"
     path.write_text("base: &b {x: 1, y: 2}\nother: {<<: *b, z: 3}\nboth: [*b, *b]\n")
-    assert read_yaml(path) == {"base": {"x": 1, "y": 2}, "other": {"x": 1, "y": 2, "z": 3},
-                               "both": [{"x": 1, "y": 2}, {"x": 1, "y": 2}]}
+    assert read_yaml(path) == {
+        "base": {"x": 1, "y": 2},
+        "other": {"x": 1, "y": 2, "z": 3},
+        "both": [{"x": 1, "y": 2}, {"x": 1, "y": 2}],
+    }

@@ -28,7 +28,7 @@ TRACES = Path(__file__).resolve().parent / "data" / "timeloop" / "traces"
 DATAFLOW_TRACES = TRACES.parent / "dataflows" / "traces"  # named `dataflows/<dataflow>-<layer>`
 _INVALID = re.compile(r"^\[(\d+)\] INVALID (\d+) (\d+) (\d+)$")
 _UPDATE = re.compile(r"^\[(\d+)\] UPDATE (\d+) (\d+) (\d+) ")
-PJ_TOLERANCE = 2e-5   # relative, beyond the printed rounding (see Event.same_as)
+PJ_TOLERANCE = 2e-5  # relative, beyond the printed rounding (see Event.same_as)
 _VALID = re.compile(r"^\[\s*(\d+)\] Utilization = ([\d.]+) \| pJ/Compute = \s*([\d.]+) \| (.*)$")
 
 
@@ -36,10 +36,10 @@ _VALID = re.compile(r"^\[\s*(\d+)\] Utilization = ([\d.]+) \| pJ/Compute = \s*([
 class Event:
     """One step of a thread's log: a valid mapping (with its counters) or an update of its best."""
 
-    kind: str                   # "valid" or "update"
+    kind: str  # "valid" or "update"
     total: int
     valid: int
-    count: int                  # invalid since the last valid one, or suboptimal since the last update
+    count: int  # invalid since the last valid one, or suboptimal since the last update
     mapping: str = ""
     pj_per_compute: float = 0.0
 
@@ -51,14 +51,18 @@ class Event:
         # pJ/Compute is printed with 3 decimals. The logged values also stray from a fresh evaluation of
         # the same mapping by up to ~1.3e-5 relative: the lab's own log ends on 26.724 pJ/MAC for a
         # mapping its stats.txt costs at 26.7245, and Timeloop built from source logs what we compute.
-        return (self.mapping == other.mapping
-                and abs(self.pj_per_compute - other.pj_per_compute) <= 0.0005 + PJ_TOLERANCE * self.pj_per_compute)
+        return (
+            self.mapping == other.mapping
+            and abs(self.pj_per_compute - other.pj_per_compute) <= 0.0005 + PJ_TOLERANCE * self.pj_per_compute
+        )
 
     def __str__(self) -> str:
         if self.kind == "update":
             return f"UPDATE total={self.total} valid={self.valid} since-update={self.count}"
-        return (f"VALID total={self.total} valid={self.valid} invalid-before={self.count} "
-                f"pJ/MAC={self.pj_per_compute:.3f} | {self.mapping}")
+        return (
+            f"VALID total={self.total} valid={self.valid} invalid-before={self.count} "
+            f"pJ/MAC={self.pj_per_compute:.3f} | {self.mapping}"
+        )
 
 
 def parse_trace(path: Path) -> dict[int, list[Event]]:
@@ -73,8 +77,9 @@ def parse_trace(path: Path) -> dict[int, list[Event]]:
             elif m := _VALID.match(line):
                 t = int(m[1])
                 total, valid, invalid = pending.pop(t)
-                threads.setdefault(t, []).append(Event("valid", total, valid, invalid, " ".join(m[4].split()),
-                                                       float(m[3])))
+                threads.setdefault(t, []).append(
+                    Event("valid", total, valid, invalid, " ".join(m[4].split()), float(m[3]))
+                )
             elif m := _UPDATE.match(line):
                 t = int(m[1])
                 threads.setdefault(t, []).append(Event("update", int(m[2]), int(m[3]), int(m[4])))
@@ -91,9 +96,16 @@ def our_trace(layer: Layer, arch: Arch) -> tuple[dict[int, list[Event]], dict]:
         else:
             _, total, valid, invalid, mapping, keep, (_, energy) = event
             factors, orders, split = mapping.decoded()
-            threads.setdefault(thread, []).append(Event("valid", total, valid, invalid,
-                                                        compact(mapping.space, factors, orders, split, keep),
-                                                        energy / layer.macs))
+            threads.setdefault(thread, []).append(
+                Event(
+                    "valid",
+                    total,
+                    valid,
+                    invalid,
+                    compact(mapping.space, factors, orders, split, keep),
+                    energy / layer.macs,
+                )
+            )
 
     space, results, winner = search(layer, arch, log)
     return threads, {"space": space, "results": results, "winner": winner}
@@ -106,9 +118,11 @@ def first_divergence(expected: dict[int, list[Event]], ours: dict[int, list[Even
         a, b = expected.get(t, []), ours.get(t, [])
         for i in range(max(len(a), len(b))):
             if i >= len(a) or i >= len(b) or not a[i].same_as(b[i]):
-                out.append(f"thread {t} step {i} (of {len(a)} logged):\n"
-                           f"  timeloop: {a[i] if i < len(a) else 'END'}\n"
-                           f"  ours:     {b[i] if i < len(b) else 'END'}")
+                out.append(
+                    f"thread {t} step {i} (of {len(a)} logged):\n"
+                    f"  timeloop: {a[i] if i < len(a) else 'END'}\n"
+                    f"  ours:     {b[i] if i < len(b) else 'END'}"
+                )
                 break
     return out
 
@@ -129,18 +143,37 @@ def mapping_of_compact(text: str, layer: Layer) -> dict:
     for part in text.split(" - "):
         m = re.match(r"L(\d)\[(\w*)\]\s*(.*)", part.strip())
         level, keep, loops = names[int(m[1])], m[2], m[3].split()
-        entries.append({"target": level, "type": "datatype", "keep": [tensors[c] for c in keep],
-                        "bypass": [v for k, v in tensors.items() if k not in keep]})
+        entries.append(
+            {
+                "target": level,
+                "type": "datatype",
+                "keep": [tensors[c] for c in keep],
+                "bypass": [v for k, v in tensors.items() if k not in keep],
+            }
+        )
         temporal = [(x[0], int(x[1:])) for x in loops if x[-1] not in "XY"]
         spatial = [(x[0], int(x[1:-1]), x[-1]) for x in loops if x[-1] in "XY"]
         inner_first = [d for d, _ in reversed(temporal)]
-        entries.append({"target": level, "type": "temporal", "factors": factors(temporal),
-                        "permutation": "".join(dict.fromkeys(inner_first + dims))})
+        entries.append(
+            {
+                "target": level,
+                "type": "temporal",
+                "factors": factors(temporal),
+                "permutation": "".join(dict.fromkeys(inner_first + dims)),
+            }
+        )
         if spatial:
             xs = [d for d, _, a in reversed(spatial) if a == "X"]
             ys = [d for d, _, a in reversed(spatial) if a == "Y"]
-            entries.append({"target": level, "type": "spatial", "factors": factors([(d, f) for d, f, _ in spatial]),
-                            "permutation": "".join(dict.fromkeys(xs + ys + dims)), "split": len(xs)})
+            entries.append(
+                {
+                    "target": level,
+                    "type": "spatial",
+                    "factors": factors([(d, f) for d, f, _ in spatial]),
+                    "permutation": "".join(dict.fromkeys(xs + ys + dims)),
+                    "split": len(xs),
+                }
+            )
     return {"mapping": entries}
 
 
@@ -168,14 +201,24 @@ def trace_path(name: str) -> Path:
 def layer_of_trace(name: str) -> Layer:
     """The reference layer a trace was recorded on."""
     from tests.helpers import layer_of, reference_rows
+
     flow = _dataflow_run(name)
     if flow is not None:
         folder = TRACES.parent / "dataflows" / flow["dataflow"] / flow["layer"]
         inst = read_yaml(folder / "problem.yaml", "problem")["problem"]["instance"]
         kind = flow["kind"]
-        return Layer(kind=kind, N=inst["N"], C=inst["C"], M=inst["C"] if kind == "depthwise" else inst["M"],
-                     P=inst["P"], Q=inst["Q"], R=inst["R"], S=inst["S"], Wstride=inst["Wstride"],
-                     Hstride=inst["Hstride"])
+        return Layer(
+            kind=kind,
+            N=inst["N"],
+            C=inst["C"],
+            M=inst["C"] if kind == "depthwise" else inst["M"],
+            P=inst["P"],
+            Q=inst["Q"],
+            R=inst["R"],
+            S=inst["S"],
+            Wstride=inst["Wstride"],
+            Hstride=inst["Hstride"],
+        )
     run = _derived_run(name)
     layer = run["layer"] if run else name
     return layer_of(next(r for r in reference_rows() if r["name"] == layer))
@@ -190,8 +233,9 @@ def arch_of_trace(name: str) -> Arch:
     run = _derived_run(name)
     if run is None:
         return arch
-    return dataclasses.replace(derive_arch(arch, HardwareParams(**run["hardware"])),
-                               mapper=MapperSettings(**run["mapper"]))
+    return dataclasses.replace(
+        derive_arch(arch, HardwareParams(**run["hardware"])), mapper=MapperSettings(**run["mapper"])
+    )
 
 
 def trace_names() -> list[str]:
