@@ -158,7 +158,10 @@ class Browser:
 
 def look_at(url: str, width: int, height: int, mobile: bool, shot: Path | None = None) -> dict:
     """Open `url` at a viewport size; what LAYOUT_CHECK finds (and a full-page screenshot into `shot`)."""
-    with tempfile.TemporaryDirectory(prefix="codesign-chromium-") as profile, Browser(Path(profile)) as browser:
+    with (
+        tempfile.TemporaryDirectory(prefix="codesign-chromium-", ignore_cleanup_errors=True) as profile,
+        Browser(Path(profile)) as browser,
+    ):
         browser.open(url, width, height, mobile)
         found = browser.evaluate(LAYOUT_CHECK)
         found["title"] = browser.evaluate("document.title")

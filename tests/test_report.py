@@ -192,7 +192,8 @@ def test_opening_a_row_shows_every_field_and_that_designs_breakdown(report):
 
     from tests.browser import Browser
 
-    with tempfile.TemporaryDirectory() as profile, Browser(Path(profile)) as browser:
+    # Chromium's helper processes may still write into the profile as it closes
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile, Browser(Path(profile)) as browser:
         browser.open(report.as_uri(), 1400, 900)
         drawn = "document.querySelectorAll('#by-layer .bars path').length"
         assert browser.evaluate(drawn) > 0  # the best design's breakdown, drawn on load
