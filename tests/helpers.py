@@ -7,6 +7,8 @@ import gzip
 import json
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +98,16 @@ def write_idx(path, array, gz):
     header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
     data = header + array.astype(np.uint8).tobytes()
     (gzip.open if gz else open)(path, "wb").write(data)
+
+
+def start_codesign(args: list[str], **env: str) -> subprocess.Popen[str]:
+    """`codesign ARGS` in its own process group, as a terminal runs a job (stdout and stderr merged)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "codesign.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )

@@ -20,7 +20,7 @@ from codesign.network import CandidateSpec
 from codesign.pareto import as_minimization, non_dominated, pareto_front
 from codesign.runs import Run
 from codesign.train import accuracy
-from tests.helpers import ROOT
+from tests.helpers import start_codesign
 
 pytestmark = pytest.mark.skipif(
     not DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist (.ci/run does)"
@@ -132,19 +132,6 @@ def _export_best_trial(run, tmp_path):
     assert accuracy(original, data, data.val) == pytest.approx(row.val_accuracy, abs=1e-12)
 
 
-def _start(args, **env):
-    """`codesign ARGS` in its own process group, as a terminal runs a job."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "codesign.cli", *args],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-
-
 def _wait_for_rows(proc, table, rows):
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
@@ -175,14 +162,14 @@ def test_a_killed_or_interrupted_search_resumes_without_losing_or_repeating_tria
 
     # SIGKILL after a trial finished, with Ray Tune's snapshot of the search (its trials, the sampler's state)
     # older than that: the worst case of the seconds between two snapshots, every time
-    proc = _start(args, TUNE_GLOBAL_CHECKPOINT_S="3600")
+    proc = start_codesign(args, TUNE_GLOBAL_CHECKPOINT_S="3600")
     _wait_for_rows(proc, table, 1)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the local Ray it started
     proc.wait(timeout=60)
     killed = read()
 
     # resumed: Tune draws the finished designs again, and they report their records instead of training
-    proc = _start([*args, "--resume"])
+    proc = start_codesign([*args, "--resume"])
     _wait_for_rows(proc, table, len(killed) + 1)
     proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
     try:

@@ -29,7 +29,7 @@ from codesign.search.settings import SearchSettings
 from codesign.search.table import TrialTable, disk_fault
 from codesign.status import Status
 from codesign.train import build_model, train
-from tests.helpers import ROOT, write_idx
+from tests.helpers import ROOT, start_codesign, write_idx
 
 needs_fmnist = pytest.mark.skipif(
     not DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist (.ci/run does)"
@@ -65,19 +65,6 @@ def _args(tmp_path, name, *extra, runs=None):
         "--no-dashboard",
         *extra,
     ]
-
-
-def _start(args, **env):
-    """`codesign ARGS` in its own process group, as a terminal runs a job."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "codesign.cli", *args],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
 
 
 def _wait(proc, ready, what, seconds=240):
@@ -299,7 +286,7 @@ def test_two_searches_with_one_name_and_sigterm(tmp_path, capsys):
     dump, no report)."""
     args = _args(tmp_path, "x", "--trials", "6")
     table = tmp_path / "runs" / "x" / "trials.csv"
-    first, second = _start(args), _start(args)
+    first, second = start_codesign(args), start_codesign(args)
     deadline = time.time() + 240
     while first.poll() is None and second.poll() is None and time.time() < deadline:
         time.sleep(0.2)
@@ -357,7 +344,7 @@ def test_a_full_disk_during_trials_stops_the_search_with_one_line(tmp_path, tmpf
     finished trial kept (before: each trial retried, ~340 lines of tracebacks, an empty trials.csv.tmp)."""
     disk = tmpfs("8m")
     table = disk / "t" / "trials.csv"
-    proc = _start(_args(tmp_path, "t", "--trials", "4", runs=disk))
+    proc = start_codesign(_args(tmp_path, "t", "--trials", "4", runs=disk))
     _wait(proc, lambda: _rows(table) >= 1, "its first trial")
     kept = table.read_bytes()
     with (disk / "filler").open("wb") as f:
