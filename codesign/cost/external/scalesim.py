@@ -135,7 +135,7 @@ class ScaleSimProfile:
             f"{'SRAM rd':>9} {'DRAM rd':>8} {'DRAM wr':>8}"
         )
         if beside is not None:
-            head += f" {'analytic cyc':>12} {'diff':>7} {'a.util':>6} {'a. uJ':>8}"
+            head += f" {'analytic cyc':>12} {'ratio':>7} {'a.util':>6} {'a. uJ':>8}"
         arch = self.arch
         lines = [
             f"{self.label} on {arch.name}: SCALE-Sim {self.dataflow} dataflow ({arch.dataflow}), "
@@ -154,7 +154,7 @@ class ScaleSimProfile:
             )
             if cost is not None:
                 line += (
-                    f" {cost.cycles:>12,} {_pct(cost.cycles, sim.total_cycles)} {cost.utilization:>6.2f}"
+                    f" {cost.cycles:>12,} {_ratio(cost.cycles, sim.total_cycles)} {cost.utilization:>6.2f}"
                     f" {cost.energy_pj / 1e6:>8.2f}"
                 )
             lines.append(line)
@@ -165,8 +165,8 @@ class ScaleSimProfile:
         )
         if beside is not None:
             total += (
-                f"; analytic engine {beside.cycles:,} cycles ({_pct(beside.cycles, self.cycles).strip()} "
-                f"SCALE-Sim vs analytic), {beside.energy_mj:.4f} mJ"
+                f"; analytic engine {beside.cycles:,} cycles (SCALE-Sim {_ratio(beside.cycles, self.cycles).strip()} "
+                f"as many), {beside.energy_mj:.4f} mJ"
             )
         lines.append(total)
         lines.append(
@@ -185,8 +185,9 @@ class ScaleSimProfile:
         return self.table()
 
 
-def _pct(a: float, b: float) -> str:
-    return f"{(b - a) / a:+7.1%}" if a else "    n/a"
+def _ratio(a: float, b: float) -> str:
+    """b / a as `2.80x` in 7 characters (SCALE-Sim's cycles over the analytic engine's)."""
+    return f"{b / a:>6.2f}x" if a else "    n/a"
 
 
 def _kb(config: str) -> str:
