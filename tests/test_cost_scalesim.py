@@ -156,3 +156,15 @@ def test_real_scalesim_gives_the_recorded_reports(real_scalesim, name, monkeypat
     assert [s.cycles for s in result.layers] == [int(row[2]) for row in compute]
     assert [s.cycles_with_prefetch for s in result.layers] == [int(row[1]) for row in compute]
     assert result.dataflow == name and result.seconds > 0
+
+
+def test_the_api_keeps_scalesim_beside_the_analytic_profile(os_arch, monkeypatch):
+    import codesign
+
+    monkeypatch.setenv("CODESIGN_SCALESIM_PYTHON", str(FAKE / "python"))
+    result = codesign.profile("lenet5", arch=os_arch, engine="scalesim", compare=True, cache=False)
+    assert result.engine == "analytic" and result.simulated is not None and result.simulated.accelerator is result
+    assert result.simulated.cycles == 19446 and result.simulated.stall_cycles == 8592
+    assert result.comparison() == result.simulated.table() and "analytic cyc" in result.comparison()
+    with pytest.raises(CodesignError, match="--timeloop-lab are the timeloop engine's; drop --engine scalesim"):
+        codesign.profile("lenet5", engine="scalesim", timeloop_lab="lab")
