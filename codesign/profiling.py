@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from codesign.arch import Arch
 from codesign.cost import CostCache, Engine, LayerCost, cost_of, get_engine
 from codesign.cost.analytic import AnalyticEngine
+from codesign.cost.external.scalesim import ScaleSimProfile
 from codesign.device.profile import DeviceProfile
 from codesign.errors import CodesignError
 from codesign.registry import MAPPERS
 from codesign.rubric import PJ_PER_MJ, Rubric, Score
 from codesign.workload import Layer, Workload
-
-if TYPE_CHECKING:
-    from codesign.cost.external.scalesim import ScaleSimProfile
 
 
 @dataclass

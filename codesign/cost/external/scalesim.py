@@ -22,15 +22,13 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from codesign.arch import Arch
 from codesign.cost.external.scalesim_files import ScaleSimLayer, read_reports, scalesim_dataflow, write_inputs
+from codesign.device.profile import AcceleratorCosts
 from codesign.errors import CodesignError
 from codesign.workload import Workload
-
-if TYPE_CHECKING:
-    from codesign.profiling import Profile
 
 ENGINE = "scalesim"
 PYTHON_ENV = "CODESIGN_SCALESIM_PYTHON"
@@ -93,7 +91,7 @@ class ScaleSimProfile:
     layers: list[ScaleSimLayer] = field(repr=False)
     seconds: float = 0.0  # SCALE-Sim's run, all layers
     config: str = field(default="", repr=False)  # the scale.cfg it ran with
-    accelerator: Profile | None = field(default=None, repr=False)  # --compare: the analytic engine's profile
+    accelerator: AcceleratorCosts | None = field(default=None, repr=False)  # --compare: the analytic profile
 
     @property
     def cycles(self) -> int:
