@@ -36,6 +36,8 @@ _OWNERS = {
     "Arch": "codesign.arch",
     "load_arch": "codesign.arch",
     "LayerCost": "codesign.cost.layer_cost",
+    "ScaleSimLayer": "codesign.cost.external.scalesim_files",
+    "ScaleSimProfile": "codesign.cost.external.scalesim",
     "Design": "codesign.designs",
     "AcceleratorCosts": "codesign.device.profile",
     "DeviceProfile": "codesign.device.profile",
@@ -93,6 +95,8 @@ __all__ = [
     "ResourceSettings",
     "Rubric",
     "SGDConfig",
+    "ScaleSimLayer",
+    "ScaleSimProfile",
     "Score",
     "SearchInterrupted",
     "SearchRun",
@@ -122,6 +126,8 @@ __all__ = [
 if TYPE_CHECKING:
     from codesign.api import derive, export, load_run, profile, search, search_settings, train
     from codesign.arch import Arch, load_arch
+    from codesign.cost.external.scalesim import ScaleSimProfile
+    from codesign.cost.external.scalesim_files import ScaleSimLayer
     from codesign.cost.layer_cost import LayerCost
     from codesign.designs import Design, TrainedOn
     from codesign.device.profile import AcceleratorCosts, DeviceProfile

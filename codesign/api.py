@@ -32,7 +32,7 @@ from codesign.export import export as write_export
 from codesign.network import CandidateSpec, SGDConfig
 from codesign.options import apply, options, python_defaults, takes_settings, unknown
 from codesign.profiling import Profile, other_mapper, profile_workload
-from codesign.registry import MEASURED_ENGINES
+from codesign.registry import MEASURED_ENGINES, SIMULATED_ENGINES
 from codesign.rubric import Rubric, load_rubric
 from codesign.runs import Run
 from codesign.search import DataSettings, ResourceSettings, SearchSettings, TuneSettings
@@ -100,6 +100,8 @@ def profile(
     `compare=True` also profiles with the analytic engine, to put it beside another `engine` (`comparison()`).
     `engine="device"` times the model on this machine instead (`device`, `runtime`, `threads`, ...: the
     Profile's `device` holds the latencies and the per-layer table; compare=True prints the cycles beside).
+    `engine="scalesim"` simulates the layers with SCALE-Sim on the arch's os/ws/is array (the Profile's
+    `simulated`: cycles, stalls, utilization, accesses; no energy); compare=True prints the analytic's beside.
 
     Args:
         model: a MODEL string (built-in, `file.py:Class`, spec JSON, run or export folder), a path, an
@@ -148,7 +150,8 @@ def _profile(model: ModelLike, chosen: ProfileSettings, progress: bool) -> Profi
         return Profile(workload, accelerator, [cost], "timeloop-map", design.label, rules, input_note=note)
     store = None if chosen.cache is False else CostCache(None if chosen.cache is True else chosen.cache)
     measured = chosen.engine in MEASURED_ENGINES  # timed on a device; the accelerator's costs kept beside
-    name = "analytic" if measured else chosen.engine
+    simulated = chosen.engine in SIMULATED_ENGINES  # cycles and accesses, no energy: the analytic costs kept beside
+    name = "analytic" if measured or simulated else chosen.engine
     engine = get_engine(name, mapper=chosen.mapper, timeloop_lab=chosen.timeloop_lab)
     result = profile_workload(workload, accelerator, engine, store, progress and engine.parallel, design.label, rules)
     result.other = other_mapper(result, store)
@@ -161,6 +164,10 @@ def _profile(model: ModelLike, chosen: ProfileSettings, progress: bool) -> Profi
         )
         if chosen.compare:
             result.device.accelerator = result
+    elif simulated:
+        result.simulated = SIMULATED_ENGINES.load(chosen.engine)(workload, accelerator, design.label)
+        if chosen.compare:
+            result.simulated.accelerator = result
     elif chosen.compare:
         analytic = get_engine("analytic", mapper=chosen.mapper)
         result.baseline = profile_workload(workload, accelerator, analytic, store, False, design.label, rules)

@@ -12,6 +12,7 @@ import pandas as pd
 from codesign.arch import Arch
 from codesign.cost import CostCache, Engine, LayerCost, cost_of, get_engine
 from codesign.cost.analytic import AnalyticEngine
+from codesign.cost.external.scalesim import ScaleSimProfile
 from codesign.device.profile import DeviceProfile
 from codesign.errors import CodesignError
 from codesign.registry import MAPPERS
@@ -35,6 +36,7 @@ class Profile:
     input_note: str = ""  # which input shape was profiled and why
     val_accuracy: float | None = None  # the design's validation accuracy, when its run or training recorded it
     device: DeviceProfile | None = field(default=None, repr=False)  # --engine device: the latency measured
+    simulated: ScaleSimProfile | None = field(default=None, repr=False)  # --engine scalesim: its cycles, accesses
 
     @property
     def energy_pj(self) -> float:
@@ -164,6 +166,8 @@ class Profile:
                 for p in (self, other)
             }
         measured = {} if self.device is None else {"device": self.device.to_dict()}
+        if self.simulated is not None:
+            measured["scalesim"] = self.simulated.to_dict()
         return {
             **measured,
             "arch": self.arch.name,
@@ -213,6 +217,8 @@ class Profile:
         total); with --engine device, the latency measured on the device instead."""
         if self.device is not None:
             return self.device.table()
+        if self.simulated is not None:
+            return self.simulated.table()
         lines = format_table(self, show_mapping).split("\n")
         if self.input_note:  # the shape on a line of its own, with why
             lines[0] = lines[0].rsplit(", input ", 1)[0]
@@ -228,6 +234,8 @@ class Profile:
     def comparison(self) -> str:
         """The analytic engine's profile beside this one, layer by layer (what `codesign profile --compare`
         prints); profile with compare=True."""
+        if self.simulated is not None and self.simulated.accelerator is not None:
+            return self.simulated.table()  # SCALE-Sim's table has the analytic engine's columns beside
         if self.baseline is None:
             raise CodesignError("no comparison: profile with compare=True and another engine")
         return self.baseline.compare(self)

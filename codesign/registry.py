@@ -103,6 +103,19 @@ MEASURED_ENGINES = Registry(
 `(design, workload, timing settings, ...) -> codesign.device.profile.DeviceProfile`. Not `Engine`s: they have no
 arch, no energy and no cycles; `codesign profile --engine NAME` takes either kind."""
 
+SIMULATED_ENGINES = Registry(
+    "simulated engine",
+    Entry(
+        "scalesim",
+        "codesign.cost.external.scalesim:simulate",
+        "SCALE-Sim v3: cycles, stalls, utilization and SRAM/DRAM accesses per layer on an os/ws/is systolic array "
+        "(arch dataflow os_pq_m, ws_rsc_m or is_rsc_pq; no energy)",
+    ),
+)
+"""Engines that simulate a network's layers on a systolic array for cycles and accesses but model no energy:
+`(workload, arch, label) -> codesign.cost.external.scalesim.ScaleSimProfile`. Not `Engine`s (those give energy);
+`codesign profile --engine NAME` runs the analytic engine beside and `--compare` prints its numbers per layer."""
+
 RUNTIMES = Registry(
     "runtime",
     Entry("torch", "codesign.device.runtimes:torch_session", "PyTorch eager, the module as trained"),

@@ -14,7 +14,7 @@ from codesign.config import check, setting
 from codesign.data import DATASETS
 from codesign.device.settings import DEVICE_ENGINE, TimingSettings
 from codesign.errors import CodesignError
-from codesign.registry import ENGINES, MAPPERS, MEASURED_ENGINES
+from codesign.registry import ENGINES, MAPPERS, MEASURED_ENGINES, SIMULATED_ENGINES
 from codesign.rubric import Rubric
 
 
@@ -55,8 +55,13 @@ class ProfileSettings:
     )
     engine: str = setting(
         "analytic",
-        choices=(*ENGINES.names(), *MEASURED_ENGINES.names()),
-        help="cost engine: " + ENGINES.describe() + "; or " + MEASURED_ENGINES.describe(),
+        choices=(*ENGINES.names(), *MEASURED_ENGINES.names(), *SIMULATED_ENGINES.names()),
+        help="cost engine: "
+        + ENGINES.describe()
+        + "; or "
+        + MEASURED_ENGINES.describe()
+        + "; or "
+        + SIMULATED_ENGINES.describe(),
     )
     mapper: str | None = setting(None, choices=MAPPERS.names(), help=_MAPPER_HELP, shown_default="the arch's")
     rubric: str | Rubric | None = setting(None, help="rubric YAML overriding the lab's default")
@@ -67,7 +72,9 @@ class ProfileSettings:
         "of files written from the arch",
     )
     compare: bool = setting(
-        False, help="print the analytic model beside the chosen engine, per layer (device: the accelerator's cycles)"
+        False,
+        help="print the analytic model beside the chosen engine, per layer (device: the accelerator's cycles; "
+        "scalesim: the analytic cycles, utilization and energy)",
     )
     cache: bool | str = setting(
         True,
@@ -85,11 +92,16 @@ class ProfileSettings:
             )
         if self.engine == DEVICE_ENGINE and self.timeloop_map is not None:
             raise CodesignError("--timeloop-map evaluates a layer on the accelerator; drop --engine device")
+        if self.engine in SIMULATED_ENGINES and (self.timeloop_map is not None or self.timeloop_lab is not None):
+            raise CodesignError(
+                f"--timeloop-map and --timeloop-lab are the timeloop engine's; drop --engine {self.engine}"
+            )
         if self.input_shape is not None and len(self.input_shape) < 2:
             raise CodesignError(f"input shape {self.input_shape} must be positive sizes, batch first (e.g. 1,3,32,32)")
         if self.compare and (self.engine == "analytic" or self.timeloop_map is not None):
             raise CodesignError(
-                "--compare puts the analytic model beside another engine: add --engine accelforge, timeloop or device"
+                "--compare puts the analytic model beside another engine: "
+                "add --engine accelforge, timeloop, device or scalesim"
             )
 
 

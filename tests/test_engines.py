@@ -17,7 +17,7 @@ import pytest
 from codesign.cost import CostCache, LayerCost, cost_of, get_engine
 from codesign.errors import CodesignError
 from codesign.hardware import HardwareParams, derive_arch
-from codesign.registry import ENGINES, MAPPERS, MEASURED_ENGINES, RUNTIMES, SAMPLERS, Registry
+from codesign.registry import ENGINES, MAPPERS, MEASURED_ENGINES, RUNTIMES, SAMPLERS, SIMULATED_ENGINES, Registry
 from codesign.workload import Layer
 from tests.helpers import REFERENCE
 
@@ -107,7 +107,9 @@ def test_engine_options_reach_the_engines_that_take_them():
         get_engine("analytic", mapper="greedy")
 
 
-@pytest.mark.parametrize("registry", [ENGINES, MAPPERS, SAMPLERS, MEASURED_ENGINES, RUNTIMES], ids=lambda r: r.kind)
+@pytest.mark.parametrize(
+    "registry", [ENGINES, MAPPERS, SAMPLERS, MEASURED_ENGINES, SIMULATED_ENGINES, RUNTIMES], ids=lambda r: r.kind
+)
 def test_every_registered_name_imports_and_is_documented(registry: Registry):
     for entry in registry.entries():
         assert callable(registry.load(entry.name)), entry.target
