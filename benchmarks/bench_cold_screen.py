@@ -7,7 +7,9 @@ ahead, when trials take a given time: the sampler driven through Optuna (no Ray,
 Each trial draws through the search's own define-by-run objective (constraints, seed streams), its design is
 costed, and a sleep of --trial-s seconds stands for its training (the accuracy is made up: it grows with the
 log of the MACs), so the screen has what a search with trials that long would give it. Printed per trial: mode,
-draws, candidates screened, candidates deferred, draws found drawn ahead, seconds. The costing thread runs at
+draws, candidates screened, of them scored at their lower bounds (not mapped when the pool filled), mapped by
+the branch and bound, whether the pick is proven the pool's best, candidates left to costing ahead, draws
+found drawn ahead, seconds. The costing thread runs at
 this process's priority (in a search it runs at the trials' priority: here nothing else trains). Compare runs
 in the same conditions: the counts depend on how much CPU the costing gets while the trials "train".
 """
@@ -75,11 +77,15 @@ def main() -> None:
     study.optimize(trial_values, n_trials=args.trials)
     sampler.close()
     print(f"{Path(args.space).name}, trials of {args.trial_s:g} s, costing ahead {not args.no_cost_ahead}")
-    print(f"{'trial':>5} {'mode':>8} {'drawn':>6} {'screened':>8} {'deferred':>8} {'ahead':>6} {'seconds':>8}")
+    print(
+        f"{'trial':>5} {'mode':>8} {'drawn':>6} {'screened':>8} {'bounded':>8} {'mapped':>6} {'proven':>6} "
+        f"{'deferred':>8} {'ahead':>6} {'seconds':>8}"
+    )
     for number in sorted(sampler.choices):
         c = sampler.choices[number]
         print(
             f"{number:>5} {c['mode']:>8} {c.get('drawn', 0):>6} {c.get('candidates', 0):>8} "
+            f"{c.get('bounded', ''):>8} {c.get('mapped', ''):>6} {c.get('proven', ''):>6} "
             f"{c.get('deferred', 0):>8} {c.get('drawn_ahead', 0):>6} {c['seconds']:>8.2f}"
         )
 

@@ -189,3 +189,53 @@ def test_a_sampler_pickled_by_codesign_0_2_restores(tmp_path):
     study = optuna.create_study(directions=DIRECTIONS, sampler=restored)
     study.optimize(_objective(design, _bigger_is_better), n_trials=2)
     assert restored.objective.space.objectives == design.space.objectives and len(restored.choices) == 2
+
+
+def test_from_a_cold_cache_the_screen_picks_the_pools_exact_best_mapping_a_few(tmp_path, monkeypatch):
+    """Branch and bound: candidates not mapped are scored at lower bounds on energy and cycles, and only those
+    that could still win are mapped. It must pick what scoring every candidate exactly picks."""
+    path = tmp_path / "joint.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": "fashion-mnist",
+                "network": {
+                    "depth": {"int": [1, 2]},
+                    "stage": {"channels": {"choice": [4, 8, 16]}, "kernel": {"choice": [3, 5]}, "pool": "max"},
+                },
+                "sgd": {"lr": {"float": [0.01, 0.1], "log": True}, "epochs": 1},
+                "hardware": {"pe_x": {"choice": [8, 16]}, "dataflow": {"choice": ["ws", "os", "os_pq_m"]}},
+                "objectives": ["accuracy", "energy", "latency", "area"],
+            }
+        )
+    )
+    design = sampler_for(path)
+
+    def run(cache: str, exact: bool) -> tuple[list[dict], dict]:
+        monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / cache))
+        sampler = EHVISampler(design, seed=3, startup=2, pool_size=40, min_budget_s=60.0)
+        if exact:  # every candidate mapped as the pool fills: nothing left at its bounds
+            screen = sampler.screen
+            whole = screen.candidate
+            monkeypatch.setattr(screen, "candidate", lambda draw, defer=None, bound=False: whole(draw))
+        study = optuna.create_study(directions=[*DIRECTIONS, "minimize"], sampler=sampler)
+        cache_ = CostCache()
+
+        def objective(trial):
+            config = design(trial)
+            spec = CandidateSpec.from_dict(config["spec"])
+            arch, area = sampler.screen.arch(HardwareParams(**config["hardware"]))
+            net = profile_workload(spec_workload(spec), arch, cache=cache_)
+            return _bigger_is_better(trial.number, spec, net), net.energy_pj, net.cycles, area
+
+        study.optimize(objective, n_trials=6)
+        return [t.params for t in study.trials], sampler.choices
+
+    bounded, choices = run("cold.sqlite", exact=False)
+    exact, _ = run("exact.sqlite", exact=True)
+    assert bounded == exact
+    guided = [choices[n] for n in range(2, 6)]
+    assert all(c["mode"] == "ehvi" and c["proven"] == 1 for c in guided)
+    assert all(c["candidates"] == 40 for c in guided)
+    assert sum(c["bounded"] for c in guided) > 0  # the cache was cold: the bounds did the screening
+    assert sum(c["mapped"] for c in guided) < sum(c["bounded"] for c in guided)

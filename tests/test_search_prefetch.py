@@ -107,7 +107,6 @@ def test_a_design_that_cannot_be_costed_in_time_does_not_stop_the_pool(design, m
     sampler = EHVISampler(
         design, seed=5, pool_size=POOL, startup=1, ahead=0, cost_ahead=True, min_budget_s=600.0, max_budget_s=600.0
     )
-    sampler.map_share = 0.0  # no time to map new layers: past the first candidate, every cold one is deferred
     screen, main = sampler.screen, threading.current_thread()
     costed_on_main: list[object] = []
     real_cost = CandidateScreen.cost
@@ -122,9 +121,10 @@ def test_a_design_that_cannot_be_costed_in_time_does_not_stop_the_pool(design, m
     study.optimize(_objective(design), n_trials=2)
     guided = sampler.choices[1]
     assert guided["mode"] == "ehvi" and guided["deferred"] > 0
-    # the pool filled on (designs whose layers were known) instead of stopping at the first cold one
-    assert guided["candidates"] > 1
-    assert len(costed_on_main) <= 2  # the startup design and the guided pool's first: the rest was deferred
+    # the pool filled on (cold designs at their lower bounds) instead of mapping each cold one as it came
+    assert guided["candidates"] == POOL and guided["bounded"] > 0
+    # the startup design, and the few the branch and bound mapped: the rest was handed to costing ahead
+    assert len(costed_on_main) == 1 + guided["mapped"] and guided["mapped"] < guided["bounded"]
     assert sampler.cost_ahead is not None and sampler.cost_ahead.wait(300)
     fresh = CandidateScreen(design)
     drawn = []

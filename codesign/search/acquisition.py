@@ -73,7 +73,19 @@ def expected_improvement(
     floor: np.ndarray,
 ) -> np.ndarray:
     """EHVI of each candidate (rows of `known`, the known objectives) over `front` (column 0 predicted)."""
-    lows, highs, heights = front_cells(front, reference)
+    return improvement_in_cells(front_cells(front, reference), known, mean, std, floor)
+
+
+def improvement_in_cells(
+    cells: tuple[np.ndarray, np.ndarray, np.ndarray],
+    known: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    floor: np.ndarray,
+) -> np.ndarray:
+    """EHVI of each candidate over a front already cut into cells (`front_cells`): a candidate scored again
+    does not cut them again."""
+    lows, highs, heights = cells
     std = np.maximum(std, 1e-12)
     out = np.zeros(len(known))
     step = max(1, _MAX_CELL_PRODUCT // max(len(lows), 1))

@@ -14,6 +14,7 @@ it (to be costed later) instead of being mapped now.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import threading
@@ -26,6 +27,7 @@ import numpy as np
 from codesign.arch import Arch
 from codesign.cost import CostCache
 from codesign.cost.analytic import AnalyticEngine
+from codesign.cost.bounds import network_bound
 from codesign.cost.engine import Engine
 from codesign.errors import ConfigError
 from codesign.hardware import HardwareParams, area_mm2, derive_arch
@@ -110,6 +112,7 @@ class ScreenedDesign:
     cycles: float
     area_mm2: float
     device_latency_ms: float = math.nan  # the device_latency objective: from the latency table (codesign/device)
+    exact: bool = True  # False: energy_pj and cycles are lower bounds (codesign/cost/bounds.py), not mapped yet
 
 
 class CandidateScreen:
@@ -119,6 +122,7 @@ class CandidateScreen:
         self.objective = objective
         self._workloads: dict[tuple, Workload] = {}
         self._costs: dict[tuple, tuple[float, float]] = {}
+        self._bounds: dict[tuple, tuple[float, float]] = {}
         self._archs: dict[HardwareParams | None, tuple[Arch, float]] = {}
         self._local = threading.local()  # per thread: a connection to the layer cache and an engine
         self._warned = False  # one warning line per screen for designs the cost model cannot map
@@ -188,6 +192,26 @@ class CandidateScreen:
             found = self._costs[key] = (float(net.energy_pj), float(net.cycles))
         return found
 
+    def bound(self, workload: Workload, hardware: HardwareParams | None) -> tuple[float, float]:
+        """Lower bounds on the energy (pJ) and cycles of a workload on its accelerator, in microseconds, remembered."""
+        key = (workload.layers, hardware)
+        found = self._bounds.get(key)
+        if found is None:
+            _bounded(self._bounds)
+            found = self._bounds[key] = network_bound(workload.layers, self.arch(hardware)[0])
+        return found
+
+    def exactly(self, candidate: ScreenedDesign) -> ScreenedDesign | None:
+        """The candidate with its exact energy and cycles (mapped now if need be); None when it cannot be mapped."""
+        if candidate.exact:
+            return candidate
+        try:
+            energy, cycles = self.cost(candidate.workload, candidate.hardware)
+        except Exception as exc:  # one design the cost model cannot map must not end an 8-hour search
+            self._warn(exc)
+            return None
+        return dataclasses.replace(candidate, energy_pj=energy, cycles=cycles, exact=True)
+
     def costed(self, workload: Workload, hardware: HardwareParams | None) -> bool:
         """Whether the workload's cost needs no mapping: known in memory, or every layer in the layer cache."""
         if (workload.layers, hardware) in self._costs:
@@ -198,10 +222,14 @@ class CandidateScreen:
         return all(cache.get(CostCache.key(prefix, arch.digest, layer.key)) is not None for layer in workload.layers)
 
     def candidate(
-        self, draw: ParamDraw, defer: Callable[[Workload, HardwareParams | None], None] | None = None
+        self,
+        draw: ParamDraw,
+        defer: Callable[[Workload, HardwareParams | None], None] | None = None,
+        bound: bool = False,
     ) -> ScreenedDesign | None:
         """The feasible, costed design a draw stands for; None when it cannot be built or breaks a constraint, or
-        (with `defer`) when its layers are not all costed yet: it is then handed to `defer` instead."""
+        (with `defer`) when its layers are not all costed yet: it is then handed to `defer` instead. With `bound`,
+        a design whose layers are not all costed comes back at its lower bounds (`exact` False), not mapped."""
         try:
             spec, hardware = self.objective.draw(draw)
         except ConfigError:  # unbuildable, or values that make no valid spec together
@@ -213,20 +241,28 @@ class CandidateScreen:
         )
         if any(c.broken for c in checks):
             return None
-        if defer is not None and not self.costed(workload, hardware):
-            defer(workload, hardware)
-            return None
+        area = arch_area if arch_area is not None else self.arch(None)[1]
+        if (defer is not None or bound) and not self.costed(workload, hardware):
+            if defer is not None:
+                defer(workload, hardware)
+                return None
+            energy, cycles = self.bound(workload, hardware)
+            latency = self.device_latency(spec)
+            return ScreenedDesign(dict(draw.params), spec, hardware, workload, energy, cycles, area, latency, False)
         try:
             energy, cycles = self.cost(workload, hardware)
         except Exception as exc:  # one design the cost model cannot map must not end an 8-hour search
-            if not self._warned:
-                self._warned = True
-                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                print(f"codesign: warning: a candidate could not be costed and is skipped ({first})", file=sys.stderr)
+            self._warn(exc)
             return None
-        area = arch_area if arch_area is not None else self.arch(None)[1]
         latency = self.device_latency(spec)
         return ScreenedDesign(dict(draw.params), spec, hardware, workload, energy, cycles, area, latency)
+
+    def _warn(self, exc: Exception) -> None:
+        """One warning line per screen for designs the cost model cannot map."""
+        if not self._warned:
+            self._warned = True
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            print(f"codesign: warning: a candidate could not be costed and is skipped ({first})", file=sys.stderr)
 
 
 def _bounded(memory: dict) -> None:

@@ -20,15 +20,20 @@ study records it like any other (`--resume` and the report work as with TPE). Tr
 parameters (seed designs) are left alone. How long screening may take per trial is a share of a typical
 trial's duration (`budget_share`, within [min_budget_s, max_budget_s]); every choice is kept in `choices`.
 
-With `cost_ahead` (as `codesign search` runs it), a background thread draws and costs the next trials' pools
-while trials train (codesign/search/prefetch.py), and the screen never maps a new layer past half its time
-share: a candidate whose layers are not costed yet is deferred to that thread and the pool fills on. A startup
-trial takes the first feasible design drawn, so it draws no further.
+Filling the pool maps nothing: a candidate whose layers are not in the layer cache is scored at lower bounds
+on its energy and cycles (codesign/cost/bounds.py, microseconds), which gives an upper bound on its EHVI. Then
+candidates are visited best bound first and mapped (grader-exact) only while one could still beat the best
+mapped candidate: branch and bound, so the pick is the whole pool's exact best in a few mappings, and a cold
+cache no longer shrinks the pool (sampler.csv: `bounded`, `mapped`, `proven`). With `cost_ahead` (as
+`codesign search` runs it), a background thread draws and costs the next trials' pools while trials train
+(codesign/search/prefetch.py) and takes the candidates left at their bounds. A startup trial takes the first
+feasible design drawn, so it draws no further.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import statistics
 import time
@@ -44,7 +49,7 @@ from codesign.errors import ConfigError
 from codesign.hardware import HardwareParams
 from codesign.network import CandidateSpec
 from codesign.pareto import non_dominated
-from codesign.search.acquisition import cannot_improve, expected_improvement, minimised
+from codesign.search.acquisition import cannot_improve, front_cells, improvement_in_cells, minimised
 from codesign.search.candidates import CandidateScreen, ParamDraw, ScreenedDesign
 from codesign.search.objective import DesignObjective
 from codesign.search.prefetch import UNKNOWN, CostAhead, stream_state
@@ -56,6 +61,7 @@ from codesign.status import Status
 STATUS, EPOCHS_DONE, PLANNED_EPOCHS = "status", "epochs_done", "planned_epochs"
 REFERENCE = 1.1  # the reference point, in objectives scaled to [0, 1] over what is known (as bench_search does)
 _MIN_SPAN = {"accuracy": 0.02}  # scaled objectives never divide by less (log10 units for the others)
+_DEFERRED = 200  # candidates left at their bounds handed to costing ahead per trial, at most
 
 
 @dataclass
@@ -68,6 +74,41 @@ class _Trained:
     values: np.ndarray  # objectives, minimised: 1 - accuracy, log10 of the others
     accuracy: float  # what the surrogate learns (a diverged trial: chance)
     status: Status
+
+
+@dataclass
+class _Scores:
+    """A pool's scores, and what scoring one candidate again (once mapped) needs: the scale and the front."""
+
+    names: tuple[str, ...]
+    order: list[int]  # objective columns, the predicted one first
+    low: np.ndarray
+    span: np.ndarray
+    done: np.ndarray  # complete trials, scaled
+    cells: tuple[np.ndarray, np.ndarray, np.ndarray]  # the front's cells (codesign/search/acquisition.py)
+    mean: np.ndarray  # predicted accuracy
+    std: np.ndarray
+    m: np.ndarray  # the predicted objective, scaled: mean, std and optimistic floor
+    s: np.ndarray
+    floor: np.ndarray
+    ehvi: np.ndarray
+    pruned: np.ndarray
+    predicted: bool  # whether column 0 is accuracy (else it is a known objective)
+
+    def score(self, rows: np.ndarray, candidates: list[ScreenedDesign]) -> None:
+        """Score the pool's rows `rows`, holding `candidates` (EHVI and the cannot-improve mask) at their known
+        values."""
+        columns = self.order[1:] if self.predicted else self.order
+        known = np.array([[minimised(self.names[i], _known(c, self.names[i])) for i in columns] for c in candidates])
+        known = known.reshape(len(rows), len(columns))
+        if not self.predicted:  # every objective known: column 0 is the candidate's own, exactly
+            self.m[rows] = self.floor[rows] = (known[:, 0] - self.low[0]) / self.span[0]
+            known = known[:, 1:]
+        scaled = (known - self.low[1:]) / self.span[1:]
+        ehvi = improvement_in_cells(self.cells, scaled, self.m[rows], self.s[rows], self.floor[rows])
+        pruned = cannot_improve(self.done, scaled, self.floor[rows])
+        self.ehvi[rows] = np.where(pruned, 0.0, ehvi)
+        self.pruned[rows] = pruned
 
 
 class EHVISampler(BaseSampler):
@@ -97,7 +138,7 @@ class EHVISampler(BaseSampler):
         self._vetoes: dict[int, str] = {}
         self._history: dict[int, _Trained | None] = {}
         self.ahead = ahead  # trials whose pools are drawn ahead
-        self.map_share = 0.5  # costing ahead: the share of the budget the screen may spend mapping new layers
+        self.map_share = 0.5  # the share of the budget kept for mapping the pool's most promising candidates
         self._reused = 0
         self.cost_ahead: CostAhead | None = None
         if cost_ahead:
@@ -171,8 +212,8 @@ class EHVISampler(BaseSampler):
         complete = [h for h in history if h.status is Status.OK]
         size = 1 if len(complete) < self.startup else self.pool_size  # a startup trial takes the first one
         budget = self._budget(study)
-        pool, drawn, deferred = self._pool(history, running, number, start, budget, size)
-        info = self._decide(history, complete, running, pool, number)
+        pool, drawn = self._pool(history, running, number, start, budget, size)
+        info = self._decide(history, complete, running, pool, number, start + budget)
         info |= {"drawn": drawn, "candidates": len(pool), "complete": len(complete)}
         if self.cost_ahead is not None:
             # this trial and those running now count as trained for the next ones, and the next pool mutates the
@@ -180,8 +221,8 @@ class EHVISampler(BaseSampler):
             chosen = next((c for c in pool if c.params is self._serving.get(number)), None)
             parents = _parents(history + ([self._expected(chosen, info)] if chosen is not None else []))
             self.cost_ahead.plan(self._targets(number, len(complete) + len(running) + 1), parents)
-        if deferred:
-            info["deferred"] = deferred
+        if self.cost_ahead is not None:
+            info["deferred"] = self._defer(pool, number)
         if self.cost_ahead is not None:
             info["drawn_ahead"] = self._reused  # draws the screen found drawn (and costed) ahead
         return info
@@ -207,8 +248,11 @@ class EHVISampler(BaseSampler):
         running: list[ScreenedDesign],
         pool: list[ScreenedDesign],
         number: int,
+        deadline: float,
     ) -> dict[str, Any]:
-        """Pick trial `number`'s design from the pool (or veto the trial); what was decided."""
+        """Pick trial `number`'s design from the pool (or veto the trial); what was decided. The pool's candidates
+        not mapped yet are scored at their lower bounds, and mapped (in `pool`, in place) only while they could
+        still beat the best mapped one, until `deadline`."""
         info: dict[str, Any] = {}
         if not pool:
             info["mode"] = "random"  # nothing feasible was drawn in time: the space's own draw decides
@@ -218,21 +262,22 @@ class EHVISampler(BaseSampler):
             info |= {"mode": "startup"}
         else:
             scores = self._score(history, complete, pool, running)
-            info |= {"mode": "ehvi", "pruned": int(scores["pruned"].sum())}
-            open_ = np.flatnonzero(~scores["pruned"])
-            if len(open_) == 0:
+            info |= {"mode": "ehvi", "pruned": int(scores.pruned.sum())}
+            bounded = sum(not c.exact for c in pool)
+            best, proven, mapped = self._best(pool, scores, deadline)
+            info |= {"bounded": bounded, "mapped": mapped, "proven": int(proven)}
+            if best is None:
                 self._vetoes[number] = (
                     f"none of {len(pool)} feasible candidates can improve the front (each is matched or beaten in "
                     f"every known objective by a complete trial at least as accurate as it could be)"
                 )
                 info["mode"] = "veto"
                 return info
-            order = np.lexsort((scores["std"][open_], scores["ehvi"][open_]))
-            pick = int(open_[order[-1]])
+            pick = best
             info |= {
-                "ehvi": float(scores["ehvi"][pick]),
-                "predicted_accuracy": float(scores["mean"][pick]),
-                "predicted_std": float(scores["std"][pick]),
+                "ehvi": float(scores.ehvi[pick]),
+                "predicted_accuracy": float(scores.mean[pick]),
+                "predicted_std": float(scores.std[pick]),
             }
         chosen = pool[pick]
         self._serving[number] = chosen.params
@@ -284,22 +329,21 @@ class EHVISampler(BaseSampler):
         start: float,
         budget: float,
         size: int,
-    ) -> tuple[list[ScreenedDesign], int, int]:
-        """Feasible, costed candidates not trained yet, up to `size`, the draws made and the candidates deferred.
+    ) -> tuple[list[ScreenedDesign], int]:
+        """Feasible candidates not trained yet, up to `size`, and the draws made. A candidate whose layers are not
+        all costed yet comes at its lower bounds (mapped later only if it can win: `_best`).
 
-        The deadline may cut the pool short (never below one). Each draw has its own random stream, so a pool
-        that was not cut short is the same on every machine: the search is reproducible when screening keeps
-        within its budget. Costing ahead, draws made already are reused, and past half the budget a candidate
-        whose layers are not costed is deferred (costed later, in the background) instead of mapped now."""
+        Filling may take the budget's first part (`1 - map_share`); the deadline may cut the pool short (never
+        below one). Each draw has its own random stream, so a pool that was not cut short is the same on every
+        machine: the search is reproducible when screening keeps within its budget. Costing ahead, draws made
+        already are reused."""
         parents = _parents(history)
         self._reused = 0
         seen = {h.key for h in history} | {(c.spec, c.hardware) for c in running}
         ahead = self.cost_ahead.pool(number) if self.cost_ahead is not None else {}
-        defer = self.cost_ahead.defer if self.cost_ahead is not None else None
-        deferred: list[Any] = []
         pool: list[ScreenedDesign] = []
         drawn = 0
-        deadline, hurry = start + budget, start + self.map_share * budget
+        deadline = start + (1.0 - self.map_share) * budget
         while len(pool) < size and drawn < 20 * self.pool_size:
             now = time.perf_counter()
             if (now > deadline and pool) or now > deadline + 10 * self.max_budget_s:
@@ -311,20 +355,55 @@ class EHVISampler(BaseSampler):
                 candidate = done[2]  # drawn ahead from the same stream, in the same state, from the same parent
                 self._reused += 1
             else:
-                late = defer is not None and pool and now > hurry
-                candidate = self.screen.candidate(
-                    ParamDraw(rng, parent), defer=(lambda w, h: deferred.append((w, h))) if late else None
-                )
+                # a startup trial trains its one design: no bound for it
+                candidate = self.screen.candidate(ParamDraw(rng, parent), bound=size > 1)
             if candidate is None:
                 continue
             key = (candidate.spec, candidate.hardware)
             if key not in seen:
                 seen.add(key)
                 pool.append(candidate)
-        if defer is not None:
-            for workload, hardware in deferred:
-                defer(workload, hardware)
-        return pool, drawn, len(deferred)
+        return pool, drawn
+
+    def _defer(self, pool: list[ScreenedDesign], number: int) -> int:
+        """Hand the pool's candidates left at their bounds to costing ahead (their layers are those of designs
+        near the front); how many."""
+        assert self.cost_ahead is not None
+        left = [c for c in pool if not c.exact]
+        for candidate in left[:_DEFERRED]:
+            self.cost_ahead.defer(candidate.workload, candidate.hardware)
+        return len(left)
+
+    def _best(self, pool: list[ScreenedDesign], scores: _Scores, deadline: float) -> tuple[int | None, bool, int]:
+        """Branch and bound over the pool: the candidate with the largest exact EHVI (ties: the most uncertain),
+        whether it is proven the pool's best, and how many candidates were mapped.
+
+        A candidate at its lower bounds scores at least its exact EHVI (EHVI never grows with energy or cycles),
+        so candidates are visited best score first, each not mapped yet is mapped and scored again, and the
+        search stops once no score left can beat the best exact one. Past `deadline` no further candidate is
+        mapped and the best exact one so far is taken (not proven); the first open one is mapped even late.
+        """
+        order = [int(i) for i in np.lexsort((-scores.std, -scores.ehvi)) if not scores.pruned[i]]
+        best: int | None = None
+        mapped = 0
+        for i in order:
+            if best is not None and (scores.ehvi[i], scores.std[i]) <= (scores.ehvi[best], scores.std[best]):
+                return best, True, mapped
+            if not pool[i].exact:
+                if best is not None and time.perf_counter() > deadline:
+                    return best, False, mapped
+                exact = self.screen.exactly(pool[i])
+                mapped += 1
+                if exact is None:
+                    scores.pruned[i], scores.ehvi[i] = True, 0.0
+                    continue
+                pool[i] = exact
+                scores.score(np.array([i]), [exact])
+                if scores.pruned[i]:
+                    continue
+            if best is None or (scores.ehvi[i], scores.std[i]) > (scores.ehvi[best], scores.std[best]):
+                best = i
+        return best, True, mapped
 
     def _features(self, candidate: ScreenedDesign) -> Features:
         return design_features(candidate.spec, candidate.workload, candidate.hardware) | {"trained_fraction": 1.0}
@@ -335,9 +414,11 @@ class EHVISampler(BaseSampler):
         complete: list[_Trained],
         pool: list[ScreenedDesign],
         running: list[ScreenedDesign],
-    ) -> dict[str, Any]:
-        """Predicted accuracy, EHVI and the cannot-improve mask of every candidate. Designs training now count
-        in the front at their predicted accuracy (so concurrent trials spread out), never in the mask."""
+    ) -> _Scores:
+        """Predicted accuracy, EHVI and the cannot-improve mask of every candidate (at its lower bounds where it
+        is not mapped yet: an upper bound on its EHVI). Designs training now count in the front at their
+        predicted accuracy (so concurrent trials spread out), never in the mask. The objectives are scaled over
+        the complete trials and the pool's lower bounds, so the scale does not depend on what was mapped."""
         rows = [self._features(c) for c in pool]
         model = AccuracyModel(self.seed).fit(
             [h.features for h in history], np.array([h.accuracy for h in history]), rows
@@ -348,34 +429,48 @@ class EHVISampler(BaseSampler):
         # column 0: the predicted objective (error), then the known ones, all minimised
         order = sorted(range(len(names)), key=lambda i: names[i] != "accuracy")
         done = np.array([h.values for h in complete])[:, order]
+        predicted = names[order[0]] == "accuracy"
         believed = np.zeros((0, len(names)))
-        if running and names[order[0]] == "accuracy":
+        if running and predicted:
             guess, _ = model.predict([self._features(c) for c in running])
-            believed = np.array(
-                [
-                    [1.0 - a, *(minimised(names[i], _known(c, names[i])) for i in order[1:])]
-                    for c, a in zip(running, guess)
-                ]
-            )
-        known = np.array([[minimised(names[i], _known(c, names[i])) for i in order[1:]] for c in pool])
-        if names[order[0]] == "accuracy":
+            believed = np.array([[1.0 - a, *self._known(c, names, order[1:])] for c, a in zip(running, guess)])
+        columns = order[1:] if predicted else order  # the known objectives
+        scale = np.array([self._known(self._lowest(c), names, columns) for c in pool])  # lower bounds
+        if predicted:
             m, s, floor = 1.0 - mean, std, 1.0 - ceiling
-        else:  # every objective is known: the first is "predicted" exactly
-            m = np.array([minimised(names[order[0]], _known(c, names[order[0]])) for c in pool])
-            s, floor = np.full(len(pool), 1e-12), m
-            known = known.reshape(len(pool), -1)
-        low = np.concatenate(([done[:, 0].min()], np.minimum(done[:, 1:].min(axis=0), known.min(axis=0))))
-        high = np.concatenate(([done[:, 0].max()], np.maximum(done[:, 1:].max(axis=0), known.max(axis=0))))
+            scale = np.hstack([np.full((len(pool), 1), done[0, 0]), scale])  # the predicted column: the trials'
+        else:  # every objective is known: the first is "predicted" exactly (score() sets m and floor)
+            m, s, floor = np.zeros(len(pool)), np.full(len(pool), 1e-12), np.zeros(len(pool))
+        low = np.minimum(done.min(axis=0), scale.min(axis=0))
+        high = np.maximum(done.max(axis=0), scale.max(axis=0))
         span = np.maximum(high - low, [_MIN_SPAN.get(names[i], 0.05) for i in order])
-        scaled_done = (done - low) / span
-        scaled_known = (known - low[1:]) / span[1:]
-        m_s, s_s, f_s = (m - low[0]) / span[0], s / span[0], (floor - low[0]) / span[0]
-        reference = np.full(len(names), REFERENCE)
-        front = np.vstack([scaled_done, (believed - low) / span]) if len(believed) else scaled_done
-        ehvi = expected_improvement(front, reference, scaled_known, m_s, s_s, f_s)
-        pruned = cannot_improve(scaled_done, scaled_known, f_s)
-        ehvi[pruned] = 0.0
-        return {"mean": mean, "std": std, "ehvi": ehvi, "pruned": pruned}
+        front = np.vstack([done, believed]) if len(believed) else done
+        scores = _Scores(
+            names=names,
+            order=order,
+            low=low,
+            span=span,
+            done=(done - low) / span,
+            cells=front_cells((front - low) / span, np.full(len(names), REFERENCE)),
+            mean=mean,
+            std=std,
+            m=(m - low[0]) / span[0],
+            s=s / span[0],
+            floor=(floor - low[0]) / span[0],
+            ehvi=np.zeros(len(pool)),
+            pruned=np.zeros(len(pool), dtype=bool),
+            predicted=predicted,
+        )
+        scores.score(np.arange(len(pool)), pool)
+        return scores
+
+    def _known(self, c: ScreenedDesign, names: tuple[str, ...], columns: list[int]) -> list[float]:
+        return [minimised(names[i], _known(c, names[i])) for i in columns]
+
+    def _lowest(self, c: ScreenedDesign) -> ScreenedDesign:
+        """The candidate at its lower bounds (whether or not it is mapped): what the scale is taken over."""
+        energy, cycles = self.screen.bound(c.workload, c.hardware)
+        return dataclasses.replace(c, energy_pj=min(energy, c.energy_pj), cycles=min(cycles, c.cycles), exact=False)
 
     # -- what has been trained -----------------------------------------------------------------------------
     def history(self, study: Any) -> list[_Trained]:

@@ -43,6 +43,9 @@ LOG_COLUMNS = (
     "energy_pj",
     "cycles",
     "deferred",
+    "bounded",
+    "mapped",
+    "proven",
 )
 
 
