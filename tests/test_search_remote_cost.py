@@ -140,13 +140,14 @@ def test_on_two_nodes_the_worker_costs_layers_that_land_in_the_drivers_cache(
     sampler = EHVISampler(design, seed=2, pool_size=40, startup=2, cost_ahead=True)
     ahead = sampler.cost_ahead
     assert ahead is not None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (ahead._remote is None or len(ahead._remote.records) < 4):
+    deadline, remote = time.monotonic() + 120, None
+    while time.monotonic() < deadline and (remote is None or len(remote.records) < 4):
         time.sleep(0.2)
+        remote = ahead._remote
     sampler.close()
+    assert ahead._remote is None  # closed: it makes no more calls to Ray (a search then shuts Ray down)
     ahead.wait(60)
-    remote = ahead._remote
-    assert remote is not None and len(remote.records) >= 4
+    assert remote is not None and len(remote.records) >= 4 and not remote.busy()
     assert "costing ahead also on the cluster's 1 other node (1 CPUs" in capsys.readouterr().out
     # every batch ran on the worker node (the driver's node costs in its own thread) and brought layers back
     assert {r.node_id for r in remote.records} == {worker.node_id}

@@ -32,9 +32,9 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -62,6 +62,7 @@ class Screening(Protocol):
         ...
 
 
+T = TypeVar("T")
 UNKNOWN: dict[str, Any] = {}  # the parent of a mutation drawn ahead before the front had a design (not drawn)
 
 _EXPLORE_CAP = 1000  # random designs explored after each plan, at most (the thread then rests)
@@ -140,6 +141,7 @@ class CostAhead:
         self._told = False  # whether the first guided pool's line was printed
         # costing on the cluster's other nodes (None: one node, or Ray not connected)
         self._remote: RemoteCosting | None = None
+        self._ray = threading.Lock()  # held while this thread uses Ray: stop() takes it, then Ray is left alone
         self._remote_checked = False
         self._engine = AnalyticEngine(sampler.objective.mapper)  # how the screen keys its layers
         self._cache: CostCache | None = None  # where what comes back lands (this machine's layer cache)
@@ -203,9 +205,10 @@ class CostAhead:
             self._free.set()
 
     def stop(self) -> None:
-        """End the thread after its current step."""
+        """End the thread after its current step; from now on it makes no call to Ray (so Ray may shut down)."""
         self._stopped = True
         self._free.set()
+        self._leave_cluster()
 
     def idle(self) -> bool:
         """Whether the thread has nothing left to do (or is not running)."""
@@ -262,7 +265,7 @@ class CostAhead:
 
     def _step(self, sampler: Screening) -> bool:
         """One unit of work (a design drawn and costed); False when there is none."""
-        farming = self._farm(sampler) if self._remote is not None else False
+        farming = self._remotely(lambda remote: self._farm(sampler, remote), False)
         with self._lock:
             target = self._next()
             if target is not None:
@@ -293,8 +296,8 @@ class CostAhead:
                 self._say(f"trial {target.number}'s pool drawn and costed ahead ({target.feasible} designs)", True)
             return True
         if self._explore_done():
-            if farming and self._remote is not None:  # the other nodes still have work: take it back as it comes
-                self._land(self._remote.collect(timeout=0.5))
+            if farming:  # the other nodes still have work: take it back as it comes
+                self._remotely(lambda remote: self._land(remote.collect(timeout=0.5)), None)
                 return True
             return False
         self._explored += 1
@@ -329,7 +332,7 @@ class CostAhead:
     def _cost(self, sampler: Screening, workload: Workload, hardware: HardwareParams | None) -> None:
         if sampler.screen.costed(workload, hardware):
             return
-        if self._remote is not None and self._caught_up(sampler, workload, hardware):
+        if self._remotely(lambda remote: self._caught_up(sampler, remote, workload, hardware), False):
             return
         start = time.perf_counter()
         try:
@@ -355,16 +358,22 @@ class CostAhead:
     # -- the cluster's other nodes ---------------------------------------------------------------------------
     def _join_cluster(self, sampler: Screening) -> None:
         """Start costing on the other nodes when the search runs on a Ray cluster of more than one (once)."""
-        if self._remote_checked:
-            return
-        self._remote_checked = True
-        objective = sampler.objective
-        self._remote = RemoteCosting.for_cluster(objective.base_arch, objective.mapper)
-        if self._remote is None:
-            return
-        self._cache = CostCache()
+        with self._ray:
+            if self._remote_checked or self._stopped:
+                return
+            self._remote_checked = True
+            objective = sampler.objective
+            try:
+                remote = RemoteCosting.for_cluster(objective.base_arch, objective.mapper)
+            except Exception as exc:  # this thread costs alone, as on one node
+                print(f"[codesign] costing ahead on other nodes did not start: {exc}", file=sys.stderr, flush=True)
+                return
+            if remote is None:
+                return
+            self._cache = CostCache()
+            self._remote = remote
         if self.progress:
-            nodes, cpus = len(self._remote.nodes), sum(self._remote.nodes.values())
+            nodes, cpus = len(remote.nodes), sum(remote.nodes.values())
             print(
                 f"[codesign] costing ahead also on the cluster's {nodes} other node{'s' * (nodes != 1)} ({cpus} "
                 f"CPUs, at low priority, reserving none)",
@@ -372,15 +381,35 @@ class CostAhead:
             )
 
     def _leave_cluster(self) -> None:
-        """Cancel the batches in flight (the search ended, or costing ahead stopped)."""
-        if self._remote is not None and (self._stopped or self._sampler() is None):
-            self._remote.stop()
+        """Cancel the batches in flight and make no more calls to Ray (the search ended, or costing ahead
+        stopped)."""
+        with self._ray:
+            remote, self._remote = self._remote, None
+            if remote is not None:
+                remote.stop()
 
-    def _farm(self, sampler: Screening) -> bool:
+    def _remotely(self, use: Callable[[RemoteCosting], T], otherwise: T) -> T:
+        """`use` the other nodes, if costing ahead still uses them; a failure (Ray gone) ends their part, and
+        this thread goes on alone."""
+        with self._ray:
+            remote = self._remote
+            if remote is None:
+                return otherwise
+            try:
+                return use(remote)
+            except Exception as exc:
+                self._remote = None
+                if remote.connected():  # a search that ended has disconnected: nothing to say
+                    with contextlib.suppress(Exception):
+                        remote.stop()
+                    print(f"[codesign] costing ahead on other nodes stopped: {exc}", file=sys.stderr, flush=True)
+                return otherwise
+
+    def _farm(self, sampler: Screening, remote: RemoteCosting) -> bool:
         """Take back what the other nodes costed and hand them the layers found missing ahead of this thread's
         own work; whether they have work (in flight, or more to look for)."""
-        remote, cache = self._remote, self._cache
-        assert remote is not None and cache is not None
+        cache = self._cache
+        assert cache is not None
         self._land(remote.collect())
         want = remote.free()
         if want > 0:
@@ -415,12 +444,12 @@ class CostAhead:
         jobs = [LayerJob(CostCache.key(prefix, arch.digest, layer.key), layer, hardware) for layer in workload.layers]
         return [job for job in jobs if self._cache.get(job.key) is None]
 
-    def _caught_up(self, sampler: Screening, workload: Workload, hardware: HardwareParams | None) -> bool:
+    def _caught_up(
+        self, sampler: Screening, remote: RemoteCosting, workload: Workload, hardware: HardwareParams | None
+    ) -> bool:
         """Take back what came; whether the design is costed now. A design whose layers are still in flight is
         costed here all the same (this thread never waits on a slower node), and the nodes are sent further
         ahead."""
-        remote = self._remote
-        assert remote is not None
         self._land(remote.collect())
         if sampler.screen.costed(workload, hardware):
             return True

@@ -225,6 +225,15 @@ class RemoteCosting:
             self.nodes = other_nodes() or self.nodes
         return self.batch * sum(cpus * max(0, PER_NODE - self._in_flight_on(node)) for node, cpus in self.nodes.items())
 
+    def connected(self) -> bool:
+        """Whether this process is still connected to Ray (a search that ended has disconnected)."""
+        ray = sys.modules.get("ray")
+        return ray is not None and ray.is_initialized()
+
+    def _check(self) -> None:
+        if not self.connected():
+            raise RuntimeError("Ray is not connected any more")
+
     def busy(self) -> bool:
         """Whether batches are in flight."""
         return bool(self._flight)
@@ -233,6 +242,7 @@ class RemoteCosting:
         """Send new jobs (keys not in flight) in batches to nodes with a free slot; how many went (the first ones)."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+        self._check()
         fresh = list({job.key: job for job in jobs if job.key not in self.pending}.values())
         sent = 0
         while sent < len(fresh):
@@ -257,15 +267,17 @@ class RemoteCosting:
 
         if not self._flight:
             return []
+        self._check()
+        wait, get = _unstarting(ray.wait), _unstarting(ray.get)
         if timeout > 0:
-            ray.wait(list(self._flight), num_returns=1, timeout=timeout)
-        ready, _ = ray.wait(list(self._flight), num_returns=len(self._flight), timeout=0)
+            wait(list(self._flight), num_returns=1, timeout=timeout)
+        ready, _ = wait(list(self._flight), num_returns=len(self._flight), timeout=0)
         out: list[tuple[Key, LayerCost]] = []
         for ref in ready:
             node, group = self._flight.pop(ref)
             self.pending.difference_update(job.key for job in group)
             try:
-                result: BatchResult = ray.get(ref)
+                result: BatchResult = get(ref)
             except Exception:  # a lost node or worker: its layers are costed by whoever needs them next
                 self.nodes.pop(node, None)
                 continue
@@ -276,11 +288,12 @@ class RemoteCosting:
 
     def stop(self) -> None:
         """Cancel the batches in flight."""
-        ray = sys.modules.get("ray")
-        if ray is not None and ray.is_initialized():
+        if self.connected():
+            import ray
+
             for ref in self._flight:
                 with contextlib.suppress(Exception):
-                    ray.cancel(ref)
+                    _unstarting(ray.cancel)(ref)
         self._flight.clear()
         self.pending.clear()
 
@@ -289,3 +302,9 @@ class RemoteCosting:
         nodes = len({r.node_id for r in self.records}) or len(self.nodes)
         rate = self.landed / max(time.monotonic() - self.started, 1e-9)
         return f"{self.landed} layers costed on {nodes} other node{'s' * (nodes != 1)} ({rate:.0f} layers/s)"
+
+
+def _unstarting(api: Any) -> Any:
+    """A Ray API function without Ray's automatic start: called from this background thread while the search
+    shuts Ray down, `ray.wait` and the like would start a new local Ray in the driver."""
+    return getattr(api, "__wrapped__", api)
