@@ -125,7 +125,7 @@ def cluster():
 def test_on_two_nodes_the_worker_costs_layers_that_land_in_the_drivers_cache(
     cluster, design, tmp_path, monkeypatch, capsys
 ):
-    nodes, worker, worker_cache = cluster
+    _, worker, worker_cache = cluster
     monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / "driver.sqlite"))
     sent: list[LayerJob] = []
     submit = RemoteCosting.submit
