@@ -26,6 +26,7 @@ finds those designs costed when it gets to them. On one node nothing changes.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import threading
@@ -77,6 +78,7 @@ THREAD_NICE = 15
 # draws it looks ahead per step at most (it stays quick to pause).
 _GAP = 8
 _LOOK_DRAWS = 64
+_FARM_EVERY_S = 0.05  # how often it looks at the other nodes' batches (each look asks Ray: about a millisecond)
 
 
 def stream_state(front: bool, parents: int, parent: dict[str, Any] | None) -> tuple[bool, int]:
@@ -152,6 +154,7 @@ class CostAhead:
         self._look_explored = 0  # since the last plan
         self._look_warm = 0  # of those, feasible designs in a row with no missing layer
         self._gap = _GAP
+        self._farmed = (-math.inf, False)  # when it last looked at the other nodes, and whether they had work
         self.caught_up = 0  # designs this thread reached while their layers were still in flight elsewhere
 
     # -- what the sampler tells it ---------------------------------------------------------------------------
@@ -265,7 +268,10 @@ class CostAhead:
 
     def _step(self, sampler: Screening) -> bool:
         """One unit of work (a design drawn and costed); False when there is none."""
-        farming = self._remotely(lambda remote: self._farm(sampler, remote), False)
+        farming = self._farmed[1]
+        if time.monotonic() - self._farmed[0] >= _FARM_EVERY_S:
+            farming = self._remotely(lambda remote: self._farm(sampler, remote), False)
+            self._farmed = (time.monotonic(), farming)
         with self._lock:
             target = self._next()
             if target is not None:
