@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -15,7 +16,7 @@ from codesign.cost import CostCache, cost_of
 from codesign.cost.analytic import AnalyticEngine
 from codesign.hardware import HardwareParams, derive_arch
 from codesign.network import CandidateSpec
-from codesign.search import remote_cost
+from codesign.search import driver, remote_cost
 from codesign.search.ehvi import EHVISampler
 from codesign.search.remote_cost import BATCH, LayerJob, RemoteCosting, batches, cost_batch
 from codesign.spec_workload import spec_workload
@@ -99,6 +100,18 @@ def test_a_batch_costs_what_a_local_costing_gives_and_fills_the_nodes_cache(desi
 def test_no_cluster_no_remote_costing(design):
     assert remote_cost.other_nodes() == {}  # Ray not connected (an Optuna-only run, or one node)
     assert RemoteCosting.for_cluster(design.base_arch, design.mapper) is None
+
+
+def test_the_search_stops_costing_ahead_through_tunes_wrappers_before_ray_shuts_down():
+    closed = []
+    sampler = SimpleNamespace(close=lambda: closed.append(True))
+    searcher = SimpleNamespace(_ot_study=SimpleNamespace(sampler=sampler))  # Ray's OptunaSearch
+    wrapped = SimpleNamespace(searcher=SimpleNamespace(searcher=searcher))  # SearchGenerator(ConcurrencyLimiter)
+    tuner = SimpleNamespace(_local_tuner=SimpleNamespace(_tune_config=SimpleNamespace(search_alg=wrapped)))
+    driver._stop_costing_ahead(tuner)
+    assert closed == [True]
+    driver._stop_costing_ahead(None)  # a search that failed before its tuner existed
+    driver._stop_costing_ahead(SimpleNamespace(_local_tuner=None))
 
 
 @pytest.fixture(scope="module")
