@@ -354,10 +354,11 @@ class CostAhead:
             return
         self._last_line = time.monotonic()
         what = f"{news}; " if news else ""
-        remote = f"; {self._remote.summary()}" if self._remote is not None else ""
+        remote = self._remote  # read once: stop() may end the other nodes' part meanwhile
+        elsewhere = f"; {remote.summary()}" if remote is not None else ""
         print(
             f"[codesign] costing ahead on an idle core: {what}{self.mapped} designs with new layers mapped "
-            f"in {self.mapping_s:.1f} s{remote}",
+            f"in {self.mapping_s:.1f} s{elsewhere}",
             flush=True,
         )
 
