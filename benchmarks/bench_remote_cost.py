@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run(objective, seed: int, seconds: float, cache_path: Path) -> tuple[int, int, int, float]:
+def _run(objective, seed: int, seconds: float, cache_path: Path) -> tuple[int, int, int, float, float]:
     """Cost ahead from an empty cache for `seconds`: layers in the driver's cache, layers the other nodes sent
-    back, batches, and the seconds it ran (less when it ran out of work)."""
+    back, batches, the seconds it ran (less when it ran out of work) and the driver process's CPU seconds."""
     from codesign.cost import CostCache
     from codesign.search.ehvi import EHVISampler
 
@@ -35,16 +35,16 @@ def _run(objective, seed: int, seconds: float, cache_path: Path) -> tuple[int, i
     sampler = EHVISampler(objective, seed, cost_ahead=True)
     ahead = sampler.cost_ahead
     assert ahead is not None
-    start = time.monotonic()
+    start, cpu = time.monotonic(), time.process_time()
     while time.monotonic() - start < seconds and not ahead.idle():
         time.sleep(0.1)
-    took = time.monotonic() - start
+    took, cpu = time.monotonic() - start, time.process_time() - cpu
     layers = len(CostCache(cache_path))
     remote = ahead._remote
     landed, batches = (remote.landed, len(remote.records)) if remote is not None else (0, 0)
     sampler.close()
     ahead.wait(30)
-    return layers, landed, batches, took
+    return layers, landed, batches, took, cpu
 
 
 def main() -> None:
@@ -84,9 +84,11 @@ def main() -> None:
             rate_alone, rate_both = alone[0] / alone[3], both[0] / both[3]
             lines += [
                 f"round {round_ + 1} (load average {load:.2f} -> {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)",
-                f"  driver's thread alone: {alone[0]:>6} layers in {alone[3]:5.1f} s = {rate_alone:7.1f} layers/s",
-                f"  thread + worker node:  {both[0]:>6} layers in {both[3]:5.1f} s = {rate_both:7.1f} layers/s, of "
-                f"which {both[1]} sent back by the worker in {both[2]} batches ({both[1] / both[3]:.1f} layers/s)",
+                f"  driver's thread alone: {alone[0]:>6} layers in {alone[3]:5.1f} s = {rate_alone:7.1f} layers/s "
+                f"(driver CPU {alone[4]:.1f} s)",
+                f"  thread + worker node:  {both[0]:>6} layers in {both[3]:5.1f} s = {rate_both:7.1f} layers/s "
+                f"(driver CPU {both[4]:.1f} s), of which {both[1]} sent back by the worker in {both[2]} batches "
+                f"({both[1] / both[3]:.1f} layers/s)",
                 f"  ratio (cluster / alone): {rate_both / max(rate_alone, 1e-9):.2f}x",
             ]
     finally:
