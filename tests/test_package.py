@@ -48,6 +48,7 @@ LAYERS = [
         "spec_workload",
         "search.surrogate",
         "search.acquisition",
+        "search.remote_cost",
         "settings",
         "device",
     },

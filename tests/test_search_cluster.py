@@ -108,7 +108,10 @@ def test_a_search_on_two_nodes_never_reads_the_data_and_keeps_checkpoints_in_sto
     ]
     assert main(args) == 0
     assert not data.exists()
-    assert "Ray cluster at" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Ray cluster at" in out
+    # the ehvi sampler's costing ahead used the worker node too (codesign/search/remote_cost.py)
+    assert "costing ahead also on the cluster's 1 other node" in out
     trials = pd.read_csv(tmp_path / "runs/two/trials.csv", dtype=TEXT)
     assert len(trials) == 4 and (trials["status"] == "ok").all() and (trials["val_accuracy"] > 0.4).all()
     head, worker = cluster.head_node.node_id, next(iter(cluster.worker_nodes)).node_id

@@ -341,6 +341,7 @@ def _locked_search(prepared: PreparedSearch, resume: bool, callbacks: Sequence[A
         )
     connected = _start_ray(settings)
     started = resume  # a new search takes its name when Tune starts it: a start that fails before gives it back
+    tuner = None
     try:
         if not resume:
             save_new(prepared)
@@ -368,6 +369,7 @@ def _locked_search(prepared: PreparedSearch, resume: bool, callbacks: Sequence[A
     finally:
         if not started:
             run.settings_file.unlink(missing_ok=True)
+        _stop_costing_ahead(tuner)  # its thread calls Ray: done before Ray shuts down
         if connected:
             ray.shutdown()
     if fault:
@@ -389,6 +391,18 @@ def _locked_search(prepared: PreparedSearch, resume: bool, callbacks: Sequence[A
             signum=stop.signum,
         )
     return trials
+
+
+def _stop_costing_ahead(tuner: Any) -> None:
+    """Stop the sampler's costing ahead (codesign/search/prefetch.py), if it has one: the search is over."""
+    internal = getattr(tuner, "_local_tuner", None)
+    search = getattr(getattr(internal, "_tune_config", None), "search_alg", None)
+    while search is not None and not hasattr(search, "_ot_study"):  # Tune's wrappers (ConcurrencyLimiter...)
+        search = getattr(search, "searcher", None)
+    study = getattr(search, "_ot_study", None)
+    close = getattr(getattr(study, "sampler", None) or getattr(search, "_sampler", None), "close", None)
+    if callable(close):
+        close()
 
 
 def _fault_of(tuner: Any) -> str:
