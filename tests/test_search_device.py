@@ -19,7 +19,7 @@ from codesign.search.candidates import CandidateScreen, ParamDraw
 from codesign.search.settings import SearchSettings
 from tests.helpers import needs_fmnist, sampler_for
 
-FEW = TimingSettings(warmup=1, runs=5, rounds=0, run_ms=0.2)
+FEW = TimingSettings(warmup=1, runs=5, rounds=0, run_ms=0.2, calibrate=0)
 SPACE = {
     "dataset": "fashion-mnist",
     "network": {"depth": {"int": [1, 2]},
@@ -69,7 +69,8 @@ def test_a_two_trial_search_on_accuracy_and_device_latency(tmp_path, capsys):
     runs = tmp_path / "runs"
     assert main(["search", "--space", str(path), "--name", "dl", "--runs-dir", str(runs), "--train-size", "2000",
                  "--val-size", "500", "--no-dashboard", "--trials", "2", "--objectives", "accuracy,device_latency",
-                 "--warmup", "1", "--runs", "5", "--rounds", "0", "--run-ms", "0.2"]) == 0  # fmt: skip
+                 "--warmup", "1", "--runs", "5", "--rounds", "0", "--run-ms", "0.2",
+                 "--calibrate", "0"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     run = runs / "dl"
     assert json.loads((run / "search.json").read_text())["objectives"] == ["accuracy", "device_latency"]
@@ -115,7 +116,7 @@ def test_latency_on_a_custom_resource_is_measured_only_on_the_node_holding_it(tm
                      "--val-size", "300", "--no-dashboard", "--trials", "3", "--concurrency", "2",
                      "--cpus-per-trial", "1", "--address", nodes.address, "--objectives", "accuracy,device_latency",
                      "--latency-on", "testdev", "--warmup", "1", "--runs", "5", "--rounds", "0",
-                     "--run-ms", "0.2"]) == 0  # fmt: skip
+                     "--run-ms", "0.2", "--calibrate", "0"]) == 0  # fmt: skip
         trials = pd.read_csv(runs / "on" / "trials.csv", dtype={"trial_id": str, "node_id": str,
                                                                  "device_node_id": str})  # fmt: skip
         ok = trials[trials["status"] == "ok"]

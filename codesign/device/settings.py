@@ -33,6 +33,9 @@ class TimingSettings:
     run_ms: float = setting(
         1.0, min=0, help="calls per timed run chosen so that a run lasts at least this long (ms; 0: one call)"
     )
+    calibrate: int = setting(
+        30, min=0, help="networks timed whole, once per device, to correct the latency table's sum (0: no correction)"
+    )
 
     def __post_init__(self) -> None:
         check(self, "timing settings")
