@@ -78,6 +78,7 @@ def test_a_two_trial_search_on_accuracy_and_device_latency(tmp_path, capsys):
     ok = trials[trials["status"] == "ok"]
     assert len(ok) >= 1 and (ok["device_latency_ms"] > 0).all()
     assert np.allclose(ok["score_per_ms"], ok["val_accuracy"] / ok["device_latency_ms"])
+    assert ((ok["train_accuracy"] > 0) & (ok["train_accuracy"] <= 1)).all()  # the last epoch's, recorded
     front = pd.read_csv(run / "pareto.csv", dtype={"trial_id": str})
     objectives = (("val_accuracy", "max"), ("device_latency_ms", "min"))
     assert len(front) >= 1 and non_dominated(as_minimization(front, objectives)).all()
