@@ -69,15 +69,16 @@ def accuracy(networks: list[tuple[str, object]], settings: TimingSettings, cache
     """Table vs measurement over `networks` for one runtime."""
     table = LatencyTable(settings, LatencyCache(cache_dir / f"{settings.runtime}.sqlite"))
     start = time.perf_counter()
-    calibration = table.calibration()
+    calibration = table.calibration(settings.batch)
     calibration_seconds = time.perf_counter() - start
     rows = []
     start = time.perf_counter()
     for label, spec in networks:
         workload = spec_workload(spec)  # type: ignore[arg-type]
         model = spec.build()  # type: ignore[attr-defined]
-        prediction = table.predict(model, workload.input_shape)
-        latency = measure(model, workload.input_shape, settings)
+        shape = settings.search_shape(spec.input_shape)  # type: ignore[attr-defined]
+        prediction = table.predict(model, shape)
+        latency = measure(model, shape, settings)
         measured = (latency.median_ms, latency.spread)
         rows.append((label, workload.macs, prediction.ms, prediction.raw_ms, *measured, prediction.summed_ms))
     seconds = time.perf_counter() - start
@@ -151,13 +152,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=EVALUATION_SEED)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--calibrate", type=int, default=TimingSettings().calibrate, help="calibration networks")
+    parser.add_argument("--batch", type=int, default=1, help="time every network on a batch of this size")
     args = parser.parse_args()
     print(f"{cpu_name()}, {os.cpu_count()} cores; load average {os.getloadavg()}", flush=True)
     networks = draw(args.networks, args.seed)
     disjoint(networks, args.calibrate)
     with tempfile.TemporaryDirectory() as tmp:
         for runtime in args.runtimes:
-            settings = TimingSettings(runtime=runtime, runs=args.runs, calibrate=args.calibrate)
+            settings = TimingSettings(runtime=runtime, runs=args.runs, calibrate=args.calibrate, batch=args.batch)
             found = accuracy(networks, settings, Path(tmp))
             cal = found["calibration"]
             fitted = (
@@ -168,7 +170,8 @@ def main() -> None:
                 f"{cal['fit_within10']:.0%} within ±10 %)"
             )
             print(
-                f"\n{runtime}, 1 thread: {found['networks']} networks ({found['seconds']:.0f} s), {fitted}; measured "
+                f"\n{runtime}, 1 thread, batch {args.batch}: {found['networks']} networks ({found['seconds']:.0f} s), "
+                f"{fitted}; measured "
                 f"{found['measured_ms_range'][0]:.3f}-{found['measured_ms_range'][1]:.3f} ms, per-call cost "
                 f"{found['overhead_ms'] * 1e3:.1f} us, median run IQR/median {found['median_run_spread']:.1%}\n"
                 f"  {'':24s}{'within ±10 %':>14s}{'median |error|':>16s}{'Spearman':>10s}\n"

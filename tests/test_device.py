@@ -133,7 +133,7 @@ def test_the_table_is_calibrated_on_whole_networks_once_and_the_fit_is_cached(tm
     prediction = table.predict(tiny(), (1, 1, 8, 8))
     calibration = prediction.calibration
     assert calibration is not None and calibration.networks == 5 and len(calibration.coefficients) == 4
-    assert 0 <= calibration.fit_within10 <= 1 and table.to_dict()["calibration"] == calibration.to_dict()
+    assert 0 <= calibration.fit_within10 <= 1 and table.to_dict()["calibration"] == {"1": calibration.to_dict()}
     assert prediction.ms == pytest.approx(calibration.apply(prediction.overhead.median_ms, prediction.features))
     assert prediction.features[0] == 1.0 and prediction.features[2] == 2  # the conv segment, the linear one
     conv = prediction.rows[0].segment

@@ -62,6 +62,23 @@ def test_the_screen_knows_each_candidates_device_latency_before_training(tmp_pat
     assert math.isnan(CandidateScreen(sampler_for(plain)).device_latency(found[0].spec))
 
 
+def test_the_search_times_the_timing_settings_batch(monkeypatch):
+    import dataclasses
+
+    from codesign.device.remote import predicted_ms
+    from codesign.device.table import LatencyTable
+    from codesign.network import CandidateSpec, ConvStage
+
+    shapes = []
+    predict = LatencyTable.predict
+    monkeypatch.setattr(LatencyTable, "predict", lambda self, m, shape: shapes.append(shape) or predict(self, m, shape))
+    spec = CandidateSpec(stages=(ConvStage(4, kernel=3, pool="max"),), input_shape=(1, 12, 12), head=())
+    assert predicted_ms(spec, dataclasses.replace(FEW, batch=3)) > 0
+    assert predicted_ms(spec, FEW) > 0
+    assert shapes == [(3, 1, 12, 12), (1, 1, 12, 12)]
+    assert dataclasses.replace(FEW, batch=3).search_shape((3, 32, 32)) == (3, 3, 32, 32)
+
+
 @needs_fmnist
 def test_a_two_trial_search_on_accuracy_and_device_latency(tmp_path, capsys):
     path = tmp_path / "space.yaml"
@@ -70,7 +87,7 @@ def test_a_two_trial_search_on_accuracy_and_device_latency(tmp_path, capsys):
     assert main(["search", "--space", str(path), "--name", "dl", "--runs-dir", str(runs), "--train-size", "2000",
                  "--val-size", "500", "--no-dashboard", "--trials", "2", "--objectives", "accuracy,device_latency",
                  "--warmup", "1", "--runs", "5", "--rounds", "0", "--run-ms", "0.2",
-                 "--calibrate", "0"]) == 0  # fmt: skip
+                 "--calibrate", "0", "--batch", "2"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     run = runs / "dl"
     assert json.loads((run / "search.json").read_text())["objectives"] == ["accuracy", "device_latency"]

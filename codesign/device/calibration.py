@@ -34,7 +34,8 @@ FEATURES = ("constant", "segments_ms", "segment_calls", "activations_m")
 
 @dataclass(frozen=True)
 class Calibration:
-    """The fitted correction of one table: coefficients of FEATURES, and how well it fitted (in sample)."""
+    """The fitted correction of one table at one batch size: coefficients of FEATURES, and how well it fitted (in
+    sample)."""
 
     coefficients: tuple[float, ...]
     networks: int  # whole networks it was fitted on

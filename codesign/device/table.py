@@ -13,6 +13,7 @@ Finding the segments traces the network on PyTorch's meta device: shapes only, a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -276,7 +277,7 @@ class LatencyTable:
         self.cache = LatencyCache() if cache is True else cache if isinstance(cache, LatencyCache) else None
         self.fingerprint = fingerprint(self.settings)
         self._memory: dict[str, Latency] = {}
-        self._calibration: Calibration | None = None
+        self._calibrations: dict[int, Calibration] = {}  # by batch size
 
     def _entry(self, what: str, segment: Segment | None, shape: Sequence[int]) -> Latency:
         if what in self._memory:
@@ -319,31 +320,31 @@ class LatencyTable:
     def predict(self, model: nn.Module, input_shape: Sequence[int]) -> Prediction:
         """The latency of `model` on an input of `input_shape` (batch first), from the table, calibrated when the
         settings ask for it (the first prediction on a new device fits the calibration)."""
-        return replace(self.summed(model, input_shape), calibration=self.calibration())
+        return replace(self.summed(model, input_shape), calibration=self.calibration(int(input_shape[0])))
 
-    def calibration(self) -> Calibration | None:
-        """The fitted correction of this device's table (fitted now when not cached), or None when
-        `settings.calibrate` is 0."""
+    def calibration(self, batch: int = 1) -> Calibration | None:
+        """The fitted correction of this device's table at this batch size (fitted now when not cached), or None
+        when `settings.calibrate` is 0."""
         count = self.settings.calibrate
         if count <= 0:
             return None
-        if self._calibration is not None:
-            return self._calibration
-        key = LatencyCache.latency_key(self.fingerprint, f"calibration/{count}/seed{CALIBRATION_SEED}")
+        if batch in self._calibrations:
+            return self._calibrations[batch]
+        key = LatencyCache.latency_key(self.fingerprint, f"calibration/{count}/seed{CALIBRATION_SEED}/batch{batch}")
         record = self.cache.get_record(key) if self.cache is not None else None
+        found = None
         if record is not None:
-            try:
-                self._calibration = Calibration.from_dict(record)
-            except (KeyError, TypeError, ValueError):
-                record = None
-        if record is None:
-            self._calibration = self._fit(count)
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                found = Calibration.from_dict(record)
+        if found is None:
+            found = self._fit(count, batch)
             if self.cache is not None:
-                self.cache.put_record(key, self._calibration.to_dict())
-        return self._calibration
+                self.cache.put_record(key, found.to_dict())
+        self._calibrations[batch] = found
+        return found
 
-    def _fit(self, count: int) -> Calibration:
-        """Time `count` networks drawn from the shipped spaces whole, and fit the correction to them."""
+    def _fit(self, count: int, batch: int) -> Calibration:
+        """Time `count` networks drawn from the shipped spaces whole at `batch`, and fit the correction to them."""
         import torch
 
         from codesign.device.timing import measure_example
@@ -351,7 +352,7 @@ class LatencyTable:
         features, excess, measured = [], [], []
         for _, spec in draw_networks(count, CALIBRATION_SEED):
             model = spec.build()
-            shape = (1, *spec.input_shape)
+            shape = (batch, *spec.input_shape)
             summed = self.summed(model, shape)
             whole = measure_example(model, torch.rand(*shape), self.settings).median_ms
             features.append(summed.features)
@@ -365,9 +366,8 @@ class LatencyTable:
 
     def to_dict(self) -> dict[str, Any]:
         """The table's identity (for reports)."""
-        found = self._calibration
         return {
             "fingerprint": self.fingerprint,
             "version": TABLE_VERSION,
-            "calibration": None if found is None else found.to_dict(),
+            "calibration": {str(b): c.to_dict() for b, c in sorted(self._calibrations.items())} or None,
         }

@@ -162,7 +162,7 @@ class _EpochReporter:
         score = self.net.score(error=1.0 - accuracy)
         known = self.known
         if done and self.timing is not None and self.config.spec is not None:
-            shape = (1, *self.config.spec.input_shape)
+            shape = self.timing.search_shape(self.config.spec.input_shape)
             (ms, name), node = on_device(self.latency_on, measured_ms, _on_cpu(self.model), shape, self.timing)
             known = dataclasses.replace(
                 known, device_latency_ms=ms, score_per_ms=accuracy / ms, device_node_id=node, device_name=name
