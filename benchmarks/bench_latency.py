@@ -167,7 +167,7 @@ def main() -> None:
                 if cal is None
                 else f"calibrated on {cal['networks']} other networks in {found['calibration_seconds']:.0f} s "
                 f"(coefficients {', '.join(f'{c:.4g}' for c in cal['coefficients'])}; in sample "
-                f"{cal['fit_within10']:.0%} within ±10 %)"
+                f"{cal['fit_within10']:.0%} within ±10 %; load average up to {cal['load']:.1f})"
             )
             print(
                 f"\n{runtime}, 1 thread, batch {args.batch}: {found['networks']} networks ({found['seconds']:.0f} s), "

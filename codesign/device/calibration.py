@@ -41,6 +41,7 @@ class Calibration:
     networks: int  # whole networks it was fitted on
     seed: int
     fit_within10: float  # share of those networks predicted within ±10 % after the fit (in sample)
+    load: float = 0.0  # the highest 1-minute load average seen while timing them
 
     def apply(self, overhead_ms: float, features: Sequence[float]) -> float:
         """The corrected latency (ms): the per-call cost plus the fitted line, never below the per-call cost."""
@@ -59,6 +60,7 @@ class Calibration:
             int(data["networks"]),
             int(data["seed"]),
             float(data["fit_within10"]),
+            float(data.get("load", 0.0)),
         )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -27,7 +28,7 @@ from torch import nn
 from codesign.cost.cache import CostCache, DamagedCache, _first_line, default_cache_path
 from codesign.device.calibration import CALIBRATION_SEED, Calibration, draw_networks, fit
 from codesign.device.settings import TimingSettings
-from codesign.device.timing import Latency, device_name, time_session, torch_threads
+from codesign.device.timing import Latency, busy, cores, device_name, time_session, torch_threads
 from codesign.registry import RUNTIMES
 from codesign.workload import Layer
 
@@ -349,20 +350,36 @@ class LatencyTable:
 
         from codesign.device.timing import measure_example
 
-        features, excess, measured = [], [], []
+        print(
+            f"[codesign] calibrating the latency table of {self.fingerprint} at batch {batch}: {count} networks "
+            "timed whole, once (--calibrate 0 skips it)",
+            file=sys.stderr,
+            flush=True,
+        )
+        features, excess, measured, loads = [], [], [], []
         for _, spec in draw_networks(count, CALIBRATION_SEED):
             model = spec.build()
             shape = (batch, *spec.input_shape)
             summed = self.summed(model, shape)
-            whole = measure_example(model, torch.rand(*shape), self.settings).median_ms
+            whole = measure_example(model, torch.rand(*shape), self.settings)
             features.append(summed.features)
-            excess.append(whole - summed.overhead.median_ms)
-            measured.append(whole)
+            excess.append(whole.median_ms - summed.overhead.median_ms)
+            measured.append(whole.median_ms)
+            loads.append(whole.load)
         coefficients = fit(features, excess, measured)
-        draft = Calibration(coefficients, len(measured), CALIBRATION_SEED, 0.0)
+        draft = Calibration(coefficients, len(measured), CALIBRATION_SEED, 0.0, max(loads, default=0.0))
         over = self.overhead().median_ms
         hits = [abs(draft.apply(over, f) - m) <= 0.10 * m for f, m in zip(features, measured)]
-        return replace(draft, fit_within10=sum(hits) / len(hits))
+        found = replace(draft, fit_within10=sum(hits) / len(hits))
+        if busy(found.load, cores(), self.settings.threads):
+            print(
+                f"[codesign] warning: load average up to {found.load:.1f} on {cores()} cores while calibrating: "
+                f"the correction fits {found.fit_within10:.0%} of its networks within ±10 %; delete "
+                f"{LATENCY_FILE} to calibrate again on quieter cores",
+                file=sys.stderr,
+                flush=True,
+            )
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         """The table's identity (for reports)."""
