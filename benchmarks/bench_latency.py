@@ -1,13 +1,13 @@
 """How well the per-layer latency table predicts whole networks it never saw, and how steady a timing is.
 
-Networks are drawn at random from the product's search spaces (search_spaces/*.yaml, through codesign.space,
-as a search draws them; seed 2026); the table is built from single layers (a fresh cache file) and its
-calibration fitted on `--calibrate` other networks drawn with the calibration's own seed (checked disjoint from
-the evaluation networks), never on these. For each runtime it prints, for the calibrated table, the table's
-uncalibrated sum (per-call correction only), the plain sum of segments and a line a + b·MACs fitted to these
-same networks (in sample: it flatters MACs): the share of networks within ±10 % of their measured whole-network
-latency, the median |error| and the Spearman rank correlation with the measurement. Stability: one model timed
-in 5 separate processes, the spread of their medians.
+Networks are drawn at random from the product's search spaces (search_spaces/*.yaml, through codesign.space, as a
+search draws them; seed 2026); the table is built from single layers (a fresh cache file) and its calibration
+fitted on `--calibrate` other networks, drawn from the calibration's own family of small CNNs
+(codesign.device.calibration; checked disjoint from the evaluation networks), never on these. For each runtime it
+prints, for the calibrated table, the table's uncalibrated sum (per-call correction only), the plain sum of
+segments and a line a + b·MACs fitted to these same networks (in sample: it flatters MACs): the share of networks
+within ±10 % of their measured whole-network latency, the median |error| and the Spearman rank correlation with the
+measurement. Stability: one model timed in 5 separate processes, the spread of their medians.
 
     python benchmarks/bench_latency.py [--networks 45] [--runtimes onnxruntime torch] [--processes 5]
         [--calibrate 30]
@@ -29,20 +29,41 @@ import time
 from pathlib import Path
 
 import numpy as np
+import optuna
 
+from codesign.data import DATASETS
 from codesign.device.calibration import CALIBRATION_SEED, draw_networks
 from codesign.device.settings import TimingSettings
 from codesign.device.table import LatencyCache, LatencyTable
 from codesign.device.timing import cpu_name, load_average, measure
+from codesign.errors import CodesignError
+from codesign.space import load_space
 from codesign.spec_workload import spec_workload
 
 STABLE_MODEL = "lenet5"
 EVALUATION_SEED = 2026
 
 
+SPACES = ("lenet", "rubric_cnn", "codesign")
+
+
 def draw(count: int, seed: int) -> list[tuple[str, object]]:
-    """`count` networks drawn at random from the shipped spaces in turn: (label, CandidateSpec)."""
-    return list(draw_networks(count, seed))
+    """`count` networks drawn at random from the shipped spaces in turn, as a search draws them: (label, spec)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    drawn = []
+    for offset, name in enumerate(SPACES):
+        space = load_space(name)
+        info = DATASETS[space.dataset]
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed + offset))
+        kept = 0
+        while kept < -(-count // len(SPACES)):
+            try:  # a draw that cannot be built is one the search would not train either: draw again
+                spec = space.sample(study.ask(), info.input_shape, info.num_classes, seed)
+            except CodesignError:
+                continue
+            drawn.append((f"{name}#{kept}", spec))
+            kept += 1
+    return drawn[:count]
 
 
 def disjoint(networks: list[tuple[str, object]], calibrate: int) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from torch import nn
 
 from codesign.cost.cache import CostCache, DamagedCache, _first_line, default_cache_path
-from codesign.device.calibration import CALIBRATION_SEED, Calibration, draw_networks, fit
+from codesign.device.calibration import CALIBRATION_SEED, CALIBRATION_VERSION, Calibration, draw_networks, fit
 from codesign.device.settings import TimingSettings
 from codesign.device.timing import Latency, busy, cores, device_name, time_session, torch_threads
 from codesign.registry import RUNTIMES
@@ -331,7 +331,8 @@ class LatencyTable:
             return None
         if batch in self._calibrations:
             return self._calibrations[batch]
-        key = LatencyCache.latency_key(self.fingerprint, f"calibration/{count}/seed{CALIBRATION_SEED}/batch{batch}")
+        what = f"calibration/v{CALIBRATION_VERSION}/{count}/seed{CALIBRATION_SEED}/batch{batch}"
+        key = LatencyCache.latency_key(self.fingerprint, what)
         record = self.cache.get_record(key) if self.cache is not None else None
         found = None
         if record is not None:
