@@ -88,7 +88,8 @@ def write_outputs(run: Run | Path) -> pd.DataFrame:
     front.to_csv(run.front_file, index=False)
     rubric = _rubric_of(run)
     timing = run.settings().timing if run.has_settings() else None
-    page = render_html(trials, front, run.name, objectives, rubric, breakdowns(run, front), timing)
+    tested = final_tests(run, trials) if "device_latency_ms" in trials else {}
+    page = render_html(trials, front, run.name, objectives, rubric, breakdowns(run, front), timing, tested)
     _replace(run.report_file, page.encode())
     _replace(run.plot_file, png_bytes(trials, front, objectives, rubric))
     run.publish(run.front_file, run.report_file, run.plot_file)
@@ -168,27 +169,95 @@ def _cell(value: Any, column: str = "") -> str:
     return str(value)
 
 
-def device_section(trials: pd.DataFrame, front: pd.DataFrame, timing: TimingSettings | None) -> str:
+def final_tests(run: Run, trials: pd.DataFrame) -> dict[str, float]:
+    """Test accuracy of each trial whose design was trained again with the test set read (`codesign train ...
+    --final --out RUN/final/NAME` writes summary.json there), keyed by trial id; matched by the design's spec."""
+    found: dict[str, float] = {}
+    folder = run.folder / "final"
+    if not folder.is_dir() or "spec" not in trials:
+        return found
+    by_spec: dict[str, list[str]] = {}
+    for trial_id, text in zip(trials["trial_id"], trials["spec"]):
+        if isinstance(text, str) and text:
+            with contextlib.suppress(ValueError, TypeError):
+                by_spec.setdefault(json.dumps(json.loads(text), sort_keys=True), []).append(str(trial_id))
+    for summary in sorted(folder.glob("*/summary.json")):
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            data = json.loads(summary.read_text())
+            accuracy, spec = data.get("test_accuracy"), data.get("spec")
+            if isinstance(accuracy, (int, float)) and isinstance(spec, dict):
+                for trial_id in by_spec.get(json.dumps(spec, sort_keys=True), []):
+                    found[trial_id] = float(accuracy)
+    return found
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    if not rows:
+        return ""
+    cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" + cells + "</table>"
+
+
+def device_section(
+    trials: pd.DataFrame,
+    front: pd.DataFrame,
+    timing: TimingSettings | None,
+    tested: dict[str, float] | None = None,
+) -> str:
     """The report's device section (a search with the device_latency objective): where and how latency was
-    measured, the average over complete trials, and the front by accuracy per millisecond."""
+    measured; per device, the best training and validation accuracy, the average latency and the best score with
+    that design's training time (and its test accuracy when the test set was read); then the front by accuracy per
+    millisecond."""
     if "device_latency_ms" not in trials:
         return ""
+    tested = tested or {}
     done = trials[(trials["status"] == "ok") & trials["device_latency_ms"].notna()]
     names = sorted({str(n) for n in done.get("device_name", pd.Series(dtype=str)).dropna() if str(n)})
     how = ""
     if timing is not None:
         plural = "s" if timing.threads > 1 else ""
+        batch = f", batch {timing.batch}" if timing.batch > 1 else ""
         how = (
-            f" ({timing.device}, {timing.runtime}, {timing.threads} thread{plural}; the median of {timing.runs} "
-            f"timed runs after {timing.warmup} warm-up calls, re-measured while IQR/median > {timing.max_spread:.0%})"
+            f" ({timing.device}, {timing.runtime}, {timing.threads} thread{plural}{batch}; the median of {timing.runs}"
+            f" timed runs after {timing.warmup} warm-up calls, re-measured while IQR/median > {timing.max_spread:.0%})"
         )
     average = done["device_latency_ms"].mean() if len(done) else float("nan")
-    head = ["trial", "accuracy", "epochs", "training s", "device ms", "alone ms", "accuracy/ms"]
+
+    def best(rows: pd.DataFrame, column: str) -> Any:
+        return rows[column].max() if column in rows and rows[column].notna().any() else None
+
+    per_device = []
+    devices = done["device_name"].fillna("").astype(str) if "device_name" in done else pd.Series("", index=done.index)
+    for name, group in done.groupby(devices, sort=True):
+        ranked_here = group.sort_values("score_per_ms", ascending=False, na_position="last")
+        top = ranked_here.iloc[0]
+        cells = [
+            str(name) or "the device",
+            str(len(group)),
+            _cell(best(group, "train_accuracy"), "val_accuracy"),
+            _cell(best(group, "val_accuracy"), "val_accuracy"),
+            _cell(group["device_latency_ms"].mean()),
+            short_id(str(top["trial_id"])),
+            _cell(top.get("epochs_done")),
+            _cell(top.get("train_seconds")),
+            _cell(top.get("score_per_ms")),
+        ]
+        if tested:
+            test = tested.get(str(top["trial_id"]))
+            cells += [_cell(test, "val_accuracy"), _cell(None if test is None else test / top["device_latency_ms"])]
+        per_device.append(cells)
+    device_head = ["device", "trials timed", "best training acc.", "best validation acc.", "average ms"]
+    device_head += ["best score: trial", "epochs", "training s", "accuracy/ms"]
+    if tested:
+        device_head += ["test accuracy", "test accuracy/ms"]
+    head = ["trial", "training acc.", "validation acc.", "epochs", "training s", "device ms", "alone ms"]
+    head += ["accuracy/ms"] + (["test accuracy", "test accuracy/ms"] if tested else [])
     rows = []
     ranked = front.sort_values("score_per_ms", ascending=False) if "score_per_ms" in front else front
     for row in ranked.to_dict("records"):
         cells = [
             short_id(str(row["trial_id"])),
+            _cell(row.get("train_accuracy"), "val_accuracy"),
             _cell(row.get("val_accuracy"), "val_accuracy"),
             _cell(row.get("epochs_done")),
             _cell(row.get("train_seconds")),
@@ -196,16 +265,27 @@ def device_section(trials: pd.DataFrame, front: pd.DataFrame, timing: TimingSett
             _cell(row.get("device_latency_alone_ms")),
             _cell(row.get("score_per_ms")),
         ]
-        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    table = (
-        "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>" if rows else ""
+        if tested:
+            test = tested.get(str(row["trial_id"]))
+            ms = row.get("device_latency_ms")
+            cells += [_cell(test, "val_accuracy"), _cell(None if test is None or not ms else test / ms)]
+        rows.append(cells)
+    tests = (
+        f"{len(tested)} design(s) trained again with the test set read (<code>codesign train ... --final --out "
+        "RUN/final/NAME</code>): their test accuracy and test accuracy per millisecond are shown."
+        if tested
+        else "The test set is read only when asked: <code>codesign train RUN --final --out RUN/final/best</code> "
+        "trains the run's best design again (another: <code>codesign export RUN --trial ID --out DIR</code>, then "
+        "<code>codesign train DIR --final --out RUN/final/ID</code>), and its test accuracy then appears here."
     )
     return f"""<h2>Latency on the device</h2>
 <p>Measured on {html.escape(", ".join(names) or "the device")}{html.escape(how)}: each complete trial right after it
 trained (other trials may have been training beside it), and the designs on the front again, alone, at the end.
 {len(done)} complete trials timed, {_cell(average)} ms on average. The score is validation accuracy per millisecond;
-training accuracy is not recorded, and the test set is read only by <code>codesign train DESIGN --final</code>.</p>
-{table}"""
+training accuracy is the last epoch's on the training split (runs from before it was recorded show –);
+training s is the time of the recorded epochs. {tests}</p>
+{_table(device_head, per_device)}
+{_table(head, rows)}"""
 
 
 def _bands_of(row: dict[Any, Any], rubric: Rubric) -> dict[str, str]:
@@ -355,6 +435,7 @@ def render_html(
     rubric: Rubric | None = None,
     found: dict[str, Breakdown] | None = None,
     timing: TimingSettings | None = None,
+    tested: dict[str, float] | None = None,
 ) -> str:
     """One self-contained page: key figures, the front table, energy breakdowns, plots with the rubric's bands,
     the search's progress and the hyper-parameters against the objectives (and, for a search timed on a device,
@@ -425,7 +506,7 @@ its points and how far it is from the next band (the validation error stands in 
 <p>Best rubric score first. Open a row for every field (graded: under the mapping the lab's timeloop-mapper
 lands on, what the rubric awards; best: the best mapping of the same mapspace).</p>
 {_front_table(front, rubric, found)}
-{device_section(trials, front, timing)}
+{device_section(trials, front, timing, tested)}
 {energy_section}
 <h2>Objectives, with the rubric's bands</h2>
 {plots}

@@ -72,6 +72,7 @@ _NUMBERS = {
     "epochs_done": 0,
     "rubric_points": 0,
     "train_seconds": math.nan,
+    "train_accuracy": math.nan,
     "trial_seconds": math.nan,
     "area_mm2": math.nan,
     "val_accuracy_float": math.nan,
@@ -138,6 +139,7 @@ class TrialRecord:
     epochs_done: int = 0
     rubric_points: int = 0
     train_seconds: float = math.nan
+    train_accuracy: float = math.nan  # the last epoch's, on the training split (runs before it have none)
     trial_seconds: float = math.nan
     spec: CandidateSpec | None = None
     hardware: HardwareParams | None = None  # a joint-search trial's accelerator sizes
@@ -177,6 +179,7 @@ class TrialRecord:
             "epochs_done": self.epochs_done,
             "rubric_points": self.rubric_points,
             "train_seconds": self.train_seconds,
+            "train_accuracy": self.train_accuracy,
             "trial_seconds": self.trial_seconds,
         }
         if self.hardware is not None:

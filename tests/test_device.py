@@ -7,13 +7,14 @@ import pytest
 import torch
 from torch import nn
 
+from codesign.device.calibration import Calibration, fit
 from codesign.device.settings import TimingSettings
 from codesign.device.table import LatencyCache, LatencyTable, segments
 from codesign.device.timing import Latency, busy, measure, quartiles
 from codesign.errors import CodesignError
 from codesign.workload import trace
 
-FEW = {"warmup": 2, "runs": 7, "rounds": 1, "run_ms": 0.2}
+FEW = {"warmup": 2, "runs": 7, "rounds": 1, "run_ms": 0.2, "calibrate": 0}
 
 
 def tiny() -> nn.Module:
@@ -113,7 +114,40 @@ def test_the_table_predicts_two_small_nets_and_is_cached(runtime, tmp_path):
     assert [r.latency for r in again.rows] == [r.latency for r in two.rows]
 
 
-FEW_FLAGS = ["--warmup", "2", "--runs", "7", "--rounds", "0", "--run-ms", "0.2"]
+def test_the_calibration_fit_recovers_a_known_line_and_round_trips():
+    rows = [(0.1, 3, 0.01), (0.5, 5, 0.05), (1.2, 8, 0.02), (0.3, 4, 0.2), (2.0, 9, 0.1)]
+    features = [(1.0, s, n, a) for s, n, a in rows]
+    truth = (0.002, 1.2, 0.001, -0.05)
+    excess = [sum(c * f for c, f in zip(truth, row)) for row in features]
+    found = fit(features, excess, [e + 0.004 for e in excess])
+    assert found == pytest.approx(truth, abs=1e-9)
+    calibration = Calibration(found, 5, 11, 1.0)
+    assert calibration.apply(0.004, features[2]) == pytest.approx(0.004 + excess[2])
+    assert calibration.apply(0.004, (1.0, 0.0, 0.0, 100.0)) == 0.004  # never below the per-call cost
+    assert Calibration.from_dict(calibration.to_dict()) == calibration
+
+
+def test_the_table_is_calibrated_on_whole_networks_once_and_the_fit_is_cached(tmp_path, monkeypatch):
+    settings = TimingSettings(runtime="torch", **{**FEW, "calibrate": 5})
+    table = LatencyTable(settings, LatencyCache(tmp_path / "latency.sqlite"))
+    prediction = table.predict(tiny(), (1, 1, 8, 8))
+    calibration = prediction.calibration
+    assert calibration is not None and calibration.networks == 5 and len(calibration.coefficients) == 4
+    assert 0 <= calibration.fit_within10 <= 1 and table.to_dict()["calibration"] == {"1": calibration.to_dict()}
+    assert prediction.ms == pytest.approx(calibration.apply(prediction.overhead.median_ms, prediction.features))
+    assert prediction.features[0] == 1.0 and prediction.features[2] == 2  # the conv segment, the linear one
+    conv = prediction.rows[0].segment
+    assert conv.output_shape == (1, 36) and conv.activations == 64 + 36  # through pooling and flatten
+    # a fresh table on the same file reads the fit back: nothing is timed again
+    monkeypatch.setattr(LatencyTable, "_fit", lambda *a: pytest.fail("calibrated again"))
+    again = LatencyTable(settings, LatencyCache(tmp_path / "latency.sqlite"))
+    assert again.predict(tiny(), (1, 1, 8, 8)).ms == pytest.approx(prediction.ms)
+    # without calibration the prediction is the table's plain corrected sum
+    plain = LatencyTable(TimingSettings(runtime="torch", **FEW), LatencyCache(tmp_path / "latency.sqlite"))
+    assert plain.predict(tiny(), (1, 1, 8, 8)).ms == pytest.approx(prediction.summed_ms)
+
+
+FEW_FLAGS = ["--warmup", "2", "--runs", "7", "--rounds", "0", "--run-ms", "0.2", "--calibrate", "0"]
 
 
 def test_profile_engine_device_prints_latency_spread_throughput_and_the_device(capsys):

@@ -205,3 +205,61 @@ def test_opening_a_row_shows_every_field_and_that_designs_breakdown(report):
         fields = browser.evaluate(f"document.querySelectorAll('tr.more')[{len(rows) - 1}].innerText")
         assert "lr" in fields and "energy band" in fields and "peak_activation_bytes" in fields
         assert browser.evaluate("document.querySelector('tr.design.selected').dataset.id") == last
+
+
+def test_the_device_section_sums_up_each_device_with_training_and_test_accuracy(tmp_path):
+    specs = [
+        CandidateSpec(stages=(ConvStage(c, kernel=3, pool="max"),), input_shape=(1, 28, 28), head=(16,))
+        for c in (4, 8, 12, 16)
+    ]
+    rows = [  # trial, device, training accuracy (NaN: a run from before it was recorded), validation, ms
+        ("a1", "cpu-one", 0.91, 0.88, 0.20),
+        ("a2", "cpu-one", 0.95, 0.90, 0.40),
+        ("b1", "gpu-two", float("nan"), 0.86, 0.05),
+        ("b2", "gpu-two", 0.93, 0.89, 0.08),
+    ]
+    records = [
+        TrialRecord(
+            trial_id,
+            Status.OK,
+            val_accuracy=val,
+            energy_pj=1e6 * (i + 1),
+            cycles=1e4 / (i + 1),
+            epochs_done=1,
+            train_seconds=2.5 + i,
+            train_accuracy=train,
+            device_latency_ms=ms,
+            score_per_ms=val / ms,
+            device_name=device,
+            spec=spec,
+        )
+        for i, ((trial_id, device, train, val, ms), spec) in enumerate(zip(rows, specs))
+    ]
+    Run(tmp_path).write_trials(records)
+    # one design trained again with the test set read, where the report looks for it
+    final = tmp_path / "final" / "b1"
+    final.mkdir(parents=True)
+    (final / "summary.json").write_text(json.dumps({"spec": specs[2].to_dict(), "test_accuracy": 0.85}))
+    write_outputs(tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    section = page[page.index("<h2>Latency on the device</h2>") :]
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td>(.*?)</td>", section)]
+    one = cells[cells.index("cpu-one") : cells.index("cpu-one") + 11]
+    # trials timed, best training and validation accuracy, average ms, best score's trial, epochs, training s
+    assert one[1:8] == ["2", "0.9500", "0.9000", "0.3", "a1", "1", "2.5"]  # a1: the best score, not the best acc.
+    assert one[8] == f"{0.88 / 0.20:.4g}" and one[9:] == ["–", "–"]  # no test accuracy for that design
+    two = cells[cells.index("gpu-two") : cells.index("gpu-two") + 11]
+    assert two[1:8] == ["2", "0.9300", "0.8900", "0.065", "b1", "1", "4.5"]
+    assert two[9:] == ["0.8500", f"{0.85 / 0.05:.4g}"]
+    assert "test accuracy/ms" in section and "1 design(s) trained again with the test set read" in section
+    # a trials.csv from before training accuracy was recorded still loads
+    old = pd.read_csv(tmp_path / "trials.csv", dtype={"trial_id": str}).drop(columns=["train_accuracy"])
+    old.to_csv(tmp_path / "trials.csv", index=False)
+    assert all(np.isnan(r.train_accuracy) for r in Run(tmp_path).records())
+    (final / "summary.json").unlink()
+    write_outputs(tmp_path)
+    again = (tmp_path / "report.html").read_text()
+    section = again[again.index("<h2>Latency on the device</h2>") :]
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td>(.*?)</td>", section)]
+    assert cells[cells.index("gpu-two") + 2] == "–" and "<th>test accuracy</th>" not in section
+    assert "RUN/final/best" in section  # how to read the test set, when nobody has yet

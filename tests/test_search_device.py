@@ -19,7 +19,7 @@ from codesign.search.candidates import CandidateScreen, ParamDraw
 from codesign.search.settings import SearchSettings
 from tests.helpers import needs_fmnist, sampler_for
 
-FEW = TimingSettings(warmup=1, runs=5, rounds=0, run_ms=0.2)
+FEW = TimingSettings(warmup=1, runs=5, rounds=0, run_ms=0.2, calibrate=0)
 SPACE = {
     "dataset": "fashion-mnist",
     "network": {"depth": {"int": [1, 2]},
@@ -62,6 +62,23 @@ def test_the_screen_knows_each_candidates_device_latency_before_training(tmp_pat
     assert math.isnan(CandidateScreen(sampler_for(plain)).device_latency(found[0].spec))
 
 
+def test_the_search_times_the_timing_settings_batch(monkeypatch):
+    import dataclasses
+
+    from codesign.device.remote import predicted_ms
+    from codesign.device.table import LatencyTable
+    from codesign.network import CandidateSpec, ConvStage
+
+    shapes = []
+    predict = LatencyTable.predict
+    monkeypatch.setattr(LatencyTable, "predict", lambda self, m, shape: shapes.append(shape) or predict(self, m, shape))
+    spec = CandidateSpec(stages=(ConvStage(4, kernel=3, pool="max"),), input_shape=(1, 12, 12), head=())
+    assert predicted_ms(spec, dataclasses.replace(FEW, batch=3)) > 0
+    assert predicted_ms(spec, FEW) > 0
+    assert shapes == [(3, 1, 12, 12), (1, 1, 12, 12)]
+    assert dataclasses.replace(FEW, batch=3).search_shape((3, 32, 32)) == (3, 3, 32, 32)
+
+
 @needs_fmnist
 def test_a_two_trial_search_on_accuracy_and_device_latency(tmp_path, capsys):
     path = tmp_path / "space.yaml"
@@ -69,7 +86,8 @@ def test_a_two_trial_search_on_accuracy_and_device_latency(tmp_path, capsys):
     runs = tmp_path / "runs"
     assert main(["search", "--space", str(path), "--name", "dl", "--runs-dir", str(runs), "--train-size", "2000",
                  "--val-size", "500", "--no-dashboard", "--trials", "2", "--objectives", "accuracy,device_latency",
-                 "--warmup", "1", "--runs", "5", "--rounds", "0", "--run-ms", "0.2"]) == 0  # fmt: skip
+                 "--warmup", "1", "--runs", "5", "--rounds", "0", "--run-ms", "0.2",
+                 "--calibrate", "0", "--batch", "2"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     run = runs / "dl"
     assert json.loads((run / "search.json").read_text())["objectives"] == ["accuracy", "device_latency"]
@@ -77,6 +95,7 @@ def test_a_two_trial_search_on_accuracy_and_device_latency(tmp_path, capsys):
     ok = trials[trials["status"] == "ok"]
     assert len(ok) >= 1 and (ok["device_latency_ms"] > 0).all()
     assert np.allclose(ok["score_per_ms"], ok["val_accuracy"] / ok["device_latency_ms"])
+    assert ((ok["train_accuracy"] > 0) & (ok["train_accuracy"] <= 1)).all()  # the last epoch's, recorded
     front = pd.read_csv(run / "pareto.csv", dtype={"trial_id": str})
     objectives = (("val_accuracy", "max"), ("device_latency_ms", "min"))
     assert len(front) >= 1 and non_dominated(as_minimization(front, objectives)).all()
@@ -115,7 +134,7 @@ def test_latency_on_a_custom_resource_is_measured_only_on_the_node_holding_it(tm
                      "--val-size", "300", "--no-dashboard", "--trials", "3", "--concurrency", "2",
                      "--cpus-per-trial", "1", "--address", nodes.address, "--objectives", "accuracy,device_latency",
                      "--latency-on", "testdev", "--warmup", "1", "--runs", "5", "--rounds", "0",
-                     "--run-ms", "0.2"]) == 0  # fmt: skip
+                     "--run-ms", "0.2", "--calibrate", "0"]) == 0  # fmt: skip
         trials = pd.read_csv(runs / "on" / "trials.csv", dtype={"trial_id": str, "node_id": str,
                                                                  "device_node_id": str})  # fmt: skip
         ok = trials[trials["status"] == "ok"]

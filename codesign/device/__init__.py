@@ -3,7 +3,8 @@
 The accelerator's cycles come from a model of hardware that is not there; these numbers are timed. `measure`
 times a whole network (warm-up, then the median of many timed runs, re-measured while noisy) and says how
 (`Latency`); `LatencyTable` times each distinct layer once per device, runtime and thread count, caches it,
-and predicts a network as the runtime's fixed per-call cost plus the sum of its layers, before any training.
+and predicts a network as the runtime's fixed per-call cost plus the sum of its layers, before any training,
+corrected by a line fitted once per device on whole networks (`calibration`).
 Importing this package imports neither torch nor onnxruntime: the timing modules do, when first used.
 """
 

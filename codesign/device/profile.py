@@ -87,6 +87,10 @@ class DeviceProfile:
                 "fingerprint": self.fingerprint,
                 "overhead_ms": None if self.prediction is None else self.prediction.overhead.median_ms,
                 "predicted_ms": None if self.prediction is None else self.prediction.ms,
+                "summed_ms": None if self.prediction is None else self.prediction.summed_ms,
+                "calibration": None
+                if self.prediction is None or self.prediction.calibration is None
+                else self.prediction.calibration.to_dict(),
                 "layers": layers,
             },
         }
@@ -125,10 +129,12 @@ class DeviceProfile:
         if self.prediction is not None:
             p = self.prediction
             measured = f" ({(p.ms - lat.median_ms) / lat.median_ms:+.1%} from measured)" if lat.median_ms else ""
-            lines.append(
-                f"table       {p.ms:.4f} ms predicted = per-call cost {p.overhead.median_ms:.4f} ms + the layers"
-                f"{measured}; the plain sum {p.raw_ms:.4f} ms"
+            how = (
+                f"per-call cost {p.overhead.median_ms:.4f} ms + the layers"
+                if p.calibration is None
+                else f"the layers' sum {p.summed_ms:.4f} ms calibrated on {p.calibration.networks} whole networks"
             )
+            lines.append(f"table       {p.ms:.4f} ms predicted = {how}{measured}; the plain sum {p.raw_ms:.4f} ms")
         for each in self.latencies:
             lines.append(f"measured    {each.line()}")
         lines.append(

@@ -62,13 +62,13 @@ def _table(settings: TimingSettings) -> Any:
 
 
 def predicted_ms(spec: CandidateSpec, settings: TimingSettings) -> float:
-    """A spec's latency from the latency table of this machine's device (ms): its network traced on the meta
-    device, no weights made."""
+    """A spec's latency from the latency table of this machine's device (ms, one batch of the settings'
+    `batch`): its network traced on the meta device, no weights made."""
     import torch
 
     with torch.device("meta"):
         model = spec.build()
-    return float(_table(settings).predict(model, (1, *spec.input_shape)).ms)
+    return float(_table(settings).predict(model, settings.search_shape(spec.input_shape)).ms)
 
 
 def measured_ms(model: nn.Module, input_shape: Sequence[int], settings: TimingSettings) -> tuple[float, str]:

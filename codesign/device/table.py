@@ -6,12 +6,17 @@ back to back, as nn-Meter's kernels are), each distinct segment is timed alone o
 runtime's fixed per-call cost (an identity call, timed the same way) plus, for each segment, its latency less
 that fixed cost, times its count. Without the correction every segment would charge the call's cost again
 (Once-for-All and FBNet sum such tables; on small networks the fixed cost decides how close the sum comes).
+A segment alone still differs from the same segment inside a network (layout conversions at its ends, cache
+state): the sum is then corrected by a line fitted once per device on whole networks (codesign.device.calibration).
 Finding the segments traces the network on PyTorch's meta device: shapes only, a fraction of a millisecond.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -21,8 +26,9 @@ from typing import Any
 from torch import nn
 
 from codesign.cost.cache import CostCache, DamagedCache, _first_line, default_cache_path
+from codesign.device.calibration import CALIBRATION_SEED, CALIBRATION_VERSION, Calibration, draw_networks, fit
 from codesign.device.settings import TimingSettings
-from codesign.device.timing import Latency, device_name, time_session, torch_threads
+from codesign.device.timing import Latency, busy, cores, device_name, time_session, torch_threads
 from codesign.registry import RUNTIMES
 from codesign.workload import Layer
 
@@ -72,9 +78,29 @@ class LatencyCache(CostCache):
     def put_latency(self, key: tuple[str, str, str], latency: Latency) -> None:
         """Store a latency (last writer wins)."""
         self._latencies[key] = latency
-        row = (*key, json.dumps(asdict(latency)), time.time())
+        self.put_record(key, asdict(latency))
+
+    def put_record(self, key: tuple[str, str, str], record: dict[str, Any]) -> None:
+        """Store any JSON record under `key` (last writer wins)."""
+        row = (*key, json.dumps(record), time.time())
         sql = "INSERT OR REPLACE INTO layer_costs VALUES (?, ?, ?, ?, ?)"
         self._guard(lambda: self._retry(lambda: self._sql(sql, row)), None)
+
+    def get_record(self, key: tuple[str, str, str]) -> dict[str, Any] | None:
+        """The JSON record stored under `key`, or None."""
+
+        def read() -> dict[str, Any] | None:
+            sql = "SELECT cost FROM layer_costs WHERE engine=? AND arch=? AND layer=?"
+            row = self._retry(lambda: self._sql(sql, key).fetchone())
+            if row is None:
+                return None
+            try:
+                found = json.loads(row[0])
+            except ValueError as exc:
+                raise DamagedCache(f"an entry does not decode: {_first_line(exc)[:80]}") from None
+            return found if isinstance(found, dict) else None
+
+        return self._guard(read, None)
 
 
 @dataclass(frozen=True)
@@ -89,6 +115,12 @@ class Segment:
     input_shape: tuple[int, ...]
     modules: tuple[Any, ...] = field(default=(), compare=False, repr=False)  # to rebuild it for timing
     count: int = 1
+    output_shape: tuple[int, ...] = field(default=(), compare=False)  # follows from the rest
+
+    @property
+    def activations(self) -> int:
+        """Elements in and out of one instance (what a runtime converts or copies at a segment's ends)."""
+        return math.prod(self.input_shape) + (math.prod(self.output_shape) if self.output_shape else 0)
 
     @property
     def key(self) -> str:
@@ -149,20 +181,25 @@ def segments(model: nn.Module, input_shape: Sequence[int]) -> list[Segment]:
             hook.remove()
     batch = int(input_shape[0])
     groups: list[tuple[Layer | None, list[nn.Module], tuple[int, ...]]] = []
+    outputs: list[tuple[int, ...]] = []  # each group's output: its last module's
     for module, shape, out in ran:
         kind = type(module).__name__
         if isinstance(module, nn.Conv2d) and kind in _MAC_LAYERS:
             groups.append((conv_layer(module, torch.Size(out), "", batch), [module], shape))
+            outputs.append(out)
         elif isinstance(module, nn.Linear) and kind in _MAC_LAYERS and len(shape) == 2:
             groups.append((linear_layer(module, "", batch), [module], shape))
+            outputs.append(out)
         elif groups:
             groups[-1][1].append(module)
+            outputs[-1] = out
         else:
             groups.append((None, [module], shape))
+            outputs.append(out)
     merged: dict[str, Segment] = {}
-    for layer, modules, shape in groups:
+    for (layer, modules, shape), out in zip(groups, outputs):
         tail = tuple(f"{type(m).__name__}({m.extra_repr()})" for m in modules[1 if layer is not None else 0 :])
-        segment = Segment(layer, tail, shape, tuple(modules))
+        segment = Segment(layer, tail, shape, tuple(modules), output_shape=out)
         found = merged.get(segment.key)
         merged[segment.key] = segment if found is None else replace(found, count=found.count + 1)
     return list(merged.values())
@@ -196,15 +233,36 @@ class SegmentRow:
 
 @dataclass
 class Prediction:
-    """A network's latency predicted from the table: the per-call cost plus each layer's share."""
+    """A network's latency predicted from the table: the per-call cost plus each layer's share, corrected by the
+    table's calibration when it has one."""
 
     overhead: Latency
     rows: list[SegmentRow]
+    calibration: Calibration | None = None
+
+    @property
+    def summed_ms(self) -> float:
+        """The per-call cost plus each segment's share, before the calibration."""
+        return self.overhead.median_ms + sum(row.added_ms(self.overhead.median_ms) for row in self.rows)
+
+    @property
+    def features(self) -> tuple[float, float, float, float]:
+        """What the calibration weighs (codesign.device.calibration.FEATURES): 1, Σ segments less the per-call
+        cost (ms), segment calls, activation elements in and out of them (millions)."""
+        over = self.overhead.median_ms
+        return (
+            1.0,
+            sum(row.added_ms(over) for row in self.rows),
+            float(sum(row.segment.count for row in self.rows)),
+            sum(row.segment.activations * row.segment.count for row in self.rows) / 1e6,
+        )
 
     @property
     def ms(self) -> float:
         """Predicted latency of one call (ms)."""
-        return self.overhead.median_ms + sum(row.added_ms(self.overhead.median_ms) for row in self.rows)
+        if self.calibration is None:
+            return self.summed_ms
+        return self.calibration.apply(self.overhead.median_ms, self.features)
 
     @property
     def raw_ms(self) -> float:
@@ -220,6 +278,7 @@ class LatencyTable:
         self.cache = LatencyCache() if cache is True else cache if isinstance(cache, LatencyCache) else None
         self.fingerprint = fingerprint(self.settings)
         self._memory: dict[str, Latency] = {}
+        self._calibrations: dict[int, Calibration] = {}  # by batch size
 
     def _entry(self, what: str, segment: Segment | None, shape: Sequence[int]) -> Latency:
         if what in self._memory:
@@ -254,11 +313,79 @@ class LatencyTable:
         """One instance of `segment`, timed alone (with the per-call cost in it)."""
         return self._entry(segment.key, segment, segment.input_shape)
 
-    def predict(self, model: nn.Module, input_shape: Sequence[int]) -> Prediction:
-        """The latency of `model` on an input of `input_shape` (batch first), from the table."""
+    def summed(self, model: nn.Module, input_shape: Sequence[int]) -> Prediction:
+        """The table's sum for `model`, before any calibration."""
         found = segments(model, input_shape)
         return Prediction(self.overhead(), [SegmentRow(s, self.segment(s)) for s in found])
 
+    def predict(self, model: nn.Module, input_shape: Sequence[int]) -> Prediction:
+        """The latency of `model` on an input of `input_shape` (batch first), from the table, calibrated when the
+        settings ask for it (the first prediction on a new device fits the calibration)."""
+        return replace(self.summed(model, input_shape), calibration=self.calibration(int(input_shape[0])))
+
+    def calibration(self, batch: int = 1) -> Calibration | None:
+        """The fitted correction of this device's table at this batch size (fitted now when not cached), or None
+        when `settings.calibrate` is 0."""
+        count = self.settings.calibrate
+        if count <= 0:
+            return None
+        if batch in self._calibrations:
+            return self._calibrations[batch]
+        what = f"calibration/v{CALIBRATION_VERSION}/{count}/seed{CALIBRATION_SEED}/batch{batch}"
+        key = LatencyCache.latency_key(self.fingerprint, what)
+        record = self.cache.get_record(key) if self.cache is not None else None
+        found = None
+        if record is not None:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                found = Calibration.from_dict(record)
+        if found is None:
+            found = self._fit(count, batch)
+            if self.cache is not None:
+                self.cache.put_record(key, found.to_dict())
+        self._calibrations[batch] = found
+        return found
+
+    def _fit(self, count: int, batch: int) -> Calibration:
+        """Time `count` networks drawn from the shipped spaces whole at `batch`, and fit the correction to them."""
+        import torch
+
+        from codesign.device.timing import measure_example
+
+        print(
+            f"[codesign] calibrating the latency table of {self.fingerprint} at batch {batch}: {count} networks "
+            "timed whole, once (--calibrate 0 skips it)",
+            file=sys.stderr,
+            flush=True,
+        )
+        features, excess, measured, loads = [], [], [], []
+        for _, spec in draw_networks(count, CALIBRATION_SEED):
+            model = spec.build()
+            shape = (batch, *spec.input_shape)
+            summed = self.summed(model, shape)
+            whole = measure_example(model, torch.rand(*shape), self.settings)
+            features.append(summed.features)
+            excess.append(whole.median_ms - summed.overhead.median_ms)
+            measured.append(whole.median_ms)
+            loads.append(whole.load)
+        coefficients = fit(features, excess, measured)
+        draft = Calibration(coefficients, len(measured), CALIBRATION_SEED, 0.0, max(loads, default=0.0))
+        over = self.overhead().median_ms
+        hits = [abs(draft.apply(over, f) - m) <= 0.10 * m for f, m in zip(features, measured)]
+        found = replace(draft, fit_within10=sum(hits) / len(hits))
+        if busy(found.load, cores(), self.settings.threads):
+            print(
+                f"[codesign] warning: load average up to {found.load:.1f} on {cores()} cores while calibrating: "
+                f"the correction fits {found.fit_within10:.0%} of its networks within ±10 %; delete "
+                f"{LATENCY_FILE} to calibrate again on quieter cores",
+                file=sys.stderr,
+                flush=True,
+            )
+        return found
+
     def to_dict(self) -> dict[str, Any]:
         """The table's identity (for reports)."""
-        return {"fingerprint": self.fingerprint, "version": TABLE_VERSION}
+        return {
+            "fingerprint": self.fingerprint,
+            "version": TABLE_VERSION,
+            "calibration": {str(b): c.to_dict() for b, c in sorted(self._calibrations.items())} or None,
+        }

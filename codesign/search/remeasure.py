@@ -27,7 +27,7 @@ def remeasure_front(prepared: PreparedSearch, progress: bool = True) -> int:
     for record in records:
         if record.trial_id not in front or record.spec is None:
             continue
-        shape = (1, *record.spec.input_shape)
+        shape = settings.timing.search_shape(record.spec.input_shape)
         (ms, _), node = on_device(
             settings.resources.latency_on, measured_ms, record.spec.build(), shape, settings.timing
         )

@@ -59,6 +59,7 @@ def trial_record(
         epochs_done=report.epoch,
         rubric_points=report.rubric_points,
         train_seconds=known(report.train_seconds),
+        train_accuracy=known(report.train_accuracy),
         trial_seconds=known(report.time_total_s),
         spec=config.spec,
         hardware=config.hardware,

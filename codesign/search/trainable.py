@@ -109,6 +109,7 @@ def recorded_result(record: TrialRecord) -> TrialReport:
         parameters=measured(record.parameters),
         macs=measured(record.macs),
         train_seconds=measured(record.train_seconds),
+        train_accuracy=measured(record.train_accuracy),
         val_accuracy_float=measured(record.val_accuracy_float),
         device_latency_ms=None if math.isnan(record.device_latency_ms) else record.device_latency_ms,
         score_per_ms=measured(record.score_per_ms),
@@ -161,7 +162,7 @@ class _EpochReporter:
         score = self.net.score(error=1.0 - accuracy)
         known = self.known
         if done and self.timing is not None and self.config.spec is not None:
-            shape = (1, *self.config.spec.input_shape)
+            shape = self.timing.search_shape(self.config.spec.input_shape)
             (ms, name), node = on_device(self.latency_on, measured_ms, _on_cpu(self.model), shape, self.timing)
             known = dataclasses.replace(
                 known, device_latency_ms=ms, score_per_ms=accuracy / ms, device_node_id=node, device_name=name
@@ -172,6 +173,7 @@ class _EpochReporter:
             val_accuracy_float=before,
             epoch=m.epoch,
             train_loss=m.train_loss,
+            train_accuracy=m.train_accuracy,
             status=Status.OK if done else Status.RUNNING,
             rubric_points=score.total,
             train_seconds=time.perf_counter() - self.start,

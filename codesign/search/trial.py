@@ -99,6 +99,7 @@ class TrialReport:
     macs: float | None = None
     val_accuracy_float: float | None = None  # before quantization to a narrow-word accelerator
     train_loss: float | None = None
+    train_accuracy: float | None = None  # on the training split, during the epoch (dropout and all)
     train_seconds: float | None = None
     rubric_points: int = 0
     reason: str = ""
