@@ -158,8 +158,15 @@ struct Chain {
     Access acc[MAXS];
 };
 
-// Distinct-offset counts over the PE array, remembered across nests by layout (nest.py's _OFFSET_COUNTS).
-using OffsetMemo = std::unordered_map<std::string, double>;
+// The child tiles over the PE array of one spatial layout (nest.py's _count_offsets): how many distinct
+// offsets, and per multicast factor (ascending; over the loops that move the tensor) how many offsets have it.
+struct Offsets {
+    double distinct = 1;
+    std::vector<std::pair<double, double>> groups;  // empty: every offset distinct (one factor)
+};
+
+// Offsets remembered across nests by layout (nest.py's _OFFSET_COUNTS).
+using OffsetMemo = std::unordered_map<std::string, Offsets>;
 
 inline double ceil_blocks(double count, double block) {
     return block > 1 ? std::ceil(std::max(count, 0.0) / block - 1e-9) : count;
@@ -182,6 +189,7 @@ class Analysis {
     mutable double fills_memo[MAXS][NT];
     mutable double tile_memo[MAXS][NT];
     mutable double distinct_memo[NT];
+    mutable Offsets offsets_memo[NT];
     mutable double elided_memo[MAXS][NT];
 
     Analysis(const Problem& p, const Template& t, const Nest& n) : pb(p), tp(t), nest(n) {
@@ -379,16 +387,34 @@ class Analysis {
 
     // nest.py's distinct_children: child tiles over the PE array (multicast / spatial reduction groups).
     double distinct_children(int t, OffsetMemo& memo) const {
-        if (distinct_memo[t] < 0) distinct_memo[t] = count_distinct(t, memo);
+        if (distinct_memo[t] < 0) {
+            offsets_memo[t] = count_distinct(t, memo);
+            distinct_memo[t] = offsets_memo[t].distinct;
+        }
         return distinct_memo[t];
     }
 
-    double count_distinct(int t, OffsetMemo& memo) const {
+    // nest.py's multicast_share: Timeloop's fills of the PE-level buffer below the fan-out, whose own fills
+    // are `fills` (per multicast factor, ascending: groups x fills x factor / PEs, summed, truncated).
+    // distinct_children(t) must have run. The factors here leave out the loops that do not move the
+    // tensor (moving_pes of inst); nest.py's include them, so multiply them back.
+    double multicast_share(int t, double fills) const {
+        const Offsets& o = offsets_memo[t];
+        if (o.groups.empty()) return fills;
+        double moving_pes = 0;
+        for (const auto& g : o.groups) moving_pes += g.first * g.second;
+        const double still = inst / moving_pes;
+        double share = 0.0;
+        for (const auto& g : o.groups) share = share + (g.second * fills * (g.first * still)) / inst;
+        return std::floor(share);
+    }
+
+    Offsets count_distinct(int t, OffsetMemo& memo) const {
         const int nc = pb.ncoord[t];
         int sp[MAXLOOPS], ns = 0;
         double disp[MAXLOOPS][MAXC];
         int per_coord[MAXC] = {};
-        double result = 1;
+        Offsets result;
         for (int j = 0; j < nest.n; ++j) {
             const Loop& l = nest.loops[j];
             if (!l.spatial) continue;
@@ -399,7 +425,7 @@ class Analysis {
             }
             if (!moving) continue;
             for (int c = 0; c < nc; ++c) per_coord[c] += disp[ns][c] != 0;
-            result *= l.bound;
+            result.distinct *= l.bound;
             sp[ns++] = j;
         }
         bool simple = true;
@@ -425,9 +451,25 @@ class Analysis {
             if (i < 0) break;
         }
         std::sort(offsets.begin(), offsets.end());
-        double count = static_cast<double>(std::unique(offsets.begin(), offsets.end()) - offsets.begin());
-        memo.emplace(std::move(key), count);
-        return count;
+        // Run lengths of the sorted offsets are their multicast factors; count the offsets per factor.
+        std::vector<double> runs;
+        for (size_t i = 0; i < offsets.size();) {
+            size_t j = i;
+            while (j < offsets.size() && offsets[j] == offsets[i]) ++j;
+            runs.push_back(static_cast<double>(j - i));
+            i = j;
+        }
+        std::sort(runs.begin(), runs.end());
+        result.distinct = static_cast<double>(runs.size());
+        result.groups.clear();
+        for (size_t i = 0; i < runs.size();) {
+            size_t j = i;
+            while (j < runs.size() && runs[j] == runs[i]) ++j;
+            result.groups.emplace_back(runs[i], static_cast<double>(j - i));
+            i = j;
+        }
+        memo.emplace(std::move(key), result);
+        return result;
     }
 
     // Per-instance accesses of tensor t along the chain of levels `keeps` (innermost first) keeps it in.
@@ -439,7 +481,10 @@ class Analysis {
         bool child_per_pe = true;
         for (int s = 0; s < tp.ns; ++s) {
             if (!keeps[s]) continue;
-            double served = (child_per_pe && !tp.per_pe[s]) ? child_fills * distinct : child_fills;
+            const bool across = child_per_pe && !tp.per_pe[s];
+            double served = across ? child_fills * distinct : child_fills;
+            // The PE-level buffer below the fan-out is filled with Timeloop's truncated share.
+            if (across && ch.n > 0) ch.acc[ch.n - 1].fills = multicast_share(t, child_fills);
             const bool backing = s == tp.ns - 1;
             double f = backing ? 0.0 : fills(s, t);
             Access a{s, 0, f, 0};
