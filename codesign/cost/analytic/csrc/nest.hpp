@@ -189,13 +189,16 @@ class Analysis {
     mutable double fills_memo[MAXS][NT];
     mutable double tile_memo[MAXS][NT];
     mutable double distinct_memo[NT];
-    mutable Offsets offsets_memo[NT];
+    mutable const Offsets* offsets_memo[NT];  // into the OffsetMemo (nodes stay put); null: one factor
     mutable double elided_memo[MAXS][NT];
 
     Analysis(const Problem& p, const Template& t, const Nest& n) : pb(p), tp(t), nest(n) {
         for (int s = 0; s < MAXS; ++s)
             for (int k = 0; k < NT; ++k) fills_memo[s][k] = tile_memo[s][k] = elided_memo[s][k] = -1;
-        for (int k = 0; k < NT; ++k) distinct_memo[k] = -1;
+        for (int k = 0; k < NT; ++k) {
+            distinct_memo[k] = -1;
+            offsets_memo[k] = nullptr;
+        }
         // A storage level's loops start at the first loop at or inside its nest level.
         for (int s = 0; s < tp.ns; ++s) {
             start[s] = nest.n;
@@ -388,8 +391,7 @@ class Analysis {
     // nest.py's distinct_children: child tiles over the PE array (multicast / spatial reduction groups).
     double distinct_children(int t, OffsetMemo& memo) const {
         if (distinct_memo[t] < 0) {
-            offsets_memo[t] = count_distinct(t, memo);
-            distinct_memo[t] = offsets_memo[t].distinct;
+            offsets_memo[t] = count_distinct(t, memo, distinct_memo[t]);
         }
         return distinct_memo[t];
     }
@@ -399,8 +401,8 @@ class Analysis {
     // distinct_children(t) must have run. The factors here leave out the loops that do not move the
     // tensor (moving_pes of inst); nest.py's include them, so multiply them back.
     double multicast_share(int t, double fills) const {
-        const Offsets& o = offsets_memo[t];
-        if (o.groups.empty()) return fills;
+        if (offsets_memo[t] == nullptr) return fills;
+        const Offsets& o = *offsets_memo[t];
         double moving_pes = 0;
         for (const auto& g : o.groups) moving_pes += g.first * g.second;
         const double still = inst / moving_pes;
@@ -409,12 +411,13 @@ class Analysis {
         return std::floor(share);
     }
 
-    Offsets count_distinct(int t, OffsetMemo& memo) const {
+    // The layout's offsets in `memo` (null when every offset is distinct), their count in `distinct`.
+    const Offsets* count_distinct(int t, OffsetMemo& memo, double& distinct) const {
         const int nc = pb.ncoord[t];
         int sp[MAXLOOPS], ns = 0;
         double disp[MAXLOOPS][MAXC];
         int per_coord[MAXC] = {};
-        Offsets result;
+        distinct = 1;
         for (int j = 0; j < nest.n; ++j) {
             const Loop& l = nest.loops[j];
             if (!l.spatial) continue;
@@ -425,19 +428,22 @@ class Analysis {
             }
             if (!moving) continue;
             for (int c = 0; c < nc; ++c) per_coord[c] += disp[ns][c] != 0;
-            result.distinct *= l.bound;
+            distinct *= l.bound;
             sp[ns++] = j;
         }
         bool simple = true;
         for (int c = 0; c < nc; ++c) simple &= per_coord[c] <= 1;
-        if (simple) return result;
+        if (simple) return nullptr;
         std::string key;
         for (int i = 0; i < ns; ++i) {
             key.append(reinterpret_cast<const char*>(&nest.loops[sp[i]].bound), sizeof(double));
             key.append(reinterpret_cast<const char*>(disp[i]), sizeof(double) * nc);
         }
         auto hit = memo.find(key);
-        if (hit != memo.end()) return hit->second;
+        if (hit != memo.end()) {
+            distinct = hit->second.distinct;
+            return &hit->second;
+        }
         // Enumerate every PE's offset; count the distinct ones.
         std::vector<std::vector<double>> offsets;
         int idx[MAXLOOPS] = {};
@@ -460,16 +466,15 @@ class Analysis {
             i = j;
         }
         std::sort(runs.begin(), runs.end());
-        result.distinct = static_cast<double>(runs.size());
-        result.groups.clear();
+        Offsets result;
+        result.distinct = distinct = static_cast<double>(runs.size());
         for (size_t i = 0; i < runs.size();) {
             size_t j = i;
             while (j < runs.size() && runs[j] == runs[i]) ++j;
             result.groups.emplace_back(runs[i], static_cast<double>(j - i));
             i = j;
         }
-        memo.emplace(std::move(key), result);
-        return result;
+        return &memo.emplace(std::move(key), std::move(result)).first->second;
     }
 
     // Per-instance accesses of tensor t along the chain of levels `keeps` (innermost first) keeps it in.
