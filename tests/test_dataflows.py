@@ -28,10 +28,9 @@ DATA = ROOT / "tests" / "data" / "timeloop" / "dataflows"
 LAB_LAYERS = ROOT / "tests" / "data" / "timeloop" / "layers"
 RECORDED = sorted(p.stem for p in DATA.glob("*.csv") if p.stem != "model")
 KINDS = {"conv": "conv", "dwconv": "depthwise", "fc": "linear"}
-# The one recorded mapping the model does not count exactly: is_rsc_pq's depthwise gx_l6_dw (S3 R3 on X, Q4 P2
-# on Y, stride 2, a temporal P2 above the array) gets 127 pe_spad Inputs fills per instance from Timeloop, 128
-# here (1.06e-4 in energy). timeloop-model agrees with us once S leaves the array or P is spatial only.
-KNOWN_GAPS = {("is_rsc_pq", "gx_l6_dw")}
+# Recorded mappings the model does not count exactly (none now: is_rsc_pq's gx_l6_dw, 127 pe_spad Inputs fills
+# per PE where 128 arrive, is Timeloop's truncated multicast share; tests/test_multicast_share.py).
+KNOWN_GAPS: set[tuple[str, str]] = set()
 needs_core = pytest.mark.skipif(not core.built(), reason="the compiled core is not built")
 
 

@@ -11,7 +11,9 @@ each row has its own dimensions and bounds, so permutations vary per row. Every 
   add nothing (reuse). Sliding input windows follow Timeloop's extrapolation (`_sliding_fills`): a
   step brings only the new rows or columns when it moves the tile like the innermost loop does.
 * the parent of a PE-level buffer serves each distinct child tile once per step (multicast; spatial
-  reduction for outputs), so its accesses = child fills x distinct tiles over the PE array.
+  reduction for outputs), so its accesses = child fills x distinct tiles over the PE array. The PE-level
+  buffer's own fills are Timeloop's share of those accesses (`multicast_share`): summed per multicast
+  factor in floating point and truncated to an integer, which can land one below the exact count.
 * outputs: updates = what children send up, reads = updates - partition size.
 
 This is the reference of the counting; the compiled core (native.py, csrc/nest.hpp) repeats it one
@@ -156,6 +158,7 @@ class Prepared:
         self.nest = nest
         self.projections = projections(layer)
         self._memo: dict[tuple, np.ndarray] = {}
+        self._offset_memo: dict[int, tuple[np.ndarray, np.ndarray | None, np.ndarray]] = {}
         self.dims = nest.dims.astype(np.int64)
         self.bounds = nest.bounds.astype(np.float64)
         rows, slots = self.dims.shape
@@ -288,39 +291,74 @@ class Prepared:
 
     def distinct_children(self, tensor: int) -> np.ndarray:
         """Distinct child tiles over the PE array (multicast / reduction groups) per row."""
-        return self.memo(("distinct", tensor), lambda: self._distinct_children(tensor))
+        return self._offsets(tensor)[0]
 
-    def _distinct_children(self, tensor: int) -> np.ndarray:
+    def multicast_share(self, tensor: int, fills: np.ndarray) -> np.ndarray:
+        """What Timeloop counts as the fills of the PE-level buffer just below the fan-out, given its `fills`.
+
+        Timeloop's parent access share: per multicast factor m (ascending), (parent accesses at m) x m /
+        fan-out, summed in floating point, then truncated to an integer. Where every PE's offset is distinct
+        up to the loops that do not move the tensor (one term) this is `fills` exactly; where input windows
+        overlap across the array (several factors) the rounded sum can fall just short, e.g. 127 for 128.
+        """
+        _, groups, pes = self._offsets(tensor)
+        if groups is None:
+            return fills
+        share = np.zeros_like(fills)
+        for k in range(groups.shape[1]):
+            multicast, count = groups[:, k, 0], groups[:, k, 1]
+            share = share + (count * fills * multicast) / pes
+        return np.where(np.isnan(groups[:, 0, 0]), fills, np.floor(share))
+
+    def _offsets(self, tensor: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """(distinct child tiles, (rows, k, [multicast, groups]) per multicast factor or None, PEs) per row."""
+        if tensor not in self._offset_memo:
+            self._offset_memo[tensor] = self._distinct_children(tensor)
+        return self._offset_memo[tensor]
+
+    def _distinct_children(self, tensor: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         sp = self.nest.spatial
+        rows = len(self.bounds)
         if not sp.any():
-            return np.ones(len(self.bounds))
+            return np.ones(rows), None, np.ones(rows)
         bounds = self.bounds[:, sp]
+        pes = np.prod(bounds, axis=1)
         # (rows, spatial slots, coords): where each spatial index puts the child's tile
         sdisp = self.projections[tensor].T[self.dims[:, sp]] * self.step[:, sp, None]
         moving = (bounds > 1) & np.any(sdisp != 0, axis=2)
         per_coord = np.sum(moving[..., None] & (sdisp != 0), axis=1)
         simple = np.all(per_coord <= 1, axis=1)
         result = np.prod(np.where(moving, bounds, 1.0), axis=1)
-        if not simple.all():
-            idx = np.flatnonzero(~simple)
-            keys = np.concatenate([bounds[idx], sdisp[idx].reshape(len(idx), -1)], axis=1)
-            uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-            counts = np.array(
-                [_count_offsets(k[: bounds.shape[1]], k[bounds.shape[1] :].reshape(bounds.shape[1], -1)) for k in uniq]
-            )
-            result[idx] = counts[inverse.ravel()]
-        return result
+        if simple.all():
+            return result, None, pes
+        idx = np.flatnonzero(~simple)
+        keys = np.concatenate([bounds[idx], sdisp[idx].reshape(len(idx), -1)], axis=1)
+        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+        found = [_count_offsets(k[: bounds.shape[1]], k[bounds.shape[1] :].reshape(bounds.shape[1], -1)) for k in uniq]
+        result[idx] = np.array([count for count, _ in found])[inverse.ravel()]
+        # Rows with one multicast factor keep their fills (NaN marks them); the others list theirs, padded
+        # with zero groups (adding 0.0 changes no sum).
+        width = max(len(hist) for _, hist in found)
+        table = np.zeros((len(uniq), width, 2))
+        for u, (_, hist) in enumerate(found):
+            table[u, : len(hist)] = hist
+        groups = np.full((rows, width, 2), np.nan)
+        groups[idx] = table[inverse.ravel()]
+        return result, groups, pes
 
 
-_OFFSET_COUNTS: dict[bytes, int] = {}  # the same spatial layouts recur across batches and layers
+_OFFSET_COUNTS: dict[bytes, tuple[int, list[tuple[int, int]]]] = {}  # spatial layouts recur across batches
 
 
-def _count_offsets(bounds: np.ndarray, disp: np.ndarray) -> int:
+def _count_offsets(bounds: np.ndarray, disp: np.ndarray) -> tuple[int, list[tuple[int, int]]]:
+    """Distinct offsets of a spatial layout, and (multicast factor, offsets with it) by ascending factor."""
     key = bounds.tobytes() + disp.tobytes()
     found = _OFFSET_COUNTS.get(key)
     if found is None:
         grid = np.array(list(itertools.product(*(range(int(b)) for b in bounds))), dtype=np.float64)
-        found = _OFFSET_COUNTS[key] = len(np.unique(grid @ disp, axis=0))
+        _, per_offset = np.unique(grid @ disp, axis=0, return_counts=True)
+        factors, groups = np.unique(per_offset, return_counts=True)
+        found = _OFFSET_COUNTS[key] = (len(per_offset), [(int(m), int(g)) for m, g in zip(factors, groups)])
     return found
 
 
@@ -371,12 +409,14 @@ def access_counts(
     whole = np.prod(n.extent(n.totals, a_o), axis=1)
     for t in range(len(TENSORS)):
         served = cycles  # the MAC reads (and for Outputs updates) its innermost buffer once per cycle
-        for level in chains[t]:
+        for i, level in enumerate(chains[t]):
             fills = n.fills(level, t)
+            # The outermost PE-level buffer is filled across the fan-out: Timeloop's share, truncated.
+            counted = n.multicast_share(t, fills) if i == len(chains[t]) - 1 else fills
             if t == OUTPUTS:
-                put(level, t, served - own, fills, served)
+                put(level, t, served - own, counted, served)
             else:
-                put(level, t, served, fills, zeros)
+                put(level, t, served, counted, zeros)
             served = fills
         served = served * n.distinct_children(t)
         k = keep[:, t]

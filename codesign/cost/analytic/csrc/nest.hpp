@@ -158,8 +158,15 @@ struct Chain {
     Access acc[MAXS];
 };
 
-// Distinct-offset counts over the PE array, remembered across nests by layout (nest.py's _OFFSET_COUNTS).
-using OffsetMemo = std::unordered_map<std::string, double>;
+// The child tiles over the PE array of one spatial layout (nest.py's _count_offsets): how many distinct
+// offsets, and per multicast factor (ascending; over the loops that move the tensor) how many offsets have it.
+struct Offsets {
+    double distinct = 1;
+    std::vector<std::pair<double, double>> groups;  // empty: every offset distinct (one factor)
+};
+
+// Offsets remembered across nests by layout (nest.py's _OFFSET_COUNTS).
+using OffsetMemo = std::unordered_map<std::string, Offsets>;
 
 inline double ceil_blocks(double count, double block) {
     return block > 1 ? std::ceil(std::max(count, 0.0) / block - 1e-9) : count;
@@ -182,12 +189,16 @@ class Analysis {
     mutable double fills_memo[MAXS][NT];
     mutable double tile_memo[MAXS][NT];
     mutable double distinct_memo[NT];
+    mutable const Offsets* offsets_memo[NT];  // into the OffsetMemo (nodes stay put); null: one factor
     mutable double elided_memo[MAXS][NT];
 
     Analysis(const Problem& p, const Template& t, const Nest& n) : pb(p), tp(t), nest(n) {
         for (int s = 0; s < MAXS; ++s)
             for (int k = 0; k < NT; ++k) fills_memo[s][k] = tile_memo[s][k] = elided_memo[s][k] = -1;
-        for (int k = 0; k < NT; ++k) distinct_memo[k] = -1;
+        for (int k = 0; k < NT; ++k) {
+            distinct_memo[k] = -1;
+            offsets_memo[k] = nullptr;
+        }
         // A storage level's loops start at the first loop at or inside its nest level.
         for (int s = 0; s < tp.ns; ++s) {
             start[s] = nest.n;
@@ -379,16 +390,34 @@ class Analysis {
 
     // nest.py's distinct_children: child tiles over the PE array (multicast / spatial reduction groups).
     double distinct_children(int t, OffsetMemo& memo) const {
-        if (distinct_memo[t] < 0) distinct_memo[t] = count_distinct(t, memo);
+        if (distinct_memo[t] < 0) {
+            offsets_memo[t] = count_distinct(t, memo, distinct_memo[t]);
+        }
         return distinct_memo[t];
     }
 
-    double count_distinct(int t, OffsetMemo& memo) const {
+    // nest.py's multicast_share: Timeloop's fills of the PE-level buffer below the fan-out, whose own fills
+    // are `fills` (per multicast factor, ascending: groups x fills x factor / PEs, summed, truncated).
+    // distinct_children(t) must have run. The factors here leave out the loops that do not move the
+    // tensor (moving_pes of inst); nest.py's include them, so multiply them back.
+    double multicast_share(int t, double fills) const {
+        if (offsets_memo[t] == nullptr) return fills;
+        const Offsets& o = *offsets_memo[t];
+        double moving_pes = 0;
+        for (const auto& g : o.groups) moving_pes += g.first * g.second;
+        const double still = inst / moving_pes;
+        double share = 0.0;
+        for (const auto& g : o.groups) share = share + (g.second * fills * (g.first * still)) / inst;
+        return std::floor(share);
+    }
+
+    // The layout's offsets in `memo` (null when every offset is distinct), their count in `distinct`.
+    const Offsets* count_distinct(int t, OffsetMemo& memo, double& distinct) const {
         const int nc = pb.ncoord[t];
         int sp[MAXLOOPS], ns = 0;
         double disp[MAXLOOPS][MAXC];
         int per_coord[MAXC] = {};
-        double result = 1;
+        distinct = 1;
         for (int j = 0; j < nest.n; ++j) {
             const Loop& l = nest.loops[j];
             if (!l.spatial) continue;
@@ -399,19 +428,22 @@ class Analysis {
             }
             if (!moving) continue;
             for (int c = 0; c < nc; ++c) per_coord[c] += disp[ns][c] != 0;
-            result *= l.bound;
+            distinct *= l.bound;
             sp[ns++] = j;
         }
         bool simple = true;
         for (int c = 0; c < nc; ++c) simple &= per_coord[c] <= 1;
-        if (simple) return result;
+        if (simple) return nullptr;
         std::string key;
         for (int i = 0; i < ns; ++i) {
             key.append(reinterpret_cast<const char*>(&nest.loops[sp[i]].bound), sizeof(double));
             key.append(reinterpret_cast<const char*>(disp[i]), sizeof(double) * nc);
         }
         auto hit = memo.find(key);
-        if (hit != memo.end()) return hit->second;
+        if (hit != memo.end()) {
+            distinct = hit->second.distinct;
+            return &hit->second;
+        }
         // Enumerate every PE's offset; count the distinct ones.
         std::vector<std::vector<double>> offsets;
         int idx[MAXLOOPS] = {};
@@ -425,9 +457,24 @@ class Analysis {
             if (i < 0) break;
         }
         std::sort(offsets.begin(), offsets.end());
-        double count = static_cast<double>(std::unique(offsets.begin(), offsets.end()) - offsets.begin());
-        memo.emplace(std::move(key), count);
-        return count;
+        // Run lengths of the sorted offsets are their multicast factors; count the offsets per factor.
+        std::vector<double> runs;
+        for (size_t i = 0; i < offsets.size();) {
+            size_t j = i;
+            while (j < offsets.size() && offsets[j] == offsets[i]) ++j;
+            runs.push_back(static_cast<double>(j - i));
+            i = j;
+        }
+        std::sort(runs.begin(), runs.end());
+        Offsets result;
+        result.distinct = distinct = static_cast<double>(runs.size());
+        for (size_t i = 0; i < runs.size();) {
+            size_t j = i;
+            while (j < runs.size() && runs[j] == runs[i]) ++j;
+            result.groups.emplace_back(runs[i], static_cast<double>(j - i));
+            i = j;
+        }
+        return &memo.emplace(std::move(key), std::move(result)).first->second;
     }
 
     // Per-instance accesses of tensor t along the chain of levels `keeps` (innermost first) keeps it in.
@@ -439,7 +486,10 @@ class Analysis {
         bool child_per_pe = true;
         for (int s = 0; s < tp.ns; ++s) {
             if (!keeps[s]) continue;
-            double served = (child_per_pe && !tp.per_pe[s]) ? child_fills * distinct : child_fills;
+            const bool across = child_per_pe && !tp.per_pe[s];
+            double served = across ? child_fills * distinct : child_fills;
+            // The PE-level buffer below the fan-out is filled with Timeloop's truncated share.
+            if (across && ch.n > 0) ch.acc[ch.n - 1].fills = multicast_share(t, child_fills);
             const bool backing = s == tp.ns - 1;
             double f = backing ? 0.0 : fills(s, t);
             Access a{s, 0, f, 0};
