@@ -40,6 +40,7 @@ _OWNERS = {
     "ScaleSimProfile": "codesign.cost.external.scalesim",
     "Design": "codesign.designs",
     "AcceleratorCosts": "codesign.device.profile",
+    "Calibration": "codesign.device.calibration",
     "DeviceProfile": "codesign.device.profile",
     "TimingSettings": "codesign.device.settings",
     "LatencyTable": "codesign.device.table",
@@ -77,6 +78,7 @@ __all__ = [
     "AcceleratorCosts",
     "Arch",
     "Band",
+    "Calibration",
     "CandidateSpec",
     "CodesignError",
     "ConvStage",
@@ -130,6 +132,7 @@ if TYPE_CHECKING:
     from codesign.cost.external.scalesim_files import ScaleSimLayer
     from codesign.cost.layer_cost import LayerCost
     from codesign.designs import Design, TrainedOn
+    from codesign.device.calibration import Calibration
     from codesign.device.profile import AcceleratorCosts, DeviceProfile
     from codesign.device.settings import TimingSettings
     from codesign.device.table import LatencyTable, Prediction, Segment, SegmentRow
