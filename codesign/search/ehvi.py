@@ -222,7 +222,7 @@ class EHVISampler(BaseSampler):
             parents = _parents(history + ([self._expected(chosen, info)] if chosen is not None else []))
             self.cost_ahead.plan(self._targets(number, len(complete) + len(running) + 1), parents)
         if self.cost_ahead is not None:
-            info["deferred"] = self._defer(pool, number)
+            info["deferred"] = self._defer(pool)
         if self.cost_ahead is not None:
             info["drawn_ahead"] = self._reused  # draws the screen found drawn (and costed) ahead
         return info
@@ -365,7 +365,7 @@ class EHVISampler(BaseSampler):
                 pool.append(candidate)
         return pool, drawn
 
-    def _defer(self, pool: list[ScreenedDesign], number: int) -> int:
+    def _defer(self, pool: list[ScreenedDesign]) -> int:
         """Hand the pool's candidates left at their bounds to costing ahead (their layers are those of designs
         near the front); how many."""
         assert self.cost_ahead is not None
