@@ -12,13 +12,14 @@ reason, on every machine the same way.
 
 from __future__ import annotations
 
-import fcntl
 import glob
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.side_env import side_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-accelforge"
@@ -46,10 +47,9 @@ def _python_312() -> str | None:
     return None
 
 
-def _has_accelforge(python: Path) -> bool:
-    if not python.is_file():
-        return False
-    return subprocess.run([str(python), "-c", "import accelforge"], capture_output=True, timeout=300).returncode == 0
+def _base() -> tuple[str | None, str]:
+    found = _python_312()
+    return found, "" if found else "AccelForge needs Python >= 3.12 and none is installed here (python3.12, pyenv)"
 
 
 def accelforge_python() -> tuple[str | None, str]:
@@ -59,30 +59,7 @@ def accelforge_python() -> tuple[str | None, str]:
         return named, f"{ENV}={named}"
     if shutil.which("dot") is None:
         return None, "AccelForge draws each mapping with Graphviz: apt-get install graphviz (.ci/run does)"
-    python = VENV / "bin" / "python"
-    lock_path = ROOT / ".venv-accelforge.lock"
-    with lock_path.open("w") as lock:  # one set-up at a time (two test sessions at once wait for each other)
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _has_accelforge(python):
-            return str(python), f"{VENV}"
-        base = _python_312()
-        if base is None:
-            return None, "AccelForge needs Python >= 3.12 and none is installed here (python3.12, pyenv)"
-        made = subprocess.run([base, "-m", "venv", "--clear", str(VENV)], capture_output=True, text=True, timeout=300)
-        if made.returncode != 0:
-            return None, f"could not make {VENV.name} with {base}: {made.stderr.strip()[-200:]}"
-        print(f"installing AccelForge into {VENV} (once; kept for later runs) ...", file=sys.stderr, flush=True)
-        pip = subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "accelforge"],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        if pip.returncode != 0 or not _has_accelforge(python):
-            shutil.rmtree(VENV, ignore_errors=True)  # a half-made environment would be taken for a made one
-            last = (pip.stderr.strip().splitlines() or ["no error output"])[-1][:200]
-            return None, f"pip could not install accelforge from PyPI into {VENV.name} ({last})"
-        return str(python), f"{VENV} (made now)"
+    return side_environment(VENV, ["accelforge"], "import accelforge", "AccelForge", _base)
 
 
 if __name__ == "__main__":

@@ -12,24 +12,14 @@ reason, on every machine the same way.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 from codesign.cost.external.scalesim import PYTHON_ENV, REQUIREMENTS, SIDE_VENV
+from tests.side_env import side_environment
 
-ROOT = Path(__file__).resolve().parent.parent
 VENV = SIDE_VENV
 CHECK = "import scalesim.scale_sim, numpy; assert tuple(map(int, numpy.__version__.split('.')[:2])) < (2, 4)"
-
-
-def _has_scalesim(python: Path) -> bool:
-    if not python.is_file():
-        return False
-    return subprocess.run([str(python), "-c", CHECK], capture_output=True, timeout=300).returncode == 0
 
 
 def scalesim_python() -> tuple[str | None, str]:
@@ -37,29 +27,7 @@ def scalesim_python() -> tuple[str | None, str]:
     named = os.environ.get(PYTHON_ENV)
     if named:
         return named, f"{PYTHON_ENV}={named}"
-    python = VENV / "bin" / "python"
-    lock_path = ROOT / ".venv-scalesim.lock"
-    with lock_path.open("w") as lock:  # one set-up at a time (two test sessions at once wait for each other)
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _has_scalesim(python):
-            return str(python), f"{VENV}"
-        made = subprocess.run(
-            [sys.executable, "-m", "venv", "--clear", str(VENV)], capture_output=True, text=True, timeout=300
-        )
-        if made.returncode != 0:
-            return None, f"could not make {VENV.name} with {sys.executable}: {made.stderr.strip()[-200:]}"
-        print(f"installing SCALE-Sim into {VENV} (once; kept for later runs) ...", file=sys.stderr, flush=True)
-        pip = subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *REQUIREMENTS],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        if pip.returncode != 0 or not _has_scalesim(python):
-            shutil.rmtree(VENV, ignore_errors=True)  # a half-made environment would be taken for a made one
-            last = (pip.stderr.strip().splitlines() or ["no error output"])[-1][:200]
-            return None, f"pip could not install {' '.join(REQUIREMENTS)} from PyPI into {VENV.name} ({last})"
-        return str(python), f"{VENV} (made now)"
+    return side_environment(VENV, REQUIREMENTS, CHECK, "SCALE-Sim")
 
 
 if __name__ == "__main__":
