@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # clone checks the cost model's claims); CODESIGN_REFERENCE points elsewhere.
 REFERENCE = Path(os.environ.get("CODESIGN_REFERENCE", ROOT / "tests" / "data" / "timeloop"))
 KINDS = {"conv": "conv", "dwconv": "depthwise", "fc": "linear"}
+DATAFLOW_RUNS = ROOT / "tests" / "data" / "timeloop" / "dataflows"  # the real mapper on each dataflow
 needs_fmnist = pytest.mark.skipif(
     not DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist (.ci/run does)"
 )
@@ -43,8 +44,14 @@ def reference_rows() -> list[dict]:
     return rows
 
 
+def dataflow_rows(name: str) -> list[dict]:
+    """The real mapper's runs on dataflow `name` (DATAFLOW_RUNS/NAME.csv; the same columns as dev.csv's)."""
+    with (DATAFLOW_RUNS / f"{name}.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
 def layer_of(row: dict) -> Layer:
-    """The Layer a dev.csv row describes."""
+    """The Layer a dev.csv (or dataflow_rows) row describes."""
     sizes = {k: int(row[k]) for k in ("N", "C", "M", "P", "Q", "R", "S", "Wstride", "Hstride")}
     return Layer(kind=KINDS[row["kind"]], names=(row["name"],), **sizes)
 

@@ -22,26 +22,15 @@ from codesign.cost.constraints import constraints
 from codesign.dataflow import dataflow_names, load_dataflow
 from codesign.errors import CodesignError, ConfigError
 from codesign.workload import Layer
-from tests.helpers import ROOT
+from tests.helpers import DATAFLOW_RUNS, ROOT, dataflow_rows, layer_of
 
-DATA = ROOT / "tests" / "data" / "timeloop" / "dataflows"
+DATA = DATAFLOW_RUNS
 LAB_LAYERS = ROOT / "tests" / "data" / "timeloop" / "layers"
 RECORDED = sorted(p.stem for p in DATA.glob("*.csv") if p.stem != "model")
-KINDS = {"conv": "conv", "dwconv": "depthwise", "fc": "linear"}
 # Recorded mappings the model does not count exactly (none now: is_rsc_pq's gx_l6_dw, 127 pe_spad Inputs fills
 # per PE where 128 arrive, is Timeloop's truncated multicast share; tests/test_multicast_share.py).
 KNOWN_GAPS: set[tuple[str, str]] = set()
 needs_core = pytest.mark.skipif(not core.built(), reason="the compiled core is not built")
-
-
-def rows(name: str) -> list[dict]:
-    with (DATA / f"{name}.csv").open() as f:
-        return list(csv.DictReader(f))
-
-
-def layer_of_row(row: dict) -> Layer:
-    sizes = {k: int(row[k]) for k in ("N", "C", "M", "P", "Q", "R", "S", "Wstride", "Hstride")}
-    return Layer(kind=KINDS[row["kind"]], names=(row["name"],), **sizes)
 
 
 def folder_of(name: str, layer: str) -> Path:
@@ -57,7 +46,7 @@ def mapping_cases() -> list:
     """(dataflow, layer row, map.yaml, cycles, energy) of every mapper run and every timeloop-model run."""
     cases = []
     for name in RECORDED:
-        by_name = {r["name"]: r for r in rows(name)}
+        by_name = {r["name"]: r for r in dataflow_rows(name)}
         for row in by_name.values():
             gap = (name, row["name"]) in KNOWN_GAPS
             marks = [pytest.mark.xfail(strict=True, reason="known gap, see KNOWN_GAPS")] if gap else []
@@ -74,7 +63,7 @@ def mapping_cases() -> list:
             )
     with (DATA / "model.csv").open() as f:
         for run in csv.DictReader(f):
-            row = next(r for r in rows(run["dataflow"]) if r["name"] == run["layer"])
+            row = next(r for r in dataflow_rows(run["dataflow"]) if r["name"] == run["layer"])
             cases.append(
                 pytest.param(
                     run["dataflow"],
@@ -95,13 +84,13 @@ def test_every_dataflow_is_covered():
     """>= 20 recorded layers and fixed-mapping runs on each of the six dataflows."""
     assert set(RECORDED) == set(dataflow_names()) >= {"ws", "os", "is", "os_pq_m", "ws_rsc_m", "is_rsc_pq"}
     for name in RECORDED:
-        assert len(rows(name)) >= 20, name
+        assert len(dataflow_rows(name)) >= 20, name
 
 
 @pytest.mark.parametrize("name, row, map_yaml, cycles, energy", CASES)
 def test_mapping_costs_what_timeloop_reports(name, row, map_yaml, cycles, energy):
     """The NumPy reference on a recorded mapping: Timeloop's cycles exactly, its energy within 1e-6."""
-    layer = layer_of_row(row)
+    layer = layer_of(row)
     cost = cost_of_mapping(layer, arch_of(name), load_timeloop_map(map_yaml, layer, name), "map", native=False)
     assert cost.cycles == cycles
     assert cost.energy_pj == pytest.approx(energy, rel=1e-6)
@@ -111,7 +100,7 @@ def test_mapping_costs_what_timeloop_reports(name, row, map_yaml, cycles, energy
 @pytest.mark.parametrize("name, row, map_yaml, cycles, energy", [c for c in CASES if not c.marks])
 def test_compiled_core_is_the_reference_bit_for_bit(name, row, map_yaml, cycles, energy):
     """The compiled core on the same mappings: every level's energy and the cycles equal the reference's."""
-    layer, arch = layer_of_row(row), arch_of(name)
+    layer, arch = layer_of(row), arch_of(name)
     nest = load_timeloop_map(map_yaml, layer, name)
     ref = cost_of_mapping(layer, arch, nest, "map", native=False)
     fast = cost_of_mapping(layer, arch, nest, "map", native=True)
@@ -124,8 +113,8 @@ def test_random_pruned_is_grader_exact(name):
     """The random-pruned search lands on timeloop-mapper's mapping of every recorded layer: its cycles and
     energy (the compiled core where built), and the mapping it wrote."""
     arch, engine = arch_of(name), AnalyticEngine("random-pruned")
-    for row in rows(name):
-        layer = layer_of_row(row)
+    for row in dataflow_rows(name):
+        layer = layer_of(row)
         cost = engine.cost(layer, arch)
         assert cost.cycles == int(row["cycles"]), row["name"]
         if (name, row["name"]) not in KNOWN_GAPS:
@@ -149,8 +138,8 @@ def test_numpy_random_pruned_is_the_core(name):
     from codesign.cost.analytic.random_pruned import search
 
     arch = arch_of(name)
-    for row in (r for r in rows(name) if r["name"] in ("lenet_conv2", "lenet_fc3")):
-        layer = layer_of_row(row)
+    for row in (r for r in dataflow_rows(name) if r["name"] in ("lenet_conv2", "lenet_fc3")):
+        layer = layer_of(row)
         _, ref, ref_winner = search(layer, arch, native=False)
         _, fast, fast_winner = search(layer, arch, native=True)
         assert ref_winner == fast_winner

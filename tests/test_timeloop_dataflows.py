@@ -19,13 +19,13 @@ from codesign.cost.analytic.engine import cost_under_mapping
 from codesign.cost.external.timeloop import architecture, constraints, energy_table, mapper_settings, problem
 from codesign.cost.external.timeloop_stats import parse_stats
 from codesign.workload import Layer, trace
-from tests.helpers import ROOT
+from tests.helpers import DATAFLOW_RUNS, ROOT, dataflow_rows, layer_of
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_cost import cifar_net
 
 DATAFLOWS = ROOT / "arch" / "dataflows"
-DATA = ROOT / "tests" / "data" / "timeloop" / "dataflows"
+DATA = DATAFLOW_RUNS
 LAB_LAYERS = ROOT / "tests" / "data" / "timeloop" / "layers"
 NAMES = sorted(p.stem for p in DATAFLOWS.glob("*.yaml"))
 RECORDED = sorted(p.stem for p in DATA.glob("*.csv") if p.stem != "model")
@@ -35,22 +35,11 @@ CIFAR_RECORDED = ("os", "ws")
 LEVELS = ("DRAM", "shared_glb", "pe_spad", "weight_reg", "input_activation_reg", "output_activation_reg")
 TENSORS = ("Weights", "Inputs", "Outputs")
 DIMS = {"dense": "CMRSNPQ", "depthwise": "CRSNPQ"}
-KINDS = {"conv": "conv", "dwconv": "depthwise", "fc": "linear"}
 PE_ARRAY = 16
 
 
 def dataflow(name: str) -> dict:
     return yaml.safe_load((DATAFLOWS / f"{name}.yaml").read_text())
-
-
-def rows(name: str) -> list[dict]:
-    with (DATA / f"{name}.csv").open() as f:
-        return list(csv.DictReader(f))
-
-
-def layer_of_row(row: dict) -> Layer:
-    sizes = {k: int(row[k]) for k in ("N", "C", "M", "P", "Q", "R", "S", "Wstride", "Hstride")}
-    return Layer(kind=KINDS[row["kind"]], names=(row["name"],), **sizes)
 
 
 def folder_of(name: str, row: dict) -> Path:
@@ -190,7 +179,7 @@ def test_recorded_inputs_are_what_codesign_writes():
 def test_every_network_layer_is_recorded(name):
     """LeNet-5 and the lab's 2023 network (and bench_cost's CIFAR net where run): every layer has a run
     (>= 20 in all)."""
-    recorded = {layer_of_row(r).key for r in rows(name)}
+    recorded = {layer_of(r).key for r in dataflow_rows(name)}
     models = (LeNet5(), Lab2023Mobile(), cifar_net()) if name in CIFAR_RECORDED else (LeNet5(), Lab2023Mobile())
     for model in models:
         missing = [layer.shape for layer in trace(model).layers if layer.key not in recorded]
@@ -204,8 +193,8 @@ def test_recorded_runs_are_consistent(name):
     covers the layer, keeps what the dataflow says, spreads only the dataflow's dimensions over X and Y;
     the CSV's numbers are the stats file's."""
     doc = dataflow(name)
-    for row in rows(name):
-        layer = layer_of_row(row)
+    for row in dataflow_rows(name):
+        layer = layer_of(row)
         folder = folder_of(name, row)
         section = "depthwise" if layer.depthwise else "dense"
         assert (folder / "problem.yaml").read_text() == dump(problem(layer)) or folder.parent == LAB_LAYERS
@@ -338,7 +327,7 @@ def pe_keeps(mapping: dict) -> list[dict]:
 
 
 def recorded_layer(dataflow_name: str, layer_name: str) -> Layer:
-    return layer_of_row(next(r for r in rows(dataflow_name) if r["name"] == layer_name))
+    return layer_of(next(r for r in dataflow_rows(dataflow_name) if r["name"] == layer_name))
 
 
 def test_model_runs_cover_every_dataflow_and_both_layer_kinds():
