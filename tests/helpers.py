@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import math
 import os
 import pickle
 import subprocess
@@ -80,6 +81,35 @@ def sampler_for(space_path: Path, dataset: str = "fashion-mnist", **settings: An
     """The search's define-by-run objective for a space file, as `codesign search` builds it."""
     search = SearchSettings(name="t", space=str(space_path), data=DataSettings(dataset=dataset), **settings)
     return DesignObjective(PreparedSearch.load(search))
+
+
+def bigger_is_better(number: int, spec: Any, net: Any) -> float:
+    """A made-up accuracy for a stand-in training: it grows with the log of the design's MACs."""
+    return min(0.5 + 0.03 * math.log2(net.workload.macs), 0.99)
+
+
+def stand_in_objective(design: DesignObjective, accuracy: Any = bigger_is_better, stopped: Any = ()) -> Any:
+    """Optuna objective standing in for training: real constraints and costs (the search's arch), `accuracy`
+    made up; trials numbered in `stopped` are marked stopped early."""
+    from codesign.cost import CostCache
+    from codesign.network import CandidateSpec
+    from codesign.profiling import profile_workload
+    from codesign.search.ehvi import STATUS
+    from codesign.spec_workload import spec_workload
+
+    cache = CostCache()
+
+    def objective(trial: Any) -> tuple[float, float, float]:
+        config = design(trial)
+        if not config["feasible"]:
+            return 0.0, 1e15, 1e12
+        spec = CandidateSpec.from_dict(config["spec"])
+        net = profile_workload(spec_workload(spec), design.base_arch, cache=cache)
+        if trial.number in stopped:
+            trial.set_user_attr(STATUS, "stopped")
+        return accuracy(trial.number, spec, net), net.energy_pj, net.cycles
+
+    return objective
 
 
 def write_fake_cifar10(root, per_batch=20, test=10):

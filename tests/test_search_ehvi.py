@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import pickle
 
 import optuna
@@ -13,9 +12,9 @@ from codesign.cost import CostCache
 from codesign.hardware import HardwareParams
 from codesign.network import CandidateSpec
 from codesign.profiling import profile_workload
-from codesign.search.ehvi import STATUS, EHVISampler
+from codesign.search.ehvi import EHVISampler
 from codesign.spec_workload import spec_workload
-from tests.helpers import sampler_for
+from tests.helpers import bigger_is_better, sampler_for, stand_in_objective
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 DIRECTIONS = ["maximize", "minimize", "minimize"]
@@ -41,25 +40,19 @@ def _space(tmp_path, network, sgd=None):
     return sampler_for(path)
 
 
-def _objective(design, accuracy, stopped=()):
-    """Optuna objective standing in for training: real constraints and costs, a made-up accuracy."""
+def _joint_objective(design, sampler):
+    """The stand-in objective of a joint space: each trial costed on its own accelerator, area a fourth value."""
     cache = CostCache()
 
     def objective(trial):
         config = design(trial)
-        if not config["feasible"]:
-            return 0.0, 1e15, 1e12
+        assert config["feasible"], config["reason"]
         spec = CandidateSpec.from_dict(config["spec"])
-        net = profile_workload(spec_workload(spec), design.base_arch, cache=cache)
-        if trial.number in stopped:
-            trial.set_user_attr(STATUS, "stopped")
-        return accuracy(trial.number, spec, net), net.energy_pj, net.cycles
+        arch, area = sampler.screen.arch(HardwareParams(**config["hardware"]))
+        net = profile_workload(spec_workload(spec), arch, cache=cache)
+        return bigger_is_better(trial.number, spec, net), net.energy_pj, net.cycles, area
 
     return objective
-
-
-def _bigger_is_better(number, spec, net):
-    return min(0.5 + 0.03 * math.log2(net.workload.macs), 0.99)
 
 
 def test_never_trains_a_design_a_complete_trial_beats_beyond_doubt(tmp_path):
@@ -76,8 +69,8 @@ def test_never_trains_a_design_a_complete_trial_beats_beyond_doubt(tmp_path):
     # a mid-size design that scores 100 %: nothing that costs as much or more in energy and cycles can beat it,
     # although the surrogate, which sees accuracy grow with size, expects bigger designs to be as good
     study.enqueue_trial({"depth": 1, "stage0_channels": 8, "stage0_kernel": 5, "head_width": 32, "lr": 0.05})
-    perfect = lambda number, spec, net: 1.0 if number == 0 else _bigger_is_better(number, spec, net)
-    study.optimize(_objective(design, perfect), n_trials=12)
+    perfect = lambda number, spec, net: 1.0 if number == 0 else bigger_is_better(number, spec, net)
+    study.optimize(stand_in_objective(design, perfect), n_trials=12)
     planted = study.trials[0].values
     later = [t.values for t in study.trials[1:]]
     assert all(e < planted[1] or c < planted[2] for _, e, c in later), "trained a design that cannot improve"
@@ -96,7 +89,7 @@ def test_a_trial_is_vetoed_when_nothing_can_improve_the_front(tmp_path):
     study = optuna.create_study(directions=DIRECTIONS, sampler=sampler)
     # the cheapest design (4 channels: least energy, fewest cycles) at 100 %: no other design can improve on it
     study.enqueue_trial({"depth": 1, "stage0_channels": 4, "lr": 0.05})
-    study.optimize(_objective(design, lambda number, spec, net: 1.0), n_trials=1)
+    study.optimize(stand_in_objective(design, lambda number, spec, net: 1.0), n_trials=1)
     trial = study.ask()
     config = design(trial)
     assert config["feasible"] is False and "can improve the front" in config["reason"]
@@ -116,7 +109,7 @@ def test_draws_what_it_chose_never_an_infeasible_design_and_survives_pickling(tm
     )
     sampler = EHVISampler(design, seed=1, startup=3)
     study = optuna.create_study(directions=DIRECTIONS, sampler=sampler)
-    objective = _objective(design, _bigger_is_better, stopped={2})
+    objective = stand_in_objective(design, bigger_is_better, stopped={2})
     study.optimize(objective, n_trials=4)
     restored = pickle.loads(pickle.dumps(sampler))  # as Tune saves and restores the searcher
     assert restored.choices == {} and restored._serving == sampler._serving
@@ -155,17 +148,8 @@ def test_a_joint_search_screens_the_accelerator_too(tmp_path):
     design = sampler_for(path)
     sampler = EHVISampler(design, seed=0, startup=2)
     study = optuna.create_study(directions=[*DIRECTIONS, "minimize"], sampler=sampler)
-    cache = CostCache()
-
-    def objective(trial):
-        config = design(trial)
-        assert config["feasible"], config["reason"]  # 64 PE columns break the area budget: never proposed
-        spec = CandidateSpec.from_dict(config["spec"])
-        arch, area = sampler.screen.arch(HardwareParams(**config["hardware"]))
-        net = profile_workload(spec_workload(spec), arch, cache=cache)
-        return _bigger_is_better(trial.number, spec, net), net.energy_pj, net.cycles, area
-
-    study.optimize(objective, n_trials=5)
+    # the objective asserts every proposed design feasible: 64 PE columns break the area budget
+    study.optimize(_joint_objective(design, sampler), n_trials=5)
     assert {t.params["hw_pe_x"] for t in study.trials} <= {8, 16}
     assert sampler.choices[4]["mode"] == "ehvi"
 
@@ -187,7 +171,7 @@ def test_a_sampler_pickled_by_codesign_0_2_restores(tmp_path):
     restored = EHVISampler.__new__(EHVISampler)
     restored.__setstate__(pickle.loads(pickle.dumps(state)))
     study = optuna.create_study(directions=DIRECTIONS, sampler=restored)
-    study.optimize(_objective(design, _bigger_is_better), n_trials=2)
+    study.optimize(stand_in_objective(design, bigger_is_better), n_trials=2)
     assert restored.objective.space.objectives == design.space.objectives and len(restored.choices) == 2
 
 
@@ -219,16 +203,7 @@ def test_from_a_cold_cache_the_screen_picks_the_pools_exact_best_mapping_a_few(t
             whole = screen.candidate
             monkeypatch.setattr(screen, "candidate", lambda draw, defer=None, bound=False: whole(draw))
         study = optuna.create_study(directions=[*DIRECTIONS, "minimize"], sampler=sampler)
-        cache_ = CostCache()
-
-        def objective(trial):
-            config = design(trial)
-            spec = CandidateSpec.from_dict(config["spec"])
-            arch, area = sampler.screen.arch(HardwareParams(**config["hardware"]))
-            net = profile_workload(spec_workload(spec), arch, cache=cache_)
-            return _bigger_is_better(trial.number, spec, net), net.energy_pj, net.cycles, area
-
-        study.optimize(objective, n_trials=6)
+        study.optimize(_joint_objective(design, sampler), n_trials=6)
         return [t.params for t in study.trials], sampler.choices
 
     bounded, choices = run("cold.sqlite", exact=False)

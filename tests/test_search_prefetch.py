@@ -3,21 +3,16 @@ fills its pool although some designs cannot be costed in time (driven by Optuna 
 
 from __future__ import annotations
 
-import math
 import threading
 
 import optuna
 import pytest
 import yaml
 
-from codesign.cost import CostCache
-from codesign.network import CandidateSpec
-from codesign.profiling import profile_workload
 from codesign.search import prefetch
 from codesign.search.candidates import CandidateScreen, ParamDraw
 from codesign.search.ehvi import EHVISampler
-from codesign.spec_workload import spec_workload
-from tests.helpers import sampler_for
+from tests.helpers import sampler_for, stand_in_objective
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 DIRECTIONS = ["maximize", "minimize", "minimize"]
@@ -49,21 +44,6 @@ def design(tmp_path):
     return sampler_for(path)
 
 
-def _objective(design):
-    """Optuna objective standing in for training: real constraints and costs, a made-up accuracy."""
-    cache = CostCache()
-
-    def objective(trial):
-        config = design(trial)
-        if not config["feasible"]:
-            return 0.0, 1e15, 1e12
-        spec = CandidateSpec.from_dict(config["spec"])
-        net = profile_workload(spec_workload(spec), design.base_arch, cache=cache)
-        return min(0.5 + 0.03 * math.log2(net.workload.macs), 0.99), net.energy_pj, net.cycles
-
-    return objective
-
-
 def test_costing_ahead_fills_an_empty_cache_and_the_first_guided_trial_screens_its_whole_pool(design):
     sampler = EHVISampler(design, seed=3, pool_size=POOL, startup=2, cost_ahead=True)
     assert sampler.cost_ahead is not None and sampler.cost_ahead.wait(300)
@@ -76,7 +56,7 @@ def test_costing_ahead_fills_an_empty_cache_and_the_first_guided_trial_screens_i
     assert all(fresh.costed(c.workload, c.hardware) for _, _, c in drawn)
 
     study = optuna.create_study(directions=DIRECTIONS, sampler=sampler)
-    study.optimize(_objective(design), n_trials=4)
+    study.optimize(stand_in_objective(design), n_trials=4)
     sampler.close()
     guided = [sampler.choices[n] for n in sorted(sampler.choices) if sampler.choices[n]["mode"] == "ehvi"]
     assert guided and all(c["candidates"] == POOL and not c.get("deferred") for c in guided)
@@ -95,7 +75,7 @@ def test_costing_ahead_changes_no_choice(design, tmp_path, monkeypatch):
         for _ in range(8):
             if sampler.cost_ahead is not None:
                 sampler.cost_ahead.wait(300)  # as if the trials trained longer than the costing takes
-            study.optimize(_objective(design), n_trials=1)
+            study.optimize(stand_in_objective(design), n_trials=1)
         sampler.close()
         runs.append([t.params for t in study.trials])
         reused += sum(c.get("drawn_ahead", 0) for c in sampler.choices.values())
@@ -118,7 +98,7 @@ def test_a_design_that_cannot_be_costed_in_time_does_not_stop_the_pool(design, m
 
     monkeypatch.setattr(screen, "cost", cost)
     study = optuna.create_study(directions=DIRECTIONS, sampler=sampler)
-    study.optimize(_objective(design), n_trials=2)
+    study.optimize(stand_in_objective(design), n_trials=2)
     guided = sampler.choices[1]
     assert guided["mode"] == "ehvi" and guided["deferred"] > 0
     # the pool filled on (cold designs at their lower bounds) instead of mapping each cold one as it came
@@ -140,7 +120,7 @@ def test_the_next_pool_is_drawn_ahead_for_the_front_it_will_mutate(design):
     sure, its mutations too when the trial joins the front (the sampler guesses it will)."""
     sampler = EHVISampler(design, seed=6, pool_size=POOL, startup=2, cost_ahead=True)
     study = optuna.create_study(directions=DIRECTIONS, sampler=sampler)
-    objective = _objective(design)
+    objective = stand_in_objective(design)
     for _ in range(7):
         assert sampler.cost_ahead is not None and sampler.cost_ahead.wait(300)  # "training" outlasts costing
         study.optimize(objective, n_trials=1)
